@@ -1,0 +1,91 @@
+"""Shared fixtures: a throw-away course directory graded through nbgrader itself."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from attention_course import grading, notebooks  # noqa: E402
+
+# No test may need the network or the real data: fixtures only, fast mode everywhere.
+os.environ["COURSE_FAST"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    missing = [tool for tool in ("nbgrader", "nbclient", "ipykernel", "keras")
+               if __import__("importlib").util.find_spec(tool) is None]
+    if missing:  # fail loudly, never skip
+        raise pytest.UsageError(
+            f"the test environment lacks {missing}: run `make test` (it installs .venv)."
+        )
+
+
+@dataclass
+class GradedCourse:
+    """A course root after generate_assignment + autograde of some submissions."""
+
+    root: Path
+    assignment: str
+    results: dict[str, dict[str, tuple[float, float]]]
+    report: grading.AutogradeReport
+    release_nb: dict
+    source_nb: dict
+
+    def lost(self, student: str) -> set[str]:
+        """Test cells in which ``student`` did not get full points."""
+        return {name for name, (score, max_score) in self.results[student].items()
+                if score < max_score}
+
+    def total(self, student: str) -> tuple[float, float]:
+        per = self.results[student]
+        return sum(s for s, _ in per.values()), sum(m for _, m in per.values())
+
+
+def make_course(base: Path, assignments: list[str]) -> Path:
+    """A fresh course root holding ``source/`` of ``assignments`` and the config."""
+    root = base / "course"
+    root.mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    for name in assignments:
+        shutil.copytree(ROOT / "source" / name, root / "source" / name)
+    return root
+
+
+def submit(root: Path, student: str, assignment: str, notebook: str, nb: dict) -> None:
+    target = root / "submitted" / student / assignment / notebook
+    target.parent.mkdir(parents=True, exist_ok=True)
+    notebooks.write_notebook(nb, target)
+
+
+def grade_course(root: Path, assignment: str, students: dict[str, dict],
+                 notebook: str) -> GradedCourse:
+    """Submit ``{student: notebook json}`` and autograde them all in one batch."""
+    for student, nb in students.items():
+        submit(root, student, assignment, notebook, nb)
+    report = grading.autograde(root, assignment, wait_s=5)
+    return GradedCourse(
+        root=root, assignment=assignment, results=grading.test_results(root, assignment),
+        report=report,
+        release_nb=notebooks.read_notebook(root / "release" / assignment / notebook),
+        source_nb=notebooks.read_notebook(root / "source" / assignment / notebook),
+    )
+
+
+@pytest.fixture(scope="session")
+def course_env() -> dict[str, str]:
+    """Environment for nbgrader runs in the throw-away courses (restored afterwards)."""
+    saved = dict(os.environ)
+    os.environ.pop("COURSE_DB_URL", None)  # default: sqlite file in the course root
+    os.environ["COURSE_CELL_TIMEOUT"] = "40"  # the infinite-loop submission costs 40 s, not 120
+    yield dict(os.environ)
+    os.environ.clear()
+    os.environ.update(saved)
