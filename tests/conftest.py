@@ -89,3 +89,42 @@ def course_env() -> dict[str, str]:
     yield dict(os.environ)
     os.environ.clear()
     os.environ.update(saved)
+
+
+def group_mistakes(catalog) -> list[list[str]]:
+    """Pack mistakes into submissions, at most one mistake per family of cells.
+
+    A family is a set of solution cells that call each other (``catalog.FAMILIES``).
+    Mistakes in unrelated cells cannot mask each other's cascades, so one submission
+    can carry one mistake per family and must lose exactly the union of their tests.
+    """
+    def family(name: str) -> int:
+        cells = set(catalog.MISTAKES[name].edits) | set(catalog.MISTAKES[name].replace)
+        hits = [i for i, fam in enumerate(catalog.FAMILIES) if cells & fam]
+        assert len(hits) == 1, f"mistake {name} edits cells of {len(hits)} families"
+        return hits[0]
+
+    groups: list[list[str]] = []
+    for name in sorted(catalog.MISTAKES):
+        fam = family(name)
+        for group in groups:
+            if all(family(other) != fam for other in group):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return groups
+
+
+def apply_mistakes(release_nb: dict, source_nb: dict, catalog, names: list[str]) -> dict:
+    """The solved notebook with several mistakes (of different families) applied."""
+    from attention_course.submissions import Mistake, apply_mistake
+
+    edits: dict = {}
+    replace: dict = {}
+    for name in names:
+        edits.update(catalog.MISTAKES[name].edits)
+        replace.update(catalog.MISTAKES[name].replace)
+    return apply_mistake(release_nb, source_nb,
+                         Mistake(why="+".join(names), breaks=frozenset(), edits=edits,
+                                 replace=replace))

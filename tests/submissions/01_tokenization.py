@@ -129,6 +129,17 @@ def merge_pair(word_freqs, pair):
 
 DEMO_MISTAKE = "learn_bpe_tie_by_first_seen"
 
+# Solution cells that call each other (a mistake in one may show in the other's tests).
+# The test suite grades mistakes of *different* families in one submission, which keeps
+# a cascade along a dependency visible while saving a kernel start per mistake.
+FAMILIES = [
+    {"build_vocab"},
+    {"encode_decode"},
+    {"pair_counts", "merge_pair", "learn_bpe", "bpe_encode"},
+    {"one_hot", "embedding_lookup"},
+    {"cosine_similarity", "nearest_neighbours"},
+]
+
 # A different but correct solution: other algorithms, tensors instead of arrays,
 # float64 instead of float32, generators instead of lists.
 ALTERNATIVE = {
