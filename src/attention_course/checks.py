@@ -175,11 +175,24 @@ def _describe_mismatch(got: Any, want: Any, rtol: float, atol: float) -> str:
         f"got {_float(got[worst]) if worst else _float(got):.6g}."
     )
     if got.size <= 24:
-        msg += (
-            f"\nexpected:\n{_array2string(want, precision=4)}"
-            f"\ngot:\n{_array2string(got, precision=4)}"
-        )
+        msg += f"\nexpected:\n{_show(want)}\ngot:\n{_show(got)}"
     return msg
+
+
+def _show(array: Any) -> str:
+    """Format a small array for a message; never let formatting hide the verdict.
+
+    ``np.array2string`` is Python code that looks up builtins at call time, so a
+    student cell that rebinds one (``len``, ``max``...) could make it raise. The
+    fallback uses only C-level methods.
+    """
+    try:
+        return _array2string(array, precision=4)
+    except _Exception:
+        try:
+            return _repr(array.round(4).tolist())
+        except _Exception:
+            return "<array could not be formatted>"
 
 
 def check_close(value: Any, expected: Any, name: str = "output", rtol: float = 1e-5,

@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .notebooks import read_notebook
 from .submissions import cell_source
@@ -117,7 +118,12 @@ def backup_gradebook(root: Path, keep: int = 10) -> Path | None:
         return None
     folder = root / "backups"
     folder.mkdir(exist_ok=True)
-    target = folder / f"gradebook-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}.db"
+    # Names sort in time order (zero-padded nanoseconds), so pruning drops the oldest.
+    stamp, ns = time.strftime("%Y%m%d-%H%M%S"), time.time_ns()
+    target = folder / f"gradebook-{stamp}-{ns:020d}.db"
+    while target.exists():
+        ns += 1
+        target = folder / f"gradebook-{stamp}-{ns:020d}.db"
     shutil.copy2(path, target)
     for old in sorted(folder.glob("gradebook-*.db"))[:-keep]:
         old.unlink()
@@ -207,48 +213,97 @@ _WATCHED_CALLS = {"setattr", "delattr", "exec", "eval", "globals", "__import__",
 
 
 def _root_name(node: ast.AST) -> str | None:
-    while isinstance(node, ast.Attribute):
-        node = node.value
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
     return node.id if isinstance(node, ast.Name) else None
+
+
+def _aliases(tree: ast.AST) -> set[str]:
+    """Names that refer to a watched module (or something inside one) in this cell:
+    ``import numpy as xp``, ``from numpy import testing``, ``import builtins as b``."""
+    names = set(_WATCHED_MODULES)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in _WATCHED_MODULES:
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.module and \
+                node.module.split(".")[0] in _WATCHED_MODULES:
+            for alias in node.names:
+                names.add(alias.asname or alias.name)
+    return names
+
+
+def _namespace_write(target: ast.AST, watched: set[str]) -> bool:
+    """``x.__dict__[k] = v``, ``vars(x)[k] = v``, ``sys.modules[k]... = v``."""
+    if not isinstance(target, ast.Subscript):
+        return False
+    for node in ast.walk(target.value):
+        if isinstance(node, ast.Attribute) and node.attr in ("__dict__", "modules"):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id in ("vars", "globals", "locals"):
+            return True
+    return _root_name(target) in watched
+
+
+def _cells(nb: Any) -> list[dict]:
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise ValueError("the file is JSON but not a notebook (no list of cells)")
+    return [cell for cell in nb["cells"] if isinstance(cell, dict)]
 
 
 def tamper_scan(path: Path) -> list[str]:
     """Reasons to look at a submission by hand: code in student cells that rebinds
-    test helpers, numpy/tensorflow/builtins attributes, or reaches into the grader.
+    test helpers, numpy/tensorflow/builtins attributes (also through an import alias
+    or a namespace dict), or reaches into the grader.
 
     Only cells a student may edit are scanned (locked cells are restored anyway). A
-    notebook that does not parse as JSON is itself a reason.
+    file that does not parse as a notebook is itself a reason. This is a screen for a
+    human, not a verdict: the checks keep their own references either way.
     """
     try:
-        nb = read_notebook(path)
+        cells = _cells(read_notebook(path))
     except ValueError as error:
-        return [str(error)]
+        return [f"{path.name}: {error}"]
     reasons: list[str] = []
-    for cell in nb.get("cells", []):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+    for cell in cells:
+        metadata = cell.get("metadata")
+        meta = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else {}
+        meta = meta if isinstance(meta, dict) else {}
         if cell.get("cell_type") != "code" or meta.get("locked"):
             continue
-        source = cell_source(cell)
         try:
+            source = cell_source(cell)
             tree = ast.parse("\n".join(
                 line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
             ))
-        except SyntaxError:
+        except (SyntaxError, ValueError, TypeError, AttributeError):
             continue
         where = meta.get("grade_id") or cell.get("id", "?")
+        watched = _aliases(tree)
         for node in ast.walk(tree):
             if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
                 targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [
                     node.target]
                 for target in targets:
-                    if isinstance(target, ast.Attribute) and _root_name(target) in \
-                            _WATCHED_MODULES:
-                        reasons.append(f"cell {where}: assigns {ast.unparse(target)}")
-                    if isinstance(target, ast.Name) and target.id.startswith("check_"):
-                        reasons.append(f"cell {where}: rebinds the test helper {target.id}")
+                    for leaf in ast.walk(target):  # tuple targets: a, np.x = ...
+                        if isinstance(leaf, ast.Attribute) and isinstance(leaf.ctx, (
+                                ast.Store, ast.Del)) and _root_name(leaf) in watched:
+                            reasons.append(f"cell {where}: assigns {ast.unparse(leaf)}")
+                        elif isinstance(leaf, ast.Subscript) and isinstance(leaf.ctx, (
+                                ast.Store, ast.Del)) and _namespace_write(leaf, watched):
+                            reasons.append(f"cell {where}: writes into a namespace: "
+                                           f"{ast.unparse(leaf)}")
+                        elif isinstance(leaf, ast.Name) and isinstance(leaf.ctx, (
+                                ast.Store, ast.Del)) and leaf.id.startswith("check_"):
+                            reasons.append(f"cell {where}: rebinds the test helper {leaf.id}")
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
                     node.func.id in _WATCHED_CALLS:
                 reasons.append(f"cell {where}: calls {node.func.id}()")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr == "update" and "__dict__" in ast.unparse(node.func.value):
+                reasons.append(f"cell {where}: updates a namespace: {ast.unparse(node.func)}")
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names]
                 module = getattr(node, "module", None) or ""
@@ -259,7 +314,7 @@ def tamper_scan(path: Path) -> list[str]:
             elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and \
                     node.name.startswith("check_"):
                 reasons.append(f"cell {where}: defines {node.name}")
-    return reasons
+    return list(dict.fromkeys(reasons))
 
 
 # --- feedback, grades, table --------------------------------------------------------
@@ -323,10 +378,11 @@ def score_table(rows: list[NotebookScore]) -> str:
     cell = {(r.student, r.notebook): r for r in rows}
     width = max([len("student"), *map(len, students)]) + 2
     cols = [max(len(n), 12) + 2 for n in notebooks]
-    lines = ["student".ljust(width) + "".join(n.ljust(c) for n, c in zip(notebooks, cols))]
+    header = "".join(n.ljust(c) for n, c in zip(notebooks, cols, strict=True))
+    lines = ["student".ljust(width) + header]
     for s in students:
         parts = []
-        for n, c in zip(notebooks, cols):
+        for n, c in zip(notebooks, cols, strict=True):
             r = cell.get((s, n))
             text = "-" if r is None else f"{r.score:g} / {r.max_score:g}" + (
                 " *" if r.needs_manual else "")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 SETUP_GRADE_ID = "setup"
 SETUP_MARKER = "# --- notebook imports ---"
-BADGE_PATTERN = re.compile(r"^\[!\[Open in Colab\]\([^)]*\)\]\([^)]*\)\s*$", re.M)
+BADGE_PATTERN = re.compile(r"^\[!\[Open in Colab\]\([^)]*\)\]\([^)]*\)[ \t]*$", re.M)
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 
