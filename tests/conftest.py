@@ -128,3 +128,70 @@ def apply_mistakes(release_nb: dict, source_nb: dict, catalog, names: list[str])
     return apply_mistake(release_nb, source_nb,
                          Mistake(why="+".join(names), breaks=frozenset(), edits=edits,
                                  replace=replace))
+
+
+@dataclass
+class Catalog:
+    """A notebook's mistake catalog (tests/submissions/<assignment>.py) and its groups."""
+
+    assignment: str
+    notebook: str
+    module: object
+    groups: list[list[str]]
+
+    @classmethod
+    def load(cls, assignment: str) -> Catalog:
+        from attention_course.submissions import load_catalog
+
+        module = load_catalog(ROOT / "tests" / "submissions" / f"{assignment}.py")
+        return cls(assignment, f"{assignment}.ipynb", module, group_mistakes(module))
+
+    @property
+    def mistakes(self) -> dict:
+        return self.module.MISTAKES
+
+    def student_of(self, name: str) -> str:
+        return next(f"mistakes-{i}" for i, group in enumerate(self.groups) if name in group)
+
+    def test_cells(self) -> set[str]:
+        source = notebooks.read_notebook(ROOT / "source" / self.assignment / self.notebook)
+        return {cell["metadata"]["nbgrader"]["grade_id"] for cell in source["cells"]
+                if cell.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+    def students(self, release_nb: dict, source_nb: dict) -> dict[str, dict]:
+        """solution, blank, alternative, and one submission per group of mistakes."""
+        import copy
+
+        from attention_course import submissions
+
+        solution = submissions.solved(release_nb, source_nb)
+        students = {"solution": solution, "blank": copy.deepcopy(release_nb),
+                    "alternative": submissions.fill(solution, self.module.ALTERNATIVE)}
+        for i, group in enumerate(self.groups):
+            students[f"mistakes-{i}"] = apply_mistakes(release_nb, source_nb, self.module, group)
+        return students
+
+    def check_mistake(self, graded: GradedCourse, name: str) -> None:
+        """The submission carrying ``name`` lost exactly the tests its group's mistakes break."""
+        student = self.student_of(name)
+        group = self.groups[int(student.split("-")[1])]
+        expected = set().union(*(self.mistakes[n].breaks for n in group))
+        lost = graded.lost(student)
+        mistake = self.mistakes[name]
+        assert mistake.breaks <= lost, (
+            f"{name} ({mistake.why}) should fail {sorted(mistake.breaks)}; "
+            f"not failed: {sorted(mistake.breaks - lost)}"
+        )
+        assert lost == expected, (
+            f"submission {student} with mistakes {group} lost {sorted(lost)}, "
+            f"expected exactly {sorted(expected)}"
+        )
+
+
+def assert_release_current(graded: GradedCourse, notebook: str) -> None:
+    generated = notebooks.read_notebook(graded.root / "release" / graded.assignment / notebook)
+    committed_path = ROOT / "release" / graded.assignment / notebook
+    assert committed_path.exists(), "release/ is missing: run `make release` and commit it"
+    assert notebooks.read_notebook(committed_path) == generated, (
+        "release/ is stale: run `make release` and commit the result"
+    )

@@ -9,11 +9,15 @@ tampering with the checks). Each pitfall test states the outcome an honest grade
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
-from conftest import ROOT, apply_mistakes, grade_course, group_mistakes, make_course
+from conftest import (
+    Catalog,
+    assert_release_current,
+    grade_course,
+    make_course,
+)
 
 from attention_course import grading, notebooks, submissions
 
@@ -21,14 +25,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nb01")]
 
 ASSIGNMENT = "01_tokenization"
 NOTEBOOK = "01_tokenization.ipynb"
-CATALOG = submissions.load_catalog(ROOT / "tests" / "submissions" / f"{ASSIGNMENT}.py")
-GROUPS = group_mistakes(CATALOG)
-GROUP_OF = {name: f"mistakes-{i}" for i, group in enumerate(GROUPS) for name in group}
-TEST_CELLS = {
-    notebooks_cell["metadata"]["nbgrader"]["grade_id"]
-    for notebooks_cell in notebooks.read_notebook(ROOT / "source" / ASSIGNMENT / NOTEBOOK)["cells"]
-    if notebooks_cell.get("metadata", {}).get("nbgrader", {}).get("grade")
-}
+CATALOG_INFO = Catalog.load(ASSIGNMENT)
+CATALOG = CATALOG_INFO.module
+GROUPS = CATALOG_INFO.groups
+GROUP_OF = {name: CATALOG_INFO.student_of(name) for name in CATALOG.MISTAKES}
+TEST_CELLS = CATALOG_INFO.test_cells()
 
 
 def _cell(nb: dict, gid: str) -> dict:
@@ -97,14 +98,7 @@ def graded(tmp_path_factory, course_env):
     grading.release(root, [ASSIGNMENT])
     release_nb = notebooks.read_notebook(root / "release" / ASSIGNMENT / NOTEBOOK)
     source_nb = notebooks.read_notebook(root / "source" / ASSIGNMENT / NOTEBOOK)
-    students = {
-        "solution": submissions.solved(release_nb, source_nb),
-        "blank": copy.deepcopy(release_nb),
-        "alternative": submissions.fill(submissions.solved(release_nb, source_nb),
-                                        CATALOG.ALTERNATIVE),
-    }
-    for i, group in enumerate(GROUPS):
-        students[f"mistakes-{i}"] = apply_mistakes(release_nb, source_nb, CATALOG, group)
+    students = CATALOG_INFO.students(release_nb, source_nb)
     students.update(_pitfall_submissions(release_nb, source_nb))
     return grade_course(root, ASSIGNMENT, students, NOTEBOOK)
 
@@ -132,19 +126,7 @@ def test_different_correct_solution_keeps_full_marks(graded):
 
 @pytest.mark.parametrize("name", sorted(CATALOG.MISTAKES))
 def test_each_mistake_loses_exactly_its_behaviour(graded, name):
-    student = GROUP_OF[name]
-    group = [n for n in GROUPS[int(student.split("-")[1])]]
-    expected = set().union(*(CATALOG.MISTAKES[n].breaks for n in group))
-    lost = graded.lost(student)
-    mistake = CATALOG.MISTAKES[name]
-    assert mistake.breaks <= lost, (
-        f"{name} ({mistake.why}) should fail {sorted(mistake.breaks)}; "
-        f"not failed: {sorted(mistake.breaks - lost)}"
-    )
-    assert lost == expected, (
-        f"submission {student} with mistakes {group} lost {sorted(lost)}, "
-        f"expected exactly {sorted(expected)}"
-    )
+    CATALOG_INFO.check_mistake(graded, name)
 
 
 def test_every_test_cell_catches_some_mistake():
@@ -207,9 +189,4 @@ def test_feedback_does_not_reveal_hidden_tests(graded):
 
 
 def test_committed_release_is_current(graded):
-    generated = notebooks.read_notebook(graded.root / "release" / ASSIGNMENT / NOTEBOOK)
-    committed_path = ROOT / "release" / ASSIGNMENT / NOTEBOOK
-    assert committed_path.exists(), "release/ is missing: run `make release` and commit it"
-    assert notebooks.read_notebook(committed_path) == generated, (
-        "release/ is stale: run `make release` and commit the result"
-    )
+    assert_release_current(graded, NOTEBOOK)
