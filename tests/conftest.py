@@ -35,7 +35,8 @@ class GradedCourse:
 
     root: Path
     assignment: str
-    results: dict[str, dict[str, tuple[float, float]]]
+    results: dict[str, dict[str, tuple[float, float]]]  # autograded tests only
+    manual: dict[str, dict[str, grading.ManualGrade]]  # written answers graded by hand
     report: grading.AutogradeReport
     release_nb: dict
     source_nb: dict
@@ -74,7 +75,7 @@ def grade_course(root: Path, assignment: str, students: dict[str, dict],
     report = grading.autograde(root, assignment, wait_s=5)
     return GradedCourse(
         root=root, assignment=assignment, results=grading.test_results(root, assignment),
-        report=report,
+        manual=grading.manual_results(root, assignment), report=report,
         release_nb=notebooks.read_notebook(root / "release" / assignment / notebook),
         source_nb=notebooks.read_notebook(root / "source" / assignment / notebook),
     )
@@ -153,10 +154,19 @@ class Catalog:
     def student_of(self, name: str) -> str:
         return next(f"mistakes-{i}" for i, group in enumerate(self.groups) if name in group)
 
-    def test_cells(self) -> set[str]:
+    def _grade_cells(self, cell_type: str) -> set[str]:
         source = notebooks.read_notebook(ROOT / "source" / self.assignment / self.notebook)
         return {cell["metadata"]["nbgrader"]["grade_id"] for cell in source["cells"]
-                if cell.get("metadata", {}).get("nbgrader", {}).get("grade")}
+                if cell.get("metadata", {}).get("nbgrader", {}).get("grade")
+                and cell["cell_type"] == cell_type}
+
+    def test_cells(self) -> set[str]:
+        """The autograded test cells."""
+        return self._grade_cells("code")
+
+    def manual_cells(self) -> set[str]:
+        """The written answers graded by hand."""
+        return self._grade_cells("markdown")
 
     def students(self, release_nb: dict, source_nb: dict) -> dict[str, dict]:
         """solution, blank, alternative, and one submission per group of mistakes."""

@@ -21,9 +21,24 @@ def _demo(root):
     return proc.stdout
 
 
-def _table_row(output: str, student: str) -> list[tuple[float, float]]:
+def _table_row(output: str, student: str) -> list[tuple[float, float, bool]]:
+    """(score, max, waits for manual grading) per notebook, in the table's column order."""
     line = next(line for line in output.splitlines() if line.startswith(student + " "))
-    return [(float(a), float(b)) for a, b in re.findall(r"([\d.]+) / ([\d.]+)", line)]
+    return [(float(a), float(b), bool(star))
+            for a, b, star in re.findall(r"([\d.]+) / ([\d.]+)( \*)?", line)]
+
+
+def _manual_points(root) -> list[float]:
+    """Points graded by hand per notebook of ``root``, in the table's (sorted) column order."""
+    from attention_course import notebooks
+
+    out = []
+    for path in sorted(root.glob("source/*/*.ipynb"), key=lambda p: p.stem):
+        cells = notebooks.read_notebook(path)["cells"]
+        out.append(sum(float(c["metadata"]["nbgrader"].get("points", 0)) for c in cells
+                       if c["cell_type"] == "markdown"
+                       and c.get("metadata", {}).get("nbgrader", {}).get("grade")))
+    return out
 
 
 def test_demo_runs_the_whole_cycle_twice(tmp_path, course_env):
@@ -38,9 +53,15 @@ def test_demo_runs_the_whole_cycle_twice(tmp_path, course_env):
         solution = _table_row(out, "demo-solution")
         blank = _table_row(out, "demo-blank")
         mistake = _table_row(out, "demo-mistake")
-        assert solution and all(score == maximum > 0 for score, maximum in solution), out
-        assert all(score == 0 for score, _ in blank), out
-        assert all(0 < score < maximum for score, maximum in mistake), out
+        manual = _manual_points(root)
+        assert len(solution) == len(blank) == len(mistake) == len(manual) > 0, out
+        # the solution gets every autograded point; its written answers wait for a human (*)
+        for (score, maximum, waits), by_hand in zip(solution, manual, strict=True):
+            assert score == maximum - by_hand > 0 and waits == (by_hand > 0), out
+        # an untouched notebook scores 0 and needs nobody (unchanged answers score 0 too)
+        assert all(score == 0 and not waits for score, _, waits in blank), out
+        for (score, maximum, _), by_hand in zip(mistake, manual, strict=True):
+            assert 0 < score < maximum - by_hand, out
 
     with open(root / "grades.csv") as handle:
         rows = list(csv.DictReader(handle))

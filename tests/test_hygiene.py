@@ -493,15 +493,23 @@ def test_exercise_points_as_documented(path):
 
 @pytest.mark.parametrize("path", SOURCE, ids=ids(SOURCE))
 def test_readme_documents_the_points(path):
-    total = sum(float(nbg(c).get("points", 0)) for c in load(path)["cells"] if is_grade_code(c))
+    cells = load(path)["cells"]
+    auto = sum(float(nbg(c).get("points", 0)) for c in cells if is_grade_code(c))
+    manual = sum(float(nbg(c).get("points", 0)) for c in cells
+                 if nbg(c).get("grade") and c["cell_type"] == "markdown")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = [line for line in readme.splitlines()
             if line.startswith(f"| `{path.parent.name}`")]
     assert len(rows) == 1, f"README.md: expected one table row for `{path.parent.name}`"
     documented = rows[0].strip().strip("|").split("|")[-1].strip()
-    assert documented and float(documented) == total, (
-        f"README.md documents {documented!r} points for {path.parent.name}, "
-        f"its grade cells give {total:g}")
+    # "23" (all autograded) or "15 + 4 by hand" (written answers graded by hand)
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(?: \+ (\d+(?:\.\d+)?) by hand)?", documented)
+    assert match, (f"README.md: points of {path.parent.name} should read 'N' or "
+                   f"'N + M by hand', found {documented!r}")
+    got = (float(match.group(1)), float(match.group(2) or 0))
+    assert got == (auto, manual), (
+        f"README.md documents {documented!r} points for {path.parent.name}, its grade cells "
+        f"give {auto:g} autograded + {manual:g} by hand")
 
 
 # --- pins and ignores -------------------------------------------------------------------

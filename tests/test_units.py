@@ -766,15 +766,26 @@ def test_class_report(monkeypatch, tmp_path):
         "carol": {"test_a": (0.0, 1.0), "test_b": (0.0, 2.0)},
     }
     monkeypatch.setattr(grading, "test_results", lambda root, assignment: results)
+    monkeypatch.setattr(grading, "manual_results", lambda root, assignment: {})
     report = grading.class_report(tmp_path, "01_tokenization")
+    assert "by hand" not in report  # no written answers in this assignment
     lines = report.splitlines()
     assert lines[0] == "01_tokenization: 3 submissions, mean 1.7 / 3"
-    failing = lines[lines.index("tests failed most often:") + 1: lines.index("score histogram:")]
+    histogram_at = lines.index("autograded score histogram:")
+    failing = lines[lines.index("tests failed most often:") + 1: histogram_at]
     assert [line.split() for line in failing] == [["2", "test_a"], ["1", "test_b"]]
-    histogram = lines[lines.index("score histogram:") + 1:]
+    histogram = lines[histogram_at + 1:]
     counts = [int(line.split()[-1]) for line in histogram]
     assert sum(counts) == len(results), histogram  # every student in exactly one bin
     assert counts[0] == 1 and counts[-1] == 1  # carol (0) first bin, alice (3 / 3) last bin
+    waiting = grading.ManualGrade(auto_score=None, manual_score=None, max_score=4.0,
+                                  needs_manual_grade=True)
+    done = grading.ManualGrade(auto_score=None, manual_score=3.0, max_score=4.0,
+                               needs_manual_grade=False)
+    monkeypatch.setattr(grading, "manual_results", lambda root, assignment: {
+        "alice": {"essay": waiting}, "bob": {"essay": done}, "carol": {"essay": waiting}})
+    assert ("written answers to grade by hand (formgrader): 2 submissions"
+            in grading.class_report(tmp_path, "02_metrics").splitlines())
     monkeypatch.setattr(grading, "test_results", lambda root, assignment: {})
     assert grading.class_report(tmp_path, "02_metrics") == "02_metrics: no submissions"
 
@@ -997,9 +1008,8 @@ def test_solution_code_of_source_notebooks_has_no_markers():
         nb = notebooks.read_notebook(path)
         code = submissions.solution_code(nb)
         ids = [c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"]
-               if c.get("metadata", {}).get("nbgrader", {}).get("solution")
-               and c["cell_type"] == "code"]
-        assert sorted(code) == sorted(ids)
+               if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+        assert sorted(code) == sorted(ids)  # code and written answers
         for gid, text in code.items():
             assert "SOLUTION" not in text, f"{_rel(path)}: {gid} keeps a marker"
             assert text.strip(), f"{_rel(path)}: {gid} is empty without markers"

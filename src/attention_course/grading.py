@@ -208,7 +208,7 @@ def autograde(root: Path, assignment: str, wait_s: float = 600.0) -> AutogradeRe
 # --- tampering --------------------------------------------------------------------
 
 _WATCHED_MODULES = {"np", "numpy", "tf", "tensorflow", "keras", "builtins", "sys",
-                    "attention_course", "checks", "unittest", "math"}
+                    "attention_course", "checks", "unittest", "math", "sklearn", "metrics"}
 _WATCHED_CALLS = {"setattr", "delattr", "exec", "eval", "globals", "__import__", "compile"}
 
 
@@ -358,7 +358,10 @@ def scores(root: Path) -> list[NotebookScore]:
 
 
 def test_results(root: Path, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:
-    """``{student: {test grade_id: (score, max_score)}}`` of one assignment."""
+    """``{student: {test grade_id: (score, max_score)}}`` of the autograded tests of one assignment.
+
+    Written answers graded by hand are left out (see :func:`manual_results`).
+    """
     from nbgrader.api import Gradebook
 
     out: dict[str, dict[str, tuple[float, float]]] = {}
@@ -367,7 +370,36 @@ def test_results(root: Path, assignment: str) -> dict[str, dict[str, tuple[float
             per = out.setdefault(submission.student.id, {})
             for nb in submission.notebooks:
                 for grade in nb.grades:
-                    per[grade.name] = (float(grade.score), float(grade.max_score))
+                    if grade.cell.cell_type == "code":
+                        per[grade.name] = (float(grade.score), float(grade.max_score))
+    return out
+
+
+@dataclass
+class ManualGrade:
+    """A written answer's state in the gradebook."""
+
+    auto_score: float | None  # nbgrader's own score: 0 for an unchanged answer, else None
+    manual_score: float | None
+    max_score: float
+    needs_manual_grade: bool
+
+
+def manual_results(root: Path, assignment: str) -> dict[str, dict[str, ManualGrade]]:
+    """``{student: {grade_id: ManualGrade}}`` of the answers graded by hand (markdown cells)."""
+    from nbgrader.api import Gradebook
+
+    out: dict[str, dict[str, ManualGrade]] = {}
+    with Gradebook(db_url(root)) as gb:
+        for submission in gb.assignment_submissions(assignment):
+            per = out.setdefault(submission.student.id, {})
+            for nb in submission.notebooks:
+                for grade in nb.grades:
+                    if grade.cell.cell_type != "code":
+                        per[grade.name] = ManualGrade(
+                            auto_score=grade.auto_score, manual_score=grade.manual_score,
+                            max_score=float(grade.max_score),
+                            needs_manual_grade=bool(grade.needs_manual_grade))
     return out
 
 
@@ -410,7 +442,11 @@ def class_report(root: Path, assignment: str) -> str:
              f"/ {max_total:g}", "tests failed most often:"]
     for name, count in sorted(fails.items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
         lines.append(f"  {count:4d}  {name}")
-    lines.append("score histogram:")
+    waiting = sorted(student for student, per in manual_results(root, assignment).items()
+                     if any(g.needs_manual_grade for g in per.values()))
+    if waiting:
+        lines.append(f"written answers to grade by hand (formgrader): {len(waiting)} submissions")
+    lines.append("autograded score histogram:")
     bins = 5
     for b in range(bins):
         lo, hi = max_total * b / bins, max_total * (b + 1) / bins

@@ -47,11 +47,15 @@ def grade_id(cell: dict) -> str | None:
 
 
 def solution_code(source_nb: dict) -> dict[str, str]:
-    """``{grade_id: code}`` of every solution cell, with the solution markers removed."""
+    """``{grade_id: text}`` of every solution cell, with the solution markers removed.
+
+    Code cells and written answers (markdown solution cells graded by hand) alike: a
+    filled-in written answer is what makes nbgrader ask for manual grading.
+    """
     out = {}
     for cell in source_nb["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell["cell_type"] == "code":
+        if meta.get("solution") and cell["cell_type"] in ("code", "markdown"):
             out[meta["grade_id"]] = SOLUTION_BLOCK.sub("", cell_source(cell))
     return out
 
