@@ -1,0 +1,245 @@
+"""Typical mistakes in 06_custom_dataloader, and a different but correct solution.
+
+Each mistake is a small edit of the instructor solution (or a replacement cell) and names
+the test cells it must fail; every other test must keep its points. The windowing tests
+run with a reference find_segments/count_windows and the split test with a reference
+make_windows, so a mistake costs the points of its own exercise only.
+"""
+
+from attention_course.submissions import Mistake
+
+MISTAKES = {
+    # --- level 1: segments -----------------------------------------------------------------
+    "segments_end_inclusive": Mistake(
+        why="end is the last step of the run (inclusive), not a slice end",
+        breaks=frozenset({"test_find_segments"}),
+        edits={"find_segments": [("(int(s), int(e), int(labels[s]))",
+                                  "(int(s), int(e) - 1, int(labels[s]))")]},
+    ),
+    "segments_last_run_dropped": Mistake(
+        why="a run is closed only when the label changes: the last run is never added",
+        breaks=frozenset({"test_find_segments"}),
+        replace={"find_segments": '''
+def find_segments(labels):
+    labels = np.asarray(labels).ravel()
+    out, start = [], 0
+    for i in range(1, len(labels)):
+        if labels[i] != labels[i - 1]:
+            out.append((start, i, int(labels[start])))
+            start = i
+    return out
+'''},
+    ),
+    # --- level 2: windows --------------------------------------------------------------------
+    "count_windows_off_by_one": Mistake(
+        why="(length - window) // stride without the + 1: the first window is not counted",
+        breaks=frozenset({"test_count_windows"}),
+        edits={"count_windows": [("(length - window) // stride + 1", "(length - window) // stride")]},
+    ),
+    "count_windows_ignores_window": Mistake(
+        why="length // stride: as if windows were stride steps long",
+        breaks=frozenset({"test_count_windows"}),
+        edits={"count_windows": [("(length - window) // stride + 1", "length // stride")]},
+    ),
+    "windows_cross_label_changes": Mistake(
+        why="windows cut over the whole recording, ignoring the segments",
+        breaks=frozenset({"test_make_windows"}),
+        edits={"make_windows": [("for seg_start, seg_end, _ in find_segments(y):",
+                                 "for seg_start, seg_end in [(0, len(X))]:")]},
+    ),
+    "windows_off_by_one": Mistake(
+        why="the window that ends exactly at the segment's end is left out",
+        breaks=frozenset({"test_make_windows"}),
+        edits={"make_windows": [("range(seg_start, seg_end - window + 1, stride)",
+                                 "range(seg_start, seg_end - window, stride)")]},
+    ),
+    # --- no leakage ---------------------------------------------------------------------------
+    "scaler_fitted_on_all_data": Mistake(
+        why="mean and std of the whole recording: the test part leaks into preprocessing",
+        breaks=frozenset({"test_split_normalize_window"}),
+        edits={"split_normalize_window": [("mean = X[:cut].mean(axis=0)", "mean = X.mean(axis=0)"),
+                                          ("std = X[:cut].std(axis=0)", "std = X.std(axis=0)")]},
+    ),
+    "random_split_of_windows": Mistake(
+        why="windows cut first, then split at random: overlapping windows on both sides",
+        breaks=frozenset({"test_split_normalize_window"}),
+        replace={"split_normalize_window": '''
+def split_normalize_window(X, y, train_fraction, window, stride):
+    X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+    cut = int(train_fraction * len(X))
+    mean = X[:cut].mean(axis=0)
+    std = X[:cut].std(axis=0)
+    std = np.where(std == 0, 1.0, std)
+    windows, labels, _ = make_windows((X - mean) / std, y, window, stride)
+    order = np.random.default_rng(0).permutation(len(windows))
+    n_train = int(train_fraction * len(windows))
+    train, test = order[:n_train], order[n_train:]
+    return windows[train], labels[train], windows[test], labels[test], mean, std
+'''},
+    ),
+    "constant_channel_divides_by_zero": Mistake(
+        why="std 0 of a constant channel is not replaced: division by zero (nan/inf)",
+        breaks=frozenset({"test_split_normalize_window"}),
+        edits={"split_normalize_window": [("    std = np.where(std == 0, 1.0, std)\n", "")]},
+    ),
+    # --- level 3: padding -----------------------------------------------------------------------
+    "mask_from_pad_values": Mistake(
+        why="mask = step differs from the padding value: real steps equal to 0.0 are hidden",
+        breaks=frozenset({"test_pad_sequences"}),
+        edits={"pad_sequences": [
+            ("        mask[i, : len(sequence)] = True\n", ""),
+            ("    return padded, mask", "    return padded, (padded != pad_value).any(axis=-1)")]},
+    ),
+    "padding_at_the_front": Mistake(
+        why="pre-padding (pad_sequences' default in Keras): real steps at the end of the row",
+        breaks=frozenset({"test_pad_sequences"}),
+        edits={"pad_sequences": [
+            ("padded[i, : len(sequence)] = sequence", "padded[i, max_len - len(sequence) :] = sequence"),
+            ("mask[i, : len(sequence)] = True", "mask[i, max_len - len(sequence) :] = True")]},
+    ),
+    "truncation_keeps_the_end": Mistake(
+        why="long sequences keep their last max_len steps instead of their first",
+        breaks=frozenset({"test_pad_sequences"}),
+        edits={"pad_sequences": [("dtype=np.float32)[:max_len]", "dtype=np.float32)[-max_len:]")]},
+    ),
+    # --- level 4: batches --------------------------------------------------------------------------
+    "loader_keeps_partial_batch": Mistake(
+        why="len = ceil(N / batch_size): the last batch is smaller than batch_size",
+        breaks=frozenset({"test_window_loader"}),
+        edits={"window_loader": [("return len(self.x) // self.batch_size",
+                                  "return -(-len(self.x) // self.batch_size)")]},
+    ),
+    "loader_random_indices_per_batch": Mistake(
+        why="random indices drawn for every batch: samples repeat or go missing within an epoch",
+        breaks=frozenset({"test_window_loader"}),
+        edits={"window_loader": [(
+            "rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]",
+            "rows = (self.rng.integers(0, len(self.x), self.batch_size) if self.shuffle else\n"
+            "                self.order[index * self.batch_size : (index + 1) * self.batch_size])")]},
+    ),
+    "loader_never_reshuffles": Mistake(
+        why="on_epoch_end does nothing: every epoch sees the same order",
+        breaks=frozenset({"test_window_loader"}),
+        edits={"window_loader": [(
+            "    def on_epoch_end(self) -> None:\n        if self.shuffle:\n"
+            "            self.rng.shuffle(self.order)\n",
+            "    def on_epoch_end(self) -> None:\n        pass\n")]},
+    ),
+    "loader_shuffles_without_shuffle": Mistake(
+        why="shuffles whatever `shuffle` says: the test loader's order changes",
+        breaks=frozenset({"test_window_loader"}),
+        edits={"window_loader": [("        if self.shuffle:\n            self.rng.shuffle(self.order)\n",
+                                  "        self.rng.shuffle(self.order)\n")]},
+    ),
+    # --- shapes ------------------------------------------------------------------------------------
+    "gru_output_without_time_axis": Mistake(
+        why="GRU output (batch, 32): return_sequences=True keeps the time axis",
+        breaks=frozenset({"test_model_shapes"}),
+        edits={"model_shapes": [('"gru": (None, 64, 32),', '"gru": (None, 32),')]},
+    ),
+}
+
+DEMO_MISTAKE = "scaler_fitted_on_all_data"
+
+# The windowing and split tests swap in reference helpers: every cell is its own family.
+FAMILIES = [
+    {"find_segments"},
+    {"count_windows"},
+    {"make_windows"},
+    {"split_normalize_window"},
+    {"pad_sequences"},
+    {"window_loader"},
+    {"model_shapes"},
+]
+
+# Correct in a different style: itertools.groupby, sliding_window_view, float64 statistics,
+# np.stack, a loader that draws a fresh permutation per epoch from a seeded generator.
+ALTERNATIVE = {
+    "find_segments": '''
+import itertools
+
+def find_segments(labels):
+    out, start = [], 0
+    for value, run in itertools.groupby(np.asarray(labels).tolist()):
+        n = len(list(run))
+        out.append((start, start + n, int(value)))
+        start += n
+    return out
+''',
+    "count_windows": '''
+def count_windows(length, window, stride):
+    return max(0, len(range(0, length - window + 1, stride)))
+''',
+    "make_windows": '''
+def make_windows(X, y, window, stride):
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    pieces, labels, starts = [], [], []
+    for a, b, label in find_segments(y):
+        if b - a < window:
+            continue
+        view = np.lib.stride_tricks.sliding_window_view(X[a:b], window, axis=0)[::stride]
+        pieces.append(np.swapaxes(view, 1, 2))  # (n, C, window) -> (n, window, C)
+        labels += [label] * len(view)
+        starts += list(range(a, a + stride * len(view), stride))
+    if not pieces:
+        return np.zeros((0, window, X.shape[1]), np.float32), np.zeros(0, int), np.zeros(0, int)
+    return np.concatenate(pieces).astype(np.float32), np.array(labels), np.array(starts)
+''',
+    "split_normalize_window": '''
+def split_normalize_window(X, y, train_fraction, window, stride):
+    X = np.asarray(X, dtype=np.float64)
+    cut = int(train_fraction * len(X))
+    train, test = X[:cut], X[cut:]
+    mean = train.mean(axis=0)
+    std = train.std(axis=0)
+    std[std == 0] = 1.0
+    parts = [make_windows((part - mean) / std, labels, window, stride)
+             for part, labels in ((train, y[:cut]), (test, y[cut:]))]
+    return parts[0][0], parts[0][1], parts[1][0], parts[1][1], mean, std
+''',
+    "pad_sequences": '''
+def pad_sequences(sequences, max_len, pad_value=0.0):
+    rows, masks = [], []
+    for seq in sequences:
+        seq = np.asarray(seq, dtype=np.float32)
+        n = min(len(seq), max_len)
+        filler = np.full((max_len - n, seq.shape[1]), pad_value, dtype=np.float32)
+        rows.append(np.concatenate([seq[:n], filler]))
+        masks.append(np.arange(max_len) < n)
+    return np.stack(rows), np.stack(masks)
+''',
+    "window_loader": '''
+class WindowLoader(keras.utils.PyDataset):
+    def __init__(self, x, y, batch_size, shuffle=False, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.x, self.y = np.asarray(x), np.asarray(y)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+        self._make_order()
+
+    def _make_order(self):
+        n = len(self.x)
+        self.order = (np.random.default_rng([self.seed, self.epoch]).permutation(n)
+                      if self.shuffle else np.arange(n))
+
+    def __len__(self):
+        return int(np.floor(len(self.x) / self.batch_size))
+
+    def __getitem__(self, index):
+        if index >= len(self):
+            raise IndexError(index)
+        rows = self.order[self.batch_size * index: self.batch_size * (index + 1)]
+        return self.x[rows], self.y[rows]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._make_order()
+''',
+    "model_shapes": '''
+MODEL_SHAPES = {"inputs": [None, 64, 14], "gru": [None, 64, 32], "scores": [None, 64, 1],
+                "weights": [None, 64, 1], "pooled": [None, 32], "outputs": [None, 1]}
+''',
+}
