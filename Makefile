@@ -7,7 +7,11 @@ STAMP  := $(VENV)/.installed-stamp
 # pass A=01_tokenization to limit release/autograde/feedback to one assignment
 A ?=
 
-.PHONY: help setup demo test test-fast release autograde feedback grades sync lint clean
+# make bench IMDB=/path/to/aclImdb_v1.tar.gz (or an extracted folder); default: setting/download
+IMDB ?=
+MODELS ?=
+
+.PHONY: help setup demo test test-fast release autograde feedback grades sync lint clean bench
 
 help:
 	@echo "make demo       the whole nbgrader cycle on sample submissions (the main job)"
@@ -18,6 +22,7 @@ help:
 	@echo "make feedback   nbgrader generate_feedback (hidden tests scrubbed)"
 	@echo "make grades     grades.csv + score table + class report"
 	@echo "make sync       strip notebooks, rewrite Colab badges/setup cells from pyproject.toml"
+	@echo "make bench      IMDB models of notebook 05 on the official split (IMDB=<archive or folder>)"
 	@echo "make lint       ruff"
 	@echo "make clean      remove submitted/, autograded/, feedback/, gradebook.db (asks nothing!)"
 
@@ -60,3 +65,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf submitted autograded/*/ feedback gradebook.db grades.csv .autograde.lock
+
+bench: $(STAMP)
+	$(BIN)/course bench $(if $(IMDB),--imdb "$(IMDB)") $(if $(MODELS),--models $(MODELS))

@@ -97,6 +97,25 @@ def cmd_demo(root: Path) -> int:
     return status
 
 
+def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
+    """``make bench``: one result line per model (see attention_course.imdb)."""
+    import os
+
+    from . import data
+    from . import imdb as imdb_models
+
+    if imdb:
+        os.environ[data.ENV_IMDB] = str(Path(imdb).expanduser().resolve())
+    os.environ["COURSE_FAST"] = "0"  # full data, full-run configurations
+    try:
+        imdb_models.run_benchmark(models or imdb_models.BENCH_MODELS, source="real",
+                                  log=lambda line: print(line, file=sys.stderr, flush=True))
+    except (data.DataError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -109,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--csv", default="grades.csv")
     sub.add_parser("demo")
     sub.add_parser("sync-notebooks")
+    p = sub.add_parser("bench", help="train the IMDB models of notebook 05 on the official split")
+    p.add_argument("--imdb", help="aclImdb archive or extracted folder (sets COURSE_IMDB; "
+                                  "default: the setting, else the download/cache)")
+    p.add_argument("--models", nargs="*", default=None,
+                   help="subset of tfidf_logreg gru gru_attention transformer (default: all)")
     args = parser.parse_args(argv)
     root = _root(args.root)
     try:
@@ -127,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "demo":
             return cmd_demo(root)
+        if args.command == "bench":
+            return cmd_bench(args.imdb, args.models)
         if args.command == "sync-notebooks":
             changed = notebooks.sync_all(root)
             for path in changed:

@@ -1,0 +1,214 @@
+"""Typical mistakes in 05_imdb_attention, and a different but correct solution.
+
+Each mistake is a small edit of the instructor solution (or a replacement cell) and names
+the test cells it must fail; every other test must keep its points. The model test runs
+with a reference AttentionPooling standing in for the student's, so a mistake in the layer
+costs the layer's points only.
+"""
+
+from attention_course.submissions import Mistake
+
+_POOLING_CLASS = '''
+class AttentionPooling(keras.layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.units = units
+        self.score_hidden = keras.layers.Dense(units, activation="tanh")
+        self.score_out = keras.layers.Dense(1, use_bias=False)
+
+    def call(self, h, mask=None):
+{body}
+    def compute_mask(self, inputs, mask=None):
+        return None
+'''
+
+MISTAKES = {
+    # --- exercise 1: attention pooling -------------------------------------------------------
+    "softmax_includes_padding": Mistake(
+        why="the mask is ignored: padded steps take part in the softmax",
+        breaks=frozenset({"test_attention_pooling"}),
+        edits={"attention_pooling": [(
+            "        if mask is not None:\n"
+            "            scores = keras.ops.where(keras.ops.cast(mask, \"bool\"), scores, -1e9)\n",
+            "")]},
+    ),
+    "softmax_over_features": Mistake(
+        why="softmax over the last axis of the (batch, T, 1) scores: the feature axis, not time",
+        breaks=frozenset({"test_attention_pooling"}),
+        replace={"attention_pooling": _POOLING_CLASS.format(body='''
+        scores = self.score_out(self.score_hidden(h))  # (batch, T, 1)
+        if mask is not None:
+            scores = keras.ops.where(keras.ops.cast(mask, "bool")[..., None], scores, -1e9)
+        weights = keras.ops.softmax(scores, axis=-1)  # over the size-1 feature axis: all ones
+        return keras.ops.sum(weights * h, axis=1), keras.ops.squeeze(weights, -1)
+''')},
+    ),
+    "mask_inverted": Mistake(
+        why="True in the mask treated as padding",
+        breaks=frozenset({"test_attention_pooling"}),
+        edits={"attention_pooling": [(
+            'keras.ops.where(keras.ops.cast(mask, "bool"), scores, -1e9)',
+            'keras.ops.where(keras.ops.logical_not(keras.ops.cast(mask, "bool")), scores, -1e9)')]},
+    ),
+    "weights_masked_after_softmax": Mistake(
+        why="padding weights set to 0 after the softmax: real weights no longer sum to 1",
+        breaks=frozenset({"test_attention_pooling"}),
+        replace={"attention_pooling": _POOLING_CLASS.format(body='''
+        scores = keras.ops.squeeze(self.score_out(self.score_hidden(h)), axis=-1)
+        weights = keras.ops.softmax(scores, axis=-1)
+        if mask is not None:
+            weights = weights * keras.ops.cast(mask, weights.dtype)
+        return keras.ops.sum(keras.ops.expand_dims(weights, -1) * h, axis=1), weights
+''')},
+    ),
+    "mean_instead_of_weighted_sum": Mistake(
+        why="pooled = mean over time of weights * h (divided by T once more)",
+        breaks=frozenset({"test_attention_pooling"}),
+        edits={"attention_pooling": [(
+            "keras.ops.sum(keras.ops.expand_dims(weights, -1) * h, axis=1)",
+            "keras.ops.mean(keras.ops.expand_dims(weights, -1) * h, axis=1)")]},
+    ),
+    # --- exercise 2: the model ------------------------------------------------------------------
+    "embedding_without_mask_zero": Mistake(
+        why="Embedding without mask_zero=True: no padding mask reaches the attention",
+        breaks=frozenset({"test_gru_attention"}),
+        edits={"gru_attention": [("embed_dim, mask_zero=True)", "embed_dim)")]},
+    ),
+    "gru_last_state_only": Mistake(
+        why="GRU without return_sequences: attention gets one vector per review, not per step",
+        breaks=frozenset({"test_gru_attention"}),
+        edits={"gru_attention": [("keras.layers.GRU(gru_units, return_sequences=True)",
+                                  "keras.layers.GRU(gru_units)")]},
+    ),
+    "unidirectional_gru": Mistake(
+        why="a plain GRU instead of the bidirectional one asked for",
+        breaks=frozenset({"test_gru_attention"}),
+        edits={"gru_attention": [(
+            "states = keras.layers.Bidirectional(\n"
+            "        keras.layers.GRU(gru_units, return_sequences=True))(x)",
+            "states = keras.layers.GRU(gru_units, return_sequences=True)(x)")]},
+    ),
+    # --- exercise 3: shapes ---------------------------------------------------------------------
+    "bidirectional_width_forgotten": Mistake(
+        why="GRU states of width 32: the two directions are concatenated (64)",
+        breaks=frozenset({"test_model_shapes"}),
+        edits={"model_shapes": [('"gru_states": (32, 400, 64),', '"gru_states": (32, 400, 32),')]},
+    ),
+    # --- exercise 4: token + position embedding ---------------------------------------------------
+    "positions_not_added": Mistake(
+        why="only the token embedding: attention cannot tell positions apart",
+        breaks=frozenset({"test_token_position_embedding"}),
+        edits={"token_position_embedding": [(
+            "return self.token(ids) + keras.ops.expand_dims(self.position(positions), 0)",
+            "return self.token(ids)")]},
+    ),
+    "position_embedding_of_ids": Mistake(
+        why="the position table looked up with the token ids instead of the positions",
+        breaks=frozenset({"test_token_position_embedding"}),
+        edits={"token_position_embedding": [(
+            "keras.ops.expand_dims(self.position(positions), 0)", "self.position(ids)")]},
+    ),
+    "no_padding_mask": Mistake(
+        why="compute_mask returns None: padding is attended to and averaged",
+        breaks=frozenset({"test_token_position_embedding"}),
+        edits={"token_position_embedding": [("return keras.ops.not_equal(ids, 0)", "return None")]},
+    ),
+    # --- exercise 5: nearest neighbours -----------------------------------------------------------
+    "dot_product_not_cosine": Mistake(
+        why="ranked by dot product: long vectors win whatever their direction",
+        breaks=frozenset({"test_nearest_neighbours"}),
+        edits={"nearest_neighbours": [(
+            "(vectors @ vectors[target]) / (safe * safe[target])", "vectors @ vectors[target]")]},
+    ),
+    "neighbours_include_the_word": Mistake(
+        why="the word itself is its own nearest neighbour",
+        breaks=frozenset({"test_nearest_neighbours"}),
+        edits={"nearest_neighbours": [("similarity[[0, 1, target]]", "similarity[[0, 1]]")]},
+    ),
+    "neighbours_include_reserved_ids": Mistake(
+        why="padding and [UNK] are not excluded",
+        breaks=frozenset({"test_nearest_neighbours"}),
+        edits={"nearest_neighbours": [("similarity[[0, 1, target]]", "similarity[[target]]")]},
+    ),
+}
+
+DEMO_MISTAKE = "softmax_includes_padding"
+
+# The model test swaps in a reference AttentionPooling: every cell is its own family.
+FAMILIES = [
+    {"attention_pooling"},
+    {"gru_attention"},
+    {"model_shapes"},
+    {"token_position_embedding"},
+    {"nearest_neighbours"},
+]
+
+# Correct in a different style: an additive -1e9 mask and a hand-written softmax, einsum,
+# keras.ops.take, explicit merge_mode, row-normalised vectors and sorted(), list shapes.
+ALTERNATIVE = {
+    "attention_pooling": '''
+class AttentionPooling(keras.layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.units = units
+        self.score_hidden = keras.layers.Dense(units, activation="tanh")
+        self.score_out = keras.layers.Dense(1, use_bias=False)
+
+    def call(self, h, mask=None):
+        e = self.score_out(self.score_hidden(h))[:, :, 0]
+        if mask is not None:
+            e = e + (1.0 - keras.ops.cast(mask, e.dtype)) * -1e9
+        e = e - keras.ops.max(e, axis=1, keepdims=True)
+        w = keras.ops.exp(e)
+        w = w / keras.ops.sum(w, axis=1, keepdims=True)
+        return keras.ops.einsum("bt,btd->bd", w, h), w
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+''',
+    "gru_attention": '''
+def build_gru_attention(vocab_size, embed_dim=64, gru_units=32, attention_units=64, dropout=0.3):
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    embedding = keras.layers.Embedding(input_dim=vocab_size, output_dim=embed_dim, mask_zero=True)
+    recurrent = keras.layers.Bidirectional(
+        keras.layers.GRU(units=gru_units, return_sequences=True), merge_mode="concat")
+    pooling = AttentionPooling(units=attention_units, name="attention_pooling")
+    h = recurrent(keras.layers.SpatialDropout1D(rate=dropout)(embedding(inputs)))
+    context, attention = pooling(h)
+    output = keras.layers.Dense(units=1, activation="sigmoid")(keras.layers.Dropout(rate=dropout)(context))
+    model = keras.Model(inputs=inputs, outputs=output)
+    return model, keras.Model(inputs=inputs, outputs=attention)
+''',
+    "model_shapes": '''
+GRU_ATTENTION_SHAPES = dict(ids=[32, 400], embedded=[32, 400, 64], gru_states=[32, 400, 2 * 32],
+                            attention_hidden=[32, 400, 64], weights=[32, 400], pooled=[32, 64],
+                            probability=[32, 1])
+''',
+    "token_position_embedding": '''
+class TokenAndPositionEmbedding(keras.layers.Layer):
+    def __init__(self, vocab_size, max_len, dim, **kwargs):
+        super().__init__(**kwargs)
+        self.token = keras.layers.Embedding(vocab_size, dim)
+        self.position = keras.layers.Embedding(max_len, dim)
+
+    def call(self, ids):
+        length = keras.ops.shape(ids)[1]
+        table = self.position(keras.ops.arange(0, length, 1))
+        return self.token(ids) + table[None, :, :]
+
+    def compute_mask(self, ids, mask=None):
+        return keras.ops.cast(ids, "int32") > 0
+''',
+    "nearest_neighbours": '''
+def nearest_neighbours(vectors, vocab, word, k=5):
+    v = np.asarray(vectors, dtype=float)
+    lengths = np.sqrt((v ** 2).sum(axis=1, keepdims=True))
+    unit = v / np.where(lengths == 0, 1, lengths)
+    me = list(vocab).index(word)
+    scores = unit @ unit[me]
+    ranked = sorted((i for i in range(2, len(vocab)) if i != me), key=lambda i: -scores[i])
+    return [vocab[i] for i in ranked[:k]]
+''',
+}
