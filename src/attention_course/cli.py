@@ -99,16 +99,23 @@ def cmd_demo(root: Path) -> int:
 
 def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
     """``make bench``: one result line per model (see attention_course.imdb)."""
+    import json
     import os
 
     from . import data
     from . import imdb as imdb_models
+    from .notebook import quiet_libraries
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_libraries()
     if imdb:
         os.environ[data.ENV_IMDB] = str(Path(imdb).expanduser().resolve())
     os.environ["COURSE_FAST"] = "0"  # full data, full-run configurations
     try:
+        # COURSE_BENCH_OVERRIDES: JSON changes to FULL_RUN, for the test suite and experiments
+        overrides = json.loads(os.environ.get("COURSE_BENCH_OVERRIDES", "{}"))
         imdb_models.run_benchmark(models or imdb_models.BENCH_MODELS, source="real",
+                                  cfg=overrides,
                                   log=lambda line: print(line, file=sys.stderr, flush=True))
     except (data.DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -136,13 +136,13 @@ FAMILIES = [
     {"pipeline_shapes"},
 ]
 
-# Correct in a different style: spaces around the text instead of ^/$ anchors, a tag
-# pattern without the '<' exclusion, adapt on a tf.data pipeline, keras.utils.pad_sequences
+# Correct in a different style: spaces around the text instead of ^/$ anchors, tags
+# removed before lowercasing with a `+` pattern, adapt on a tf.data pipeline, keras.utils.pad_sequences
 # with explicit sides, tensors as return values, Dataset.zip, int32 labels, lists of shapes.
 ALTERNATIVE = {
     "standardize": r'''
 def standardize(text):
-    t = tf.strings.regex_replace(text, r"<[^>]*>", " ")
+    t = tf.strings.regex_replace(text, r"<[^<>]+>", " ")
     t = tf.strings.lower(t, encoding="utf-8")
     t = tf.strings.regex_replace(t, "’", "'")
     t = tf.strings.regex_replace(t, r"[^\p{L}\p{N}']", " ")
