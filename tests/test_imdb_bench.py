@@ -94,7 +94,8 @@ def test_bench_prints_one_line_per_model_in_the_documented_format(tmp_path):
     proc = _bench("--imdb", str(archive), env_extra={
         "COURSE_DATA_DIR": str(tmp_path / "cache"),
         "COURSE_BENCH_OVERRIDES": '{"seq_len": 32, "max_epochs": 2, "embed_dim": 8, '
-                                  '"gru_units": 4, "attention_units": 4, "ff_dim": 8}'})
+                                  '"gru_units": 4, "attention_units": 4, "ff_dim": 8, '
+                                  '"transformer_seq_len": 32}'})
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.strip().splitlines()
     parsed = [LINE.match(line) for line in lines]

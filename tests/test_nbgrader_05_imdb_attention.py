@@ -92,7 +92,7 @@ def test_feedback_does_not_reveal_hidden_tests(graded):
     hidden = "_h2[~_mask] = 50.0"
     assert hidden in json.dumps(graded.source_nb)  # a hidden line in source
     assert hidden not in html and "BEGIN HIDDEN TESTS" not in html
-    assert "a weighted sum, not a mean" in html  # the failing check's hint stays
+    assert "not a plain average" in html  # the failing check's hint stays
 
 
 def test_committed_release_is_current(graded):
