@@ -92,7 +92,7 @@ def _pitfall_submissions(release_nb: dict, source_nb: dict) -> dict[str, dict]:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker: xdist may interleave modules
 def graded(tmp_path_factory, course_env):
     root = make_course(tmp_path_factory.mktemp("nb01"), [ASSIGNMENT])
     grading.release(root, [ASSIGNMENT])

@@ -32,7 +32,7 @@ MANUAL_POINTS = 4
 AUTO_TOTAL = sum(POINTS.values())  # 15, as in the README's table (+ 4 graded by hand)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker: xdist may interleave modules
 def graded(tmp_path_factory, course_env):
     root = make_course(tmp_path_factory.mktemp("nb02"), [ASSIGNMENT])
     grading.release(root, [ASSIGNMENT])

@@ -28,7 +28,7 @@ POINTS = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker: xdist may interleave modules
 def graded(tmp_path_factory, course_env):
     root = make_course(tmp_path_factory.mktemp("nb06"), [ASSIGNMENT])
     grading.release(root, [ASSIGNMENT])
