@@ -40,7 +40,7 @@ demo: $(STAMP)
 	$(BIN)/course demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=12
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=12
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"

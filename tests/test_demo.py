@@ -11,7 +11,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
+pytestmark = pytest.mark.slow
 
 DEMO_ASSIGNMENTS = ["01_tokenization", "02_metrics"]
 

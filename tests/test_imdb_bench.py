@@ -86,7 +86,6 @@ def test_bench_rejects_unknown_models_and_missing_data(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("bench")
 def test_bench_prints_one_line_per_model_in_the_documented_format(tmp_path):
     from attention_course.fixtures import make_imdb_fixture
 

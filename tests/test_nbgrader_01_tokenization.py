@@ -21,7 +21,7 @@ from conftest import (
 
 from attention_course import grading, notebooks, submissions
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nb01")]
+pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "01_tokenization"
 NOTEBOOK = "01_tokenization.ipynb"
@@ -92,7 +92,7 @@ def _pitfall_submissions(release_nb: dict, source_nb: dict) -> dict[str, dict]:
     return out
 
 
-@pytest.fixture(scope="session")  # built once per worker: xdist may interleave modules
+@pytest.fixture(scope="session")  # once per run: make test keeps a file on one worker
 def graded(tmp_path_factory, course_env):
     root = make_course(tmp_path_factory.mktemp("nb01"), [ASSIGNMENT])
     grading.release(root, [ASSIGNMENT])

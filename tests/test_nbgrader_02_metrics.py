@@ -15,7 +15,7 @@ from conftest import Catalog, assert_release_current, grade_course, make_course
 
 from attention_course import grading, notebooks
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nb02")]
+pytestmark = pytest.mark.slow
 
 CATALOG = Catalog.load("02_metrics")
 ASSIGNMENT, NOTEBOOK = CATALOG.assignment, CATALOG.notebook
@@ -32,7 +32,7 @@ MANUAL_POINTS = 4
 AUTO_TOTAL = sum(POINTS.values())  # 15, as in the README's table (+ 4 graded by hand)
 
 
-@pytest.fixture(scope="session")  # built once per worker: xdist may interleave modules
+@pytest.fixture(scope="session")  # once per run: make test keeps a file on one worker
 def graded(tmp_path_factory, course_env):
     root = make_course(tmp_path_factory.mktemp("nb02"), [ASSIGNMENT])
     grading.release(root, [ASSIGNMENT])

@@ -14,7 +14,7 @@ from conftest import Catalog, assert_release_current, grade_course, make_course
 
 from attention_course import grading, notebooks
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nb06")]
+pytestmark = pytest.mark.slow
 
 CATALOG = Catalog.load("06_custom_dataloader")
 ASSIGNMENT, NOTEBOOK = CATALOG.assignment, CATALOG.notebook
@@ -28,7 +28,7 @@ POINTS = {
 }
 
 
-@pytest.fixture(scope="session")  # built once per worker: xdist may interleave modules
+@pytest.fixture(scope="session")  # once per run: make test keeps a file on one worker
 def graded(tmp_path_factory, course_env):
     root = make_course(tmp_path_factory.mktemp("nb06"), [ASSIGNMENT])
     grading.release(root, [ASSIGNMENT])

@@ -1,0 +1,85 @@
+"""Notebook 05's models and `make bench`'s models are the same networks.
+
+`make bench` reports figures for "the notebook's full-run configurations" but trains the
+reference models of `attention_course.imdb`. Here the notebook's own class and function
+definitions (solution version) are executed, both versions of each model are built, the
+notebook model's weights are copied into the bench model, and both must give the same
+probabilities on reviews with padding. An edit to either side that changes the architecture,
+the masking or a setting breaks this test.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from attention_course import imdb, notebooks
+
+pytestmark = pytest.mark.slow  # builds Keras models (imports TensorFlow)
+
+NOTEBOOK = ROOT / "source" / "05_imdb_attention" / "05_imdb_attention.ipynb"
+SMALL = {"embed_dim": 8, "gru_units": 4, "attention_units": 6, "heads": 2, "ff_dim": 12,
+         "transformer_seq_len": 10}
+VOCAB, SEQ_LEN = 40, 10
+
+
+@pytest.fixture(scope="module")
+def notebook_ns():
+    """The notebook's definitions (functions, classes, TRANSFORMER_LEN), nothing that trains."""
+    import keras
+    import tensorflow as tf
+
+    ns = {"keras": keras, "tf": tf, "np": np, "CONFIG": {**imdb.FULL_RUN, **SMALL}}
+    nb = notebooks.read_notebook(NOTEBOOK)
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code" or cell["metadata"].get("nbgrader", {}).get("grade"):
+            continue  # test cells are not definitions
+        tree = ast.parse("".join(cell["source"]))
+        keep = [node for node in tree.body
+                if isinstance(node, ast.FunctionDef | ast.ClassDef)
+                or (isinstance(node, ast.Assign)
+                    and ast.unparse(node.targets[0]) == "TRANSFORMER_LEN")]
+        exec(compile(ast.Module(body=keep, type_ignores=[]), str(NOTEBOOK), "exec"), ns)
+    for name in ("build_gru", "build_gru_attention", "build_transformer", "TRANSFORMER_LEN"):
+        assert name in ns, f"notebook 05 no longer defines {name}: update this test"
+    return ns
+
+
+def _ids() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    ids = rng.integers(2, VOCAB, size=(4, SEQ_LEN)).astype("int32")
+    for row, length in enumerate([SEQ_LEN, 7, 3, 1]):  # padding at the end, as the vectorizer
+        ids[row, length:] = 0
+    return ids
+
+
+def _notebook_model(ns: dict, name: str):
+    cfg = ns["CONFIG"]
+    if name == "gru":
+        return ns["build_gru"](VOCAB)
+    if name == "gru_attention":
+        return ns["build_gru_attention"](VOCAB, cfg["embed_dim"], cfg["gru_units"],
+                                         cfg["attention_units"], cfg["dropout"])[0]
+    return ns["build_transformer"](VOCAB)
+
+
+@pytest.mark.parametrize("name", ["gru", "gru_attention", "transformer"])
+def test_notebook_model_equals_the_bench_model(notebook_ns, name):
+    notebook_model = _notebook_model(notebook_ns, name)
+    bench_model = imdb.build_model(name, VOCAB, SEQ_LEN, cfg=SMALL)
+    shapes = [tuple(w.shape) for w in notebook_model.get_weights()]
+    assert shapes == [tuple(w.shape) for w in bench_model.get_weights()], (
+        f"{name}: the notebook's and the bench's weights differ in shape or order: "
+        "the two architectures have drifted apart")
+    rng = np.random.default_rng(1)
+    weights = [rng.normal(scale=0.5, size=s).astype("float32") for s in shapes]
+    notebook_model.set_weights(weights)
+    bench_model.set_weights(weights)
+    ids = _ids()
+    np.testing.assert_allclose(np.asarray(notebook_model(ids, training=False)),
+                               np.asarray(bench_model(ids, training=False)), rtol=1e-4, atol=1e-6,
+                               err_msg=f"{name}: same weights, different outputs")
+

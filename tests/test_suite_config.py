@@ -1,0 +1,65 @@
+"""The test command itself: `make test` must build each graded course once, not once per worker.
+
+Every nbgrader test module grades a whole class of submissions in a session-scoped fixture
+(one to four minutes each). That is only cheap if all of a module's tests run on the same
+xdist worker. pytest-xdist's `--dist loadgroup` silently stopped grouping under pytest 9
+(the group suffix is written to an attribute pytest no longer reads), which doubled the suite;
+this test runs the Makefile's own pytest options on two tiny modules and counts fixture builds.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from collections import Counter
+
+from conftest import ROOT
+
+MODULE = '''
+import os
+import pytest
+
+@pytest.fixture(scope="session")
+def built():
+    with open({log!r}, "a", encoding="utf-8") as fh:
+        fh.write("{name} " + os.environ.get("PYTEST_XDIST_WORKER", "main") + "\\n")
+    return True
+
+@pytest.mark.parametrize("i", range(8))
+def test_uses_the_fixture(built, i):
+    assert built
+'''
+
+
+def _make_test_options() -> list[str]:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    match = re.search(r"^test:.*\n\t(.+)$", makefile, flags=re.MULTILINE)
+    assert match, "Makefile has no `test:` target with a recipe line"
+    words = shlex.split(match.group(1))
+    assert "pytest" in words, f"the test recipe does not run pytest: {match.group(1)}"
+    return [w for w in words[words.index("pytest") + 1:] if not w.startswith("--durations")]
+
+
+def test_make_test_runs_both_cores_and_builds_each_module_fixture_once(tmp_path):
+    options = _make_test_options()
+    assert "-n" in options, "make test should run on both CI cores (pytest -n 2)"
+    log = tmp_path / "builds.log"
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    for name in ("alpha", "beta"):
+        (suite / f"test_{name}.py").write_text(MODULE.format(log=str(log), name=name),
+                                               encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", *options, "-q", "-p", "no:cacheprovider", str(suite)],
+        cwd=suite, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, f"the probe suite failed:\n{run.stdout}\n{run.stderr}"
+    builds = Counter(line.split()[0] for line in log.read_text(encoding="utf-8").splitlines())
+    assert builds == {"alpha": 1, "beta": 1}, (
+        f"session fixtures built {dict(builds)} times with `pytest {' '.join(options)}`: "
+        "a module's tests were spread over several workers, so every graded course would be "
+        "autograded more than once (use --dist loadfile)"
+    )
