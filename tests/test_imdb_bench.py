@@ -60,8 +60,8 @@ def test_reference_attention_pooling_masks_padding():
 @pytest.mark.parametrize("name", ["gru", "gru_attention", "transformer"])
 def test_models_map_ids_to_one_probability(name):
     model = imdb.build_model(name, vocab_size=50, seq_len=12,
-                             cfg={"embed_dim": 8, "gru_units": 4, "attention_units": 4,
-                                  "heads": 2, "ff_dim": 8})
+                             cfg={"embed_dim": 8, "transformer_dim": 8, "gru_units": 4,
+                                  "attention_units": 4, "heads": 2, "ff_dim": 8})
     ids = np.zeros((3, 12), dtype="int32")
     ids[:, :5] = [[4, 5, 6, 7, 8]] * 3
     out = np.asarray(model(ids))
@@ -94,7 +94,7 @@ def test_bench_prints_one_line_per_model_in_the_documented_format(tmp_path):
         "COURSE_DATA_DIR": str(tmp_path / "cache"),
         "COURSE_BENCH_OVERRIDES": '{"seq_len": 32, "max_epochs": 2, "embed_dim": 8, '
                                   '"gru_units": 4, "attention_units": 4, "ff_dim": 8, '
-                                  '"transformer_seq_len": 32}'})
+                                  '"transformer_dim": 8, "transformer_seq_len": 32}'})
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.strip().splitlines()
     parsed = [LINE.match(line) for line in lines]

@@ -21,8 +21,8 @@ from attention_course import imdb, notebooks
 pytestmark = pytest.mark.slow  # builds Keras models (imports TensorFlow)
 
 NOTEBOOK = ROOT / "source" / "05_imdb_attention" / "05_imdb_attention.ipynb"
-SMALL = {"embed_dim": 8, "gru_units": 4, "attention_units": 6, "heads": 2, "ff_dim": 12,
-         "transformer_seq_len": 10}
+SMALL = {"embed_dim": 8, "transformer_dim": 8, "gru_units": 4, "attention_units": 6, "heads": 2,
+         "ff_dim": 12, "transformer_seq_len": 10}
 VOCAB, SEQ_LEN = 40, 10
 
 
