@@ -1,9 +1,12 @@
-"""Course helpers for Lesson 5 (attention and transformers for NLP).
+"""The course package students install: Lesson 5 (attention and transformers for NLP).
 
-Modules: ``runmode`` (fast vs full runs), ``notebook`` (the setup every notebook
-calls), ``checks`` (assertion API used by test cells), ``data`` (IMDB, EEG Eye State,
-fixtures), ``plotting``, ``grading`` (nbgrader orchestration and reports).
-Nothing here is a solution to an exercise.
+Modules: ``notebook`` (what every setup cell calls), ``runmode`` (fast vs full runs),
+``checks`` (the assertions of the visible test cells), ``data`` and ``fixtures`` (IMDB, EEG
+Eye State), ``probe`` and ``wire`` (how hidden tests hand results to the grader).
+
+No solution to an exercise is here, and no expected value of a hidden test: the grading
+engine, its references and its checks are instructor-side (``grader/``), never installed
+by a student.
 """
 
 __version__ = "0.1.0"

@@ -25,6 +25,7 @@ class Settings:
     grading: bool  # nbgrader is executing the notebook (validate/autograde)
     colab: bool  # running in Google Colab
     seed: int
+    notebook: str | None = None  # e.g. "03_reweighing": whose hidden checks run here
 
 
 def quiet_libraries() -> None:
@@ -54,13 +55,24 @@ def set_seeds(seed: int) -> None:
         sys.modules["keras"].utils.set_random_seed(seed)
 
 
-def setup(seed: int = 0) -> Settings:
+_active: list[str] = []  # the notebook named by the last setup() in this kernel
+
+
+def setup(seed: int = 0, notebook: str | None = None) -> Settings:
     """Prepare a notebook: quiet logs, seeds everywhere, report the run mode."""
     quiet_libraries()
     set_seeds(seed)
+    if notebook:
+        _active[:] = [notebook]
     return Settings(
         fast=runmode.fast_mode(),
         grading=runmode.under_nbgrader(),
         colab="google.colab" in sys.modules,
         seed=seed,
+        notebook=notebook,
     )
+
+
+def active_notebook() -> str | None:
+    """The notebook whose setup cell ran last in this kernel (hidden checks need it)."""
+    return _active[0] if _active else None

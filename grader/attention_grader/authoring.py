@@ -67,7 +67,7 @@ def colab_badge(settings: RepoSettings, assignment: str, notebook: str) -> str:
     )
 
 
-def setup_header(settings: RepoSettings) -> str:
+def setup_header(settings: RepoSettings, notebook: str) -> str:
     """The generated top of every setup cell (everything above ``SETUP_MARKER``)."""
     return f'''# Setup: run this cell first. It is read-only; nbgrader restores it before grading.
 import os
@@ -87,7 +87,7 @@ if "google.colab" in sys.modules:  # self-study in Colab: install the course pac
         )
 from attention_course.notebook import setup  # noqa: E402
 
-SETTINGS = setup(seed=0)  # SETTINGS.fast: small data and one epoch (grading, tests)'''
+SETTINGS = setup(seed=0, notebook="{notebook}")  # .fast: small data, one epoch (grading, tests)'''
 
 
 def sync_notebook(nb: dict, settings: RepoSettings, assignment: str, notebook: str) -> bool:
@@ -108,7 +108,7 @@ def sync_notebook(nb: dict, settings: RepoSettings, assignment: str, notebook: s
     if SETUP_MARKER not in src:
         raise ValueError(f"{notebook}: setup cell has no line {SETUP_MARKER!r}")
     tail = src.split(SETUP_MARKER, 1)[1]
-    new_src = setup_header(settings) + "\n" + SETUP_MARKER + tail
+    new_src = setup_header(settings, Path(notebook).stem) + "\n" + SETUP_MARKER + tail
     if new_src != src:
         cell["source"] = new_src
         changed = True

@@ -1,11 +1,12 @@
 """``course``: the commands behind the Makefile targets.
 
     course release [ASSIGNMENT ...]     nbgrader generate_assignment (student versions)
-    course autograde [ASSIGNMENT ...]   nbgrader autograde of everything in submitted/
+    course autograde [ASSIGNMENT ...]   grade new or changed submissions (sandboxed, parallel)
     course feedback [ASSIGNMENT ...]    nbgrader generate_feedback (hidden tests scrubbed)
     course grades [--csv PATH]          export grades, print the score table and class report
     course demo                         the whole cycle on three sample submissions
     course sync-notebooks               strip outputs, rewrite Colab badges and setup cells
+    course bench                        the IMDB models of notebook 05 on the official split
 
 Run from the course root (the folder with nbgrader_config.py), or pass --root.
 """
@@ -17,9 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import grading, notebooks, submissions
-
-DEMO_STUDENTS = ("demo-solution", "demo-blank", "demo-mistake")
+from . import authoring, cycle, gradebook, reports, submissions
+from .engine import Engine, GradingError
 
 
 def _root(value: str | None) -> Path:
@@ -35,8 +35,8 @@ def place_demo_submissions(root: Path, assignment: str) -> dict[str, str]:
     catalog_path = root / "tests" / "submissions" / f"{assignment}.py"
     described = {}
     for path in sorted((root / "release" / assignment).glob("*.ipynb")):
-        release_nb = notebooks.read_notebook(path)
-        source_nb = notebooks.read_notebook(root / "source" / assignment / path.name)
+        release_nb = authoring.read_notebook(path)
+        source_nb = authoring.read_notebook(root / "source" / assignment / path.name)
         made = {
             "demo-solution": submissions.solved(release_nb, source_nb),
             "demo-blank": release_nb,
@@ -52,44 +52,49 @@ def place_demo_submissions(root: Path, assignment: str) -> dict[str, str]:
         for student, nb in made.items():
             target = root / "submitted" / student / assignment / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
-            notebooks.write_notebook(nb, target)
+            authoring.write_notebook(nb, target)
     return described
 
 
-def cmd_autograde(root: Path, names: list[str]) -> int:
-    status = 0
-    for name in names:
-        report = grading.autograde(root, name)
-        print(report.summary())
-        if report.failed:
-            status = 1
-    return status
+def cmd_autograde(root: Path, args: argparse.Namespace) -> int:
+    engine = Engine(root, workers=args.workers, scheduler=args.scheduler,
+                    sequential=args.sequential, force=args.force, unsafe=args.unsafe_no_sandbox,
+                    progress=not args.no_progress)
+    names = args.assignments or cycle.assignments(root)
+    with cycle.exclusive(root):
+        gradebook.backup(root)
+        summary = engine.grade(names, args.student or None)
+    print(summary.text())
+    if summary.interrupted:
+        return 130
+    return 1 if summary.count("failed") else 0
 
 
 def cmd_grades(root: Path, csv_path: Path) -> None:
-    grading.export_grades(root, csv_path)
-    rows = grading.scores(root)
+    cycle.export(root, csv_path)
+    rows = gradebook.scores(root)
     print(f"\nScores (also in {csv_path.name}; nbgrader's export format):\n")
-    print(grading.score_table(rows))
+    print(reports.score_table(rows))
     for name in sorted({r.assignment for r in rows}):
         print()
-        print(grading.class_report(root, name))
+        print(reports.class_report(root, name))
 
 
-def cmd_demo(root: Path) -> int:
+def cmd_demo(root: Path, args: argparse.Namespace) -> int:
     start = time.monotonic()
-    names = grading.assignments(root)
+    names = cycle.assignments(root)
     print(f"== 1/5 release: generate_assignment for {', '.join(names)}")
-    grading.release(root, names)
+    cycle.release(root, names)
     print("== 2/5 submit: three sample submissions per assignment")
     for name in names:
         for student, what in place_demo_submissions(root, name).items():
             print(f"   submitted/{student}/{name}: {what}")
-    print("== 3/5 autograde (fresh kernel per notebook, hidden tests restored)")
-    status = cmd_autograde(root, names)
+    print("== 3/5 autograde (each notebook in its own sandbox, verdicts outside the kernel)")
+    args.assignments = names
+    status = cmd_autograde(root, args)
     print("== 4/5 feedback")
     for name in names:
-        grading.feedback(root, name)
+        cycle.feedback(root, name)
     print(f"   HTML feedback in {root / 'feedback'}")
     print("== 5/5 grades")
     cmd_grades(root, root / "grades.csv")
@@ -98,13 +103,14 @@ def cmd_demo(root: Path) -> int:
 
 
 def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
-    """``make bench``: one result line per model (see attention_course.imdb)."""
+    """``make bench``: one result line per model (see attention_grader.bench)."""
     import json
     import os
 
-    from . import data
-    from . import imdb as imdb_models
-    from .notebook import quiet_libraries
+    from attention_course import data
+    from attention_course.notebook import quiet_libraries
+
+    from . import bench
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     quiet_libraries()
@@ -114,13 +120,31 @@ def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
     try:
         # COURSE_BENCH_OVERRIDES: JSON changes to FULL_RUN, for the test suite and experiments
         overrides = json.loads(os.environ.get("COURSE_BENCH_OVERRIDES", "{}"))
-        imdb_models.run_benchmark(models or imdb_models.BENCH_MODELS, source="real",
-                                  cfg=overrides,
-                                  log=lambda line: print(line, file=sys.stderr, flush=True))
+        bench.run_benchmark(models or bench.BENCH_MODELS, source="real", cfg=overrides,
+                            log=lambda line: print(line, file=sys.stderr, flush=True))
     except (data.DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _grading_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--student", action="append", metavar="ID",
+                   help="grade only this student (repeatable)")
+    p.add_argument("--force", action="store_true",
+                   help="regrade every submission, also those unchanged since last time")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel sandboxes on this machine (default: COURSE_WORKERS, else one "
+                        "per core)")
+    p.add_argument("--scheduler", default=None,
+                   help="address of a Dask scheduler whose workers grade (default: "
+                        "COURSE_SCHEDULER, else a local cluster)")
+    p.add_argument("--sequential", action="store_true",
+                   help="grade in this process, one notebook at a time (no Dask)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run students' code WITHOUT isolation (it can read and change the "
+                        "course); only where no sandbox can be installed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,9 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("release", "autograde", "feedback"):
         p = sub.add_parser(name)
         p.add_argument("assignments", nargs="*", help="default: every assignment in source/")
+        if name == "autograde":
+            _grading_options(p)
     p = sub.add_parser("grades")
     p.add_argument("--csv", default="grades.csv")
-    sub.add_parser("demo")
+    p = sub.add_parser("demo")
+    _grading_options(p)
     sub.add_parser("sync-notebooks")
     p = sub.add_parser("bench", help="train the IMDB models of notebook 05 on the official split")
     p.add_argument("--imdb", help="aclImdb archive or extracted folder (sets COURSE_IMDB; "
@@ -144,29 +171,29 @@ def main(argv: list[str] | None = None) -> int:
     root = _root(args.root)
     try:
         if args.command == "release":
-            for path in grading.release(root, args.assignments or None):
+            for path in cycle.release(root, args.assignments or None):
                 print(f"released {path.relative_to(root)}")
             return 0
         if args.command == "autograde":
-            return cmd_autograde(root, args.assignments or grading.assignments(root))
+            return cmd_autograde(root, args)
         if args.command == "feedback":
-            for name in args.assignments or grading.assignments(root):
-                grading.feedback(root, name)
+            for name in args.assignments or cycle.assignments(root):
+                cycle.feedback(root, name)
             return 0
         if args.command == "grades":
             cmd_grades(root, root / args.csv)
             return 0
         if args.command == "demo":
-            return cmd_demo(root)
+            return cmd_demo(root, args)
         if args.command == "bench":
             return cmd_bench(args.imdb, args.models)
         if args.command == "sync-notebooks":
-            changed = notebooks.sync_all(root)
+            changed = authoring.sync_all(root)
             for path in changed:
                 print(f"updated {path.relative_to(root)}")
             print(f"{len(changed)} notebook(s) changed")
             return 0
-    except grading.GradingError as error:
+    except (cycle.CycleError, GradingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 1  # pragma: no cover

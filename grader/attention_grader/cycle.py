@@ -1,0 +1,87 @@
+"""The nbgrader commands of the cycle that run as nbgrader itself runs them.
+
+``release`` (generate_assignment), ``feedback`` (generate_feedback) and ``export`` run
+``nbgrader`` in the course root, with the environment's ``bin`` folder on ``PATH`` (nbgrader
+runs ``alembic`` from there when it creates a gradebook). Autograding goes through
+:mod:`engine`, one coordinator per course root at a time (:func:`exclusive`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class CycleError(RuntimeError):
+    """A step of the grading cycle could not run."""
+
+
+def assignments(root: Path) -> list[str]:
+    """The assignments: folders ``source/NN_name`` of the course root, in teaching order."""
+    return sorted(p.name for p in (root / "source").glob("[0-9][0-9]_*") if p.is_dir())
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.pop("COURSE_FAST", None)  # nbgrader sets NBGRADER_EXECUTION: fast mode follows it
+    return env
+
+
+def nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``nbgrader <args>`` in ``root``; on failure print its log and raise."""
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root,
+                          env=environment(), text=True, capture_output=True)
+    if check and proc.returncode != 0:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise CycleError(f"`nbgrader {' '.join(args)}` failed (exit {proc.returncode}); its log "
+                         "is printed above.")
+    return proc
+
+
+def release(root: Path, names: list[str] | None = None) -> list[Path]:
+    """``nbgrader generate_assignment`` for each assignment; returns the release notebooks."""
+    out = []
+    for name in names or assignments(root):
+        nbgrader(root, "generate_assignment", name, "--force")
+        out.extend(sorted((root / "release" / name).glob("*.ipynb")))
+    return out
+
+
+def feedback(root: Path, assignment: str) -> None:
+    """``nbgrader generate_feedback`` (hidden tests scrubbed, see nbgrader_ext)."""
+    nbgrader(root, "generate_feedback", assignment, "--force")
+
+
+def export(root: Path, path: Path) -> Path:
+    """``nbgrader export`` to a CSV file."""
+    nbgrader(root, "export", f"--to={path}")
+    return path
+
+
+@contextlib.contextmanager
+def exclusive(root: Path, wait_s: float = 600.0) -> Iterator[None]:
+    """One grading coordinator at a time per course root (the gradebook has one writer)."""
+    path = root / ".autograde.lock"
+    with open(path, "w") as handle:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise CycleError("another autograde is running on this course; wait for "
+                                     "it to finish.") from None
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

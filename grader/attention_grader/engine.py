@@ -1,0 +1,430 @@
+"""Grade a class: find what needs grading, execute it in parallel, record one at a time.
+
+1. **Plan.** A submission (one student, one assignment) is graded when it is new or its
+   files changed (a content hash), or when what grades it changed (release notebook,
+   trusted checks, limits); ``force`` regrades everything. The hash that was graded is kept
+   in ``autograded/<student>/<assignment>/.course-grading.json``.
+2. **Prepare** (this process, trusted): each notebook is read and sanitized with nbgrader's
+   own preprocessors (hidden tests restored from the gradebook), exactly as nbgrader will.
+3. **Execute** (Dask workers, one per core by default, or a scheduler's workers on other
+   machines): :func:`executor.execute` in a sandbox. Workers never see the course.
+4. **Record** (this process, one submission at a time): nbgrader's autograde runs in-process,
+   takes the worker's result for the notebook it sanitized (``nbgrader_ext.GradingExecute``),
+   has the trusted checks decide every test cell, and writes the gradebook. SIGINT/SIGTERM
+   wait until the submission being recorded is complete, so nothing is half written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.apps import NbGraderAPI
+from nbgrader.converters import Autograde
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+from traitlets.utils.importstring import import_item
+
+from . import executor, judging, nbgrader_ext, sandbox, tamper
+
+STAMP = ".course-grading.json"
+ENGINE_VERSION = "1"
+MAX_NOTEBOOK_BYTES = 20 * 1024**2
+
+
+class GradingError(RuntimeError):
+    """A step of the grading cycle cannot run (a message for the instructor)."""
+
+
+def load_config(root: Path) -> Config:
+    """The course's nbgrader configuration, as nbgrader itself reads it."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    return config
+
+
+# ---------------------------------------------------------------------------- plan
+
+@dataclass
+class Submission:
+    student: str
+    assignment: str
+    folder: Path
+    digest: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.student}/{self.assignment}"
+
+
+@dataclass
+class Outcome:
+    submission: Submission
+    status: str  # graded, failed, skipped
+    reasons: list[str] = field(default_factory=list)  # why it failed (cells after: 0 points)
+    notes: list[str] = field(default_factory=list)  # what a human should look at
+    log: str = ""
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _digest_folder(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and not {".ipynb_checkpoints", "__pycache__"} & set(rel.parts):
+            digest.update(rel.as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def grading_version(root: Path, config: Config, assignment: str) -> str:
+    """What decides a grade besides the submission: release, trusted checks, limits."""
+    coursedir = CourseDirectory(config=config)
+    digest = hashlib.sha256(ENGINE_VERSION.encode())
+    release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
+    for path in sorted(release.glob("*.ipynb")):
+        digest.update(path.read_bytes())
+        module = sys.modules.get(judging.judges_module(path.stem))
+        if module is None:
+            judging.checks_of(path.stem)
+            module = sys.modules.get(judging.judges_module(path.stem))
+        if module is not None and getattr(module, "__file__", None):
+            digest.update(Path(module.__file__).read_bytes())
+    digest.update(json.dumps(sandbox.Limits.from_env().__dict__, sort_keys=True).encode())
+    digest.update(coursedir.db_url.encode())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------- engine
+
+class _Signals:
+    """SIGINT/SIGTERM raise KeyboardInterrupt, except inside :meth:`critical`, where they
+    are held until the section is complete."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._critical = False
+        self._saved: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.received = signum
+        if not self._critical:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> _Signals:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._saved[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+
+    @contextlib.contextmanager
+    def critical(self) -> Iterator[None]:
+        self._critical = True
+        try:
+            yield
+        finally:
+            self._critical = False
+        if self.received is not None:
+            raise KeyboardInterrupt
+
+
+@dataclass
+class Summary:
+    outcomes: list[Outcome]
+    seconds: float
+    workers: str
+    interrupted: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def flagged(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.notes and o.status != "skipped"]
+
+    def text(self) -> str:
+        done = self.count("graded") + self.count("failed")
+        rate = done / self.seconds * 60 if self.seconds > 0 else 0.0
+        lines = [f"{self.count('graded')} graded, {self.count('failed')} failed, "
+                 f"{len(self.flagged)} flagged, {self.count('skipped')} unchanged (not regraded)"
+                 f" in {self.seconds:.0f} s ({rate:.1f} submissions/min, {self.workers})"]
+        if self.interrupted:
+            lines.append("INTERRUPTED: every result above was recorded; run the same command "
+                         "again to grade the rest.")
+        for o in self.outcomes:
+            if o.status == "failed":
+                lines.append(f"  FAILED {o.submission.name}: {'; '.join(o.reasons)}")
+                lines.extend(f"      | {line}" for line in o.log.strip().splitlines()[-8:])
+        for o in self.flagged:
+            lines.append(f"  REVIEW {o.submission.name}: {'; '.join(o.notes)}")
+        return "\n".join(lines)
+
+
+class Engine:
+    """Grades submissions of a course root (see the module docstring)."""
+
+    def __init__(self, root: Path, *, workers: int | None = None, scheduler: str | None = None,
+                 sequential: bool = False, force: bool = False, unsafe: bool = False,
+                 progress: bool = True) -> None:
+        self.root = root.resolve()
+        self.config = load_config(self.root)
+        if unsafe:
+            self.config.GradingExecute.unsafe_no_sandbox = True
+        self.coursedir = CourseDirectory(config=self.config)
+        self.workers = workers or int(os.environ.get("COURSE_WORKERS", 0) or os.cpu_count() or 1)
+        self.scheduler = scheduler or os.environ.get("COURSE_SCHEDULER") or None
+        self.sequential, self.force, self.unsafe, self.progress = \
+            sequential, force, unsafe, progress
+        self._versions: dict[str, str] = {}
+
+    # -- plan ---------------------------------------------------------------------------
+
+    def _autograded(self, sub: Submission) -> Path:
+        return Path(self.coursedir.format_path(self.coursedir.autograded_directory,
+                                               sub.student, sub.assignment))
+
+    def _notebooks(self, assignment: str) -> list[str]:
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+            try:
+                return sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)
+            except MissingEntry:
+                raise GradingError(f"assignment {assignment!r} is not in the gradebook: run "
+                                   "`make release` first (it records the hidden tests).") from None
+
+    def plan(self, assignments: list[str], students: list[str] | None = None
+             ) -> tuple[list[Submission], list[Submission]]:
+        """(to grade, unchanged) submissions of ``assignments``."""
+        todo, unchanged = [], []
+        base = Path(self.coursedir.format_path(self.coursedir.submitted_directory, ".", "."))
+        for assignment in assignments:
+            self._notebooks(assignment)
+            self._versions[assignment] = grading_version(self.root, self.config, assignment)
+            folders = sorted(base.glob(f"*/{assignment}")) if base.is_dir() else []
+            for folder in folders:
+                student = folder.parent.name
+                if not folder.is_dir() or (students and student not in students):
+                    continue
+                sub = Submission(student, assignment, folder, _digest_folder(folder))
+                stamp = self._autograded(sub) / STAMP
+                try:
+                    previous = json.loads(stamp.read_text())
+                except (OSError, ValueError):
+                    previous = None
+                if not self.force and previous == self._stamp(sub):
+                    unchanged.append(sub)
+                else:
+                    todo.append(sub)
+        return todo, unchanged
+
+    def _stamp(self, sub: Submission) -> dict[str, str]:
+        return {"submission": sub.digest, "grading": self._versions[sub.assignment]}
+
+    # -- prepare ------------------------------------------------------------------------
+
+    def _sanitizers(self) -> list[Any]:
+        converter = Autograde(coursedir=self.coursedir, config=self.config)
+        classes = [import_item(p) if isinstance(p, str) else p
+                   for p in converter.sanitize_preprocessors]
+        return [cls(config=self.config) for cls in classes]
+
+    def prepare(self, sub: Submission) -> tuple[list[executor.Job], list[str], list[str]]:
+        """(jobs, refusals, notes): the notebooks to execute, why others cannot be graded,
+        and what a human should look at."""
+        jobs, refusals, notes = [], [], []
+        files = nbgrader_ext.submission_files(sub.folder)
+        source = Path(self.coursedir.format_path(self.coursedir.source_directory, ".",
+                                                 sub.assignment))
+        files.update(nbgrader_ext.submission_files(source))
+        for name in self._notebooks(sub.assignment):
+            path = sub.folder / f"{name}.ipynb"
+            if not path.exists():
+                notes.append(f"{name}.ipynb was not submitted (0 points)")
+                continue
+            problem = _unreadable(path)
+            if problem:
+                refusals.append(f"{name}.ipynb: {problem}")
+                nbgrader_ext.PREEXECUTED[(sub.student, sub.assignment, name)] = problem
+                continue
+            nb = nbformat.read(str(path), as_version=4)
+            resources = {"unique_key": name, "nbgrader": {
+                "student": sub.student, "assignment": sub.assignment, "notebook": name,
+                "db_url": self.coursedir.db_url}}
+            try:
+                for preprocessor in self._sanitizers():
+                    nb, resources = preprocessor(nb, resources)
+                nb = nbformat.reads(nbformat.writes(nb), as_version=4)  # as nbgrader re-reads it
+            except Exception as error:  # noqa: BLE001 - reported with its reason
+                reason = f"{name}.ipynb could not be prepared: {type(error).__name__}: {error}"
+                refusals.append(reason)
+                nbgrader_ext.PREEXECUTED[(sub.student, sub.assignment, name)] = reason
+                continue
+            notes.extend(f"{name}: {n}" for n in resources.get(nbgrader_ext.NOTES_KEY, []))
+            notes.extend(tamper.scan(path))
+            jobs.append(nbgrader_ext.make_job(nb, files, sub.student, sub.assignment, name,
+                                              isolated=not self.unsafe))
+        return jobs, refusals, notes
+
+    # -- record -------------------------------------------------------------------------
+
+    def record(self, sub: Submission, results: list[executor.Result], refusals: list[str],
+               notes: list[str]) -> Outcome:
+        """nbgrader's autograde of one submission, in this process, from the results."""
+        start = time.monotonic()
+        for result in results:
+            ident = tuple(result.key.split("/"))
+            nbgrader_ext.PREEXECUTED[ident] = (result.input_digest, result)
+        api = NbGraderAPI(coursedir=self.coursedir, config=self.config)
+        response = api.autograde(sub.assignment, sub.student, force=True, create=True)
+        outcome = Outcome(sub, "graded", notes=list(notes))
+        outcome.reasons.extend(refusals)
+        for result in results:
+            nbgrader_ext.PREEXECUTED.pop(tuple(result.key.split("/")), None)
+            outcome.timings[result.key] = result.seconds
+            if result.status != "ok":
+                outcome.reasons.append(f"{result.key.split('/')[-1]}: {result.reason} (cells "
+                                       "that did not run scored 0)")
+                outcome.log += result.log
+            outcome.notes.extend(f"{result.key.split('/')[-1]}: {e}" for e in result.events)
+        if not response.get("success"):
+            outcome.log += response.get("log", "") + response.get("error", "")
+            if not refusals:
+                outcome.reasons.append("nbgrader could not record it (see the log)")
+        if outcome.reasons:
+            outcome.status = "failed"
+        else:
+            folder = self._autograded(sub)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / STAMP).write_text(json.dumps(self._stamp(sub)))
+        outcome.seconds = round(time.monotonic() - start, 3)
+        return outcome
+
+    # -- run ----------------------------------------------------------------------------
+
+    def grade(self, assignments: list[str], students: list[str] | None = None) -> Summary:
+        start = time.monotonic()
+        if not self.unsafe and sandbox.problem():
+            raise GradingError(f"no sandbox: {sandbox.problem()}")
+        todo, unchanged = self.plan(assignments, students)
+        outcomes = [Outcome(s, "skipped") for s in unchanged]
+        mode = "sequential" if self.sequential else (
+            f"scheduler {self.scheduler}" if self.scheduler else f"{self.workers} workers")
+        summary = Summary(outcomes, 0.0, mode + (", NO SANDBOX" if self.unsafe else ""))
+        with _Signals() as signals, _progress(len(todo), self.progress) as bar:
+            try:
+                runner = self._sequential if self.sequential or not todo else self._dask
+                for outcome in runner(todo, signals):
+                    outcomes.append(outcome)
+                    bar.set_postfix_str(outcome.submission.name, refresh=False)
+                    bar.update(1)
+            except KeyboardInterrupt:
+                summary.interrupted = True
+        summary.seconds = time.monotonic() - start
+        return summary
+
+    def _sequential(self, todo: list[Submission], signals: _Signals) -> Iterator[Outcome]:
+        for sub in todo:
+            jobs, refusals, notes = self.prepare(sub)
+            results = [_execute(job) for job in jobs]
+            with signals.critical():
+                yield self.record(sub, results, refusals, notes)
+
+    def _dask(self, todo: list[Submission], signals: _Signals) -> Iterator[Outcome]:
+        from distributed import Client, LocalCluster, as_completed
+
+        cluster = None
+        if self.scheduler:
+            client = Client(self.scheduler, timeout="30s")
+        else:
+            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                   memory_limit=0, dashboard_address=None,
+                                   silence_logs=logging.ERROR)
+            client = Client(cluster)
+        try:
+            pending: dict[str, tuple[Submission, list[str], list[str], int]] = {}
+            results: dict[str, list[executor.Result]] = {}
+            futures: dict[Any, str] = {}
+            for sub in todo:
+                jobs, refusals, notes = self.prepare(sub)
+                pending[sub.name] = (sub, refusals, notes, len(jobs))
+                results[sub.name] = []
+                if not jobs:
+                    with signals.critical():
+                        yield self.record(sub, [], refusals, notes)
+                    continue
+                for job in jobs:
+                    futures[client.submit(_execute, job, pure=False, retries=0)] = job.key
+            for future in as_completed(list(futures)):
+                try:
+                    result = future.result()
+                except Exception as error:  # noqa: BLE001 - a lost worker is a result too
+                    result = executor.Result(
+                        key=futures[future], notebook={"cells": []}, status="worker-failed",
+                        reason=f"the grading worker failed: {type(error).__name__}: {error}")
+                name = "/".join(result.key.split("/")[:2])
+                results[name].append(result)
+                sub, refusals, notes, expected = pending[name]
+                if len(results[name]) == expected:
+                    with signals.critical():
+                        yield self.record(sub, results.pop(name), refusals, notes)
+        finally:
+            client.close(timeout=10)
+            if cluster is not None:
+                cluster.close(timeout=10)
+
+
+def _execute(job: executor.Job) -> executor.Result:
+    """What a worker runs (also in this process when grading sequentially)."""
+    result = executor.execute(job)
+    result.input_digest = nbgrader_ext.notebook_digest(job.notebook)
+    return result
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a submitted file cannot be graded as a notebook (None if it can)."""
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        return f"the file is larger than {MAX_NOTEBOOK_BYTES // 1024**2} MB"
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as error:
+        return f"not a notebook (the file is not valid JSON: {error})"
+    if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
+        return "not a notebook (JSON without a list of cells)"
+    version = data.get("nbformat")
+    if not isinstance(version, int) or version < 4:
+        return (f"old notebook format (nbformat {version}): open it in Jupyter, save it, and "
+                "submit it again")
+    try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)
+        nbformat.validate(nb)
+    except Exception as error:  # noqa: BLE001 - any validation problem is the reason
+        return f"not a valid notebook ({type(error).__name__}: {str(error)[:200]})"
+    return None
+
+
+@contextlib.contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Any]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="submission", file=sys.stderr, disable=not enabled or not total,
+               dynamic_ncols=True)
+    try:
+        yield bar
+    finally:
+        bar.close()

@@ -1,0 +1,378 @@
+"""Execute one notebook in a sandbox: all that a grading worker does.
+
+:func:`execute` takes a :class:`Job` (the notebook with its hidden tests restored, the
+submission's other files, the inputs of the hidden checks, the limits) and returns a
+:class:`Result` (the executed notebook and what happened). It needs nothing of the course
+root, so it runs the same in the grader's own process, in a local Dask worker or on another
+machine. Nothing in the notebook is judged here: the verdicts are given by the grader, from
+the values the hidden checks reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import signal
+import secrets
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import nbformat
+import psutil
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from jupyter_core.utils import ensure_async
+from nbclient.exceptions import DeadKernelError
+
+from attention_course import probe, wire
+
+from . import sandbox
+from .sandbox import Layout, Limits
+
+LOCKED_CELL_SECONDS = 300  # instructor code (the setup cell) may take long on a busy machine
+CELL_GRACE_SECONDS = 30  # after a timeout interrupt, before the kernel is killed
+MAX_MESSAGE_BYTES = 64 * 1024**2  # one ZeroMQ message from the kernel
+LOG_TAIL_BYTES = 4000
+
+
+@dataclass
+class Job:
+    """One notebook to execute. ``files`` are the submission's other files (never a
+    notebook); ``cases`` the wire-encoded inputs of the notebook's hidden checks."""
+
+    key: str  # "<student>/<assignment>/<notebook>", for logs and reports
+    notebook: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+    cases: Any = None
+    limits: Limits = field(default_factory=Limits.from_env)
+    mode: str = "autograde"  # NBGRADER_EXECUTION inside the kernel
+    isolated: bool = True  # False only with --unsafe-no-sandbox: a plain kernel, no limits
+
+
+@dataclass
+class Result:
+    """What came of a :class:`Job`. ``status`` is ``ok`` when every cell ran (cells may
+    still have failed); otherwise ``kernel-died``, ``over-memory``, ``timed-out`` or
+    ``sandbox-failed``, with ``reason`` in words and ``log`` the kernel's own last output."""
+
+    key: str
+    notebook: dict[str, Any]
+    status: str = "ok"
+    reason: str = ""
+    log: str = ""
+    events: list[str] = field(default_factory=list)  # cell timeouts, truncated output
+    seconds: float = 0.0
+    kernel_start_seconds: float = 0.0
+    cell_seconds: dict[int, float] = field(default_factory=dict)
+    host: str = field(default_factory=socket.gethostname)
+    input_digest: str = ""  # set by the caller: which notebook was executed
+
+
+class SandboxKernelClient(AsyncKernelClient):
+    """A kernel client that refuses messages over :data:`MAX_MESSAGE_BYTES`."""
+
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> Any:
+        sock = super()._create_connected_socket(channel, identity)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        return sock
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """Starts the kernel inside :mod:`sandbox`, talking over Unix sockets in its ipc folder."""
+
+    def __init__(self, layout: Layout, limits: Limits, env: dict[str, str], log_path: Path,
+                 **kwargs: Any) -> None:
+        super().__init__(transport="ipc", ip=str(layout.ipc_dir / "kernel"),
+                         connection_file=str(layout.ipc_dir / "kernel.json"),
+                         client_class="attention_grader.executor.SandboxKernelClient", **kwargs)
+        self.layout, self.limits, self.sandbox_env, self.log_path = layout, limits, env, log_path
+        self._log_file = None
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        super().write_connection_file(**kwargs)
+        if self.layout.uid is not None:  # the kernel runs as the sandbox's own user
+            os.chown(self.connection_file, self.layout.uid, self.layout.uid)
+
+    async def _async_interrupt_kernel(self) -> None:
+        # A signal would reach bubblewrap, not the kernel: ask the kernel itself instead.
+        assert self.kernel_spec is not None
+        self.kernel_spec.interrupt_mode = "message"
+        await super()._async_interrupt_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        argv = super().format_kernel_cmd(extra_arguments)
+        if not self.layout.isolated:
+            return argv
+        return sandbox.command(self.layout, self.limits, self.sandbox_env, argv)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        self._log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in close_log
+        if self.layout.isolated:
+            kw.update(cwd=str(self.layout.root),
+                      env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        else:  # --unsafe-no-sandbox: the grader's own environment, files in a temp folder
+            env = {**os.environ, **self.sandbox_env}
+            env.update(HOME=os.environ.get("HOME", "/tmp"), TMPDIR=tempfile.gettempdir())
+            env.pop("MPLCONFIGDIR", None)
+            env[probe.CASES_ENV] = str(self.layout.stage_dir / "cases.json")
+            kw.update(cwd=str(self.layout.stage_dir / "files"), env=env)
+        kw.update(stdout=self._log_file, stderr=self._log_file)
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    def close_log(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    @property
+    def sandbox_pid(self) -> int | None:
+        process = getattr(self.provisioner, "process", None)
+        return None if process is None else process.pid
+
+
+def _size(msg: dict[str, Any]) -> int:
+    content = msg.get("content", {})
+    if msg["msg_type"] == "stream":
+        return len(content.get("text", ""))
+    data = content.get("data") or {}
+    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values()) + \
+        len(json.dumps(content.get("traceback", [])))
+
+
+class _Client(NotebookClient):
+    """nbclient with output budgets and per-cell bookkeeping for the watchdog."""
+
+    def __init__(self, nb: Any, km: SandboxKernelManager, limits: Limits) -> None:
+        super().__init__(
+            nb, km=km, timeout=limits.cell_seconds, interrupt_on_timeout=True,
+            allow_errors=True, store_widget_state=False, record_timing=False,
+            startup_timeout=120, iopub_timeout=10, raise_on_iopub_timeout=False,
+            extra_arguments=["--HistoryManager.hist_file=:memory:"],
+            skip_cells_with_tag="never-skip-" + secrets.token_hex(16),  # no tag skips a cell
+            timeout_func=self._cell_timeout,
+            error_on_timeout={"ename": "CellTimeoutError",
+                              "evalue": f"the cell ran longer than {limits.cell_seconds} s and "
+                                        "was interrupted",
+                              "traceback": [f"CellTimeoutError: the cell ran longer than "
+                                            f"{limits.cell_seconds} s and was interrupted"]},
+        )
+        self.limits = limits
+        self.budget = {"output": limits.output_bytes, "report": 4 * limits.output_bytes}
+        self.events: list[str] = []
+        self.current: tuple[int, float] | None = None  # (cell index, start) of the running cell
+        self.on_cell_execute = self._started
+        self.on_cell_executed = self._finished
+        self.cell_seconds: dict[int, float] = {}
+
+    def _cell_timeout(self, cell: Any) -> int:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("locked") and not meta.get("grade") and not meta.get("solution"):
+            return max(self.limits.cell_seconds, LOCKED_CELL_SECONDS)
+        return self.limits.cell_seconds
+
+    def _started(self, cell: Any, cell_index: int) -> None:
+        self.current = (cell_index, time.monotonic())
+
+    def _finished(self, cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
+        if self.current is not None:
+            self.cell_seconds[cell_index] = round(time.monotonic() - self.current[1], 3)
+        self.current = None
+        content = execute_reply.get("content", {})
+        if content.get("status") == "error" and not any(
+                o.get("output_type") == "error" and o.get("ename") == content.get("ename")
+                for o in cell.outputs):
+            cell.outputs.append(nbformat.v4.new_output(
+                "error", ename=content.get("ename", "Error"), evalue=content.get("evalue", ""),
+                traceback=content.get("traceback") or [f"{content.get('ename')}"]))
+        if content.get("ename") == "CellTimeoutError":
+            self.events.append(f"cell {cell_index} timed out after {self._cell_timeout(cell)} s")
+
+    def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
+        kind = msg["msg_type"]
+        if kind in ("stream", "display_data", "execute_result", "error", "update_display_data"):
+            is_report = wire.MIME in (msg.get("content", {}).get("data") or {})
+            pool = "report" if is_report else "output"
+            self.budget[pool] -= _size(msg)
+            if self.budget[pool] < 0:
+                if pool not in {e.split(":")[0] for e in self.events}:
+                    self.events.append(f"{pool}: more than the output limit, the rest was dropped")
+                    cell.outputs.append(nbformat.v4.new_output(
+                        "stream", name="stdout",
+                        text=f"[grader] output beyond the limit of {self.limits.output_bytes} "
+                             "bytes was dropped\n"))
+                return None
+        elif kind.startswith("comm"):
+            return None  # widgets: no state is kept while grading
+        return super().process_message(msg, cell, cell_index)
+
+
+class _Watchdog(threading.Thread):
+    """Kills the sandbox when it uses too much memory or time."""
+
+    def __init__(self, km: SandboxKernelManager, client: _Client, limits: Limits) -> None:
+        super().__init__(daemon=True)
+        self.km, self.client, self.limits = km, client, limits
+        self.started = time.monotonic()
+        self.kill_status: tuple[str, str] | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _kill(self, status: str, reason: str) -> None:
+        if self.kill_status is None:
+            self.kill_status = (status, reason)
+        kill_tree(self.km.sandbox_pid)
+
+    def run(self) -> None:
+        while not self._stop.wait(0.2):
+            pid = self.km.sandbox_pid
+            if pid is None:
+                continue
+            rss = tree_rss(pid)
+            if rss > self.limits.memory_bytes:
+                self._kill("over-memory", f"the notebook used {rss / 1024**3:.1f} GiB of memory, "
+                                          f"over the limit of "
+                                          f"{self.limits.memory_bytes / 1024**3:.1f} GiB")
+            elif time.monotonic() - self.started > self.limits.notebook_seconds:
+                self._kill("timed-out", f"the notebook ran longer than "
+                                        f"{self.limits.notebook_seconds} s in all")
+            elif self.client.current is not None:
+                index, start = self.client.current
+                limit = self.client._cell_timeout(self.client.nb.cells[index])
+                if time.monotonic() - start > limit + CELL_GRACE_SECONDS:
+                    self._kill("timed-out", f"cell {index} kept running after its {limit} s "
+                                            "timeout and an interrupt")
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants (0 if it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        total = 0
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+    except psutil.Error:
+        return 0
+
+
+def kill_tree(pid: int | None) -> None:
+    """SIGKILL the sandbox's outer process (its PID namespace dies with it) and, in case a
+    process escaped the namespace, every descendant."""
+    if pid is None:
+        return
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        children = []
+    for target in [pid, *(c.pid for c in children)]:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _stage(layout: Layout, job: Job) -> None:
+    for name, data in job.files.items():
+        rel = PurePosixPath(name)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            continue  # never write outside the stage folder
+        target = layout.stage_dir / "files" / Path(*rel.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    (layout.stage_dir / "cases.json").write_text(json.dumps(job.cases or {}), encoding="utf-8")
+
+
+def _not_run(cell: Any, reason: str) -> None:
+    if cell.get("cell_type") == "code" and cell.get("source", "").strip() and not any(
+            o.get("output_type") == "error" for o in cell.get("outputs", [])):
+        cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+            "error", ename="NotRun", evalue=reason, traceback=[f"NotRun: {reason}"]))
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - LOG_TAIL_BYTES))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+async def _run(client: _Client, result: Result) -> int | None:
+    """Execute every cell; return the index of the cell during which the kernel died."""
+    started = time.monotonic()
+    async with client.async_setup_kernel():
+        result.kernel_start_seconds = round(time.monotonic() - started, 3)
+        assert client.kc is not None
+        await client.async_wait_for_reply(await ensure_async(client.kc.kernel_info()))
+        for index, cell in enumerate(client.nb.cells):
+            try:
+                await client.async_execute_cell(
+                    cell, index, execution_count=client.code_cells_executed + 1)
+            except DeadKernelError:
+                return index
+    return None
+
+
+def execute(job: Job) -> Result:
+    """Run ``job.notebook`` top to bottom in a fresh sandbox and return what happened."""
+    start = time.monotonic()
+    nb = nbformat.from_dict(copy.deepcopy(job.notebook))
+    result = Result(key=job.key, notebook={})
+    layout = Layout.create(job.limits, isolated=job.isolated)
+    km = client = watchdog = None
+    try:
+        _stage(layout, job)
+        env = sandbox.kernel_env(job.limits, {
+            "NBGRADER_EXECUTION": job.mode, probe.CASES_ENV: f"{sandbox.GRADER_DIR}/cases.json"})
+        km = SandboxKernelManager(layout, job.limits, env, layout.root / "kernel.log",
+                                  kernel_name="python3")
+        client = _Client(nb, km, job.limits)
+        watchdog = _Watchdog(km, client, job.limits)
+        watchdog.start()
+        died_at = asyncio.run(_run(client, result))
+        if watchdog.kill_status is not None:
+            result.status, result.reason = watchdog.kill_status
+        elif died_at is not None:
+            code = km.provisioner.process.poll() if km.provisioner else None
+            result.status = "kernel-died"
+            result.reason = f"the kernel died in cell {died_at}" + (
+                f" (exit status {code})" if code is not None else "")
+        if died_at is not None:
+            for cell in nb.cells[died_at:]:
+                _not_run(cell, result.reason)
+    except Exception as error:  # noqa: BLE001 - a sandbox that cannot start is a result too
+        result.status, result.reason = "sandbox-failed", f"{type(error).__name__}: {error}"
+        for cell in nb.cells:
+            _not_run(cell, "the sandbox failed: " + result.reason)
+    finally:
+        if watchdog is not None:
+            watchdog.stop()
+        if km is not None:
+            kill_tree(km.sandbox_pid)
+            km.close_log()
+        result.log = _log_tail(layout.root / "kernel.log")
+        layout.remove()
+    if client is not None:
+        result.events = client.events
+        result.cell_seconds = client.cell_seconds
+    result.notebook = nb
+    result.seconds = round(time.monotonic() - start, 3)
+    return result

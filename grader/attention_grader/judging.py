@@ -1,0 +1,232 @@
+"""Trusted checks: the inputs of every hidden test and the verdict on what came back.
+
+Each graded test cell of a notebook has one :class:`Check` in
+``attention_grader.judges.nb<notebook>``. The check makes the inputs of its hidden cases
+(``cases``), computes what a correct solution returns from them with its own references
+(``expected``), and compares what the student's code returned with it (``judge``).
+
+The student's kernel only sees the inputs (``attention_course.probe``); expected values never
+leave this process. What comes back is decoded plain data (:mod:`attention_course.wire`):
+no method of a student's object is ever called here.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from attention_course import wire
+from attention_course.checks import fail
+
+# --------------------------------------------------------------------------- registry
+
+_REGISTRY: dict[str, dict[str, Check]] = {}
+
+
+def judges_module(notebook: str) -> str:
+    """``03_reweighing`` -> ``attention_grader.judges.nb03_reweighing``."""
+    return f"attention_grader.judges.nb{notebook}"
+
+
+@functools.cache
+def checks_of(notebook: str) -> dict[str, Check]:
+    """``{grade_id: Check}`` of a notebook (empty when it has no judges module)."""
+    try:
+        importlib.import_module(judges_module(notebook))
+    except ModuleNotFoundError as error:
+        if error.name != judges_module(notebook):
+            raise
+    return _REGISTRY.get(notebook, {})
+
+
+def register(cls: type[Check]) -> type[Check]:
+    """Class decorator: make ``cls`` the check of ``cls.notebook`` / ``cls.cell``."""
+    _REGISTRY.setdefault(cls.notebook, {})[cls.cell] = cls()
+    return cls
+
+
+# --------------------------------------------------------------------------- checks
+
+@dataclass(frozen=True)
+class Case:
+    """One hidden case: what it is (shown in feedback) and its inputs."""
+
+    label: str
+    inputs: dict[str, Any]
+
+
+def case(label: str, **inputs: Any) -> Case:
+    return Case(label, inputs)
+
+
+class Check:
+    """The trusted half of one graded test cell. Subclasses set ``notebook`` and ``cell``."""
+
+    notebook: ClassVar[str]
+    cell: ClassVar[str]
+
+    def cases(self) -> Iterable[Case]:  # pragma: no cover - every check overrides it
+        raise NotImplementedError
+
+    def expected(self, inputs: dict[str, Any]) -> Any:
+        """What a correct solution returns for ``inputs`` (computed here, never sent)."""
+        return None
+
+    def judge(self, case: Case, got: Observed, want: Any) -> None:  # pragma: no cover
+        """Raise ``AssertionError`` (a message for the student) unless ``got`` is right."""
+        raise NotImplementedError
+
+    @functools.cached_property
+    def all_cases(self) -> list[Case]:
+        return list(self.cases())
+
+    @functools.cache  # noqa: B019 - one instance per check for the process' lifetime
+    def want(self, index: int) -> Any:
+        return self.expected(self.all_cases[index].inputs)
+
+
+# --------------------------------------------------------------------------- observations
+
+_KINDS = {"f": ("fiub", "numbers"), "b": ("b", "booleans"), "i": ("iub", "integers"),
+          None: ("fiubc", "numbers")}
+
+
+class Observed:
+    """What the student's code returned for one case (decoded plain data), with accessors
+    that fail with a clear message when a value is missing or of the wrong kind."""
+
+    def __init__(self, values: dict[str, Any], label: str) -> None:
+        self.values, self.label = values, label
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values
+
+    def raw(self, name: str) -> Any:
+        if name not in self.values:
+            fail(f"{self.label}: the hidden check reported no {name!r} (was the test cell "
+                 "changed?).")
+        value = self.values[name]
+        if isinstance(value, wire.Opaque):
+            extra = f" ({value.error})" if value.error else ""
+            fail(f"{self.label}: {name} is a {value.type_name} object that is not an array or a "
+                 f"plain value{extra}.")
+        return value
+
+    def array(self, name: str, kind: str | None = None) -> np.ndarray:
+        """A numeric array (NumPy, tensor, nested lists or a scalar); ``kind`` restricts the
+        dtype kinds accepted: ``"f"`` floats (ints accepted), ``"b"`` booleans, ``"i"`` ints."""
+        value = self.raw(name)
+        if isinstance(value, (list, tuple)) or type(value) in (int, float, bool):
+            try:
+                value = np.asarray(value)
+            except ValueError:
+                fail(f"{self.label}: {name} is a ragged list, not an array.")
+        if isinstance(value, np.generic):
+            value = np.asarray(value)
+        if not isinstance(value, np.ndarray) or value.dtype == object or value.dtype.kind in "US":
+            fail(f"{self.label}: {name} should be a numeric array (NumPy array or tensor), got "
+                 f"{describe(value)}.")
+        allowed, wanted = _KINDS[kind]
+        if value.dtype.kind not in allowed:
+            fail(f"{self.label}: {name} has dtype {value.dtype}, expected {wanted}.")
+        return value
+
+    def pair(self, name: str) -> tuple[Any, Any]:
+        """A value that must be a tuple/list of two items (``return output, weights``)."""
+        value = self.raw(name)
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            fail(f"{self.label}: expected a pair (two values returned), got {describe(value)}.")
+        return value[0], value[1]
+
+
+def describe(value: Any) -> str:
+    """A short, safe description of a decoded value for a message."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    if isinstance(value, wire.Opaque):
+        return f"a {value.type_name} object"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+# --------------------------------------------------------------------------- verdicts
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str = ""
+
+
+def cases_for(notebook: str) -> dict[str, list[dict[str, Any]]]:
+    """The inputs of every hidden check of ``notebook``, for the grading kernel."""
+    return {cell: [{"label": c.label, "inputs": c.inputs} for c in check.all_cases]
+            for cell, check in checks_of(notebook).items()}
+
+
+def verdict(notebook: str, cell: str, reports: list[dict[str, Any]]) -> Verdict:
+    """Judge the decoded reports of one test cell. Every case must be reported exactly
+    once and pass; a cell that reported nothing scores 0."""
+    check = checks_of(notebook).get(cell)
+    if check is None:
+        return Verdict(False, f"no trusted check is defined for {cell}: it cannot be graded.")
+    by_case: dict[int, Any] = {}
+    for item in reports:
+        index = item.get("case") if isinstance(item, dict) else None
+        if type(index) is not int or not 0 <= index < len(check.all_cases) or \
+                not isinstance(item.get("values"), dict):
+            return Verdict(False, "the test cell reported a malformed result.")
+        if index in by_case:
+            return Verdict(False, f"hidden case {index} was reported twice.")
+        by_case[index] = item["values"]
+    for index, case in enumerate(check.all_cases):
+        if index not in by_case:
+            return Verdict(False, f"hidden check ({case.label}): no result came back; the test "
+                                  "cell stopped before it (see the error above).")
+        try:
+            check.judge(case, Observed(by_case[index], case.label), check.want(index))
+        except AssertionError as error:
+            return Verdict(False, f"hidden check failed: {error}")
+        except Exception as error:  # noqa: BLE001 - a malformed value must not crash grading
+            return Verdict(False, f"hidden check ({case.label}): the result could not be read "
+                                  f"({type(error).__name__}: {error}).")
+    return Verdict(True)
+
+
+# --------------------------------------------------------------------------- instructor mode
+
+def _active_notebook() -> str:
+    from attention_course.notebook import active_notebook
+
+    name = active_notebook()
+    if name is None:
+        raise RuntimeError("run the notebook's setup cell first (it names the notebook).")
+    return name
+
+
+def cases_of(cell: str) -> list[dict[str, Any]]:
+    """Inputs for a hidden check run in the instructor's own kernel."""
+    notebook = _active_notebook()
+    if cell not in checks_of(notebook):
+        raise KeyError(f"{notebook} has no trusted check {cell!r}")
+    return cases_for(notebook)[cell]
+
+
+def judge_now(cell: str, index: int, values: dict[str, Any]) -> None:
+    """Judge one report at once (instructor's kernel): raise ``AssertionError`` if wrong."""
+    check = checks_of(_active_notebook())[cell]
+    case_ = check.all_cases[index]
+    check.judge(case_, Observed(values, case_.label), check.want(index))
+
+
+def iter_checks() -> Iterator[tuple[str, str, Check]]:
+    """Every registered check (after its notebook's module was imported)."""
+    for notebook, checks in _REGISTRY.items():
+        for cell, check in checks.items():
+            yield notebook, cell, check

@@ -1,0 +1,291 @@
+"""nbgrader preprocessors that make grading honest (configured in ``nbgrader_config.py``).
+
+Autograde, sanitizing (before nbgrader's ``OverwriteCells``):
+
+- :class:`RestoreLayout` rebuilds the submission on the assignment's own skeleton: every
+  locked cell (setup cell, test cells) in its released order and with its recorded source,
+  also when a student deleted or moved it; the student's answers in their cells; cells the
+  student added stay after the cell they followed. nbgrader metadata a student invented is
+  dropped. So no cell can run before the cells it was written to follow.
+
+Autograde, grading (in place of nbgrader's ``Execute``):
+
+- :class:`GradingExecute` runs the notebook in the sandbox (:mod:`executor`), or takes the
+  result a grading worker already produced for exactly this notebook.
+- :class:`TrustedVerdicts` decides every test cell from the values its hidden checks
+  reported, with :mod:`judging` (outside the student's kernel). Errors raised inside the
+  kernel are shown, not scored; a failed verdict becomes the cell's error output, which is
+  what nbgrader's ``SaveAutoGrades`` scores as 0.
+
+Feedback:
+
+- :class:`ScrubHiddenTests` removes hidden tests from test cells, shortens tracebacks, and
+  removes any output that quotes a line of a hidden test.
+
+Each subclasses nbgrader's preprocessor base class (a plain nbconvert preprocessor would be
+disabled by default and silently do nothing).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+from nbgrader.utils import is_grade, is_locked, is_solution
+from traitlets import Bool
+
+from attention_course import wire
+
+from . import executor, judging, sandbox
+
+NOTES_KEY = "course_grading_notes"
+RESULT_KEY = "course_grading_result"
+MAX_FILES_BYTES = 50 * 1024**2
+_SKIP_PARTS = {".ipynb_checkpoints", "__pycache__", ".git"}
+
+
+def grade_id(cell: Any) -> str | None:
+    meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell, dict) else None
+    value = meta.get("grade_id") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def notebook_digest(nb: Any) -> str:
+    """What identifies a notebook to execute: cell types, sources and grading metadata."""
+    cells = []
+    for cell in nb["cells"]:
+        meta = dict(cell.get("metadata", {}).get("nbgrader", {}))
+        meta.pop("checksum", None)
+        cells.append([cell["cell_type"], cell.get("source", ""), meta])
+    return hashlib.sha256(json.dumps(cells, sort_keys=True).encode()).hexdigest()
+
+
+def submission_files(folder: Path) -> dict[str, bytes]:
+    """The files of a submission folder a kernel may read: everything but notebooks."""
+    out: dict[str, bytes] = {}
+    total = 0
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if not path.is_file() or path.is_symlink() or path.suffix == ".ipynb" or \
+                _SKIP_PARTS & set(rel.parts) or rel.name.startswith(".course"):
+            continue
+        total += path.stat().st_size
+        if total > MAX_FILES_BYTES:
+            break
+        out[rel.as_posix()] = path.read_bytes()
+    return out
+
+
+# ------------------------------------------------------------------------------ sanitize
+
+class RestoreLayout(NbGraderPreprocessor):
+    """Put the submission back on the released skeleton (see the module docstring)."""
+
+    def _release_notebook(self, assignment: str, notebook: str) -> Any:
+        coursedir = CourseDirectory(config=self.config)
+        path = Path(coursedir.format_path(coursedir.release_directory, ".", assignment)) / \
+            f"{notebook}.ipynb"
+        return nbformat.read(str(path), as_version=4)
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        info = resources["nbgrader"]
+        notes = resources.setdefault(NOTES_KEY, [])
+        release = self._release_notebook(info["assignment"], info["notebook"])
+        with Gradebook(info["db_url"]) as gb:
+            recorded = {c.name: c.source for c in
+                        gb.find_notebook(info["notebook"], info["assignment"]).source_cells}
+        skeleton = [c for c in release.cells if grade_id(c)]
+        known = {grade_id(c): c for c in skeleton}
+        anchors: dict[str, Any] = {}
+        followers: dict[str | None, list[Any]] = {None: []}
+        current: str | None = None
+        for cell in nb.cells:
+            gid = grade_id(cell)
+            if gid in known and gid not in anchors and \
+                    cell.get("cell_type") == known[gid].cell_type:
+                anchors[gid] = cell
+                current = gid
+                continue
+            if isinstance(cell.get("metadata"), dict) and "nbgrader" in cell.metadata:
+                notes.append(f"cell {gid or cell.get('id', '?')}: nbgrader metadata that is not "
+                             "the assignment's was removed")
+                del cell.metadata["nbgrader"]
+            followers.setdefault(current, []).append(cell)
+        order = [grade_id(c) for c in nb.cells if grade_id(c) in anchors]
+        if order != [g for g in known if g in anchors]:
+            notes.append("cells of the assignment were moved; they were put back in order")
+        cells = list(followers[None])
+        for gid, released in known.items():
+            cell = anchors.get(gid)
+            if released.metadata["nbgrader"].get("locked"):
+                if cell is None:
+                    notes.append(f"locked cell {gid} was deleted; it was put back")
+                elif cell.source != released.source:
+                    notes.append(f"locked cell {gid} was edited; it was restored")
+                cell = copy.deepcopy(released)
+                cell.source = recorded.get(gid, released.source)
+            elif cell is None:
+                notes.append(f"answer cell {gid} was deleted; the empty answer was put back")
+                cell = copy.deepcopy(released)
+            else:
+                cell.metadata["nbgrader"] = copy.deepcopy(released.metadata["nbgrader"])
+            cells.append(cell)
+            cells.extend(followers.get(gid, []))
+        nb.cells = cells
+        return nb, resources
+
+
+# ------------------------------------------------------------------------------ execute
+
+PREEXECUTED: dict[tuple[str, str, str], tuple[str, executor.Result] | str] = {}
+"""Results of grading workers, by (student, assignment, notebook): (notebook digest, result),
+or the reason why the coordinator refused it. :mod:`engine` fills it before it lets nbgrader
+record a submission."""
+
+
+class GradingRefused(RuntimeError):
+    """The coordinator found the submission ungradable; nbgrader records it for a human."""
+
+
+def make_job(nb: Any, files: dict[str, bytes], student: str, assignment: str,
+             notebook: str, isolated: bool = True) -> executor.Job:
+    cases = wire.encode(judging.cases_for(notebook))
+    return executor.Job(key=f"{student}/{assignment}/{notebook}", notebook=nb, files=files,
+                        cases=cases, limits=sandbox.Limits.from_env(), isolated=isolated)
+
+
+class GradingExecute(NbGraderPreprocessor):
+    """Execute in the sandbox, or take the worker's result for this exact notebook."""
+
+    unsafe_no_sandbox = Bool(
+        False, help="Run students' code without isolation (it can read and change the "
+                    "course). Only for machines where no sandbox can be had.").tag(config=True)
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        info = resources["nbgrader"]
+        ident = (info["student"], info["assignment"], info["notebook"])
+        digest = notebook_digest(nb)
+        done = PREEXECUTED.pop(ident, None)
+        if isinstance(done, str):
+            raise GradingRefused(done)
+        if done is not None and done[0] == digest:
+            result = done[1]
+        else:
+            if not self.unsafe_no_sandbox and sandbox.problem():
+                raise sandbox.SandboxUnavailable(
+                    f"refusing to run students' code without a sandbox: {sandbox.problem()}")
+            files = submission_files(Path(resources["metadata"]["path"]))
+            result = executor.execute(make_job(nb, files, *ident,
+                                               isolated=not self.unsafe_no_sandbox))
+        resources[RESULT_KEY] = result
+        if result.status != "ok":
+            self.log.error("%s: %s\n%s", result.key, result.reason, result.log[-1500:])
+        for event in result.events:
+            self.log.warning("%s: %s", result.key, event)
+        return nbformat.from_dict(result.notebook), resources
+
+
+# ------------------------------------------------------------------------------ verdicts
+
+def _error_text(output: Any) -> str:
+    return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
+
+
+class TrustedVerdicts(NbGraderPreprocessor):
+    """Score test cells by the trusted checks, from what their hidden checks reported."""
+
+    def preprocess_cell(self, cell: Any, resources: dict, index: int) -> tuple[Any, dict]:
+        if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
+            return cell, resources
+        reports, outputs, kernel_errors = [], [], []
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            data = output.get("data") or {}
+            if kind == "display_data" and wire.MIME in data:
+                payload = json.loads(json.dumps(data[wire.MIME]))  # plain dicts, not nodes
+                if isinstance(payload, dict) and payload.get("check") == grade_id(cell):
+                    reports.append(payload)
+                continue  # reports are for the grader, not for the feedback
+            if kind == "execute_result":
+                continue  # a value at the end of a test cell must not become partial credit
+            if kind == "error":
+                kernel_errors.append(output)
+                outputs.append(nbformat.v4.new_output(
+                    "stream", name="stdout",
+                    text=f"[in the notebook] {_error_text(output)}\n"))
+                continue
+            if kind == "stream" and output.get("name") == "stderr":
+                output["name"] = "stdout"
+                output["text"] = "".join(f"[stderr] {line}" for line in
+                                         output.get("text", "").splitlines(keepends=True))
+            outputs.append(output)
+        verdict = self._verdict(resources, cell, reports, kernel_errors)
+        if not verdict.passed:
+            outputs.append(nbformat.v4.new_output(
+                "error", ename="AssertionError", evalue=verdict.message,
+                traceback=[f"AssertionError: {verdict.message}"]))
+        cell.outputs = outputs
+        return cell, resources
+
+    def _verdict(self, resources: dict, cell: Any, reports: list[dict],
+                 kernel_errors: list[Any]) -> judging.Verdict:
+        notebook = resources["nbgrader"]["notebook"]
+        for error in kernel_errors:
+            if error.get("ename") in ("NotRun", "CellTimeoutError"):
+                return judging.Verdict(False, f"the test cell did not finish: "
+                                              f"{error.get('evalue', '')}")
+        try:
+            decoded = [{"case": r.get("case"), "values": wire.decode(r.get("values"))}
+                       for r in reports]
+        except wire.WireError as error:
+            return judging.Verdict(False, f"the test cell reported malformed results ({error}).")
+        verdict = judging.verdict(notebook, grade_id(cell), decoded)
+        if not verdict.passed and kernel_errors and "no result came back" in verdict.message:
+            return judging.Verdict(False, f"{verdict.message} Your code raised "
+                                          f"{_error_text(kernel_errors[-1])}")
+        return verdict
+
+
+# ------------------------------------------------------------------------------ feedback
+
+REDACTED = "[output removed: it showed hidden test code]\n"
+
+
+def _output_text(output: Any) -> str:
+    parts = [output.get("text", "")]
+    for value in (output.get("data") or {}).values():
+        parts.append(value if isinstance(value, str) else json.dumps(value))
+    parts.extend(output.get("traceback", []))
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
+class ScrubHiddenTests(NbGraderPreprocessor):
+    """Keep hidden tests out of feedback (see the module docstring)."""
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        hidden: set[str] = set()
+        for cell in nb.cells:
+            if cell.cell_type == "code" and is_grade(cell) and is_locked(cell):
+                before = set(cell.source.splitlines())
+                ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
+                hidden |= {line.strip() for line in before - set(cell.source.splitlines())
+                           if len(line.strip()) >= 24}
+                for output in cell.get("outputs", []):
+                    if output.get("output_type") == "error":
+                        output["traceback"] = [_error_text(output)]
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            for i, output in enumerate(cell.get("outputs", [])):
+                text = _output_text(output)
+                if any(line in text for line in hidden):
+                    cell.outputs[i] = nbformat.v4.new_output("stream", name="stdout",
+                                                             text=REDACTED)
+        return nb, resources
