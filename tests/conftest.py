@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+for _path in (ROOT / "src", ROOT / "grader"):
+    sys.path.insert(0, str(_path))
 
-from attention_course import grading, notebooks  # noqa: E402
+from attention_grader import authoring as notebooks  # noqa: E402
+from attention_grader import cycle, engine, gradebook  # noqa: E402
 
 # No test may need the network or the real data: fixtures only, fast mode everywhere.
 os.environ["COURSE_FAST"] = "1"
@@ -21,12 +23,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    missing = [tool for tool in ("nbgrader", "nbclient", "ipykernel", "keras")
+    missing = [tool for tool in ("nbgrader", "nbclient", "ipykernel", "keras", "distributed")
                if __import__("importlib").util.find_spec(tool) is None]
     if missing:  # fail loudly, never skip
         raise pytest.UsageError(
             f"the test environment lacks {missing}: run `make test` (it installs .venv)."
         )
+    from attention_grader import sandbox
+
+    problem = sandbox.problem()
+    if problem:  # the sandbox is part of the product: no sandbox, no test run
+        raise pytest.UsageError(f"no grading sandbox on this machine: {problem}")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``mistake``: every mistake of the catalog of a notebook's suite class."""
+    if "mistake" in metafunc.fixturenames and hasattr(metafunc.cls, "catalog"):
+        metafunc.parametrize("mistake", sorted(metafunc.cls.catalog().mistakes))
 
 
 @dataclass
@@ -36,8 +49,8 @@ class GradedCourse:
     root: Path
     assignment: str
     results: dict[str, dict[str, tuple[float, float]]]  # autograded tests only
-    manual: dict[str, dict[str, grading.ManualGrade]]  # written answers graded by hand
-    report: grading.AutogradeReport
+    manual: dict[str, dict[str, gradebook.ManualGrade]]  # written answers graded by hand
+    report: engine.Summary
     release_nb: dict
     source_nb: dict
 
@@ -68,14 +81,16 @@ def submit(root: Path, student: str, assignment: str, notebook: str, nb: dict) -
 
 
 def grade_course(root: Path, assignment: str, students: dict[str, dict],
-                 notebook: str) -> GradedCourse:
-    """Submit ``{student: notebook json}`` and autograde them all in one batch."""
+                 notebook: str, **engine_options) -> GradedCourse:
+    """Submit ``{student: notebook json}`` and grade them all in one run of the engine
+    (in this process, one notebook at a time, unless ``engine_options`` say otherwise)."""
     for student, nb in students.items():
         submit(root, student, assignment, notebook, nb)
-    report = grading.autograde(root, assignment, wait_s=5)
+    options = {"sequential": True, "progress": False, **engine_options}
+    report = engine.Engine(root, **options).grade([assignment])
     return GradedCourse(
-        root=root, assignment=assignment, results=grading.test_results(root, assignment),
-        manual=grading.manual_results(root, assignment), report=report,
+        root=root, assignment=assignment, results=gradebook.test_results(root, assignment),
+        manual=gradebook.manual_results(root, assignment), report=report,
         release_nb=notebooks.read_notebook(root / "release" / assignment / notebook),
         source_nb=notebooks.read_notebook(root / "source" / assignment / notebook),
     )
@@ -119,7 +134,7 @@ def group_mistakes(catalog) -> list[list[str]]:
 
 def apply_mistakes(release_nb: dict, source_nb: dict, catalog, names: list[str]) -> dict:
     """The solved notebook with several mistakes (of different families) applied."""
-    from attention_course.submissions import Mistake, apply_mistake
+    from attention_grader.submissions import Mistake, apply_mistake
 
     edits: dict = {}
     replace: dict = {}
@@ -142,7 +157,7 @@ class Catalog:
 
     @classmethod
     def load(cls, assignment: str) -> Catalog:
-        from attention_course.submissions import load_catalog
+        from attention_grader.submissions import load_catalog
 
         module = load_catalog(ROOT / "tests" / "submissions" / f"{assignment}.py")
         return cls(assignment, f"{assignment}.ipynb", module, group_mistakes(module))
@@ -172,7 +187,7 @@ class Catalog:
         """solution, blank, alternative, and one submission per group of mistakes."""
         import copy
 
-        from attention_course import submissions
+        from attention_grader import submissions
 
         solution = submissions.solved(release_nb, source_nb)
         students = {"solution": solution, "blank": copy.deepcopy(release_nb),

@@ -1,74 +1,18 @@
-"""06_custom_dataloader through nbgrader itself: generate_assignment, submit, autograde.
-
-One autograde batch grades the instructor solution, the untouched release, a different
-correct solution (groupby, sliding windows, float64, a per-epoch permutation) and the
-typical mistakes of tests/submissions/06_custom_dataloader.py, one per family per submission.
-"""
-
-from __future__ import annotations
-
-import json
+"""06_custom_dataloader graded end to end (see notebook_suite.NotebookSuite)."""
 
 import pytest
-from conftest import Catalog, assert_release_current, grade_course, make_course
-
-from attention_course import grading, notebooks
+from notebook_suite import NotebookSuite
 
 pytestmark = pytest.mark.slow
 
-CATALOG = Catalog.load("06_custom_dataloader")
-ASSIGNMENT, NOTEBOOK = CATALOG.assignment, CATALOG.notebook
-TEST_CELLS = CATALOG.test_cells()
 
-# The points of each graded behaviour, as the exercise headings state them.
-POINTS = {
-    "test_find_segments": 2, "test_count_windows": 1, "test_make_windows": 3,
-    "test_split_normalize_window": 3, "test_pad_sequences": 2, "test_window_loader": 3,
-    "test_model_shapes": 1,
-}
-
-
-@pytest.fixture(scope="session")  # once per run: make test keeps a file on one worker
-def graded(tmp_path_factory, course_env):
-    root = make_course(tmp_path_factory.mktemp("nb06"), [ASSIGNMENT])
-    grading.release(root, [ASSIGNMENT])
-    release_nb = notebooks.read_notebook(root / "release" / ASSIGNMENT / NOTEBOOK)
-    source_nb = notebooks.read_notebook(root / "source" / ASSIGNMENT / NOTEBOOK)
-    return grade_course(root, ASSIGNMENT, CATALOG.students(release_nb, source_nb), NOTEBOOK)
-
-
-def test_solution_scores_full_marks(graded):
-    assert graded.lost("solution") == set()
-    score, max_score = graded.total("solution")
-    assert score == max_score == 15  # README's points table
-
-
-def test_points_per_behaviour(graded):
-    got = {name: int(max_score) for name, (_, max_score) in graded.results["solution"].items()}
-    assert got == POINTS
-
-
-def test_untouched_release_scores_zero(graded):
-    assert graded.total("blank")[0] == 0
-    assert graded.lost("blank") == TEST_CELLS
-
-
-def test_different_correct_solution_keeps_full_marks(graded):
-    assert graded.lost("alternative") == set()
-
-
-@pytest.mark.parametrize("name", sorted(CATALOG.mistakes))
-def test_each_mistake_loses_exactly_its_behaviour(graded, name):
-    CATALOG.check_mistake(graded, name)
-
-
-def test_every_test_cell_catches_some_mistake():
-    caught = set().union(*(m.breaks for m in CATALOG.mistakes.values()))
-    assert caught == TEST_CELLS, f"no mistake exercises {sorted(TEST_CELLS - caught)}"
-
-
-def test_issue_mistakes_are_in_the_catalog():
-    # The wrong answers the notebook must catch (issue #5), by behaviour.
+class TestCustomDataloader(NotebookSuite):
+    assignment = "06_custom_dataloader"
+    points = {
+        "test_find_segments": 2, "test_count_windows": 1, "test_make_windows": 3,
+        "test_split_normalize_window": 3, "test_pad_sequences": 2, "test_window_loader": 3,
+        "test_model_shapes": 1,
+    }
     required = {
         "windows_cross_label_changes": "test_make_windows",
         "windows_off_by_one": "test_make_windows",
@@ -76,27 +20,4 @@ def test_issue_mistakes_are_in_the_catalog():
         "scaler_fitted_on_all_data": "test_split_normalize_window",
         "random_split_of_windows": "test_split_normalize_window",
     }
-    for name, test in required.items():
-        assert test in CATALOG.mistakes[name].breaks, name
-
-
-def test_no_honest_submission_is_flagged(graded):
-    honest = {"solution", "blank", "alternative", *(f"mistakes-{i}" for i in
-                                                      range(len(CATALOG.groups)))}
-    assert not honest & set(graded.report.flagged), graded.report.flagged
-    assert graded.report.failed == []
-
-
-def test_feedback_does_not_reveal_hidden_tests(graded):
-    grading.feedback(graded.root, ASSIGNMENT)
-    student = CATALOG.student_of("mask_from_pad_values")
-    html = (graded.root / "feedback" / student / ASSIGNMENT /
-            NOTEBOOK.replace(".ipynb", ".html")).read_text()
-    hidden = "_seqs[0][2:4] = 0.0"
-    assert hidden in json.dumps(graded.source_nb)  # a hidden line in source
-    assert hidden not in html and "BEGIN HIDDEN TESTS" not in html
-    assert "mask when real steps are exactly 0.0" in html  # the failing check's message stays
-
-
-def test_committed_release_is_current(graded):
-    assert_release_current(graded, NOTEBOOK)
+    feedback_student = "mask_from_pad_values"

@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
+from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 from traitlets.utils.importstring import import_item
@@ -291,7 +293,9 @@ class Engine:
             ident = tuple(result.key.split("/"))
             nbgrader_ext.PREEXECUTED[ident] = (result.input_digest, result)
         api = NbGraderAPI(coursedir=self.coursedir, config=self.config)
-        response = api.autograde(sub.assignment, sub.student, force=True, create=True)
+        with warnings.catch_warnings():  # nbgrader 0.9 + SQLAlchemy 2.1: harmless session notes
+            warnings.simplefilter("ignore", SAWarning)
+            response = api.autograde(sub.assignment, sub.student, force=True, create=True)
         outcome = Outcome(sub, "graded", notes=list(notes))
         outcome.reasons.extend(refusals)
         for result in results:

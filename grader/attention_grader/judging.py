@@ -81,6 +81,10 @@ class Check:
         """Raise ``AssertionError`` (a message for the student) unless ``got`` is right."""
         raise NotImplementedError
 
+    def error_hint(self, error: wire.Raised) -> str | None:
+        """The likely mistake behind an exception the student's code raised (or None)."""
+        return None
+
     @functools.cached_property
     def all_cases(self) -> list[Case]:
         return list(self.cases())
@@ -100,8 +104,8 @@ class Observed:
     """What the student's code returned for one case (decoded plain data), with accessors
     that fail with a clear message when a value is missing or of the wrong kind."""
 
-    def __init__(self, values: dict[str, Any], label: str) -> None:
-        self.values, self.label = values, label
+    def __init__(self, values: dict[str, Any], label: str, check: Check | None = None) -> None:
+        self.values, self.label, self.check = values, label, check
 
     def __contains__(self, name: str) -> bool:
         return name in self.values
@@ -111,6 +115,9 @@ class Observed:
             fail(f"{self.label}: the hidden check reported no {name!r} (was the test cell "
                  "changed?).")
         value = self.values[name]
+        if isinstance(value, wire.Raised):
+            hint = self.check.error_hint(value) if self.check is not None else None
+            fail(f"{self.label}: your code raised {value!r}", hint)
         if isinstance(value, wire.Opaque):
             extra = f" ({value.error})" if value.error else ""
             fail(f"{self.label}: {name} is a {value.type_name} object that is not an array or a "
@@ -190,7 +197,7 @@ def verdict(notebook: str, cell: str, reports: list[dict[str, Any]]) -> Verdict:
             return Verdict(False, f"hidden check ({case.label}): no result came back; the test "
                                   "cell stopped before it (see the error above).")
         try:
-            check.judge(case, Observed(by_case[index], case.label), check.want(index))
+            check.judge(case, Observed(by_case[index], case.label, check), check.want(index))
         except AssertionError as error:
             return Verdict(False, f"hidden check failed: {error}")
         except Exception as error:  # noqa: BLE001 - a malformed value must not crash grading
@@ -222,7 +229,7 @@ def judge_now(cell: str, index: int, values: dict[str, Any]) -> None:
     """Judge one report at once (instructor's kernel): raise ``AssertionError`` if wrong."""
     check = checks_of(_active_notebook())[cell]
     case_ = check.all_cases[index]
-    check.judge(case_, Observed(values, case_.label), check.want(index))
+    check.judge(case_, Observed(values, case_.label, check), check.want(index))
 
 
 def iter_checks() -> Iterator[tuple[str, str, Check]]:

@@ -2,10 +2,10 @@
 
 A hidden check never decides a grade inside the student's kernel, where the student's own
 code could rewrite it. It asks for its inputs and reports what the student's functions
-returned::
+returned (``call`` turns an exception into a reported value)::
 
     for case in hidden_cases("test_softmax"):
-        report(case, y=softmax(case["x"], axis=case["axis"]))
+        report(case, y=call(softmax, case["x"], axis=case["axis"]))
 
 While grading (``COURSE_GRADING_CASES`` names the inputs file the grader put into the
 sandbox) ``report`` only emits the values as output of type :data:`wire.MIME`; the grader
@@ -90,6 +90,15 @@ def report(case: Case, **observed: Any) -> None:
         display({wire.MIME: payload}, raw=True)
         return
     _instructor_checks().judge_now(case.check, case.index, wire.decode(payload["values"]))
+
+
+def call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``, or, if it raises, a record of the exception, so that one
+    failing case does not stop the others and the grader can say what went wrong."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - reported to the grader, which decides
+        return wire.Raised(type(error).__name__, str(error))
 
 
 @contextlib.contextmanager

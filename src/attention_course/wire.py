@@ -67,6 +67,8 @@ def _encode(value: Any, depth: int) -> Any:
                              for k, v in dict.items(value)]}
     if isinstance(value, (set, frozenset)):
         return {"__set__": [_encode(v, depth + 1) for v in value]}
+    if isinstance(value, Raised):
+        return {"__raised__": [str.__str__(value.type_name), str.__str__(value.message)]}
     if hasattr(value, "numpy") or hasattr(value, "__array__"):  # tensors, variables
         try:
             return _encode_array(np.asarray(value), depth)
@@ -88,6 +90,23 @@ def _encode_array(array: np.ndarray, depth: int) -> Any:
         return {"__objarray__": [_encode(v, depth + 1) for v in array.ravel().tolist()],
                 "shape": list(array.shape)}
     return {"__object__": f"ndarray[{array.dtype}]"}
+
+
+class Raised:
+    """Stands for an exception the student's code raised instead of returning a value."""
+
+    __slots__ = ("type_name", "message")
+
+    def __init__(self, type_name: str, message: str) -> None:
+        self.type_name, self.message = type_name[:100], message[:500]
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}: {self.message}"
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 # ------------------------------------------------------------------------------- decode
@@ -181,6 +200,11 @@ def _decode(data: Any, depth: int, budget: list[int]) -> Any:
         return array.reshape(shape)
     if "__object__" in data:
         return Opaque(str(data["__object__"])[:100], str(data.get("error", ""))[:200])
+    if "__raised__" in data:
+        pair = _expect_list(data["__raised__"])
+        if len(pair) != 2 or not all(type(p) is str for p in pair):
+            raise WireError("malformed exception")
+        return Raised(pair[0], pair[1])
     raise WireError("unknown tagged value")
 
 

@@ -6,7 +6,7 @@ with a reference AttentionPooling standing in for the student's, so a mistake in
 costs the layer's points only.
 """
 
-from attention_course.submissions import Mistake
+from attention_grader.submissions import Mistake
 
 _POOLING_CLASS = '''
 class AttentionPooling(keras.layers.Layer):
