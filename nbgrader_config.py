@@ -50,13 +50,14 @@ c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "120"))
 c.Execute.startup_timeout = 120
 
 # --- Autograde ------------------------------------------------------------------------------
-# Sanitize: the submission is rebuilt on the released skeleton (locked cells restored in
-# their place, from the gradebook), then nbgrader checks and completes it as usual.
+# Sanitize: the submission is first rebuilt on the released skeleton (locked cells restored
+# in their place, from the gradebook; invented nbgrader metadata dropped), then nbgrader
+# checks and completes it as usual.
 c.Autograde.sanitize_preprocessors = [
+    RestoreLayout,
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
-    RestoreLayout,
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]

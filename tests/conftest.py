@@ -15,7 +15,7 @@ for _path in (ROOT / "src", ROOT / "grader"):
     sys.path.insert(0, str(_path))
 
 from attention_grader import authoring as notebooks  # noqa: E402
-from attention_grader import cycle, engine, gradebook  # noqa: E402
+from attention_grader import engine, gradebook  # noqa: E402
 
 # No test may need the network or the real data: fixtures only, fast mode everywhere.
 os.environ["COURSE_FAST"] = "1"
@@ -23,8 +23,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    missing = [tool for tool in ("nbgrader", "nbclient", "ipykernel", "keras", "distributed")
-               if __import__("importlib").util.find_spec(tool) is None]
+    missing = [
+        tool
+        for tool in ("nbgrader", "nbclient", "ipykernel", "keras", "distributed")
+        if __import__("importlib").util.find_spec(tool) is None
+    ]
     if missing:  # fail loudly, never skip
         raise pytest.UsageError(
             f"the test environment lacks {missing}: run `make test` (it installs .venv)."
@@ -56,8 +59,9 @@ class GradedCourse:
 
     def lost(self, student: str) -> set[str]:
         """Test cells in which ``student`` did not get full points."""
-        return {name for name, (score, max_score) in self.results[student].items()
-                if score < max_score}
+        return {
+            name for name, (score, max_score) in self.results[student].items() if score < max_score
+        }
 
     def total(self, student: str) -> tuple[float, float]:
         per = self.results[student]
@@ -80,17 +84,26 @@ def submit(root: Path, student: str, assignment: str, notebook: str, nb: dict) -
     notebooks.write_notebook(nb, target)
 
 
-def grade_course(root: Path, assignment: str, students: dict[str, dict],
-                 notebook: str, **engine_options) -> GradedCourse:
+def grade_course(
+    root: Path, assignment: str, students: dict[str, dict], notebook: str, **engine_options
+) -> GradedCourse:
     """Submit ``{student: notebook json}`` and grade them all in one run of the engine
     (in this process, one notebook at a time, unless ``engine_options`` say otherwise)."""
     for student, nb in students.items():
         submit(root, student, assignment, notebook, nb)
+    return grade_submitted(root, assignment, notebook, **engine_options)
+
+
+def grade_submitted(root: Path, assignment: str, notebook: str, **engine_options) -> GradedCourse:
+    """Grade what is in ``submitted/`` now (see :func:`grade_course`)."""
     options = {"sequential": True, "progress": False, **engine_options}
     report = engine.Engine(root, **options).grade([assignment])
     return GradedCourse(
-        root=root, assignment=assignment, results=gradebook.test_results(root, assignment),
-        manual=gradebook.manual_results(root, assignment), report=report,
+        root=root,
+        assignment=assignment,
+        results=gradebook.test_results(root, assignment),
+        manual=gradebook.manual_results(root, assignment),
+        report=report,
         release_nb=notebooks.read_notebook(root / "release" / assignment / notebook),
         source_nb=notebooks.read_notebook(root / "source" / assignment / notebook),
     )
@@ -114,6 +127,7 @@ def group_mistakes(catalog) -> list[list[str]]:
     Mistakes in unrelated cells cannot mask each other's cascades, so one submission
     can carry one mistake per family and must lose exactly the union of their tests.
     """
+
     def family(name: str) -> int:
         cells = set(catalog.MISTAKES[name].edits) | set(catalog.MISTAKES[name].replace)
         hits = [i for i, fam in enumerate(catalog.FAMILIES) if cells & fam]
@@ -141,9 +155,11 @@ def apply_mistakes(release_nb: dict, source_nb: dict, catalog, names: list[str])
     for name in names:
         edits.update(catalog.MISTAKES[name].edits)
         replace.update(catalog.MISTAKES[name].replace)
-    return apply_mistake(release_nb, source_nb,
-                         Mistake(why="+".join(names), breaks=frozenset(), edits=edits,
-                                 replace=replace))
+    return apply_mistake(
+        release_nb,
+        source_nb,
+        Mistake(why="+".join(names), breaks=frozenset(), edits=edits, replace=replace),
+    )
 
 
 @dataclass
@@ -171,9 +187,12 @@ class Catalog:
 
     def _grade_cells(self, cell_type: str) -> set[str]:
         source = notebooks.read_notebook(ROOT / "source" / self.assignment / self.notebook)
-        return {cell["metadata"]["nbgrader"]["grade_id"] for cell in source["cells"]
-                if cell.get("metadata", {}).get("nbgrader", {}).get("grade")
-                and cell["cell_type"] == cell_type}
+        return {
+            cell["metadata"]["nbgrader"]["grade_id"]
+            for cell in source["cells"]
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade")
+            and cell["cell_type"] == cell_type
+        }
 
     def test_cells(self) -> set[str]:
         """The autograded test cells."""
@@ -190,8 +209,11 @@ class Catalog:
         from attention_grader import submissions
 
         solution = submissions.solved(release_nb, source_nb)
-        students = {"solution": solution, "blank": copy.deepcopy(release_nb),
-                    "alternative": submissions.fill(solution, self.module.ALTERNATIVE)}
+        students = {
+            "solution": solution,
+            "blank": copy.deepcopy(release_nb),
+            "alternative": submissions.fill(solution, self.module.ALTERNATIVE),
+        }
         for i, group in enumerate(self.groups):
             students[f"mistakes-{i}"] = apply_mistakes(release_nb, source_nb, self.module, group)
         return students

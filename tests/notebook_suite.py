@@ -14,9 +14,9 @@ import json
 from typing import ClassVar
 
 import pytest
-from conftest import Catalog, GradedCourse, assert_release_current, grade_course, make_course
 
 from attention_grader import authoring, cycle
+from conftest import Catalog, GradedCourse, assert_release_current, grade_course, make_course
 
 
 class NotebookSuite:
@@ -50,8 +50,12 @@ class NotebookSuite:
         return {}
 
     def honest(self) -> set[str]:
-        return {"solution", "blank", "alternative",
-                *(f"mistakes-{i}" for i in range(len(self.catalog().groups)))}
+        return {
+            "solution",
+            "blank",
+            "alternative",
+            *(f"mistakes-{i}" for i in range(len(self.catalog().groups))),
+        }
 
     def test_solution_scores_full_marks(self, graded):
         assert graded.lost("solution") == set()
@@ -75,8 +79,9 @@ class NotebookSuite:
     def test_every_test_cell_catches_some_mistake(self):
         catalog = self.catalog()
         caught = set().union(*(m.breaks for m in catalog.mistakes.values()))
-        assert caught == catalog.test_cells(), \
+        assert caught == catalog.test_cells(), (
             f"no mistake exercises {sorted(catalog.test_cells() - caught)}"
+        )
 
     def test_required_mistakes_are_in_the_catalog(self):
         mistakes = self.catalog().mistakes
@@ -94,16 +99,22 @@ class NotebookSuite:
         cycle.feedback(graded.root, self.assignment)
         student = catalog.student_of(self.feedback_student or sorted(catalog.mistakes)[0])
         name = catalog.notebook.replace(".ipynb", ".html")
-        page = html.unescape((graded.root / "feedback" / student / self.assignment /
-                              name).read_text())
+        page = html.unescape(
+            (graded.root / "feedback" / student / self.assignment / name).read_text()
+        )
         hidden = _hidden_lines(graded.source_nb, graded.release_nb)
         assert hidden, "the source notebook has no hidden test lines"
         assert "BEGIN HIDDEN TESTS" not in page
         assert not [line for line in hidden if line in page]
-        graded_nb = json.loads((graded.root / "autograded" / student / self.assignment /
-                                catalog.notebook).read_text())
-        messages = [o["evalue"] for c in graded_nb["cells"] for o in c.get("outputs", [])
-                    if o.get("output_type") == "error" and o.get("ename") == "AssertionError"]
+        graded_nb = json.loads(
+            (graded.root / "autograded" / student / self.assignment / catalog.notebook).read_text()
+        )
+        messages = [
+            o["evalue"]
+            for c in graded_nb["cells"]
+            for o in c.get("outputs", [])
+            if o.get("output_type") == "error" and o.get("ename") == "AssertionError"
+        ]
         assert messages, f"{student} failed no test cell"
         assert all(m.splitlines()[0][:60] in page for m in messages)
 
@@ -122,7 +133,10 @@ def _hidden_lines(source_nb: dict, release_nb: dict) -> list[str]:
                 inside = True
             elif "END HIDDEN TESTS" in line:
                 inside = False
-            elif inside and len(line.strip()) >= 24 and \
-                    json.dumps(line.strip())[1:-1] not in released:
+            elif (
+                inside
+                and len(line.strip()) >= 24
+                and json.dumps(line.strip())[1:-1] not in released
+            ):
                 lines.append(line.strip())
     return lines

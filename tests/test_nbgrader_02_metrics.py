@@ -70,6 +70,8 @@ class TestMetrics(NotebookSuite):
         assert "Rubric (4 points)" in json.dumps(graded.source_nb)
         assert "Rubric" not in json.dumps(graded.release_nb)
         cycle.feedback(graded.root, self.assignment)
-        page = (graded.root / "feedback" / "solution" / self.assignment /
+        # "blank": the other honest submissions answer with the model answer itself, rubric
+        # included, and feedback shows a student's own answer
+        page = (graded.root / "feedback" / "blank" / self.assignment /
                 f"{self.assignment}.html").read_text()
         assert "Rubric" not in page

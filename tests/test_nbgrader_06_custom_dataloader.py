@@ -1,6 +1,7 @@
 """06_custom_dataloader graded end to end (see notebook_suite.NotebookSuite)."""
 
 import pytest
+
 from notebook_suite import NotebookSuite
 
 pytestmark = pytest.mark.slow
@@ -19,5 +20,14 @@ class TestCustomDataloader(NotebookSuite):
         "count_windows_off_by_one": "test_count_windows",
         "scaler_fitted_on_all_data": "test_split_normalize_window",
         "random_split_of_windows": "test_split_normalize_window",
+        # the issues fixed with the trusted checks: each must keep a mistake in the catalog
+        "count_windows_always_equal_int": "test_count_windows",
+        "windows_keep_input_dtype": "test_make_windows",
+        "cut_rounded": "test_split_normalize_window",
+        "windows_of_whole_recording_split_by_start": "test_split_normalize_window",
+        "mask_as_float": "test_pad_sequences",
+        "padded_keeps_input_dtype": "test_pad_sequences",
+        "loader_ignores_seed": "test_window_loader",
+        "loader_unseeded_generator": "test_window_loader",
     }
     feedback_student = "mask_from_pad_values"

@@ -32,9 +32,13 @@ def outer(settings: dict, argv: list) -> None:
     nproc = settings["nproc"]
     if settings["nproc_relative"]:  # not root: the limit counts all of this user's tasks
         nproc += _user_processes(os.getuid())
-    for which, value in ((resource.RLIMIT_AS, settings["as"]), (resource.RLIMIT_NPROC, nproc),
-                         (resource.RLIMIT_FSIZE, settings["fsize"]),
-                         (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, 4096)):
+    for which, value in (
+        (resource.RLIMIT_AS, settings["as"]),
+        (resource.RLIMIT_NPROC, nproc),
+        (resource.RLIMIT_FSIZE, settings["fsize"]),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NOFILE, 4096),
+    ):
         hard = resource.getrlimit(which)[1]
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)

@@ -25,8 +25,9 @@ from .engine import Engine, GradingError
 def _root(value: str | None) -> Path:
     root = Path(value).resolve() if value else Path.cwd()
     if not (root / "nbgrader_config.py").exists():
-        raise SystemExit(f"{root} has no nbgrader_config.py: run from the course root or "
-                         "pass --root.")
+        raise SystemExit(
+            f"{root} has no nbgrader_config.py: run from the course root or pass --root."
+        )
     return root
 
 
@@ -47,7 +48,8 @@ def place_demo_submissions(root: Path, assignment: str) -> dict[str, str]:
             catalog = submissions.load_catalog(catalog_path)
             name = catalog.DEMO_MISTAKE
             made["demo-mistake"] = submissions.apply_mistake(
-                release_nb, source_nb, catalog.MISTAKES[name])
+                release_nb, source_nb, catalog.MISTAKES[name]
+            )
             described["demo-mistake"] = f"a typical mistake ({name})"
         for student, nb in made.items():
             target = root / "submitted" / student / assignment / path.name
@@ -57,9 +59,15 @@ def place_demo_submissions(root: Path, assignment: str) -> dict[str, str]:
 
 
 def cmd_autograde(root: Path, args: argparse.Namespace) -> int:
-    engine = Engine(root, workers=args.workers, scheduler=args.scheduler,
-                    sequential=args.sequential, force=args.force, unsafe=args.unsafe_no_sandbox,
-                    progress=not args.no_progress)
+    engine = Engine(
+        root,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        sequential=args.sequential,
+        force=args.force,
+        unsafe=args.unsafe_no_sandbox,
+        progress=not args.no_progress,
+    )
     names = args.assignments or cycle.assignments(root)
     with cycle.exclusive(root):
         gradebook.backup(root)
@@ -120,8 +128,12 @@ def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
     try:
         # COURSE_BENCH_OVERRIDES: JSON changes to FULL_RUN, for the test suite and experiments
         overrides = json.loads(os.environ.get("COURSE_BENCH_OVERRIDES", "{}"))
-        bench.run_benchmark(models or bench.BENCH_MODELS, source="real", cfg=overrides,
-                            log=lambda line: print(line, file=sys.stderr, flush=True))
+        bench.run_benchmark(
+            models or bench.BENCH_MODELS,
+            source="real",
+            cfg=overrides,
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+        )
     except (data.DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -129,27 +141,44 @@ def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
 
 
 def _grading_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--student", action="append", metavar="ID",
-                   help="grade only this student (repeatable)")
-    p.add_argument("--force", action="store_true",
-                   help="regrade every submission, also those unchanged since last time")
-    p.add_argument("--workers", type=int, default=None,
-                   help="parallel sandboxes on this machine (default: COURSE_WORKERS, else one "
-                        "per core)")
-    p.add_argument("--scheduler", default=None,
-                   help="address of a Dask scheduler whose workers grade (default: "
-                        "COURSE_SCHEDULER, else a local cluster)")
-    p.add_argument("--sequential", action="store_true",
-                   help="grade in this process, one notebook at a time (no Dask)")
-    p.add_argument("--unsafe-no-sandbox", action="store_true",
-                   help="run students' code WITHOUT isolation (it can read and change the "
-                        "course); only where no sandbox can be installed")
+    p.add_argument(
+        "--student", action="append", metavar="ID", help="grade only this student (repeatable)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="regrade every submission, also those unchanged since last time",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel sandboxes on this machine (default: COURSE_WORKERS, else one per core)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a Dask scheduler whose workers grade (default: "
+        "COURSE_SCHEDULER, else a local cluster)",
+    )
+    p.add_argument(
+        "--sequential",
+        action="store_true",
+        help="grade in this process, one notebook at a time (no Dask)",
+    )
+    p.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run students' code WITHOUT isolation (it can read and change the "
+        "course); only where no sandbox can be installed",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="course", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--root", help="course root (default: current folder)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("release", "autograde", "feedback"):
@@ -163,10 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     _grading_options(p)
     sub.add_parser("sync-notebooks")
     p = sub.add_parser("bench", help="train the IMDB models of notebook 05 on the official split")
-    p.add_argument("--imdb", help="aclImdb archive or extracted folder (sets COURSE_IMDB; "
-                                  "default: the setting, else the download/cache)")
-    p.add_argument("--models", nargs="*", default=None,
-                   help="subset of tfidf_logreg gru gru_attention transformer (default: all)")
+    p.add_argument(
+        "--imdb",
+        help="aclImdb archive or extracted folder (sets COURSE_IMDB; "
+        "default: the setting, else the download/cache)",
+    )
+    p.add_argument(
+        "--models",
+        nargs="*",
+        default=None,
+        help="subset of tfidf_logreg gru gru_attention transformer (default: all)",
+    )
     args = parser.parse_args(argv)
     root = _root(args.root)
     try:

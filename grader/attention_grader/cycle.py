@@ -37,12 +37,19 @@ def environment() -> dict[str, str]:
 
 def nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``nbgrader <args>`` in ``root``; on failure print its log and raise."""
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root,
-                          env=environment(), text=True, capture_output=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=root,
+        env=environment(),
+        text=True,
+        capture_output=True,
+    )
     if check and proc.returncode != 0:
         sys.stderr.write(proc.stdout + proc.stderr)
-        raise CycleError(f"`nbgrader {' '.join(args)}` failed (exit {proc.returncode}); its log "
-                         "is printed above.")
+        raise CycleError(
+            f"`nbgrader {' '.join(args)}` failed (exit {proc.returncode}); its log "
+            "is printed above."
+        )
     return proc
 
 
@@ -78,8 +85,9 @@ def exclusive(root: Path, wait_s: float = 600.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise CycleError("another autograde is running on this course; wait for "
-                                     "it to finish.") from None
+                    raise CycleError(
+                        "another autograde is running on this course; wait for it to finish."
+                    ) from None
                 time.sleep(0.5)
         try:
             yield

@@ -60,6 +60,7 @@ def load_config(root: Path) -> Config:
 
 # ---------------------------------------------------------------------------- plan
 
+
 @dataclass
 class Submission:
     student: str
@@ -106,12 +107,15 @@ def grading_version(root: Path, config: Config, assignment: str) -> str:
             module = sys.modules.get(judging.judges_module(path.stem))
         if module is not None and getattr(module, "__file__", None):
             digest.update(Path(module.__file__).read_bytes())
-    digest.update(json.dumps(sandbox.Limits.from_env().__dict__, sort_keys=True).encode())
+    limits = dict(sandbox.Limits.from_env().__dict__)
+    limits.pop("uid_base")  # which uids the sandboxes get changes no grade
+    digest.update(json.dumps(limits, sort_keys=True).encode())
     digest.update(coursedir.db_url.encode())
     return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------- engine
+
 
 class _Signals:
     """SIGINT/SIGTERM raise KeyboardInterrupt, except inside :meth:`critical`, where they
@@ -164,12 +168,16 @@ class Summary:
     def text(self) -> str:
         done = self.count("graded") + self.count("failed")
         rate = done / self.seconds * 60 if self.seconds > 0 else 0.0
-        lines = [f"{self.count('graded')} graded, {self.count('failed')} failed, "
-                 f"{len(self.flagged)} flagged, {self.count('skipped')} unchanged (not regraded)"
-                 f" in {self.seconds:.0f} s ({rate:.1f} submissions/min, {self.workers})"]
+        lines = [
+            f"{self.count('graded')} graded, {self.count('failed')} failed, "
+            f"{len(self.flagged)} flagged, {self.count('skipped')} unchanged (not regraded)"
+            f" in {self.seconds:.0f} s ({rate:.1f} submissions/min, {self.workers})"
+        ]
         if self.interrupted:
-            lines.append("INTERRUPTED: every result above was recorded; run the same command "
-                         "again to grade the rest.")
+            lines.append(
+                "INTERRUPTED: every result above was recorded; run the same command "
+                "again to grade the rest."
+            )
         for o in self.outcomes:
             if o.status == "failed":
                 lines.append(f"  FAILED {o.submission.name}: {'; '.join(o.reasons)}")
@@ -182,9 +190,17 @@ class Summary:
 class Engine:
     """Grades submissions of a course root (see the module docstring)."""
 
-    def __init__(self, root: Path, *, workers: int | None = None, scheduler: str | None = None,
-                 sequential: bool = False, force: bool = False, unsafe: bool = False,
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        sequential: bool = False,
+        force: bool = False,
+        unsafe: bool = False,
+        progress: bool = True,
+    ) -> None:
         self.root = root.resolve()
         self.config = load_config(self.root)
         if unsafe:
@@ -192,26 +208,36 @@ class Engine:
         self.coursedir = CourseDirectory(config=self.config)
         self.workers = workers or int(os.environ.get("COURSE_WORKERS", 0) or os.cpu_count() or 1)
         self.scheduler = scheduler or os.environ.get("COURSE_SCHEDULER") or None
-        self.sequential, self.force, self.unsafe, self.progress = \
-            sequential, force, unsafe, progress
+        self.sequential, self.force, self.unsafe, self.progress = (
+            sequential,
+            force,
+            unsafe,
+            progress,
+        )
         self._versions: dict[str, str] = {}
 
     # -- plan ---------------------------------------------------------------------------
 
     def _autograded(self, sub: Submission) -> Path:
-        return Path(self.coursedir.format_path(self.coursedir.autograded_directory,
-                                               sub.student, sub.assignment))
+        return Path(
+            self.coursedir.format_path(
+                self.coursedir.autograded_directory, sub.student, sub.assignment
+            )
+        )
 
     def _notebooks(self, assignment: str) -> list[str]:
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
             try:
                 return sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)
             except MissingEntry:
-                raise GradingError(f"assignment {assignment!r} is not in the gradebook: run "
-                                   "`make release` first (it records the hidden tests).") from None
+                raise GradingError(
+                    f"assignment {assignment!r} is not in the gradebook: run "
+                    "`make release` first (it records the hidden tests)."
+                ) from None
 
-    def plan(self, assignments: list[str], students: list[str] | None = None
-             ) -> tuple[list[Submission], list[Submission]]:
+    def plan(
+        self, assignments: list[str], students: list[str] | None = None
+    ) -> tuple[list[Submission], list[Submission]]:
         """(to grade, unchanged) submissions of ``assignments``."""
         todo, unchanged = [], []
         base = Path(self.coursedir.format_path(self.coursedir.submitted_directory, ".", "."))
@@ -242,8 +268,9 @@ class Engine:
 
     def _sanitizers(self) -> list[Any]:
         converter = Autograde(coursedir=self.coursedir, config=self.config)
-        classes = [import_item(p) if isinstance(p, str) else p
-                   for p in converter.sanitize_preprocessors]
+        classes = [
+            import_item(p) if isinstance(p, str) else p for p in converter.sanitize_preprocessors
+        ]
         return [cls(config=self.config) for cls in classes]
 
     def prepare(self, sub: Submission) -> tuple[list[executor.Job], list[str], list[str]]:
@@ -251,8 +278,9 @@ class Engine:
         and what a human should look at."""
         jobs, refusals, notes = [], [], []
         files = nbgrader_ext.submission_files(sub.folder)
-        source = Path(self.coursedir.format_path(self.coursedir.source_directory, ".",
-                                                 sub.assignment))
+        source = Path(
+            self.coursedir.format_path(self.coursedir.source_directory, ".", sub.assignment)
+        )
         files.update(nbgrader_ext.submission_files(source))
         for name in self._notebooks(sub.assignment):
             path = sub.folder / f"{name}.ipynb"
@@ -265,9 +293,15 @@ class Engine:
                 nbgrader_ext.PREEXECUTED[(sub.student, sub.assignment, name)] = problem
                 continue
             nb = nbformat.read(str(path), as_version=4)
-            resources = {"unique_key": name, "nbgrader": {
-                "student": sub.student, "assignment": sub.assignment, "notebook": name,
-                "db_url": self.coursedir.db_url}}
+            resources = {
+                "unique_key": name,
+                "nbgrader": {
+                    "student": sub.student,
+                    "assignment": sub.assignment,
+                    "notebook": name,
+                    "db_url": self.coursedir.db_url,
+                },
+            }
             try:
                 for preprocessor in self._sanitizers():
                     nb, resources = preprocessor(nb, resources)
@@ -279,14 +313,18 @@ class Engine:
                 continue
             notes.extend(f"{name}: {n}" for n in resources.get(nbgrader_ext.NOTES_KEY, []))
             notes.extend(tamper.scan(path))
-            jobs.append(nbgrader_ext.make_job(nb, files, sub.student, sub.assignment, name,
-                                              isolated=not self.unsafe))
+            jobs.append(
+                nbgrader_ext.make_job(
+                    nb, files, sub.student, sub.assignment, name, isolated=not self.unsafe
+                )
+            )
         return jobs, refusals, notes
 
     # -- record -------------------------------------------------------------------------
 
-    def record(self, sub: Submission, results: list[executor.Result], refusals: list[str],
-               notes: list[str]) -> Outcome:
+    def record(
+        self, sub: Submission, results: list[executor.Result], refusals: list[str], notes: list[str]
+    ) -> Outcome:
         """nbgrader's autograde of one submission, in this process, from the results."""
         start = time.monotonic()
         for result in results:
@@ -302,8 +340,10 @@ class Engine:
             nbgrader_ext.PREEXECUTED.pop(tuple(result.key.split("/")), None)
             outcome.timings[result.key] = result.seconds
             if result.status != "ok":
-                outcome.reasons.append(f"{result.key.split('/')[-1]}: {result.reason} (cells "
-                                       "that did not run scored 0)")
+                outcome.reasons.append(
+                    f"{result.key.split('/')[-1]}: {result.reason} (cells "
+                    "that did not run scored 0)"
+                )
                 outcome.log += result.log
             outcome.notes.extend(f"{result.key.split('/')[-1]}: {e}" for e in result.events)
         if not response.get("success"):
@@ -327,8 +367,11 @@ class Engine:
             raise GradingError(f"no sandbox: {sandbox.problem()}")
         todo, unchanged = self.plan(assignments, students)
         outcomes = [Outcome(s, "skipped") for s in unchanged]
-        mode = "sequential" if self.sequential else (
-            f"scheduler {self.scheduler}" if self.scheduler else f"{self.workers} workers")
+        mode = (
+            "sequential"
+            if self.sequential
+            else (f"scheduler {self.scheduler}" if self.scheduler else f"{self.workers} workers")
+        )
         summary = Summary(outcomes, 0.0, mode + (", NO SANDBOX" if self.unsafe else ""))
         with _Signals() as signals, _progress(len(todo), self.progress) as bar:
             try:
@@ -356,9 +399,14 @@ class Engine:
         if self.scheduler:
             client = Client(self.scheduler, timeout="30s")
         else:
-            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                   memory_limit=0, dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+            cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=0,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
             client = Client(cluster)
         try:
             pending: dict[str, tuple[Submission, list[str], list[str], int]] = {}
@@ -379,8 +427,11 @@ class Engine:
                     result = future.result()
                 except Exception as error:  # noqa: BLE001 - a lost worker is a result too
                     result = executor.Result(
-                        key=futures[future], notebook={"cells": []}, status="worker-failed",
-                        reason=f"the grading worker failed: {type(error).__name__}: {error}")
+                        key=futures[future],
+                        notebook={"cells": []},
+                        status="worker-failed",
+                        reason=f"the grading worker failed: {type(error).__name__}: {error}",
+                    )
                 name = "/".join(result.key.split("/")[:2])
                 results[name].append(result)
                 sub, refusals, notes, expected = pending[name]
@@ -412,8 +463,10 @@ def _unreadable(path: Path) -> str | None:
         return "not a notebook (JSON without a list of cells)"
     version = data.get("nbformat")
     if not isinstance(version, int) or version < 4:
-        return (f"old notebook format (nbformat {version}): open it in Jupyter, save it, and "
-                "submit it again")
+        return (
+            f"old notebook format (nbformat {version}): open it in Jupyter, save it, and "
+            "submit it again"
+        )
     try:
         nb = nbformat.reads(json.dumps(data), as_version=4)
         nbformat.validate(nb)
@@ -426,8 +479,13 @@ def _unreadable(path: Path) -> str | None:
 def _progress(total: int, enabled: bool) -> Iterator[Any]:
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="submission", file=sys.stderr, disable=not enabled or not total,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=total,
+        unit="submission",
+        file=sys.stderr,
+        disable=not enabled or not total,
+        dynamic_ncols=True,
+    )
     try:
         yield bar
     finally:

@@ -14,7 +14,6 @@ import asyncio
 import copy
 import json
 import os
-import signal
 import secrets
 import socket
 import tempfile
@@ -29,8 +28,8 @@ import psutil
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
 from jupyter_core.utils import ensure_async
+from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from attention_course import probe, wire
@@ -42,6 +41,7 @@ LOCKED_CELL_SECONDS = 300  # instructor code (the setup cell) may take long on a
 CELL_GRACE_SECONDS = 30  # after a timeout interrupt, before the kernel is killed
 MAX_MESSAGE_BYTES = 64 * 1024**2  # one ZeroMQ message from the kernel
 LOG_TAIL_BYTES = 4000
+SKIP_KEY = "course_grading_skip"  # cell metadata: do not execute (see nbgrader_ext)
 
 
 @dataclass
@@ -89,11 +89,16 @@ class SandboxKernelClient(AsyncKernelClient):
 class SandboxKernelManager(AsyncKernelManager):
     """Starts the kernel inside :mod:`sandbox`, talking over Unix sockets in its ipc folder."""
 
-    def __init__(self, layout: Layout, limits: Limits, env: dict[str, str], log_path: Path,
-                 **kwargs: Any) -> None:
-        super().__init__(transport="ipc", ip=str(layout.ipc_dir / "kernel"),
-                         connection_file=str(layout.ipc_dir / "kernel.json"),
-                         client_class="attention_grader.executor.SandboxKernelClient", **kwargs)
+    def __init__(
+        self, layout: Layout, limits: Limits, env: dict[str, str], log_path: Path, **kwargs: Any
+    ) -> None:
+        super().__init__(
+            transport="ipc",
+            ip=str(layout.ipc_dir / "kernel"),
+            connection_file=str(layout.ipc_dir / "kernel.json"),
+            client_class="attention_grader.executor.SandboxKernelClient",
+            **kwargs,
+        )
         self.layout, self.limits, self.sandbox_env, self.log_path = layout, limits, env, log_path
         self._log_file = None
 
@@ -119,8 +124,9 @@ class SandboxKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         self._log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in close_log
         if self.layout.isolated:
-            kw.update(cwd=str(self.layout.root),
-                      env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+            kw.update(
+                cwd=str(self.layout.root), env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+            )
         else:  # --unsafe-no-sandbox: the grader's own environment, files in a temp folder
             env = {**os.environ, **self.sandbox_env}
             env.update(HOME=os.environ.get("HOME", "/tmp"), TMPDIR=tempfile.gettempdir())
@@ -146,8 +152,9 @@ def _size(msg: dict[str, Any]) -> int:
     if msg["msg_type"] == "stream":
         return len(content.get("text", ""))
     data = content.get("data") or {}
-    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values()) + \
-        len(json.dumps(content.get("traceback", [])))
+    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values()) + len(
+        json.dumps(content.get("traceback", []))
+    )
 
 
 class _Client(NotebookClient):
@@ -155,17 +162,27 @@ class _Client(NotebookClient):
 
     def __init__(self, nb: Any, km: SandboxKernelManager, limits: Limits) -> None:
         super().__init__(
-            nb, km=km, timeout=limits.cell_seconds, interrupt_on_timeout=True,
-            allow_errors=True, store_widget_state=False, record_timing=False,
-            startup_timeout=120, iopub_timeout=10, raise_on_iopub_timeout=False,
+            nb,
+            km=km,
+            timeout=limits.cell_seconds,
+            interrupt_on_timeout=True,
+            allow_errors=True,
+            store_widget_state=False,
+            record_timing=False,
+            startup_timeout=120,
+            iopub_timeout=10,
+            raise_on_iopub_timeout=False,
             extra_arguments=["--HistoryManager.hist_file=:memory:"],
             skip_cells_with_tag="never-skip-" + secrets.token_hex(16),  # no tag skips a cell
             timeout_func=self._cell_timeout,
-            error_on_timeout={"ename": "CellTimeoutError",
-                              "evalue": f"the cell ran longer than {limits.cell_seconds} s and "
-                                        "was interrupted",
-                              "traceback": [f"CellTimeoutError: the cell ran longer than "
-                                            f"{limits.cell_seconds} s and was interrupted"]},
+            error_on_timeout={
+                "ename": "CellTimeoutError",
+                "evalue": f"the cell ran longer than {limits.cell_seconds} s and was interrupted",
+                "traceback": [
+                    f"CellTimeoutError: the cell ran longer than "
+                    f"{limits.cell_seconds} s and was interrupted"
+                ],
+            },
         )
         self.limits = limits
         self.budget = {"output": limits.output_bytes, "report": 4 * limits.output_bytes}
@@ -190,11 +207,17 @@ class _Client(NotebookClient):
         self.current = None
         content = execute_reply.get("content", {})
         if content.get("status") == "error" and not any(
-                o.get("output_type") == "error" and o.get("ename") == content.get("ename")
-                for o in cell.outputs):
-            cell.outputs.append(nbformat.v4.new_output(
-                "error", ename=content.get("ename", "Error"), evalue=content.get("evalue", ""),
-                traceback=content.get("traceback") or [f"{content.get('ename')}"]))
+            o.get("output_type") == "error" and o.get("ename") == content.get("ename")
+            for o in cell.outputs
+        ):
+            cell.outputs.append(
+                nbformat.v4.new_output(
+                    "error",
+                    ename=content.get("ename", "Error"),
+                    evalue=content.get("evalue", ""),
+                    traceback=content.get("traceback") or [f"{content.get('ename')}"],
+                )
+            )
         if content.get("ename") == "CellTimeoutError":
             self.events.append(f"cell {cell_index} timed out after {self._cell_timeout(cell)} s")
 
@@ -207,10 +230,14 @@ class _Client(NotebookClient):
             if self.budget[pool] < 0:
                 if pool not in {e.split(":")[0] for e in self.events}:
                     self.events.append(f"{pool}: more than the output limit, the rest was dropped")
-                    cell.outputs.append(nbformat.v4.new_output(
-                        "stream", name="stdout",
-                        text=f"[grader] output beyond the limit of {self.limits.output_bytes} "
-                             "bytes was dropped\n"))
+                    cell.outputs.append(
+                        nbformat.v4.new_output(
+                            "stream",
+                            name="stdout",
+                            text=f"[grader] output beyond the limit of {self.limits.output_bytes} "
+                            "bytes was dropped\n",
+                        )
+                    )
                 return None
         elif kind.startswith("comm"):
             return None  # widgets: no state is kept while grading
@@ -242,30 +269,41 @@ class _Watchdog(threading.Thread):
                 continue
             rss = tree_rss(pid)
             if rss > self.limits.memory_bytes:
-                self._kill("over-memory", f"the notebook used {rss / 1024**3:.1f} GiB of memory, "
-                                          f"over the limit of "
-                                          f"{self.limits.memory_bytes / 1024**3:.1f} GiB")
+                self._kill(
+                    "over-memory",
+                    f"the notebook used {rss / 1024**3:.1f} GiB of memory, "
+                    f"over the limit of "
+                    f"{self.limits.memory_bytes / 1024**3:.1f} GiB",
+                )
             elif time.monotonic() - self.started > self.limits.notebook_seconds:
-                self._kill("timed-out", f"the notebook ran longer than "
-                                        f"{self.limits.notebook_seconds} s in all")
+                self._kill(
+                    "timed-out",
+                    f"the notebook ran longer than {self.limits.notebook_seconds} s in all",
+                )
             elif self.client.current is not None:
                 index, start = self.client.current
                 limit = self.client._cell_timeout(self.client.nb.cells[index])
                 if time.monotonic() - start > limit + CELL_GRACE_SECONDS:
-                    self._kill("timed-out", f"cell {index} kept running after its {limit} s "
-                                            "timeout and an interrupt")
+                    self._kill(
+                        "timed-out",
+                        f"cell {index} kept running after its {limit} s timeout and an interrupt",
+                    )
 
 
 def tree_rss(pid: int) -> int:
-    """Resident memory of a process and all its descendants (0 if it is gone)."""
+    """Memory of a process and all its descendants (0 if it is gone): the proportional set
+    size, so that pages forked processes share are counted once, not once per process."""
     try:
         root = psutil.Process(pid)
         total = 0
         for proc in [root, *root.children(recursive=True)]:
             try:
-                total += proc.memory_info().rss
+                total += proc.memory_full_info().pss
             except psutil.Error:
-                pass
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
         return total
     except psutil.Error:
         return 0
@@ -273,18 +311,20 @@ def tree_rss(pid: int) -> int:
 
 def kill_tree(pid: int | None) -> None:
     """SIGKILL the sandbox's outer process (its PID namespace dies with it) and, in case a
-    process escaped the namespace, every descendant."""
+    process escaped the namespace, every descendant; wait until they are gone."""
     if pid is None:
         return
     try:
-        children = psutil.Process(pid).children(recursive=True)
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
     except psutil.Error:
-        children = []
-    for target in [pid, *(c.pid for c in children)]:
+        return
+    for proc in procs:
         try:
-            os.kill(target, signal.SIGKILL)
-        except OSError:
+            proc.kill()
+        except psutil.Error:
             pass
+    psutil.wait_procs(procs, timeout=10)
 
 
 def _stage(layout: Layout, job: Job) -> None:
@@ -299,10 +339,44 @@ def _stage(layout: Layout, job: Job) -> None:
 
 
 def _not_run(cell: Any, reason: str) -> None:
-    if cell.get("cell_type") == "code" and cell.get("source", "").strip() and not any(
-            o.get("output_type") == "error" for o in cell.get("outputs", [])):
-        cell.setdefault("outputs", []).append(nbformat.v4.new_output(
-            "error", ename="NotRun", evalue=reason, traceback=[f"NotRun: {reason}"]))
+    if (
+        cell.get("cell_type") == "code"
+        and cell.get("source", "").strip()
+        and not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+    ):
+        cell.setdefault("outputs", []).append(
+            nbformat.v4.new_output(
+                "error", ename="NotRun", evalue=reason, traceback=[f"NotRun: {reason}"]
+            )
+        )
+
+
+RESOURCE_ERRORS = (  # (text in an error output, what the report says)
+    ("No space left on device", "ran out of disk space (limit {disk})"),
+    ("File too large", "wrote a file over the size limit ({disk})"),
+    ("Resource temporarily unavailable", "reached the process limit ({processes})"),
+    ("MemoryError", "ran out of memory (limit {memory})"),
+)
+
+
+def resource_events(nb: Any, limits: Limits) -> list[str]:
+    """What the cells' errors say about the sandbox's limits (each at most once)."""
+    sizes = {
+        "disk": f"{limits.disk_bytes / 1024**2:.0f} MiB",
+        "processes": limits.processes,
+        "memory": f"{limits.memory_bytes / 1024**3:.1f} GiB",
+    }
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "error":
+                continue
+            text = f"{output.get('ename')}: {output.get('evalue')}"
+            for needle, event in RESOURCE_ERRORS:
+                message = event.format(**sizes)
+                if needle in text and not any(message in f for f in found):
+                    found.append(f"cell {index} {message}")
+    return found
 
 
 def _log_tail(path: Path) -> str:
@@ -323,9 +397,19 @@ async def _run(client: _Client, result: Result) -> int | None:
         assert client.kc is not None
         await client.async_wait_for_reply(await ensure_async(client.kc.kernel_info()))
         for index, cell in enumerate(client.nb.cells):
+            if cell.get("metadata", {}).get(SKIP_KEY):  # unchanged demonstration: nothing
+                cell.outputs = [
+                    nbformat.v4.new_output(  # graded depends on it
+                        "stream",
+                        name="stdout",
+                        text="[grader] a demonstration, not run while grading\n",
+                    )
+                ]
+                continue
             try:
                 await client.async_execute_cell(
-                    cell, index, execution_count=client.code_cells_executed + 1)
+                    cell, index, execution_count=client.code_cells_executed + 1
+                )
             except DeadKernelError:
                 return index
     return None
@@ -340,10 +424,13 @@ def execute(job: Job) -> Result:
     km = client = watchdog = None
     try:
         _stage(layout, job)
-        env = sandbox.kernel_env(job.limits, {
-            "NBGRADER_EXECUTION": job.mode, probe.CASES_ENV: f"{sandbox.GRADER_DIR}/cases.json"})
-        km = SandboxKernelManager(layout, job.limits, env, layout.root / "kernel.log",
-                                  kernel_name="python3")
+        env = sandbox.kernel_env(
+            job.limits,
+            {"NBGRADER_EXECUTION": job.mode, probe.CASES_ENV: f"{sandbox.GRADER_DIR}/cases.json"},
+        )
+        km = SandboxKernelManager(
+            layout, job.limits, env, layout.root / "kernel.log", kernel_name="python3"
+        )
         client = _Client(nb, km, job.limits)
         watchdog = _Watchdog(km, client, job.limits)
         watchdog.start()
@@ -354,7 +441,8 @@ def execute(job: Job) -> Result:
             code = km.provisioner.process.poll() if km.provisioner else None
             result.status = "kernel-died"
             result.reason = f"the kernel died in cell {died_at}" + (
-                f" (exit status {code})" if code is not None else "")
+                f" (exit status {code})" if code is not None else ""
+            )
         if died_at is not None:
             for cell in nb.cells[died_at:]:
                 _not_run(cell, result.reason)
@@ -371,7 +459,7 @@ def execute(job: Job) -> Result:
         result.log = _log_tail(layout.root / "kernel.log")
         layout.remove()
     if client is not None:
-        result.events = client.events
+        result.events = client.events + resource_events(nb, job.limits)
         result.cell_seconds = client.cell_seconds
     result.notebook = nb
     result.seconds = round(time.monotonic() - start, 3)

@@ -62,11 +62,16 @@ def scores(root: Path) -> list[NotebookScore]:
         for assignment in gb.assignments:
             for submission in gb.assignment_submissions(assignment.name):
                 for nb in submission.notebooks:
-                    out.append(NotebookScore(
-                        student=submission.student.id, assignment=assignment.name,
-                        notebook=nb.name, score=float(nb.score), max_score=float(nb.max_score),
-                        needs_manual=bool(nb.needs_manual_grade),
-                    ))
+                    out.append(
+                        NotebookScore(
+                            student=submission.student.id,
+                            assignment=assignment.name,
+                            notebook=nb.name,
+                            score=float(nb.score),
+                            max_score=float(nb.max_score),
+                            needs_manual=bool(nb.needs_manual_grade),
+                        )
+                    )
     return out
 
 
@@ -106,7 +111,9 @@ def manual_results(root: Path, assignment: str) -> dict[str, dict[str, ManualGra
                 for grade in nb.grades:
                     if grade.cell.cell_type != "code":
                         per[grade.name] = ManualGrade(
-                            auto_score=grade.auto_score, manual_score=grade.manual_score,
+                            auto_score=grade.auto_score,
+                            manual_score=grade.manual_score,
                             max_score=float(grade.max_score),
-                            needs_manual_grade=bool(grade.needs_manual_grade))
+                            needs_manual_grade=bool(grade.needs_manual_grade),
+                        )
     return out

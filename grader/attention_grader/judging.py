@@ -52,6 +52,7 @@ def register(cls: type[Check]) -> type[Check]:
 
 # --------------------------------------------------------------------------- checks
 
+
 @dataclass(frozen=True)
 class Case:
     """One hidden case: what it is (shown in feedback) and its inputs."""
@@ -96,8 +97,12 @@ class Check:
 
 # --------------------------------------------------------------------------- observations
 
-_KINDS = {"f": ("fiub", "numbers"), "b": ("b", "booleans"), "i": ("iub", "integers"),
-          None: ("fiubc", "numbers")}
+_KINDS = {
+    "f": ("fiub", "numbers"),
+    "b": ("b", "booleans"),
+    "i": ("iub", "integers"),
+    None: ("fiubc", "numbers"),
+}
 
 
 class Observed:
@@ -112,16 +117,19 @@ class Observed:
 
     def raw(self, name: str) -> Any:
         if name not in self.values:
-            fail(f"{self.label}: the hidden check reported no {name!r} (was the test cell "
-                 "changed?).")
+            fail(
+                f"{self.label}: the hidden check reported no {name!r} (was the test cell changed?)."
+            )
         value = self.values[name]
         if isinstance(value, wire.Raised):
             hint = self.check.error_hint(value) if self.check is not None else None
             fail(f"{self.label}: your code raised {value!r}", hint)
         if isinstance(value, wire.Opaque):
             extra = f" ({value.error})" if value.error else ""
-            fail(f"{self.label}: {name} is a {value.type_name} object that is not an array or a "
-                 f"plain value{extra}.")
+            fail(
+                f"{self.label}: {name} is a {value.type_name} object that is not an array or a "
+                f"plain value{extra}."
+            )
         return value
 
     def array(self, name: str, kind: str | None = None) -> np.ndarray:
@@ -136,8 +144,10 @@ class Observed:
         if isinstance(value, np.generic):
             value = np.asarray(value)
         if not isinstance(value, np.ndarray) or value.dtype == object or value.dtype.kind in "US":
-            fail(f"{self.label}: {name} should be a numeric array (NumPy array or tensor), got "
-                 f"{describe(value)}.")
+            fail(
+                f"{self.label}: {name} should be a numeric array (NumPy array or tensor), got "
+                f"{describe(value)}."
+            )
         allowed, wanted = _KINDS[kind]
         if value.dtype.kind not in allowed:
             fail(f"{self.label}: {name} has dtype {value.dtype}, expected {wanted}.")
@@ -165,6 +175,7 @@ def describe(value: Any) -> str:
 
 # --------------------------------------------------------------------------- verdicts
 
+
 @dataclass(frozen=True)
 class Verdict:
     passed: bool
@@ -173,8 +184,10 @@ class Verdict:
 
 def cases_for(notebook: str) -> dict[str, list[dict[str, Any]]]:
     """The inputs of every hidden check of ``notebook``, for the grading kernel."""
-    return {cell: [{"label": c.label, "inputs": c.inputs} for c in check.all_cases]
-            for cell, check in checks_of(notebook).items()}
+    return {
+        cell: [{"label": c.label, "inputs": c.inputs} for c in check.all_cases]
+        for cell, check in checks_of(notebook).items()
+    }
 
 
 def verdict(notebook: str, cell: str, reports: list[dict[str, Any]]) -> Verdict:
@@ -186,27 +199,37 @@ def verdict(notebook: str, cell: str, reports: list[dict[str, Any]]) -> Verdict:
     by_case: dict[int, Any] = {}
     for item in reports:
         index = item.get("case") if isinstance(item, dict) else None
-        if type(index) is not int or not 0 <= index < len(check.all_cases) or \
-                not isinstance(item.get("values"), dict):
+        if (
+            type(index) is not int
+            or not 0 <= index < len(check.all_cases)
+            or not isinstance(item.get("values"), dict)
+        ):
             return Verdict(False, "the test cell reported a malformed result.")
         if index in by_case:
             return Verdict(False, f"hidden case {index} was reported twice.")
         by_case[index] = item["values"]
     for index, case in enumerate(check.all_cases):
         if index not in by_case:
-            return Verdict(False, f"hidden check ({case.label}): no result came back; the test "
-                                  "cell stopped before it (see the error above).")
+            return Verdict(
+                False,
+                f"hidden check ({case.label}): no result came back; the test "
+                "cell stopped before it (see the error above).",
+            )
         try:
             check.judge(case, Observed(by_case[index], case.label, check), check.want(index))
         except AssertionError as error:
             return Verdict(False, f"hidden check failed: {error}")
         except Exception as error:  # noqa: BLE001 - a malformed value must not crash grading
-            return Verdict(False, f"hidden check ({case.label}): the result could not be read "
-                                  f"({type(error).__name__}: {error}).")
+            return Verdict(
+                False,
+                f"hidden check ({case.label}): the result could not be read "
+                f"({type(error).__name__}: {error}).",
+            )
     return Verdict(True)
 
 
 # --------------------------------------------------------------------------- instructor mode
+
 
 def _active_notebook() -> str:
     from attention_course.notebook import active_notebook

@@ -6,7 +6,10 @@ Autograde, sanitizing (before nbgrader's ``OverwriteCells``):
   locked cell (setup cell, test cells) in its released order and with its recorded source,
   also when a student deleted or moved it; the student's answers in their cells; cells the
   student added stay after the cell they followed. nbgrader metadata a student invented is
-  dropped. So no cell can run before the cells it was written to follow.
+  dropped. So no cell can run before the cells it was written to follow. Released cells
+  tagged ``demo`` (plots, training runs: no graded cell depends on them) that the student
+  left unchanged are marked to be skipped while grading (all of them run when the student
+  changed one).
 
 Autograde, grading (in place of nbgrader's ``Execute``):
 
@@ -46,6 +49,8 @@ from attention_course import wire
 from . import executor, judging, sandbox
 
 NOTES_KEY = "course_grading_notes"
+DEMO_TAG = "demo"  # source cells that only demonstrate (plots, training): not run in grading
+SKIP_KEY = executor.SKIP_KEY  # set by RestoreLayout on unchanged demo cells only
 RESULT_KEY = "course_grading_result"
 MAX_FILES_BYTES = 50 * 1024**2
 _SKIP_PARTS = {".ipynb_checkpoints", "__pycache__", ".git"}
@@ -73,8 +78,13 @@ def submission_files(folder: Path) -> dict[str, bytes]:
     total = 0
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
-        if not path.is_file() or path.is_symlink() or path.suffix == ".ipynb" or \
-                _SKIP_PARTS & set(rel.parts) or rel.name.startswith(".course"):
+        if (
+            not path.is_file()
+            or path.is_symlink()
+            or path.suffix == ".ipynb"
+            or _SKIP_PARTS & set(rel.parts)
+            or rel.name.startswith(".course")
+        ):
             continue
         total += path.stat().st_size
         if total > MAX_FILES_BYTES:
@@ -85,13 +95,16 @@ def submission_files(folder: Path) -> dict[str, bytes]:
 
 # ------------------------------------------------------------------------------ sanitize
 
+
 class RestoreLayout(NbGraderPreprocessor):
     """Put the submission back on the released skeleton (see the module docstring)."""
 
     def _release_notebook(self, assignment: str, notebook: str) -> Any:
         coursedir = CourseDirectory(config=self.config)
-        path = Path(coursedir.format_path(coursedir.release_directory, ".", assignment)) / \
-            f"{notebook}.ipynb"
+        path = (
+            Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
+            / f"{notebook}.ipynb"
+        )
         return nbformat.read(str(path), as_version=4)
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
@@ -99,23 +112,43 @@ class RestoreLayout(NbGraderPreprocessor):
         notes = resources.setdefault(NOTES_KEY, [])
         release = self._release_notebook(info["assignment"], info["notebook"])
         with Gradebook(info["db_url"]) as gb:
-            recorded = {c.name: c.source for c in
-                        gb.find_notebook(info["notebook"], info["assignment"]).source_cells}
+            recorded = {
+                c.name: c.source
+                for c in gb.find_notebook(info["notebook"], info["assignment"]).source_cells
+            }
         skeleton = [c for c in release.cells if grade_id(c)]
         known = {grade_id(c): c for c in skeleton}
+        demos = {
+            c.get("id"): c.source
+            for c in release.cells
+            if DEMO_TAG in c.get("metadata", {}).get("tags", [])
+        }
         anchors: dict[str, Any] = {}
         followers: dict[str | None, list[Any]] = {None: []}
         current: str | None = None
+        # Demonstrations are skipped only when the student changed none of them (a changed
+        # one may use what an unchanged one defines).
+        present = {c.get("id"): c.get("source") for c in nb.cells}
+        skip_demos = all(present.get(i, source) == source for i, source in demos.items())
         for cell in nb.cells:
+            if isinstance(cell.get("metadata"), dict):
+                cell.metadata.pop(SKIP_KEY, None)
+                if skip_demos and cell.get("id") in demos:
+                    cell.metadata[SKIP_KEY] = True
             gid = grade_id(cell)
-            if gid in known and gid not in anchors and \
-                    cell.get("cell_type") == known[gid].cell_type:
+            if (
+                gid in known
+                and gid not in anchors
+                and cell.get("cell_type") == known[gid].cell_type
+            ):
                 anchors[gid] = cell
                 current = gid
                 continue
             if isinstance(cell.get("metadata"), dict) and "nbgrader" in cell.metadata:
-                notes.append(f"cell {gid or cell.get('id', '?')}: nbgrader metadata that is not "
-                             "the assignment's was removed")
+                notes.append(
+                    f"cell {gid or cell.get('id', '?')}: nbgrader metadata that is not "
+                    "the assignment's was removed"
+                )
                 del cell.metadata["nbgrader"]
             followers.setdefault(current, []).append(cell)
         order = [grade_id(c) for c in nb.cells if grade_id(c) in anchors]
@@ -154,19 +187,33 @@ class GradingRefused(RuntimeError):
     """The coordinator found the submission ungradable; nbgrader records it for a human."""
 
 
-def make_job(nb: Any, files: dict[str, bytes], student: str, assignment: str,
-             notebook: str, isolated: bool = True) -> executor.Job:
+def make_job(
+    nb: Any,
+    files: dict[str, bytes],
+    student: str,
+    assignment: str,
+    notebook: str,
+    isolated: bool = True,
+) -> executor.Job:
     cases = wire.encode(judging.cases_for(notebook))
-    return executor.Job(key=f"{student}/{assignment}/{notebook}", notebook=nb, files=files,
-                        cases=cases, limits=sandbox.Limits.from_env(), isolated=isolated)
+    return executor.Job(
+        key=f"{student}/{assignment}/{notebook}",
+        notebook=nb,
+        files=files,
+        cases=cases,
+        limits=sandbox.Limits.from_env(),
+        isolated=isolated,
+    )
 
 
 class GradingExecute(NbGraderPreprocessor):
     """Execute in the sandbox, or take the worker's result for this exact notebook."""
 
     unsafe_no_sandbox = Bool(
-        False, help="Run students' code without isolation (it can read and change the "
-                    "course). Only for machines where no sandbox can be had.").tag(config=True)
+        False,
+        help="Run students' code without isolation (it can read and change the "
+        "course). Only for machines where no sandbox can be had.",
+    ).tag(config=True)
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         info = resources["nbgrader"]
@@ -180,10 +227,12 @@ class GradingExecute(NbGraderPreprocessor):
         else:
             if not self.unsafe_no_sandbox and sandbox.problem():
                 raise sandbox.SandboxUnavailable(
-                    f"refusing to run students' code without a sandbox: {sandbox.problem()}")
+                    f"refusing to run students' code without a sandbox: {sandbox.problem()}"
+                )
             files = submission_files(Path(resources["metadata"]["path"]))
-            result = executor.execute(make_job(nb, files, *ident,
-                                               isolated=not self.unsafe_no_sandbox))
+            result = executor.execute(
+                make_job(nb, files, *ident, isolated=not self.unsafe_no_sandbox)
+            )
         resources[RESULT_KEY] = result
         if result.status != "ok":
             self.log.error("%s: %s\n%s", result.key, result.reason, result.log[-1500:])
@@ -193,6 +242,7 @@ class GradingExecute(NbGraderPreprocessor):
 
 
 # ------------------------------------------------------------------------------ verdicts
+
 
 def _error_text(output: Any) -> str:
     return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
@@ -217,39 +267,51 @@ class TrustedVerdicts(NbGraderPreprocessor):
                 continue  # a value at the end of a test cell must not become partial credit
             if kind == "error":
                 kernel_errors.append(output)
-                outputs.append(nbformat.v4.new_output(
-                    "stream", name="stdout",
-                    text=f"[in the notebook] {_error_text(output)}\n"))
+                outputs.append(
+                    nbformat.v4.new_output(
+                        "stream", name="stdout", text=f"[in the notebook] {_error_text(output)}\n"
+                    )
+                )
                 continue
             if kind == "stream" and output.get("name") == "stderr":
                 output["name"] = "stdout"
-                output["text"] = "".join(f"[stderr] {line}" for line in
-                                         output.get("text", "").splitlines(keepends=True))
+                output["text"] = "".join(
+                    f"[stderr] {line}" for line in output.get("text", "").splitlines(keepends=True)
+                )
             outputs.append(output)
         verdict = self._verdict(resources, cell, reports, kernel_errors)
         if not verdict.passed:
-            outputs.append(nbformat.v4.new_output(
-                "error", ename="AssertionError", evalue=verdict.message,
-                traceback=[f"AssertionError: {verdict.message}"]))
+            outputs.append(
+                nbformat.v4.new_output(
+                    "error",
+                    ename="AssertionError",
+                    evalue=verdict.message,
+                    traceback=[f"AssertionError: {verdict.message}"],
+                )
+            )
         cell.outputs = outputs
         return cell, resources
 
-    def _verdict(self, resources: dict, cell: Any, reports: list[dict],
-                 kernel_errors: list[Any]) -> judging.Verdict:
+    def _verdict(
+        self, resources: dict, cell: Any, reports: list[dict], kernel_errors: list[Any]
+    ) -> judging.Verdict:
         notebook = resources["nbgrader"]["notebook"]
         for error in kernel_errors:
             if error.get("ename") in ("NotRun", "CellTimeoutError"):
-                return judging.Verdict(False, f"the test cell did not finish: "
-                                              f"{error.get('evalue', '')}")
+                return judging.Verdict(
+                    False, f"the test cell did not finish: {error.get('evalue', '')}"
+                )
         try:
-            decoded = [{"case": r.get("case"), "values": wire.decode(r.get("values"))}
-                       for r in reports]
+            decoded = [
+                {"case": r.get("case"), "values": wire.decode(r.get("values"))} for r in reports
+            ]
         except wire.WireError as error:
             return judging.Verdict(False, f"the test cell reported malformed results ({error}).")
         verdict = judging.verdict(notebook, grade_id(cell), decoded)
         if not verdict.passed and kernel_errors and "no result came back" in verdict.message:
-            return judging.Verdict(False, f"{verdict.message} Your code raised "
-                                          f"{_error_text(kernel_errors[-1])}")
+            return judging.Verdict(
+                False, f"{verdict.message} Your code raised {_error_text(kernel_errors[-1])}"
+            )
         return verdict
 
 
@@ -275,8 +337,11 @@ class ScrubHiddenTests(NbGraderPreprocessor):
             if cell.cell_type == "code" and is_grade(cell) and is_locked(cell):
                 before = set(cell.source.splitlines())
                 ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
-                hidden |= {line.strip() for line in before - set(cell.source.splitlines())
-                           if len(line.strip()) >= 24}
+                hidden |= {
+                    line.strip()
+                    for line in before - set(cell.source.splitlines())
+                    if len(line.strip()) >= 24
+                }
                 for output in cell.get("outputs", []):
                     if output.get("output_type") == "error":
                         output["traceback"] = [_error_text(output)]
@@ -286,6 +351,5 @@ class ScrubHiddenTests(NbGraderPreprocessor):
             for i, output in enumerate(cell.get("outputs", [])):
                 text = _output_text(output)
                 if any(line in text for line in hidden):
-                    cell.outputs[i] = nbformat.v4.new_output("stream", name="stdout",
-                                                             text=REDACTED)
+                    cell.outputs[i] = nbformat.v4.new_output("stream", name="stdout", text=REDACTED)
         return nb, resources

@@ -20,8 +20,11 @@ def score_table(rows: list[NotebookScore]) -> str:
         parts = []
         for n, c in zip(notebooks, cols, strict=True):
             r = cell.get((s, n))
-            text = "-" if r is None else f"{r.score:g} / {r.max_score:g}" + (
-                " *" if r.needs_manual else "")
+            text = (
+                "-"
+                if r is None
+                else f"{r.score:g} / {r.max_score:g}" + (" *" if r.needs_manual else "")
+            )
             parts.append(text.ljust(c))
         lines.append(s.ljust(width) + "".join(parts))
     if any(r.needs_manual for r in rows):
@@ -42,12 +45,18 @@ def class_report(root: Path, assignment: str) -> str:
             if score < max_score:
                 fails[name] = fails.get(name, 0) + 1
     max_total = sum(m for _, m in next(iter(results.values())).values())
-    lines = [f"{assignment}: {len(results)} submissions, mean {sum(totals) / len(totals):.1f} "
-             f"/ {max_total:g}", "tests failed most often:"]
+    lines = [
+        f"{assignment}: {len(results)} submissions, mean {sum(totals) / len(totals):.1f} "
+        f"/ {max_total:g}",
+        "tests failed most often:",
+    ]
     for name, count in sorted(fails.items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
         lines.append(f"  {count:4d}  {name}")
-    waiting = sorted(student for student, per in manual_results(root, assignment).items()
-                     if any(g.needs_manual_grade for g in per.values()))
+    waiting = sorted(
+        student
+        for student, per in manual_results(root, assignment).items()
+        if any(g.needs_manual_grade for g in per.values())
+    )
     if waiting:
         lines.append(f"written answers to grade by hand (formgrader): {len(waiting)} submissions")
     lines.append("autograded score histogram:")

@@ -9,7 +9,7 @@ What the kernel sees and may do:
 - no network (its own empty network namespace), its own PID namespace (every process it
   starts dies with it, also ``start_new_session`` ones), its own IPC and host name;
 - as an unprivileged user: when the grader runs as root, each sandbox gets its own uid
-  (``COURSE_SANDBOX_UID_BASE`` + the worker's pid), so the process limit is exact;
+  (from ``COURSE_SANDBOX_UID_BASE`` up), so the process limit is exact;
 - limits (:class:`Limits`, each an environment variable): memory (resident memory of all its
   processes, watched by the executor; each process's address space is capped as well),
   processes/threads (``RLIMIT_NPROC``), disk (tmpfs sizes, ``RLIMIT_FSIZE``), wall time per
@@ -22,6 +22,7 @@ The kernel talks to the grader through Unix sockets in a folder bound into the s
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import re
@@ -105,6 +106,9 @@ class Limits:
         return self.memory_bytes + 4 * 1024**3
 
 
+_SERIAL = itertools.count()
+
+
 class SandboxUnavailable(RuntimeError):
     """No sandbox can be started on this machine; the message says what to install."""
 
@@ -132,7 +136,13 @@ class Layout:
         root = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
         os.chmod(root, 0o755)  # the sandbox user must reach ipc/ (its own) and stage/
         root_mode = isolated and os.geteuid() == 0
-        uid = limits.uid_base + os.getpid() % 1_000_000 if root_mode else None
+        # A uid of its own for every sandbox (per process, per sandbox): the process limit
+        # then counts this sandbox's processes only, also while an earlier one is dying.
+        uid = (
+            limits.uid_base + (os.getpid() % 100_000) * 64 + next(_SERIAL) % 64
+            if root_mode
+            else None
+        )
         return cls(root, uid, isolated)
 
     def remove(self) -> None:
@@ -155,32 +165,80 @@ def _readonly_paths() -> tuple[list[tuple[str, str]], list[str]]:
             binds.append(top)
     binds.append("/usr")
     package_dir = str(Path(attention_course.__file__).resolve().parent)
-    for path in {sys.base_prefix, sys.prefix, sys.exec_prefix,
-                 os.path.realpath(sys.base_prefix), package_dir}:
+    for path in {
+        sys.base_prefix,
+        sys.prefix,
+        sys.exec_prefix,
+        os.path.realpath(sys.base_prefix),
+        package_dir,
+    }:
         if not any(path == b or path.startswith(b.rstrip("/") + "/") for b in binds):
             binds.append(path)
     return symlinks, sorted(set(binds), key=lambda p: (p.count("/"), p))
 
 
-_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group",
-        "nsswitch.conf", "hosts", "alternatives", "fonts", "mime.types")
+_ETC = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "hosts",
+    "alternatives",
+    "fonts",
+    "mime.types",
+)
 
 
 def bwrap_args(layout: Layout, limits: Limits, env: dict[str, str]) -> list[str]:
     """The bubblewrap options of one sandbox (without the command)."""
     symlinks, binds = _readonly_paths()
-    args = ["--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
-            "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "grader"]
+    args = [
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--hostname",
+        "grader",
+    ]
     if layout.uid is None:
         args += ["--unshare-user", "--disable-userns"]
     else:  # root: no user namespace, the launcher inside switches to the sandbox's uid
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     size = str(limits.disk_bytes)
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
-             "--perms", "0755", "--dir", "/home",
-             "--perms", "0777", "--size", size, "--tmpfs", HOME]
+    args += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--size",
+        size,
+        "--tmpfs",
+        "/tmp",
+        "--perms",
+        "1777",
+        "--size",
+        size,
+        "--tmpfs",
+        "/dev/shm",
+        "--perms",
+        "0755",
+        "--dir",
+        "/home",
+        "--perms",
+        "0777",
+        "--size",
+        size,
+        "--tmpfs",
+        HOME,
+    ]
     made: set[str] = {"/tmp", "/home", "/dev"}
     for target in [*binds, str(layout.ipc_dir)]:
         for parent in _ancestors(target):
@@ -194,10 +252,20 @@ def bwrap_args(layout: Layout, limits: Limits, env: dict[str, str]) -> list[str]
     args += ["--perms", "0755", "--dir", "/etc"]
     for name in _ETC:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    args += ["--bind", str(layout.ipc_dir), str(layout.ipc_dir),
-             "--ro-bind", str(layout.stage_dir), GRADER_DIR,
-             "--ro-bind", str(LAUNCHER), f"{GRADER_DIR}-launch.py",
-             "--chdir", HOME, "--clearenv"]
+    args += [
+        "--bind",
+        str(layout.ipc_dir),
+        str(layout.ipc_dir),
+        "--ro-bind",
+        str(layout.stage_dir),
+        GRADER_DIR,
+        "--ro-bind",
+        str(LAUNCHER),
+        f"{GRADER_DIR}-launch.py",
+        "--chdir",
+        HOME,
+        "--clearenv",
+    ]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
     return args
@@ -207,12 +275,21 @@ def kernel_env(limits: Limits, extra: dict[str, str]) -> dict[str, str]:
     """The kernel's whole environment (nothing is inherited from the grader)."""
     threads = str(limits.threads)
     env = {
-        "HOME": HOME, "USER": "student", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "HOME": HOME,
+        "USER": "student",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-        "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-        "MPLCONFIGDIR": f"{HOME}/.config/matplotlib", "TF_CPP_MIN_LOG_LEVEL": "3",
-        "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads, "TF_NUM_INTRAOP_THREADS": threads,
+        "TMPDIR": "/tmp",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "MPLCONFIGDIR": f"{HOME}/.config/matplotlib",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "MPLBACKEND": "agg",  # figures are not rendered while grading
+        "OMP_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "TF_NUM_INTRAOP_THREADS": threads,
         "TF_NUM_INTEROP_THREADS": threads,
     }
     env.update(extra)
@@ -225,13 +302,31 @@ def command(layout: Layout, limits: Limits, env: dict[str, str], argv: list[str]
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(f"bubblewrap (bwrap) was not found; {INSTALL_HINT}")
-    outer = {"as": limits.address_space_bytes, "nproc": limits.processes,
-             "fsize": limits.disk_bytes, "nproc_relative": layout.uid is None}
+    outer = {
+        "as": limits.address_space_bytes,
+        "nproc": limits.processes,
+        "fsize": limits.disk_bytes,
+        "nproc_relative": layout.uid is None,
+    }
     inner = {"uid": layout.uid, "files": f"{GRADER_DIR}/files", "home": HOME}
-    return [sys.executable, "-I", str(LAUNCHER), "outer", json.dumps(outer), "--",
-            bwrap, *bwrap_args(layout, limits, env), "--",
-            sys.executable, "-I", f"{GRADER_DIR}-launch.py", "inner", json.dumps(inner), "--",
-            *argv]
+    return [
+        sys.executable,
+        "-I",
+        str(LAUNCHER),
+        "outer",
+        json.dumps(outer),
+        "--",
+        bwrap,
+        *bwrap_args(layout, limits, env),
+        "--",
+        sys.executable,
+        "-I",
+        f"{GRADER_DIR}-launch.py",
+        "inner",
+        json.dumps(inner),
+        "--",
+        *argv,
+    ]
 
 
 @functools.cache
@@ -243,8 +338,12 @@ def problem() -> str | None:
     except OSError as error:  # pragma: no cover - an unwritable temp folder
         return f"cannot create a sandbox folder: {error}"
     try:
-        argv = command(layout, limits, kernel_env(limits, {}),
-                       [sys.executable, "-c", "import attention_course"])
+        argv = command(
+            layout,
+            limits,
+            kernel_env(limits, {}),
+            [sys.executable, "-c", "import attention_course"],
+        )
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     except SandboxUnavailable as error:
         return str(error)
@@ -254,8 +353,10 @@ def problem() -> str | None:
         layout.remove()
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return (f"bubblewrap is installed but a sandbox failed to start: {' | '.join(detail)}. "
-                "Unprivileged user namespaces may be disabled (Debian: sysctl "
-                "kernel.unprivileged_userns_clone=1; Ubuntu 24.04: sysctl "
-                f"kernel.apparmor_restrict_unprivileged_userns=0), or run as root. {INSTALL_HINT}")
+        return (
+            f"bubblewrap is installed but a sandbox failed to start: {' | '.join(detail)}. "
+            "Unprivileged user namespaces may be disabled (Debian: sysctl "
+            "kernel.unprivileged_userns_clone=1; Ubuntu 24.04: sysctl "
+            f"kernel.apparmor_restrict_unprivileged_userns=0), or run as root. {INSTALL_HINT}"
+        )
     return None

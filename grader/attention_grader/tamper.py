@@ -25,10 +25,31 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else str(src)
 
 
-_WATCHED_MODULES = {"np", "numpy", "tf", "tensorflow", "keras", "builtins", "sys",
-                    "attention_course", "checks", "unittest", "math", "sklearn", "metrics"}
-_WATCHED_CALLS = {"setattr", "delattr", "exec", "eval", "globals", "__import__", "compile",
-                  "get_ipython"}
+_WATCHED_MODULES = {
+    "np",
+    "numpy",
+    "tf",
+    "tensorflow",
+    "keras",
+    "builtins",
+    "sys",
+    "attention_course",
+    "checks",
+    "unittest",
+    "math",
+    "sklearn",
+    "metrics",
+}
+_WATCHED_CALLS = {
+    "setattr",
+    "delattr",
+    "exec",
+    "eval",
+    "globals",
+    "__import__",
+    "compile",
+    "get_ipython",
+}
 
 
 def _root_name(node: ast.AST) -> str | None:
@@ -46,8 +67,11 @@ def _aliases(tree: ast.AST) -> set[str]:
             for alias in node.names:
                 if alias.name.split(".")[0] in _WATCHED_MODULES:
                     names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.module and \
-                node.module.split(".")[0] in _WATCHED_MODULES:
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.split(".")[0] in _WATCHED_MODULES
+        ):
             for alias in node.names:
                 names.add(alias.asname or alias.name)
     return names
@@ -60,8 +84,11 @@ def _namespace_write(target: ast.AST, watched: set[str]) -> bool:
     for node in ast.walk(target.value):
         if isinstance(node, ast.Attribute) and node.attr in ("__dict__", "modules"):
             return True
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-                node.func.id in ("vars", "globals", "locals"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("vars", "globals", "locals")
+        ):
             return True
     return _root_name(target) in watched
 
@@ -94,36 +121,57 @@ def scan(path: Path) -> list[str]:
             continue
         try:
             source = _source(cell)
-            tree = ast.parse("\n".join(
-                line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
-            ))
+            tree = ast.parse(
+                "\n".join(
+                    line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
+                )
+            )
         except (SyntaxError, ValueError, TypeError, AttributeError):
             continue
         where = meta.get("grade_id") or cell.get("id", "?")
         watched = _aliases(tree)
         for node in ast.walk(tree):
             if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
-                targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [
-                    node.target]
+                targets = (
+                    node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+                )
                 for target in targets:
                     for leaf in ast.walk(target):  # tuple targets: a, np.x = ...
-                        if isinstance(leaf, ast.Attribute) and isinstance(leaf.ctx, (
-                                ast.Store, ast.Del)) and _root_name(leaf) in watched:
+                        if (
+                            isinstance(leaf, ast.Attribute)
+                            and isinstance(leaf.ctx, (ast.Store, ast.Del))
+                            and _root_name(leaf) in watched
+                        ):
                             reasons.append(f"cell {where}: assigns {ast.unparse(leaf)}")
-                        elif isinstance(leaf, ast.Subscript) and isinstance(leaf.ctx, (
-                                ast.Store, ast.Del)) and _namespace_write(leaf, watched):
-                            reasons.append(f"cell {where}: writes into a namespace: "
-                                           f"{ast.unparse(leaf)}")
-                        elif isinstance(leaf, ast.Name) and isinstance(leaf.ctx, (
-                                ast.Store, ast.Del)) and leaf.id.startswith("check_"):
+                        elif (
+                            isinstance(leaf, ast.Subscript)
+                            and isinstance(leaf.ctx, (ast.Store, ast.Del))
+                            and _namespace_write(leaf, watched)
+                        ):
+                            reasons.append(
+                                f"cell {where}: writes into a namespace: {ast.unparse(leaf)}"
+                            )
+                        elif (
+                            isinstance(leaf, ast.Name)
+                            and isinstance(leaf.ctx, (ast.Store, ast.Del))
+                            and leaf.id.startswith("check_")
+                        ):
                             reasons.append(f"cell {where}: rebinds the test helper {leaf.id}")
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-                    node.func.id in _WATCHED_CALLS:
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in _WATCHED_CALLS
+            ):
                 reasons.append(f"cell {where}: calls {node.func.id}()")
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                    node.func.attr == "update" and "__dict__" in ast.unparse(node.func.value):
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "update"
+                and "__dict__" in ast.unparse(node.func.value)
+            ):
                 reasons.append(f"cell {where}: updates a namespace: {ast.unparse(node.func)}")
-            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and \
-                    node.name.startswith("check_"):
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name.startswith(
+                "check_"
+            ):
                 reasons.append(f"cell {where}: defines {node.name}")
     return list(dict.fromkeys(reasons))

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as _np
 
+from . import wire as _wire
+
 # --- references taken at import time, before any student code runs -------------
 _asarray = _np.asarray
 _array = _np.array
@@ -66,6 +68,17 @@ _all_true = _builtins.all
 _enumerate = _builtins.enumerate
 _dict = _builtins.dict
 _any_true = _builtins.any
+_encode = _wire.encode
+_decode = _wire.decode
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain data (built-in types, NumPy arrays), read without calling any
+    method a subclass could override: an object that claims to equal everything does not."""
+    try:
+        return _decode(_encode(value))
+    except _Exception:
+        return value
 
 __all__ = [
     "to_numpy",
@@ -163,8 +176,7 @@ def _describe_mismatch(got: Any, want: Any, rtol: float, atol: float) -> str:
     close = _isclose(got, want, rtol=rtol, atol=atol, equal_nan=False)
     bad = ~close
     n_bad = _int(_sum(bad))
-    diff = _abs(got.astype(_float64) - want.astype(_float64))
-    diff = diff.copy()
+    diff = _array(_abs(got.astype(_float64) - want.astype(_float64)), dtype=_float64)
     diff[~_isfinite(diff)] = _float64("inf")
     worst = _unravel_index(_int(_argmax(diff)), diff.shape) if diff.ndim else ()
     where = f" at index {_tuple(_int(i) for i in worst)}" if worst else ""
@@ -218,8 +230,10 @@ def check_equal(value: Any, expected: Any, name: str = "output",
                 hint: str | None = None) -> None:
     """Check exact equality for plain Python values (ints, strings, lists, dicts, tuples).
 
-    Arrays/tensors are compared element-wise (exactly) after conversion to NumPy.
+    Arrays/tensors are compared element-wise (exactly) after conversion to NumPy. Both
+    values are first read as plain data, so a student's object cannot fake equality.
     """
+    value, expected = _plain(value), _plain(expected)
     is_array = _isinstance(value, _ndarray) or _hasattr(value, "numpy")
     if is_array or _isinstance(expected, _ndarray):
         got = to_numpy(value, name)

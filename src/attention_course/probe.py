@@ -77,8 +77,10 @@ def hidden_cases(check: str) -> list[Case]:
     """The inputs of the hidden check ``check`` (the test cell's grade_id), in order."""
     path = os.environ.get(CASES_ENV)
     raw = _grading_cases(path).get(check, []) if path else _instructor_checks().cases_of(check)
-    return [Case(check, i, str(c.get("label", f"case {i}")), dict(c.get("inputs", {})))
-            for i, c in enumerate(raw)]
+    return [
+        Case(check, i, str(c.get("label", f"case {i}")), dict(c.get("inputs", {})))
+        for i, c in enumerate(raw)
+    ]
 
 
 def report(case: Case, **observed: Any) -> None:

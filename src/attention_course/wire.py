@@ -23,10 +23,24 @@ import numpy as np
 MIME = "application/vnd.attention-course.report+json"
 """The output type a hidden check uses to report what the student's code returned."""
 
-NUMERIC_DTYPES = frozenset({
-    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float16", "float32", "float64", "complex64", "complex128",
-})
+NUMERIC_DTYPES = frozenset(
+    {
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+    }
+)
 MAX_DEPTH = 32
 MAX_ITEMS = 1_000_000  # list items, dict entries and array elements, summed over a value
 
@@ -36,6 +50,7 @@ class WireError(ValueError):
 
 
 # ------------------------------------------------------------------------------- encode
+
 
 def encode(value: Any) -> Any:
     """``value`` as JSON-ready plain data (see the module docstring)."""
@@ -63,8 +78,11 @@ def _encode(value: Any, depth: int) -> Any:
     if isinstance(value, list):
         return [_encode(v, depth + 1) for v in list.__iter__(value)]
     if isinstance(value, dict):
-        return {"__dict__": [[_encode(k, depth + 1), _encode(v, depth + 1)]
-                             for k, v in dict.items(value)]}
+        return {
+            "__dict__": [
+                [_encode(k, depth + 1), _encode(v, depth + 1)] for k, v in dict.items(value)
+            ]
+        }
     if isinstance(value, (set, frozenset)):
         return {"__set__": [_encode(v, depth + 1) for v in value]}
     if isinstance(value, Raised):
@@ -81,14 +99,21 @@ def _encode_array(array: np.ndarray, depth: int) -> Any:
     array = np.ndarray.view(np.asarray(array), np.ndarray)
     if array.dtype.name in NUMERIC_DTYPES:
         data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
-        return {"__ndarray__": base64.b64encode(data.tobytes()).decode("ascii"),
-                "dtype": array.dtype.name, "shape": list(array.shape)}
+        return {
+            "__ndarray__": base64.b64encode(data.tobytes()).decode("ascii"),
+            "dtype": array.dtype.name,
+            "shape": list(array.shape),
+        }
     if array.dtype.kind in "US":  # text arrays: nested lists of str, shape kept
-        return {"__strarray__": _encode(array.astype(str).tolist(), depth + 1),
-                "shape": list(array.shape)}
+        return {
+            "__strarray__": _encode(array.astype(str).tolist(), depth + 1),
+            "shape": list(array.shape),
+        }
     if array.dtype == object:
-        return {"__objarray__": [_encode(v, depth + 1) for v in array.ravel().tolist()],
-                "shape": list(array.shape)}
+        return {
+            "__objarray__": [_encode(v, depth + 1) for v in array.ravel().tolist()],
+            "shape": list(array.shape),
+        }
     return {"__object__": f"ndarray[{array.dtype}]"}
 
 
@@ -110,6 +135,7 @@ class Raised:
 
 
 # ------------------------------------------------------------------------------- decode
+
 
 class Opaque:
     """What came for an object the wire cannot carry: only its type name."""

@@ -30,6 +30,17 @@ def find_segments(labels):
     return out
 '''},
     ),
+    "segments_numpy_ints": Mistake(
+        why="start, end and label are NumPy integers, not the Python ints the text asks for",
+        breaks=frozenset({"test_find_segments"}),
+        edits={"find_segments": [("(int(s), int(e), int(labels[s]))", "(s, e, labels[s])")]},
+    ),
+    "segments_as_lists": Mistake(
+        why="each segment is a list [start, end, label] instead of a tuple",
+        breaks=frozenset({"test_find_segments"}),
+        edits={"find_segments": [("(int(s), int(e), int(labels[s]))",
+                                  "[int(s), int(e), int(labels[s])]")]},
+    ),
     # --- level 2: windows --------------------------------------------------------------------
     "count_windows_off_by_one": Mistake(
         why="(length - window) // stride without the + 1: the first window is not counted",
@@ -40,6 +51,35 @@ def find_segments(labels):
         why="length // stride: as if windows were stride steps long",
         breaks=frozenset({"test_count_windows"}),
         edits={"count_windows": [("(length - window) // stride + 1", "length // stride")]},
+    ),
+    "count_windows_negative_for_short_segments": Mistake(
+        why="no guard for segments shorter than one window: the formula goes negative",
+        breaks=frozenset({"test_count_windows"}),
+        edits={"count_windows": [("    if length < window:\n        return 0\n", "")]},
+    ),
+    "count_windows_float": Mistake(
+        why="np.floor of a true division: a float (3.0) instead of an int",
+        breaks=frozenset({"test_count_windows"}),
+        edits={"count_windows": [("(length - window) // stride + 1",
+                                  "np.floor((length - window) / stride) + 1")]},
+    ),
+    "count_windows_always_equal_int": Mistake(
+        why="a hostile int subclass whose __eq__/__ne__ say 'equal' to anything (value 0)",
+        breaks=frozenset({"test_count_windows"}),
+        replace={"count_windows": '''
+class _AlwaysEqual(int):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = int.__hash__
+
+
+def count_windows(length, window, stride):
+    return _AlwaysEqual(0)
+'''},
     ),
     "windows_cross_label_changes": Mistake(
         why="windows cut over the whole recording, ignoring the segments",
@@ -52,6 +92,42 @@ def find_segments(labels):
         breaks=frozenset({"test_make_windows"}),
         edits={"make_windows": [("range(seg_start, seg_end - window + 1, stride)",
                                  "range(seg_start, seg_end - window, stride)")]},
+    ),
+    "windows_keep_input_dtype": Mistake(
+        why="windows keep the recording's dtype: float64 or int windows instead of float32",
+        breaks=frozenset({"test_make_windows"}),
+        edits={"make_windows": [("X = np.asarray(X, dtype=np.float32)", "X = np.asarray(X)"),
+                                ("window, X.shape[1]), dtype=np.float32)",
+                                 "window, X.shape[1]), dtype=X.dtype)")]},
+    ),
+    "window_labels_as_float": Mistake(
+        why="labels returned as float32 (ready for the loss) instead of integers",
+        breaks=frozenset({"test_make_windows"}),
+        edits={"make_windows": [("labels = np.asarray(y)[starts].astype(np.int64)",
+                                 "labels = np.asarray(y)[starts].astype(np.float32)")]},
+    ),
+    "windows_on_a_global_grid": Mistake(
+        why="starts on one grid 0, stride, 2 stride, ... over the recording, keeping the windows "
+            "that do not cross a change (not counted from each segment's start)",
+        breaks=frozenset({"test_make_windows"}),
+        edits={"make_windows": [(
+            "    for seg_start, seg_end, _ in find_segments(y):\n"
+            "        starts.extend(range(seg_start, seg_end - window + 1, stride))\n",
+            "    y_arr = np.asarray(y)\n"
+            "    starts = [s for s in range(0, len(y_arr) - window + 1, stride)\n"
+            "              if (y_arr[s:s + window] == y_arr[s]).all()]\n")]},
+    ),
+    "window_starts_as_float": Mistake(
+        why="starts returned as floats (5.0 instead of 5): not usable as indices",
+        breaks=frozenset({"test_make_windows"}),
+        edits={"make_windows": [("    return windows, labels, starts",
+                                 "    return windows, labels, starts.astype(np.float64)")]},
+    ),
+    "window_starts_as_list": Mistake(
+        why="starts returned as a Python list, not an array",
+        breaks=frozenset({"test_make_windows"}),
+        edits={"make_windows": [("    return windows, labels, starts",
+                                 "    return windows, labels, starts.tolist()")]},
     ),
     # --- no leakage ---------------------------------------------------------------------------
     "scaler_fitted_on_all_data": Mistake(
@@ -82,6 +158,35 @@ def split_normalize_window(X, y, train_fraction, window, stride):
         breaks=frozenset({"test_split_normalize_window"}),
         edits={"split_normalize_window": [("    std = np.where(std == 0, 1.0, std)\n", "")]},
     ),
+    "cut_rounded": Mistake(
+        why="cut = round(train_fraction * T) instead of int(...) (truncation)",
+        breaks=frozenset({"test_split_normalize_window"}),
+        edits={"split_normalize_window": [("cut = int(train_fraction * len(X))",
+                                           "cut = round(train_fraction * len(X))")]},
+    ),
+    "std_with_ddof_1": Mistake(
+        why="sample standard deviation (ddof=1) instead of the population one",
+        breaks=frozenset({"test_split_normalize_window"}),
+        edits={"split_normalize_window": [("std = X[:cut].std(axis=0)",
+                                           "std = X[:cut].std(axis=0, ddof=1)")]},
+    ),
+    "windows_of_whole_recording_split_by_start": Mistake(
+        why="windows cut from the whole (correctly normalised) recording, then assigned to a "
+            "part by their start: windows straddle the cut or sit on the wrong grid",
+        breaks=frozenset({"test_split_normalize_window"}),
+        replace={"split_normalize_window": '''
+def split_normalize_window(X, y, train_fraction, window, stride):
+    X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+    cut = int(train_fraction * len(X))
+    mean = X[:cut].mean(axis=0)
+    std = X[:cut].std(axis=0)
+    std = np.where(std == 0, 1.0, std)
+    windows, labels, starts = make_windows((X - mean) / std, y, window, stride)
+    train = starts + window <= cut
+    test = starts >= cut
+    return windows[train], labels[train], windows[test], labels[test], mean, std
+'''},
+    ),
     # --- level 3: padding -----------------------------------------------------------------------
     "mask_from_pad_values": Mistake(
         why="mask = step differs from the padding value: real steps equal to 0.0 are hidden",
@@ -101,6 +206,19 @@ def split_normalize_window(X, y, train_fraction, window, stride):
         why="long sequences keep their last max_len steps instead of their first",
         breaks=frozenset({"test_pad_sequences"}),
         edits={"pad_sequences": [("dtype=np.float32)[:max_len]", "dtype=np.float32)[-max_len:]")]},
+    ),
+    "mask_as_float": Mistake(
+        why="a mask of 0.0/1.0 (float32) instead of bool",
+        breaks=frozenset({"test_pad_sequences"}),
+        edits={"pad_sequences": [("mask = np.zeros((len(sequences), max_len), dtype=bool)",
+                                  "mask = np.zeros((len(sequences), max_len), dtype=np.float32)")]},
+    ),
+    "padded_keeps_input_dtype": Mistake(
+        why="padded takes the sequences' dtype (float64, int) instead of float32",
+        breaks=frozenset({"test_pad_sequences"}),
+        edits={"pad_sequences": [
+            ("pad_value, dtype=np.float32)", "pad_value, dtype=np.asarray(sequences[0]).dtype)"),
+            ("np.asarray(sequence, dtype=np.float32)[:max_len]", "np.asarray(sequence)[:max_len]")]},
     ),
     # --- level 4: batches --------------------------------------------------------------------------
     "loader_keeps_partial_batch": Mistake(
@@ -130,6 +248,18 @@ def split_normalize_window(X, y, train_fraction, window, stride):
         breaks=frozenset({"test_window_loader"}),
         edits={"window_loader": [("        if self.shuffle:\n            self.rng.shuffle(self.order)\n",
                                   "        self.rng.shuffle(self.order)\n")]},
+    ),
+    "loader_ignores_seed": Mistake(
+        why="the generator is made with a fixed seed: every loader shuffles the same way",
+        breaks=frozenset({"test_window_loader"}),
+        edits={"window_loader": [("self.rng = np.random.default_rng(seed)",
+                                  "self.rng = np.random.default_rng(0)")]},
+    ),
+    "loader_unseeded_generator": Mistake(
+        why="np.random.default_rng() without the seed: two loaders with the same seed differ",
+        breaks=frozenset({"test_window_loader"}),
+        edits={"window_loader": [("self.rng = np.random.default_rng(seed)",
+                                  "self.rng = np.random.default_rng()")]},
     ),
     # --- shapes ------------------------------------------------------------------------------------
     "gru_output_without_time_axis": Mistake(

@@ -35,20 +35,23 @@ def _str_list(got: Observed, name: str) -> list[str]:
 def _pairs(got: Observed, name: str) -> list[tuple[str, str]]:
     value = got.raw(name)
     if not isinstance(value, (list, tuple)) or not all(
-            isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(s, str) for s in p)
-            for p in value):
+        isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(s, str) for s in p)
+        for p in value
+    ):
         fail(f"{got.label}: {name} should be a list of (left, right) string pairs.")
     return [tuple(p) for p in value]
 
 
 # ------------------------------------------------------------------------ references
 
-def ref_vocab(token_lists: list[list[str]], max_size: int | None = None,
-              min_freq: int = 1) -> dict[str, int]:
+
+def ref_vocab(
+    token_lists: list[list[str]], max_size: int | None = None, min_freq: int = 1
+) -> dict[str, int]:
     counts = Counter(t for tokens in token_lists for t in tokens if t not in (PAD, UNK))
     ranked = sorted((t for t in counts if counts[t] >= min_freq), key=lambda t: (-counts[t], t))
     if max_size is not None:
-        ranked = ranked[:max(max_size - 2, 0)]
+        ranked = ranked[: max(max_size - 2, 0)]
     return {PAD: 0, UNK: 1, **{t: i + 2 for i, t in enumerate(ranked)}}
 
 
@@ -60,13 +63,14 @@ def ref_pair_counts(word_freqs: dict[tuple[str, ...], int]) -> dict[tuple[str, s
     return out
 
 
-def ref_merge(word_freqs: dict[tuple[str, ...], int], pair: tuple[str, str]
-              ) -> dict[tuple[str, ...], int]:
+def ref_merge(
+    word_freqs: dict[tuple[str, ...], int], pair: tuple[str, str]
+) -> dict[tuple[str, ...], int]:
     out: dict[tuple[str, ...], int] = {}
     for symbols, freq in word_freqs.items():
         merged, i = [], 0
         while i < len(symbols):
-            if tuple(symbols[i:i + 2]) == tuple(pair):
+            if tuple(symbols[i : i + 2]) == tuple(pair):
                 merged.append(pair[0] + pair[1])
                 i += 2
             else:
@@ -104,6 +108,7 @@ def ref_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------ vocabulary
 
+
 def _vocab_case(label: str, token_lists: list[list[str]], **options: Any) -> Case:
     return case(label, token_lists=token_lists, options=options)
 
@@ -116,8 +121,10 @@ def _check_vocab_type(got: Observed) -> dict:
     vocab = _plain_dict(got, "vocab")
     for token, index in vocab.items():
         if not isinstance(token, str) or type(index) is not int:
-            fail(f"{got.label}: the vocabulary maps {token!r} to {index!r}: expected str -> int "
-                 "(Python ints).")
+            fail(
+                f"{got.label}: the vocabulary maps {token!r} to {index!r}: expected str -> int "
+                "(Python ints)."
+            )
     return vocab
 
 
@@ -126,23 +133,37 @@ class BuildVocabReservedIds(Check):
     notebook, cell = NB, "test_build_vocab_reserved_ids"
 
     def cases(self):
-        yield _vocab_case("build_vocab([['b', 'a', 'b'], ['c', 'a', 'b']])",
-                          [["b", "a", "b"], ["c", "a", "b"]])
-        yield _vocab_case("build_vocab of data containing '<pad>' and '<unk>'",
-                          [["<unk>", "x", "<pad>", "x", "<unk>", "<unk>"]])
+        yield _vocab_case(
+            "build_vocab([['b', 'a', 'b'], ['c', 'a', 'b']])", [["b", "a", "b"], ["c", "a", "b"]]
+        )
+        yield _vocab_case(
+            "build_vocab of data containing '<pad>' and '<unk>'",
+            [["<unk>", "x", "<pad>", "x", "<unk>", "<unk>"]],
+        )
         yield _vocab_case("build_vocab([])", [])
         yield _vocab_case("build_vocab(..., max_size=2)", [["a", "b"]], max_size=2)
 
     def judge(self, case, got, want):
         vocab = _check_vocab_type(got)
-        check_equal(vocab.get(PAD), 0, name=f'vocab["<pad>"] of {case.label}',
-                    hint="id 0 is reserved for padding.")
-        check_equal(vocab.get(UNK), 1, name=f'vocab["<unk>"] of {case.label}',
-                    hint="id 1 is reserved for unknown tokens.")
-        check_equal(sorted(vocab.values()), list(range(len(vocab))),
-                    name=f"ids of {case.label}",
-                    hint="ids are 0..len(vocab)-1 with no gaps or duplicates: skip the reserved "
-                         "strings when you count tokens.")
+        check_equal(
+            vocab.get(PAD),
+            0,
+            name=f'vocab["<pad>"] of {case.label}',
+            hint="id 0 is reserved for padding.",
+        )
+        check_equal(
+            vocab.get(UNK),
+            1,
+            name=f'vocab["<unk>"] of {case.label}',
+            hint="id 1 is reserved for unknown tokens.",
+        )
+        check_equal(
+            sorted(vocab.values()),
+            list(range(len(vocab))),
+            name=f"ids of {case.label}",
+            hint="ids are 0..len(vocab)-1 with no gaps or duplicates: skip the reserved "
+            "strings when you count tokens.",
+        )
 
 
 @register
@@ -151,22 +172,29 @@ class BuildVocabOrder(Check):
 
     def cases(self):
         yield _vocab_case("the example vocabulary", [["b", "a", "b"], ["c", "a", "b"]])
-        yield _vocab_case("tied counts", [["zeta", "alpha", "mid"], ["mid", "zeta", "alpha"],
-                                          ["omega"]])
+        yield _vocab_case(
+            "tied counts", [["zeta", "alpha", "mid"], ["mid", "zeta", "alpha"], ["omega"]]
+        )
         rng = random.Random(7)
         words = [f"w{i:02d}" for i in range(30)]
         for trial in range(3):
-            texts = [[rng.choice(words[:5 + 8 * trial]) for _ in range(rng.randint(1, 12))]
-                     for _ in range(25)]
+            texts = [
+                [rng.choice(words[: 5 + 8 * trial]) for _ in range(rng.randint(1, 12))]
+                for _ in range(25)
+            ]
             yield _vocab_case(f"random texts #{trial}", texts)
 
     def expected(self, inputs):
         return _real(ref_vocab(inputs["token_lists"]))
 
     def judge(self, case, got, want):
-        check_equal(_real(_check_vocab_type(got)), want, name=f"real tokens of {case.label}",
-                    hint="real tokens start at id 2: decreasing count, ties alphabetical (not "
-                         "by first appearance).")
+        check_equal(
+            _real(_check_vocab_type(got)),
+            want,
+            name=f"real tokens of {case.label}",
+            hint="real tokens start at id 2: decreasing count, ties alphabetical (not "
+            "by first appearance).",
+        )
 
 
 @register
@@ -179,22 +207,29 @@ class BuildVocabLimits(Check):
         yield _vocab_case("build_vocab(texts, min_freq=2)", example, min_freq=2)
         yield _vocab_case("build_vocab(texts, max_size=4)", texts, max_size=4)
         yield _vocab_case("build_vocab(texts, max_size=50)", texts, max_size=50)
-        yield _vocab_case("build_vocab(texts, min_freq=3, max_size=10)", texts, min_freq=3,
-                          max_size=10)
+        yield _vocab_case(
+            "build_vocab(texts, min_freq=3, max_size=10)", texts, min_freq=3, max_size=10
+        )
         yield _vocab_case("build_vocab(texts, min_freq=6)", texts, min_freq=6)
-        yield _vocab_case("build_vocab(texts, max_size=3, min_freq=2)", texts, max_size=3,
-                          min_freq=2)
+        yield _vocab_case(
+            "build_vocab(texts, max_size=3, min_freq=2)", texts, max_size=3, min_freq=2
+        )
 
     def expected(self, inputs):
         return _real(ref_vocab(inputs["token_lists"], **inputs["options"]))
 
     def judge(self, case, got, want):
-        check_equal(_real(_check_vocab_type(got)), want, name=case.label,
-                    hint="drop tokens seen fewer than min_freq times; max_size counts the two "
-                         "reserved entries: keep max_size - 2 real tokens.")
+        check_equal(
+            _real(_check_vocab_type(got)),
+            want,
+            name=case.label,
+            hint="drop tokens seen fewer than min_freq times; max_size counts the two "
+            "reserved entries: keep max_size - 2 real tokens.",
+        )
 
 
 # ------------------------------------------------------------------------ encode / decode
+
 
 @register
 class EncodeDecode(Check):
@@ -203,20 +238,36 @@ class EncodeDecode(Check):
     v = {"<pad>": 0, "<unk>": 1, "x": 2, "y": 3, "z": 4}
 
     def cases(self):
-        yield case("encode(['the', 'movie', 'was', 'boring'])", op="encode",
-                   tokens=["the", "movie", "was", "boring"], vocab=self.toy)
-        yield case("decode([2, 3, 4, 5, 0, 0])", op="decode", ids=[2, 3, 4, 5, 0, 0],
-                   vocab=self.toy)
+        yield case(
+            "encode(['the', 'movie', 'was', 'boring'])",
+            op="encode",
+            tokens=["the", "movie", "was", "boring"],
+            vocab=self.toy,
+        )
+        yield case(
+            "decode([2, 3, 4, 5, 0, 0])", op="decode", ids=[2, 3, 4, 5, 0, 0], vocab=self.toy
+        )
         yield case("encode([])", op="encode", tokens=[], vocab=self.v)
-        yield case("encode with repeats and '<pad>'", op="encode",
-                   tokens=["<pad>", "q", "z", "z"], vocab=self.v)
-        yield case("decode of a NumPy array with padding in the middle", op="decode",
-                   ids=np.array([4, 0, 2, 3, 0]), vocab=self.v)
-        yield case("decode([2, 99]) (99 is not a known id)", op="decode", ids=[2, 99],
-                   vocab=self.v)
+        yield case(
+            "encode with repeats and '<pad>'",
+            op="encode",
+            tokens=["<pad>", "q", "z", "z"],
+            vocab=self.v,
+        )
+        yield case(
+            "decode of a NumPy array with padding in the middle",
+            op="decode",
+            ids=np.array([4, 0, 2, 3, 0]),
+            vocab=self.v,
+        )
+        yield case("decode([2, 99]) (99 is not a known id)", op="decode", ids=[2, 99], vocab=self.v)
         yield case("decode([])", op="decode", ids=[], vocab=self.v)
-        yield case("decode(encode(tokens))", op="roundtrip",
-                   tokens=["y", "q", "x", "x", "unseen"], vocab=self.v)
+        yield case(
+            "decode(encode(tokens))",
+            op="roundtrip",
+            tokens=["y", "q", "x", "x", "unseen"],
+            vocab=self.v,
+        )
 
     def expected(self, inputs):
         vocab = inputs["vocab"]
@@ -230,18 +281,27 @@ class EncodeDecode(Check):
         value = got.raw("out")
         if case.inputs["op"] == "encode":
             if not isinstance(value, (list, tuple)) or not all(
-                    isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
-                    for i in value):
+                isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+                for i in value
+            ):
                 fail(f"{case.label} should return a list of integer ids, got {value!r:.120}.")
-            check_equal([int(i) for i in value], want, name=case.label,
-                        hint="unknown tokens map to UNK_ID = 1.")
+            check_equal(
+                [int(i) for i in value],
+                want,
+                name=case.label,
+                hint="unknown tokens map to UNK_ID = 1.",
+            )
         else:
-            check_equal(_str_list(got, "out"), want, name=case.label,
-                        hint="padding (id 0) is skipped; ids not in the vocabulary become "
-                             "'<unk>'.")
+            check_equal(
+                _str_list(got, "out"),
+                want,
+                name=case.label,
+                hint="padding (id 0) is skipped; ids not in the vocabulary become '<unk>'.",
+            )
 
 
 # ------------------------------------------------------------------------ BPE
+
 
 def _word_freqs_label(word_freqs: dict) -> str:
     return ", ".join(f"{' '.join(w)}: {n}" for w, n in list(word_freqs.items())[:3])
@@ -252,13 +312,18 @@ class PairCounts(Check):
     notebook, cell = NB, "test_pair_counts"
 
     def cases(self):
-        yield case("pair_counts(example)", word_freqs={
-            ("l", "o", "w", "</w>"): 5, ("l", "o", "w", "e", "r", "</w>"): 2})
-        yield case("pair_counts of a word with a repeated pair",
-                   word_freqs={("a", "a", "a", "</w>"): 3})
+        yield case(
+            "pair_counts(example)",
+            word_freqs={("l", "o", "w", "</w>"): 5, ("l", "o", "w", "e", "r", "</w>"): 2},
+        )
+        yield case(
+            "pair_counts of a word with a repeated pair", word_freqs={("a", "a", "a", "</w>"): 3}
+        )
         yield case("pair_counts of a one-symbol word", word_freqs={("x",): 4})
-        yield case("pair_counts with merged symbols",
-                   word_freqs={("ab", "c", "</w>"): 1, ("c", "ab", "</w>"): 10})
+        yield case(
+            "pair_counts with merged symbols",
+            word_freqs={("ab", "c", "</w>"): 1, ("c", "ab", "</w>"): 10},
+        )
         rng = random.Random(11)
         for trial in range(3):
             wf = {}
@@ -272,10 +337,13 @@ class PairCounts(Check):
 
     def judge(self, case, got, want):
         counts = _plain_dict(got, "counts")
-        check_equal({tuple(k) if isinstance(k, list) else k: v for k, v in counts.items()},
-                    want, name=case.label,
-                    hint="weight each pair by the count of its word; every adjacent position "
-                         "counts (also overlapping ones); never pair across words.")
+        check_equal(
+            {tuple(k) if isinstance(k, list) else k: v for k, v in counts.items()},
+            want,
+            name=case.label,
+            hint="weight each pair by the count of its word; every adjacent position "
+            "counts (also overlapping ones); never pair across words.",
+        )
 
 
 @register
@@ -283,31 +351,51 @@ class MergePair(Check):
     notebook, cell = NB, "test_merge_pair"
 
     def cases(self):
-        yield case("merge ('l', 'o')", word_freqs={("l", "o", "w", "</w>"): 5,
-                                                   ("l", "o", "w", "e", "r", "</w>"): 2},
-                   pair=("l", "o"))
-        yield case("merge ('a', 'a') in a a a", word_freqs={("a", "a", "a", "</w>"): 2},
-                   pair=("a", "a"))
-        yield case("merge ('a', 'a') in a a a a", word_freqs={("a", "a", "a", "a", "</w>"): 1},
-                   pair=("a", "a"))
-        yield case("merge ('a', 'b') next to 'xa'",
-                   word_freqs={("xa", "b", "</w>"): 3, ("a", "b", "</w>"): 1}, pair=("a", "b"))
-        yield case("merge with the end-of-word marker", word_freqs={("e", "s", "t", "</w>"): 4},
-                   pair=("t", "</w>"))
-        yield case("merge of an absent pair", word_freqs={("n", "e", "w", "</w>"): 6},
-                   pair=("z", "z"))
+        yield case(
+            "merge ('l', 'o')",
+            word_freqs={("l", "o", "w", "</w>"): 5, ("l", "o", "w", "e", "r", "</w>"): 2},
+            pair=("l", "o"),
+        )
+        yield case(
+            "merge ('a', 'a') in a a a", word_freqs={("a", "a", "a", "</w>"): 2}, pair=("a", "a")
+        )
+        yield case(
+            "merge ('a', 'a') in a a a a",
+            word_freqs={("a", "a", "a", "a", "</w>"): 1},
+            pair=("a", "a"),
+        )
+        yield case(
+            "merge ('a', 'b') next to 'xa'",
+            word_freqs={("xa", "b", "</w>"): 3, ("a", "b", "</w>"): 1},
+            pair=("a", "b"),
+        )
+        yield case(
+            "merge with the end-of-word marker",
+            word_freqs={("e", "s", "t", "</w>"): 4},
+            pair=("t", "</w>"),
+        )
+        yield case(
+            "merge of an absent pair", word_freqs={("n", "e", "w", "</w>"): 6}, pair=("z", "z")
+        )
 
     def expected(self, inputs):
         return ref_merge(inputs["word_freqs"], inputs["pair"])
 
     def judge(self, case, got, want):
         merged = _plain_dict(got, "merged")
-        check_equal(merged, want, name=case.label,
-                    hint="scan left to right, skip past a merged pair, compare whole symbols "
-                         "(('xa', 'b') has no pair ('a', 'b')), add up words that become equal.")
-        check_equal(_plain_dict(got, "input_after"), case.inputs["word_freqs"],
-                    name=f"the input dict after {case.label}",
-                    hint="return a new dict; do not modify the argument.")
+        check_equal(
+            merged,
+            want,
+            name=case.label,
+            hint="scan left to right, skip past a merged pair, compare whole symbols "
+            "(('xa', 'b') has no pair ('a', 'b')), add up words that become equal.",
+        )
+        check_equal(
+            _plain_dict(got, "input_after"),
+            case.inputs["word_freqs"],
+            name=f"the input dict after {case.label}",
+            hint="return a new dict; do not modify the argument.",
+        )
 
 
 @register
@@ -315,20 +403,26 @@ class LearnBpe(Check):
     notebook, cell = NB, "test_learn_bpe"
 
     def cases(self):
-        yield case("learn_bpe(corpus, 5)",
-                   word_counts={"low": 5, "lower": 2, "newest": 6, "widest": 3}, num_merges=5)
-        yield case("learn_bpe({'a': 5, 'b': 4, 'ab': 1}, 6)",
-                   word_counts={"a": 5, "b": 4, "ab": 1}, num_merges=6)
-        yield case("learn_bpe with ties", word_counts={"abcab": 1, "cab": 2, "bc": 1},
-                   num_merges=3)
+        yield case(
+            "learn_bpe(corpus, 5)",
+            word_counts={"low": 5, "lower": 2, "newest": 6, "widest": 3},
+            num_merges=5,
+        )
+        yield case(
+            "learn_bpe({'a': 5, 'b': 4, 'ab': 1}, 6)",
+            word_counts={"a": 5, "b": 4, "ab": 1},
+            num_merges=6,
+        )
+        yield case("learn_bpe with ties", word_counts={"abcab": 1, "cab": 2, "bc": 1}, num_merges=3)
         yield case("learn_bpe({'ab': 3}, 10)", word_counts={"ab": 3}, num_merges=10)
         yield case("learn_bpe(..., 0)", word_counts={"abc": 2}, num_merges=0)
         rng = random.Random(5)
         for trial in range(3):
-            counts = {"".join(rng.choice("abcde") for _ in range(rng.randint(2, 7))):
-                      rng.randint(1, 20) for _ in range(15)}
-            yield case(f"learn_bpe on random corpus #{trial}", word_counts=counts,
-                       num_merges=12)
+            counts = {
+                "".join(rng.choice("abcde") for _ in range(rng.randint(2, 7))): rng.randint(1, 20)
+                for _ in range(15)
+            }
+            yield case(f"learn_bpe on random corpus #{trial}", word_counts=counts, num_merges=12)
 
     def expected(self, inputs):
         return ref_learn(inputs["word_counts"], inputs["num_merges"])
@@ -337,11 +431,18 @@ class LearnBpe(Check):
         merges = _pairs(got, "merges")
         for left, right in merges:
             if left.endswith("</w>"):
-                fail(f"{case.label} learned the merge {(left, right)}, which crosses a word "
-                     "boundary.", "count pairs inside each word only.")
-        check_equal(merges, want, name=case.label,
-                    hint="weight pairs by word counts; pick the highest count, among equal counts "
-                         "the smallest pair (min); stop when no pair is left.")
+                fail(
+                    f"{case.label} learned the merge {(left, right)}, which crosses a word "
+                    "boundary.",
+                    "count pairs inside each word only.",
+                )
+        check_equal(
+            merges,
+            want,
+            name=case.label,
+            hint="weight pairs by word counts; pick the highest count, among equal counts "
+            "the smallest pair (min); stop when no pair is left.",
+        )
 
 
 @register
@@ -351,14 +452,23 @@ class BpeEncode(Check):
 
     def cases(self):
         yield case('bpe_encode("lowest")', word="lowest", merges=self.merges)
-        yield case('bpe_encode("abc", [("b", "c"), ("a", "b")])', word="abc",
-                   merges=[("b", "c"), ("a", "b")])
+        yield case(
+            'bpe_encode("abc", [("b", "c"), ("a", "b")])',
+            word="abc",
+            merges=[("b", "c"), ("a", "b")],
+        )
         yield case('bpe_encode("")', word="", merges=[("a", "b")])
         yield case("bpe_encode of unseen characters", word="xyz", merges=self.merges)
-        yield case("bpe_encode('aaaa', [('a','a'), ('aa','aa')])", word="aaaa",
-                   merges=[("a", "a"), ("aa", "aa")])
-        yield case("bpe_encode('abcd', ...) (order matters)", word="abcd",
-                   merges=[("c", "d"), ("b", "c"), ("a", "b")])
+        yield case(
+            "bpe_encode('aaaa', [('a','a'), ('aa','aa')])",
+            word="aaaa",
+            merges=[("a", "a"), ("aa", "aa")],
+        )
+        yield case(
+            "bpe_encode('abcd', ...) (order matters)",
+            word="abcd",
+            merges=[("c", "d"), ("b", "c"), ("a", "b")],
+        )
         rng = random.Random(3)
         for trial in range(4):
             pool = ["a", "b", "c", "d", "</w>"]
@@ -368,31 +478,41 @@ class BpeEncode(Check):
                 merges.append(pair)
                 pool.append(pair[0] + pair[1])
             word = "".join(rng.choice("abcd") for _ in range(rng.randint(1, 9)))
-            yield case(f"bpe_encode({word!r}) with random merges #{trial}", word=word,
-                       merges=merges)
+            yield case(
+                f"bpe_encode({word!r}) with random merges #{trial}", word=word, merges=merges
+            )
 
     def expected(self, inputs):
         return ref_bpe_encode(inputs["word"], inputs["merges"])
 
     def judge(self, case, got, want):
-        check_equal(_str_list(got, "symbols"), want, name=case.label,
-                    hint="start from the characters plus '</w>' and apply the merges in the "
-                         "order they were learned.")
+        check_equal(
+            _str_list(got, "symbols"),
+            want,
+            name=case.label,
+            hint="start from the characters plus '</w>' and apply the merges in the "
+            "order they were learned.",
+        )
 
 
 # ------------------------------------------------------------------------ vectors
+
 
 @register
 class OneHot(Check):
     notebook, cell = NB, "test_one_hot"
 
     def cases(self):
-        yield case("one_hot([[2, 0, 1], [1, 1, 3]], 4)", ids=np.array([[2, 0, 1], [1, 1, 3]]),
-                   vocab_size=4)
+        yield case(
+            "one_hot([[2, 0, 1], [1, 1, 3]], 4)", ids=np.array([[2, 0, 1], [1, 1, 3]]), vocab_size=4
+        )
         rng = np.random.default_rng(21)
         for shape, vocab_size in [((3, 5), 7), ((1, 1), 2), ((2, 6), 11)]:
-            yield case(f"one_hot of ids with shape {shape}, vocab_size {vocab_size}",
-                       ids=rng.integers(0, vocab_size, size=shape), vocab_size=vocab_size)
+            yield case(
+                f"one_hot of ids with shape {shape}, vocab_size {vocab_size}",
+                ids=rng.integers(0, vocab_size, size=shape),
+                vocab_size=vocab_size,
+            )
         yield case("one_hot of the last id", ids=np.array([[6]]), vocab_size=7)
 
     def expected(self, inputs):
@@ -401,8 +521,12 @@ class OneHot(Check):
 
     def judge(self, case, got, want):
         value = got.array("encoded", kind="f")
-        check_shape(value, want.shape, name=case.label,
-                    hint="output shape = ids.shape + (vocab_size,): the new axis goes last.")
+        check_shape(
+            value,
+            want.shape,
+            name=case.label,
+            hint="output shape = ids.shape + (vocab_size,): the new axis goes last.",
+        )
         check_close(value, want, name=case.label)
 
 
@@ -411,14 +535,18 @@ class EmbeddingLookup(Check):
     notebook, cell = NB, "test_embedding_lookup"
 
     def cases(self):
-        yield case("embedding_lookup(ids (1, 2), W (4, 3))", ids=np.array([[3, 0]]),
-                   weights=np.arange(12, dtype=np.float32).reshape(4, 3))
+        yield case(
+            "embedding_lookup(ids (1, 2), W (4, 3))",
+            ids=np.array([[3, 0]]),
+            weights=np.arange(12, dtype=np.float32).reshape(4, 3),
+        )
         rng = np.random.default_rng(4)
         for batch, seq_len, vocab_size, dim in [(2, 5, 7, 3), (1, 1, 3, 6), (3, 4, 9, 9)]:
-            yield case(f"embedding_lookup for batch {batch}, seq_len {seq_len}, "
-                       f"W ({vocab_size}, {dim})",
-                       ids=rng.integers(0, vocab_size, size=(batch, seq_len)),
-                       weights=rng.normal(size=(vocab_size, dim)))
+            yield case(
+                f"embedding_lookup for batch {batch}, seq_len {seq_len}, W ({vocab_size}, {dim})",
+                ids=rng.integers(0, vocab_size, size=(batch, seq_len)),
+                weights=rng.normal(size=(vocab_size, dim)),
+            )
 
     def expected(self, inputs):
         ids, weights = inputs["ids"], inputs["weights"]
@@ -426,8 +554,12 @@ class EmbeddingLookup(Check):
 
     def judge(self, case, got, want):
         value = got.array("vectors", kind="f")
-        check_shape(value, want.shape, name=case.label,
-                    hint="select rows of W (vocab_size, d): (batch, seq_len, d).")
+        check_shape(
+            value,
+            want.shape,
+            name=case.label,
+            hint="select rows of W (vocab_size, d): (batch, seq_len, d).",
+        )
         check_close(value, want, name=case.label, hint="token id i selects row i of W.")
 
 
@@ -436,15 +568,18 @@ class CosineSimilarity(Check):
     notebook, cell = NB, "test_cosine_similarity"
 
     def cases(self):
-        yield case("cosine_similarity(A (3, 2), B (2, 2))",
-                   a=np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 3.0]]),
-                   b=np.array([[2.0, 0.0], [0.0, -1.0]]))
+        yield case(
+            "cosine_similarity(A (3, 2), B (2, 2))",
+            a=np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 3.0]]),
+            b=np.array([[2.0, 0.0], [0.0, -1.0]]),
+        )
         rng = np.random.default_rng(8)
         for n, m, d in [(4, 5, 3), (1, 1, 7), (6, 2, 2)]:
-            yield case(f"cosine_similarity of random ({n}, {d}) and ({m}, {d}) of different "
-                       "lengths",
-                       a=rng.normal(size=(n, d)) * rng.uniform(0.1, 10, size=(n, 1)),
-                       b=rng.normal(size=(m, d)) * rng.uniform(0.1, 10, size=(m, 1)))
+            yield case(
+                f"cosine_similarity of random ({n}, {d}) and ({m}, {d}) of different lengths",
+                a=rng.normal(size=(n, d)) * rng.uniform(0.1, 10, size=(n, 1)),
+                b=rng.normal(size=(m, d)) * rng.uniform(0.1, 10, size=(m, 1)),
+            )
         zero = np.array([[0.0, 0.0], [1.0, 2.0]])
         yield case("cosine_similarity with a zero vector", a=zero, b=zero)
 
@@ -454,9 +589,15 @@ class CosineSimilarity(Check):
     def judge(self, case, got, want):
         value = got.array("similarity", kind="f")
         check_shape(value, want.shape, name=case.label, hint="(n, d) and (m, d) give (n, m).")
-        check_close(value, want, name=case.label, rtol=1e-4, atol=1e-6,
-                    hint="divide the dot products by both vector lengths; a zero vector has "
-                         "similarity 0, not NaN.")
+        check_close(
+            value,
+            want,
+            name=case.label,
+            rtol=1e-4,
+            atol=1e-6,
+            hint="divide the dot products by both vector lengths; a zero vector has "
+            "similarity 0, not NaN.",
+        )
 
 
 @register
@@ -464,19 +605,33 @@ class NearestNeighbours(Check):
     notebook, cell = NB, "test_nearest_neighbours"
 
     def cases(self):
-        yield case('nearest_neighbours("cat", k=2)', word="cat",
-                   vocab={"cat": 0, "dog": 1, "car": 2, "kitten": 3},
-                   embeddings=np.array([[1.0, 0.1], [0.9, 0.3], [0.0, 1.0], [2.0, 0.25]]), k=2)
+        yield case(
+            'nearest_neighbours("cat", k=2)',
+            word="cat",
+            vocab={"cat": 0, "dog": 1, "car": 2, "kitten": 3},
+            embeddings=np.array([[1.0, 0.1], [0.9, 0.3], [0.0, 1.0], [2.0, 0.25]]),
+            k=2,
+        )
         rng = np.random.default_rng(17)
         words = [f"w{i}" for i in range(12)]
         vocab = {w: i for i, w in enumerate(words)}
         embeddings = rng.normal(size=(12, 5)) * rng.uniform(0.2, 5, size=(12, 1))
         for query in ["w0", "w7", "w11"]:
             for k in (1, 4):
-                yield case(f"nearest_neighbours({query!r}, k={k})", word=query, vocab=vocab,
-                           embeddings=embeddings, k=k)
-        yield case("nearest_neighbours of an unknown word", word="not-a-word", vocab=vocab,
-                   embeddings=embeddings, k=3)
+                yield case(
+                    f"nearest_neighbours({query!r}, k={k})",
+                    word=query,
+                    vocab=vocab,
+                    embeddings=embeddings,
+                    k=k,
+                )
+        yield case(
+            "nearest_neighbours of an unknown word",
+            word="not-a-word",
+            vocab=vocab,
+            embeddings=embeddings,
+            k=3,
+        )
 
     def expected(self, inputs):
         vocab, word = inputs["vocab"], inputs["word"]
@@ -485,13 +640,21 @@ class NearestNeighbours(Check):
         sims = ref_cosine(inputs["embeddings"][vocab[word]][None], inputs["embeddings"])[0]
         id_to_word = {i: w for w, i in vocab.items()}
         order = [id_to_word[i] for i in np.argsort(-sims, kind="stable") if i != vocab[word]]
-        return order[:inputs["k"]]
+        return order[: inputs["k"]]
 
     def judge(self, case, got, want):
         if want is None:
-            check_equal(got.raw("error"), "KeyError", name=f"the error raised by {case.label}",
-                        hint="an unknown word raises KeyError (vocab[word]).")
+            check_equal(
+                got.raw("error"),
+                "KeyError",
+                name=f"the error raised by {case.label}",
+                hint="an unknown word raises KeyError (vocab[word]).",
+            )
             return
-        check_equal(_str_list(got, "neighbours"), want, name=case.label,
-                    hint="exclude the word itself; rank by cosine similarity (vector lengths "
-                         "differ), most similar first.")
+        check_equal(
+            _str_list(got, "neighbours"),
+            want,
+            name=case.label,
+            hint="exclude the word itself; rank by cosine similarity (vector lengths "
+            "differ), most similar first.",
+        )

@@ -1,0 +1,207 @@
+"""The grading engine on a small class of notebook 01: Dask and sequential grading agree,
+runs are incremental, an interrupted run leaves a consistent gradebook that a rerun
+completes, and one student's submissions of two assignments never collide."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from nbgrader.api import Gradebook
+
+from attention_grader import authoring, cycle, engine, gradebook, submissions
+from conftest import make_course, submit
+
+pytestmark = pytest.mark.slow
+
+A = "01_tokenization"
+NB = f"{A}.ipynb"
+
+
+def _class(release_nb: dict, source_nb: dict) -> dict[str, dict]:
+    code = submissions.solution_code(source_nb)
+    wrong_cos = dict(code)
+    wrong_cos["cosine_similarity"] = "def cosine_similarity(A, B):\n    return A @ B.T\n"
+    wrong_bpe = dict(code)
+    wrong_bpe["learn_bpe"] = code["learn_bpe"].replace("best = min(", "best = max(")
+    return {
+        "solution": submissions.solved(release_nb, source_nb),
+        "blank": copy.deepcopy(release_nb),
+        "cosine-wrong": submissions.fill(release_nb, wrong_cos),
+        "bpe-wrong": submissions.fill(release_nb, wrong_bpe),
+    }
+
+
+def _course(base: Path, assignments: tuple[str, ...] = (A,)) -> tuple[Path, dict, dict]:
+    root = make_course(base, [A])
+    for extra in assignments[1:]:  # another assignment holding the same notebook
+        shutil.copytree(root / "source" / A, root / "source" / extra)
+    cycle.release(root, list(assignments))
+    release_nb = authoring.read_notebook(root / "release" / A / NB)
+    source_nb = authoring.read_notebook(root / "source" / A / NB)
+    return root, release_nb, source_nb
+
+
+def _grade(root: Path, assignments: list[str] | None = None, **options) -> engine.Summary:
+    options = {"progress": False, **options}
+    return engine.Engine(root, **options).grade(assignments or [A])
+
+
+@pytest.fixture(scope="module")
+def parallel(tmp_path_factory, course_env):
+    root, release_nb, source_nb = _course(tmp_path_factory.mktemp("parallel"))
+    for student, nb in _class(release_nb, source_nb).items():
+        submit(root, student, A, NB, nb)
+    summary = _grade(root, workers=2)
+    return root, summary, release_nb, source_nb
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory, course_env):
+    """The same class graded without Dask, uninterrupted: the reference."""
+    root, release_nb, source_nb = _course(tmp_path_factory.mktemp("sequential"))
+    for student, nb in _class(release_nb, source_nb).items():
+        submit(root, student, A, NB, nb)
+    summary = _grade(root, sequential=True)
+    assert summary.count("graded") == 4
+    return gradebook.test_results(root, A)
+
+
+def test_a_local_dask_cluster_grades_like_sequential_grading(parallel, sequential):
+    root, summary, _, _ = parallel
+    assert summary.workers == "2 workers" and summary.count("graded") == 4
+    got = gradebook.test_results(root, A)
+    assert got == sequential
+    assert sum(s for s, _ in got["solution"].values()) == 23
+    assert sum(s for s, _ in got["blank"].values()) == 0
+    assert {t for t, (s, m) in got["cosine-wrong"].items() if s < m} == {"test_cosine_similarity"}
+    assert {t for t, (s, m) in got["bpe-wrong"].items() if s < m} == {"test_learn_bpe"}
+
+
+def _complete_or_absent(root: Path) -> dict[str, bool]:
+    """Per student in the gradebook: is every autograded test scored?"""
+    out = {}
+    with Gradebook(gradebook.db_url(root)) as gb:
+        for submission in gb.assignment_submissions(A):
+            grades = [
+                g for nb in submission.notebooks for g in nb.grades if g.cell.cell_type == "code"
+            ]
+            out[submission.student.id] = bool(grades) and all(
+                g.auto_score is not None for g in grades
+            )
+    return out
+
+
+def test_an_interrupted_run_then_a_rerun_equals_an_uninterrupted_run(
+    parallel, sequential, tmp_path
+):
+    _, _, release_nb, source_nb = parallel
+    root, _, _ = _course(tmp_path)
+    students = _class(release_nb, source_nb)
+    for i in range(3):  # a bigger class, so that the signal arrives mid-run
+        students[f"copy-{i}"] = students["solution"]
+    for student, nb in students.items():
+        submit(root, student, A, NB, nb)
+    env = {**os.environ, "COURSE_SANDBOX_UID_BASE": "60000000"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "attention_grader",
+            "autograde",
+            A,
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    tree: set[int] = set()
+    deadline = time.monotonic() + 300
+    while not list((root / "autograded").glob(f"*/{A}/{engine.STAMP}")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        try:
+            tree |= {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
+        except psutil.Error:
+            pass
+        time.sleep(0.2)
+    tree |= {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output
+    assert "INTERRUPTED" in output
+    time.sleep(1)
+    alive = [
+        pid
+        for pid in tree
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert alive == [], "processes outlived the interrupted run"
+    assert not [
+        p
+        for p in psutil.process_iter(["uids"])
+        if p.info["uids"] and p.info["uids"].real >= 60_000_000
+    ]
+    state = _complete_or_absent(root)
+    assert state and all(state.values()), state  # recorded submissions are whole
+    assert len(state) < len(students)  # the run really was cut short
+
+    rerun = _grade(root, workers=2)
+    assert rerun.count("graded") == len(students) - len(state)
+    assert rerun.count("skipped") == len(state)
+    results = gradebook.test_results(root, A)
+    for student in students:
+        assert results[student] == sequential.get(student, sequential["solution"]), student
+
+
+def test_two_assignments_of_one_student_never_collide(tmp_path, course_env):
+    root, release_nb, source_nb = _course(tmp_path, (A, "99_retake"))
+    submit(root, "ana", A, NB, submissions.solved(release_nb, source_nb))
+    submit(root, "ana", "99_retake", NB, copy.deepcopy(release_nb))
+    summary = _grade(root, [A, "99_retake"], workers=2)
+    assert summary.count("graded") == 2
+    first = gradebook.test_results(root, A)["ana"]
+    retake = gradebook.test_results(root, "99_retake")["ana"]
+    assert sum(s for s, _ in first.values()) == 23
+    assert sum(s for s, _ in retake.values()) == 0
+
+
+def test_a_second_run_grades_nothing_and_a_changed_submission_alone(parallel):
+    root, _, release_nb, source_nb = parallel
+    before = gradebook.test_results(root, A)
+    again = _grade(root, workers=2)
+    assert again.count("graded") == 0 and again.count("skipped") == 4
+    assert gradebook.test_results(root, A) == before
+
+    submit(root, "cosine-wrong", A, NB, submissions.solved(release_nb, source_nb))  # fixed
+    changed = _grade(root, sequential=True)
+    assert [o.submission.student for o in changed.outcomes if o.status == "graded"] == [
+        "cosine-wrong"
+    ]
+    after = gradebook.test_results(root, A)
+    assert sum(s for s, _ in after["cosine-wrong"].values()) == 23
+    assert {k: v for k, v in after.items() if k != "cosine-wrong"} == {
+        k: v for k, v in before.items() if k != "cosine-wrong"
+    }
+
+
+def test_force_and_the_student_filter(parallel):
+    root, _, _, _ = parallel
+    only = _grade(root, sequential=True, force=True)
+    assert only.count("graded") == 4
+    one = engine.Engine(root, sequential=True, force=True, progress=False).grade(
+        [A], students=["blank"]
+    )
+    assert [o.submission.student for o in one.outcomes] == ["blank"]
