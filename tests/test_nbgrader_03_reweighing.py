@@ -1,6 +1,7 @@
 """03_reweighing graded end to end (see notebook_suite.NotebookSuite)."""
 
 import pytest
+
 from notebook_suite import NotebookSuite
 
 pytestmark = pytest.mark.slow
@@ -20,8 +21,11 @@ class TestReweighing(NotebookSuite):
         "attention_softmax_wrong_axis": "test_attention_values",
         "attention_mask_after_softmax": "test_attention_mask",
         "attention_mask_inverted": "test_attention_mask",
+        "attention_blocked_row_uniform": "test_attention_mask",
+        "attention_plain_transpose": "test_attention_shapes",
         "merge_without_transpose": "test_split_merge_heads",
         "mha_no_output_projection": "test_mha_against_keras",
+        "mha_mask_without_head_axis": "test_mha_mask",
         "pe_sin_cos_swapped": "test_positional_encoding",
     }
     feedback_student = "mha_key_value_swapped"

@@ -21,6 +21,13 @@ MISTAKES = {
         breaks=frozenset({"test_smoothing_weights"}),
         edits={"smoothing_weights": [("(2 * sigma**2)", "(2 * sigma)")]},
     ),
+    "smoothing_fixed_normalisation": Mistake(
+        why="divided by the Gaussian's constant sigma * sqrt(2 pi) instead of each row's own sum: "
+            "rows near the edges (and for small T) do not sum to 1",
+        breaks=frozenset({"test_smoothing_weights"}),
+        edits={"smoothing_weights": [("W / W.sum(axis=1, keepdims=True)",
+                                      "W / (sigma * np.sqrt(2 * np.pi))")]},
+    ),
     # --- exercise 2: softmax --------------------------------------------------------
     "softmax_no_max_shift": Mistake(
         why="no subtraction of the maximum: large scores overflow to inf/nan",
@@ -31,6 +38,18 @@ MISTAKES = {
         why="scores multiplied by the temperature instead of divided",
         breaks=frozenset({"test_softmax"}),
         edits={"softmax": [("dtype=np.float64) / temperature", "dtype=np.float64) * temperature")]},
+    ),
+    "softmax_ignores_axis": Mistake(
+        why="always normalises along the last axis, whatever axis is given",
+        breaks=frozenset({"test_softmax"}),
+        edits={"softmax": [("np.max(z, axis=axis, keepdims=True)", "np.max(z, axis=-1, keepdims=True)"),
+                           ("np.sum(e, axis=axis, keepdims=True)", "np.sum(e, axis=-1, keepdims=True)")]},
+    ),
+    "softmax_global_max": Mistake(
+        why="subtracts the maximum of the whole array, not along the axis: a row far below the "
+            "global maximum underflows to 0/0 = nan",
+        breaks=frozenset({"test_softmax"}),
+        edits={"softmax": [("np.max(z, axis=axis, keepdims=True)", "np.max(z)")]},
     ),
     # --- exercise 3: scaled dot-product attention -----------------------------------
     "attention_no_scaling": Mistake(
@@ -61,6 +80,38 @@ MISTAKES = {
                           "test_attention_mask"}),
         edits={"attention": [("q @ np.swapaxes(k, -1, -2)", "q @ k.T")]},
     ),
+    "attention_scaled_by_d_k": Mistake(
+        why="scores divided by d_k instead of sqrt(d_k)",
+        breaks=frozenset({"test_attention_values"}),
+        edits={"attention": [(" / np.sqrt(d_k)  # (..., T_q, T_k)", " / d_k  # (..., T_q, T_k)")]},
+    ),
+    "attention_blocked_row_uniform": Mistake(
+        why="blocked weights not zeroed after the softmax: a query whose keys are all blocked "
+            "gets uniform weights instead of zeros",
+        breaks=frozenset({"test_attention_mask"}),
+        edits={"attention": [(
+            "    if mask is not None:\n        weights = np.where(allowed, weights, 0.0)"
+            "  # rows with no allowed key: all zeros\n", "")]},
+    ),
+    "attention_mask_tilde_on_integers": Mistake(
+        why="blocked = ~mask: right for booleans, but ~1 and ~0 of a 0/1 integer mask are both "
+            "non-zero, so every key is blocked",
+        breaks=frozenset({"test_attention_mask"}),
+        edits={"attention": [
+            ("allowed = np.broadcast_to(np.asarray(mask).astype(bool), scores.shape)",
+             "blocked = np.broadcast_to(~np.asarray(mask), scores.shape)"),
+            ("scores = np.where(allowed, scores, -1e9)", "scores = np.where(blocked, -1e9, scores)"),
+            ("weights = np.where(allowed, weights, 0.0)", "weights = np.where(blocked, 0.0, weights)"),
+        ]},
+    ),
+    "attention_mask_boolean_index": Mistake(
+        why="scores[~mask] = -1e9: boolean indexing needs the mask's full shape, so a mask that "
+            "only broadcasts ((T, T), (batch, 1, T_k), a heads axis of 1) raises IndexError",
+        breaks=frozenset({"test_attention_mask"}),
+        edits={"attention": [(
+            "scores = np.where(allowed, scores, -1e9)  # blocked keys: exp(-1e9 - max) == 0",
+            "scores[~np.asarray(mask).astype(bool)] = -1e9")]},
+    ),
     # --- exercise 4: masks ------------------------------------------------------------
     "padding_mask_inverted": Mistake(
         why="padding mask True on the padding (convention inverted)",
@@ -77,6 +128,25 @@ MISTAKES = {
         breaks=frozenset({"test_masks"}),
         edits={"masks": [("np.tril(", "np.triu(")]},
     ),
+    "padding_mask_ignores_pad_id": Mistake(
+        why="compares with a hard-coded 0 instead of the pad_id argument",
+        breaks=frozenset({"test_masks"}),
+        edits={"masks": [("(token_ids != pad_id)[:, None, :]", "(token_ids != 0)[:, None, :]")]},
+    ),
+    "padding_mask_from_lengths": Mistake(
+        why="counts the real tokens and keeps the first `length` positions: assumes the padding "
+            "is at the end",
+        breaks=frozenset({"test_masks"}),
+        edits={"masks": [("return (token_ids != pad_id)[:, None, :]",
+                          "lengths = (token_ids != pad_id).sum(axis=1)\n"
+                          "    return (np.arange(token_ids.shape[1])[None, :] < lengths[:, None])[:, None, :]")]},
+    ),
+    "causal_mask_float": Mistake(
+        why="np.tril(np.ones((T, T))) is a float array, not the boolean mask the text asks for "
+            "(padding_mask(ids) & causal_mask(T) raises TypeError)",
+        breaks=frozenset({"test_masks"}),
+        edits={"masks": [("np.tril(np.ones((T, T), dtype=bool))", "np.tril(np.ones((T, T)))")]},
+    ),
     # --- exercise 5.1: split and merge heads ------------------------------------------
     "merge_without_transpose": Mistake(
         why="heads merged by a plain reshape, without transposing back",
@@ -91,6 +161,17 @@ MISTAKES = {
         edits={"split_merge_heads": [(
             "return x.reshape(batch, T, num_heads, width // num_heads).transpose(0, 2, 1, 3)",
             "return x.reshape(batch, num_heads, T, width // num_heads)")]},
+    ),
+    "heads_strided": Mistake(
+        why="every num_heads-th feature goes to one head (reshape to (batch, T, d, h)): merge "
+            "undoes it, so the round trip works, but head h is not x[..., h*d:(h+1)*d]",
+        breaks=frozenset({"test_split_merge_heads"}),
+        edits={"split_merge_heads": [
+            ("return x.reshape(batch, T, num_heads, width // num_heads).transpose(0, 2, 1, 3)",
+             "return x.reshape(batch, T, width // num_heads, num_heads).transpose(0, 3, 1, 2)"),
+            ("return x.transpose(0, 2, 1, 3).reshape(batch, T, num_heads * d)",
+             "return x.transpose(0, 2, 3, 1).reshape(batch, T, num_heads * d)"),
+        ]},
     ),
     # --- exercise 5.2: multi-head attention -------------------------------------------
     "mha_no_output_projection": Mistake(
@@ -114,6 +195,18 @@ MISTAKES = {
             ('np.asarray(key) @ params["Wk"]', 'np.asarray(value) @ params["Wk"]'),
             ('np.asarray(value) @ params["Wv"]', 'np.asarray(key) @ params["Wv"]'),
         ]},
+    ),
+    "mha_no_input_biases": Mistake(
+        why="projections without the biases bq, bk, bv",
+        breaks=frozenset({"test_mha_against_keras", "test_mha_mask"}),
+        edits={"multi_head_attention": [(' + params["bq"]', ""), (' + params["bk"]', ""),
+                                        (' + params["bv"]', "")]},
+    ),
+    "mha_mask_without_head_axis": Mistake(
+        why="the (batch, T_q, T_k) mask passed on as it is: it broadcasts the batch axis against "
+            "the heads axis (right only when batch == 1 or every example has the same mask)",
+        breaks=frozenset({"test_mha_mask"}),
+        edits={"multi_head_attention": [("mask = np.asarray(mask)[:, None]", "mask = np.asarray(mask)")]},
     ),
     # --- exercise 6: positional encoding ----------------------------------------------
     "pe_sin_cos_swapped": Mistake(
@@ -141,7 +234,14 @@ def positional_encoding(seq_len, d_model):
     return np.where(j % 2 == 0, np.sin(angles), np.cos(angles)).astype(np.float32)
 '''},
     ),
-    # --- exercise 7: encoder block ----------------------------------------------------
+    "pe_exponent_i_not_2i": Mistake(
+        why="frequency 1 / 10000**(i / d_model) with i = 0, 1, 2, ... instead of the even column "
+            "index 2i",
+        breaks=frozenset({"test_positional_encoding"}),
+        edits={"positional_encoding": [("two_i = np.arange(0, d_model, 2)[None, :]",
+                                        "two_i = np.arange(d_model // 2)[None, :]")]},
+    ),
+    # --- exercise 8: encoder block ----------------------------------------------------
     "shapes_forgot_heads": Mistake(
         why="attention weights predicted without the heads axis",
         breaks=frozenset({"test_encoder_shapes"}),
@@ -162,6 +262,50 @@ def positional_encoding(seq_len, d_model):
         breaks=frozenset({"test_encoder_block"}),
         edits={"encoder_block": [("self.dropout1(a, training=training)", "self.dropout1(a, training=True)"),
                                  ("self.dropout2(f, training=training)", "self.dropout2(f, training=True)")]},
+    ),
+    "shapes_ffn_hidden_as_d_model": Mistake(
+        why="the feed-forward network's hidden layer predicted with d_model units instead of d_ff",
+        breaks=frozenset({"test_encoder_shapes"}),
+        edits={"encoder_shapes": [('"ffn_hidden": (2, 5, 32),', '"ffn_hidden": (2, 5, 8),')]},
+    ),
+    "encoder_pre_norm": Mistake(
+        why="pre-norm (x + attention(norm1(x)), then h + ffn(norm2(h))) instead of the post-norm "
+            "block the text asks for",
+        breaks=frozenset({"test_encoder_block"}),
+        edits={"encoder_block": [
+            ("a = self.attention(x, x, x, attention_mask=attention_mask, training=training)",
+             "n = self.norm1(x)\n        "
+             "a = self.attention(n, n, n, attention_mask=attention_mask, training=training)"),
+            ("h = self.norm1(x + self.dropout1(a, training=training))",
+             "h = x + self.dropout1(a, training=training)"),
+            ("f = self.ffn(h)", "f = self.ffn(self.norm2(h))"),
+            ("return self.norm2(h + self.dropout2(f, training=training))",
+             "return h + self.dropout2(f, training=training)"),
+        ]},
+    ),
+    "encoder_norm1_twice": Mistake(
+        why="norm1 used for both add & norm steps (norm2 never used)",
+        breaks=frozenset({"test_encoder_block"}),
+        edits={"encoder_block": [("return self.norm2(h + self.dropout2(f, training=training))",
+                                  "return self.norm1(h + self.dropout2(f, training=training))")]},
+    ),
+    "encoder_no_dropout": Mistake(
+        why="the dropout layers are never applied: the block ignores training=True",
+        breaks=frozenset({"test_encoder_block"}),
+        edits={"encoder_block": [("self.dropout1(a, training=training)", "a"),
+                                 ("self.dropout2(f, training=training)", "f")]},
+    ),
+    "encoder_mask_not_expanded": Mistake(
+        why="mask (batch, T) passed as attention_mask without the query axis: Keras broadcasts "
+            "the batch axis against the queries",
+        breaks=frozenset({"test_encoder_block_mask"}),
+        edits={"encoder_block": [('keras.ops.cast(mask, "bool")[:, None, :]', 'keras.ops.cast(mask, "bool")')]},
+    ),
+    "encoder_mask_on_queries": Mistake(
+        why="attention_mask (batch, T, 1): blocks the padded queries instead of the padded keys, "
+            "so real tokens still attend to the padding",
+        breaks=frozenset({"test_encoder_block_mask"}),
+        edits={"encoder_block": [('keras.ops.cast(mask, "bool")[:, None, :]', 'keras.ops.cast(mask, "bool")[:, :, None]')]},
     ),
     "encoder_mask_ignored": Mistake(
         why="the padding mask is not passed to the attention",

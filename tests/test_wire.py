@@ -1,0 +1,133 @@
+"""attention_course.wire: plain data between a grading kernel and the grader."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from attention_course import wire
+
+
+def roundtrip(value):
+    return wire.decode(json.loads(json.dumps(wire.encode(value))))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        False,
+        0,
+        -7,
+        2**70,
+        1.5,
+        "text",
+        "",
+        [1, "a", None],
+        (1, (2, 3)),
+        {"a": 1, (1, 2): [3]},
+        {1, 2},
+        [[1, 2], [3, 4]],
+    ],
+)
+def test_plain_values_come_back_equal_and_of_the_same_type(value):
+    back = roundtrip(value)
+    assert back == value and type(back) is type(value)
+
+
+@pytest.mark.parametrize(
+    "dtype", ["float32", "float64", "int64", "int8", "uint16", "bool", "complex64"]
+)
+def test_arrays_keep_dtype_shape_and_values(dtype):
+    array = (np.arange(24).reshape(2, 3, 4) % 3).astype(dtype)
+    back = roundtrip(array)
+    assert back.dtype == array.dtype and back.shape == array.shape
+    assert np.array_equal(back, array)
+
+
+def test_numpy_scalars_come_back_as_numpy_scalars():
+    assert roundtrip(np.float32(1.25)) == np.float32(1.25)
+    assert isinstance(roundtrip(np.int64(3)), np.int64)
+
+
+def test_non_finite_floats_and_text_arrays():
+    back = roundtrip([float("nan"), float("inf"), -float("inf")])
+    assert np.isnan(back[0]) and back[1:] == [float("inf"), -float("inf")]
+    text = roundtrip(np.array([["a", "bc"], ["", "d"]]))
+    assert text.tolist() == [["a", "bc"], ["", "d"]]
+
+
+def test_a_tensor_like_object_arrives_as_an_array():
+    class Tensor:
+        def __array__(self, dtype=None, copy=None):
+            return np.ones((2, 2), dtype="float32")
+
+        def numpy(self):
+            return self.__array__()
+
+    back = roundtrip(Tensor())
+    assert back.shape == (2, 2) and back.dtype == np.float32
+
+
+def test_subclasses_are_read_by_their_real_value():
+    class Liar(int):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = int.__hash__
+
+        def __int__(self):
+            return 999
+
+    class LyingList(list):
+        def __iter__(self):
+            return iter([1, 2, 3])
+
+    assert roundtrip(Liar(5)) == 5 and type(roundtrip(Liar(5))) is int
+    assert roundtrip(LyingList([7])) == [7]
+
+
+def test_unknown_objects_and_exceptions_arrive_as_markers():
+    class Thing:
+        pass
+
+    opaque = roundtrip(Thing())
+    assert isinstance(opaque, wire.Opaque) and opaque.type_name == "Thing"
+    assert opaque != opaque  # never equal to anything
+    raised = roundtrip(wire.Raised("ValueError", "bad shape"))
+    assert isinstance(raised, wire.Raised) and repr(raised) == "ValueError: bad shape"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"__ndarray__": "AAAA", "dtype": "object", "shape": [1]},  # dtype not allowed
+        {"__ndarray__": base64.b64encode(b"\0" * 8).decode(), "dtype": "float64", "shape": [2]},
+        {"__ndarray__": "not base64!", "dtype": "int8", "shape": [1]},
+        {"__ndarray__": "AA==", "dtype": "int8", "shape": [-1]},
+        {"__dict__": [[[1], 2]]},  # unhashable key
+        {"__float__": "1e999"},
+        {"something": 1},
+        {"__raised__": ["ValueError"]},
+    ],
+)
+def test_malformed_data_is_rejected(data):
+    with pytest.raises(wire.WireError):
+        wire.decode(data)
+
+
+def test_decoding_has_limits_on_size_and_depth():
+    with pytest.raises(wire.WireError, match="too large"):
+        wire.decode(list(range(100)), max_items=10)
+    deep: object = 1
+    for _ in range(wire.MAX_DEPTH + 5):
+        deep = [deep]
+    with pytest.raises(wire.WireError, match="deep"):
+        wire.decode(deep)
+    big = {"__ndarray__": "", "dtype": "uint8", "shape": [10**9]}
+    with pytest.raises(wire.WireError, match="too large"):
+        wire.decode(big)
