@@ -1,55 +1,74 @@
 # Lesson 5: attention and transformers for NLP. Every command a person types.
-# First use creates .venv with the pinned versions (requirements.txt + requirements.lock).
+# First use creates .venv with the pinned versions (requirements.txt + requirements.lock) and
+# the system tools grading needs (bubblewrap; PostgreSQL for its test), see `make setup`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# pass A=01_tokenization to limit release/autograde/feedback to one assignment
+# make autograde A=01_tokenization STUDENT=ana FORCE=1 WORKERS=2 SCHEDULER=tcp://host:8786
 A ?=
-
+STUDENT ?=
+FORCE ?=
+WORKERS ?=
+SCHEDULER ?=
 # make bench IMDB=/path/to/aclImdb_v1.tar.gz (or an extracted folder); default: setting/download
 IMDB ?=
 MODELS ?=
 
-.PHONY: help setup demo test test-fast release autograde feedback grades sync lint clean bench
+GRADING_FLAGS = $(foreach s,$(STUDENT),--student $(s)) $(if $(FORCE),--force) \
+	$(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+.PHONY: help setup system demo test test-fast lint release autograde feedback grades sync \
+	clean bench bench-grading
 
 help:
-	@echo "make demo       the whole nbgrader cycle on sample submissions (the main job)"
-	@echo "make test       the project's test suite (everything, ~10 min on 2 cores)"
-	@echo "make test-fast  the tests that start no kernel (~1 min)"
-	@echo "make release    nbgrader generate_assignment -> release/ (commit the result)"
-	@echo "make autograde  nbgrader autograde of submitted/ (kernel deaths reported, batch goes on)"
-	@echo "make feedback   nbgrader generate_feedback (hidden tests scrubbed)"
-	@echo "make grades     grades.csv + score table + class report"
-	@echo "make sync       strip notebooks, rewrite Colab badges/setup cells from pyproject.toml"
-	@echo "make bench      IMDB models of notebook 05 on the official split (IMDB=<archive or folder>)"
-	@echo "make lint       ruff"
-	@echo "make clean      remove submitted/, autograded/, feedback/, gradebook.db (asks nothing!)"
+	@echo "make demo           the whole nbgrader cycle on sample submissions (the main job)"
+	@echo "make test           the project's test suite (everything, ~15 min on 2 cores)"
+	@echo "make test-fast      the tests that start no kernel (~1 min)"
+	@echo "make lint           ruff check + ruff format --check"
+	@echo "make release        nbgrader generate_assignment -> release/ (commit the result)"
+	@echo "make autograde      grade new or changed submissions: sandboxed, in parallel"
+	@echo "                    (A=assignment STUDENT=id FORCE=1 WORKERS=n SCHEDULER=address)"
+	@echo "make feedback       nbgrader generate_feedback (hidden tests scrubbed)"
+	@echo "make grades         grades.csv, score table, reports/class_report.html"
+	@echo "make sync           strip notebooks, rewrite Colab badges/setup cells from pyproject.toml"
+	@echo "make bench          IMDB models of notebook 05 on the official split (IMDB=<archive or folder>)"
+	@echo "make bench-grading  grading speed of the sample submissions with 1 and 2 workers"
+	@echo "make clean          remove submitted/, autograded/, feedback/, gradebook.db (asks nothing!)"
+
+# System tools: bubblewrap (the grading sandbox) and PostgreSQL (its gradebook test). As root
+# with apt-get they are installed here; otherwise the message says what to install.
+system:
+	@$(PYTHON) tools/system_packages.py
 
 $(STAMP): requirements.txt requirements.lock pyproject.toml grader/pyproject.toml
-	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else "Python 3.11 or newer is needed, found %d.%d: make PYTHON=python3.11 ..." % v[:2])'
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11, 5) else "Python 3.11.5 or newer is needed, found %d.%d.%d: make PYTHON=python3.11 ..." % v[:3])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . -e ./grader
 	@touch $@
 
-setup: $(STAMP)
+setup: system $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/course demo
+demo: setup
+	$(BIN)/course demo $(GRADING_FLAGS)
 
-test: $(STAMP)
+test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=12
 
-test-fast: $(STAMP)
+test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 release: $(STAMP)
 	$(BIN)/course release $(A)
 
-autograde: $(STAMP)
-	$(BIN)/course autograde $(A)
+autograde: setup
+	$(BIN)/course autograde $(A) $(GRADING_FLAGS)
 
 feedback: $(STAMP)
 	$(BIN)/course feedback $(A)
@@ -60,11 +79,12 @@ grades: $(STAMP)
 sync: $(STAMP)
 	$(BIN)/course sync-notebooks
 
-lint: $(STAMP)
-	$(BIN)/ruff check src tests nbgrader_config.py
-
 clean:
-	rm -rf submitted autograded/*/ feedback gradebook.db grades.csv .autograde.lock
+	rm -rf submitted autograded/*/ autograded/.course-* feedback gradebook.db grades.csv \
+		reports .autograde.lock
 
 bench: $(STAMP)
 	$(BIN)/course bench $(if $(IMDB),--imdb "$(IMDB)") $(if $(MODELS),--models $(MODELS))
+
+bench-grading: setup
+	$(BIN)/course bench-grading

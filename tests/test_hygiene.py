@@ -18,7 +18,7 @@ import nbformat
 import pytest
 import yaml
 
-from attention_course import notebooks
+from attention_grader import authoring as notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = sorted(ROOT.glob("source/*/*.ipynb"))
@@ -34,7 +34,8 @@ EXERCISE_POINTS = re.compile(r"^#{1,6} .*\((\d+(?:\.\d+)?) points?\)\s*$", re.M)
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9,._-]+\])?==([A-Za-z0-9.+!_-]+)$")
+PIN = re.compile(
+    r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9,._-]+\])?==([A-Za-z0-9.+!_-]+)\s*(;\s*\S.*)?$")
 
 
 def rel(path: Path) -> str:

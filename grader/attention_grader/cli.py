@@ -7,6 +7,7 @@
     course demo                         the whole cycle on three sample submissions
     course sync-notebooks               strip outputs, rewrite Colab badges and setup cells
     course bench                        the IMDB models of notebook 05 on the official split
+    course bench-grading                grading speed: sample submissions, 1 and 2 workers
 
 Run from the course root (the folder with nbgrader_config.py), or pass --root.
 """
@@ -79,6 +80,7 @@ def cmd_autograde(root: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_grades(root: Path, csv_path: Path) -> None:
+    """``make grades``: the CSV export, the text reports, and the HTML class report."""
     cycle.export(root, csv_path)
     rows = gradebook.scores(root)
     print(f"\nScores (also in {csv_path.name}; nbgrader's export format):\n")
@@ -86,6 +88,8 @@ def cmd_grades(root: Path, csv_path: Path) -> None:
     for name in sorted({r.assignment for r in rows}):
         print()
         print(reports.class_report(root, name))
+    page = reports.write_class_report(root, root / "reports" / "class_report.html")
+    print(f"\nClass report (figures, item analysis, who to grade by hand): {page}")
 
 
 def cmd_demo(root: Path, args: argparse.Namespace) -> int:
@@ -108,6 +112,36 @@ def cmd_demo(root: Path, args: argparse.Namespace) -> int:
     cmd_grades(root, root / "grades.csv")
     print(f"\ndemo finished in {time.monotonic() - start:.0f} s")
     return status
+
+
+def cmd_bench_grading(root: Path, workers: list[int]) -> int:
+    """``make bench-grading``: grade copies of the sample submissions of every notebook with
+    1 and with 2 workers; one line per run."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        course = Path(tmp) / "course"
+        course.mkdir()
+        shutil.copy(root / "nbgrader_config.py", course)
+        shutil.copytree(root / "source", course / "source")
+        shutil.copytree(root / "tests" / "submissions", course / "tests" / "submissions")
+        names = cycle.assignments(course)
+        cycle.release(course, names)
+        for name in names:
+            place_demo_submissions(course, name)
+            shutil.rmtree(course / "submitted" / "demo-blank" / name)  # instant: not a cost
+        count = sum(1 for _ in (course / "submitted").glob("*/*/*.ipynb"))
+        for n in workers:
+            summary = Engine(course, workers=n, force=True, progress=False).grade(names)
+            failed = summary.count("failed")
+            print(
+                f"workers={n} submissions={count} wall_s={summary.seconds:.1f} "
+                f"per_submission_s={summary.seconds / count:.2f}"
+                + (f" FAILED={failed}" if failed else ""),
+                flush=True,
+            )
+    return 0
 
 
 def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
@@ -191,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo")
     _grading_options(p)
     sub.add_parser("sync-notebooks")
+    p = sub.add_parser("bench-grading", help="grading speed with 1 and 2 workers")
+    p.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     p = sub.add_parser("bench", help="train the IMDB models of notebook 05 on the official split")
     p.add_argument(
         "--imdb",
@@ -223,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_demo(root, args)
         if args.command == "bench":
             return cmd_bench(args.imdb, args.models)
+        if args.command == "bench-grading":
+            return cmd_bench_grading(root, args.workers)
         if args.command == "sync-notebooks":
             changed = authoring.sync_all(root)
             for path in changed:
