@@ -13,12 +13,16 @@ never edits this file:
   COURSE_DB_URL        gradebook URL, e.g. postgresql+psycopg://user@host/db
                        (default: sqlite:///<this folder>/gradebook.db)
   COURSE_CELL_TIMEOUT  seconds one cell may run before it is interrupted (default: 120)
+  COURSE_EXCHANGE      the exchange folder for JupyterHub release/fetch/submit/collect
+                       (default: <this folder>/exchange)
   COURSE_UNSAFE_NO_SANDBOX=1  run students' code without isolation (never on a real class)
+Due dates and the late policy: schedule.toml.
   (limits of the sandbox: COURSE_SANDBOX_*, see the README)
 """
 
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -38,6 +42,9 @@ c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 c.CourseDirectory.root = str(ROOT)
 c.CourseDirectory.course_id = os.environ.get("COURSE_ID", "lesson5-attention")
 c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL", f"sqlite:///{ROOT / 'gradebook.db'}")
+# Where JupyterHub users fetch and submit (students' nbgrader must use the same folder and
+# course id); a folder in the course root by default, for a single machine.
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE", str(ROOT / "exchange"))
 
 # Students see this stub in every solution cell.
 c.ClearSolutions.code_stub = {
@@ -74,6 +81,18 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.GradingExecute.unsafe_no_sandbox = os.environ.get("COURSE_UNSAFE_NO_SANDBOX") == "1"
+# Late submissions (due dates: schedule.toml, written into the gradebook by `make release`).
+_schedule = tomllib.loads((ROOT / "schedule.toml").read_text(encoding="utf-8")) \
+    if (ROOT / "schedule.toml").exists() else {}
+c.AssignLatePenalties.plugin_class = "attention_grader.late.PercentPerDay"
+for _key, _value in _schedule.get("late", {}).items():
+    setattr(c.PercentPerDay, _key, float(_value))
+
+# --- Release -----------------------------------------------------------------------------
+# The rubric of a written answer sits in a locked cell between "### BEGIN MARK SCHEME" and
+# "### END MARK SCHEME": removed from the student version, restored from the gradebook for
+# formgrader, and scrubbed from feedback (ScrubHiddenTests).
+c.ClearMarkScheme.enforce_metadata = False
 
 # --- Feedback -------------------------------------------------------------------------------
 # Hidden tests would otherwise appear in the feedback HTML.

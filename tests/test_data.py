@@ -265,15 +265,145 @@ def test_bad_archive_raises_and_leaves_nothing(
 @pytest.mark.parametrize(
     ("variable", "call"), [("COURSE_IMDB", data.imdb_dir), ("COURSE_EEG", data.eeg_path)]
 )
+@pytest.mark.parametrize("course_fast", [None, "0"])
 def test_missing_setting_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, call
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, call, course_fast
 ) -> None:
     missing = tmp_path / "nowhere" / "copy.tar.gz"
     monkeypatch.setenv(variable, str(missing))
-    monkeypatch.setenv("COURSE_FAST", "1")  # a setting wins over the fixture
+    if course_fast is not None:
+        monkeypatch.setenv("COURSE_FAST", course_fast)  # a full run: the setting is used
     with pytest.raises(DataError) as info:
         call()
     assert variable in str(info.value) and str(missing) in str(info.value)
+    with pytest.raises(DataError, match=variable):
+        call(source="real")
+
+
+def test_fast_mode_ignores_the_settings(
+    tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch, no_download: list
+) -> None:
+    """Fast mode (grading, tests) always uses the fixtures: a setting applies to full runs."""
+    real_imdb = make_imdb_fixture(tmp_path / "real", n_per_class=3, seed=9)
+    real_eeg = make_eeg_fixture(tmp_path / "real.arff", n_steps=40, seed=9)
+    monkeypatch.setenv("COURSE_IMDB", str(real_imdb))
+    monkeypatch.setenv("COURSE_EEG", str(real_eeg))
+    monkeypatch.setenv("COURSE_FAST", "1")
+    n = data.FAST_IMDB_PER_CLASS
+    assert clean_env / "fixtures" in data.imdb_dir().parents
+    assert len(data.load_imdb("train")[0]) == 2 * n
+    assert clean_env / "fixtures" in data.eeg_path().parents
+    assert data.load_eeg()[0].shape == (data.FAST_EEG_STEPS, 14)
+    # source="real" (make bench) still reads the settings in fast mode
+    assert data.imdb_dir(source="real") == real_imdb
+    assert len(data.load_imdb("train", source="real")[0]) == 6
+    assert data.eeg_path(source="real") == real_eeg
+    # under nbgrader too (fast mode follows NBGRADER_EXECUTION), and even a setting that
+    # points nowhere does not matter there
+    monkeypatch.delenv("COURSE_FAST")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setenv("COURSE_IMDB", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("COURSE_EEG", str(tmp_path / "nowhere.arff"))
+    assert len(data.load_imdb("test")[0]) == 2 * n
+    assert data.load_eeg()[0].shape == (data.FAST_EEG_STEPS, 14)
+    # a full run (COURSE_FAST=0 wins over nbgrader) uses the settings again
+    monkeypatch.setenv("COURSE_FAST", "0")
+    monkeypatch.setenv("COURSE_IMDB", str(real_imdb))
+    monkeypatch.setenv("COURSE_EEG", str(real_eeg))
+    assert len(data.load_imdb("test")[0]) == 6
+    assert data.load_eeg()[0].shape == (40, 14)
+    assert no_download == []
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+class SlowClock:
+    """time.monotonic for data.py that advances 1 s at every call: every load is 'long'."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+@pytest.fixture
+def slow_clock(monkeypatch: pytest.MonkeyPatch) -> SlowClock:
+    clock = SlowClock()
+    monkeypatch.setattr(data.time, "monotonic", clock)
+    return clock
+
+
+def _progress_lines(err: str) -> list[str]:
+    return [part for line in err.split("\n") for part in line.split("\r") if part]
+
+
+def test_long_loads_show_progress_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, slow_clock
+) -> None:
+    archive = make_imdb_fixture(tmp_path / "copy", n_per_class=6, archive=True)
+    monkeypatch.setenv("COURSE_IMDB", str(archive))
+    texts, _ = data.load_imdb("train")
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = _progress_lines(err)
+    extracting = [line for line in lines if line.startswith("Extracting aclImdb_v1.tar.gz")]
+    reading = [line for line in lines if line.startswith("IMDB train: reading reviews")]
+    assert extracting and reading and len(extracting) + len(reading) == len(lines)
+    size = archive.stat().st_size / 1e6
+    assert extracting[-1].startswith(
+        f"Extracting aclImdb_v1.tar.gz (once): {size:.1f} of {size:.1f} MB, done in ")
+    assert reading[-1].startswith("IMDB train: reading reviews: 12 of 12 reviews, done in ")
+    assert any(re.search(r" of 12 reviews \(\d+%\)$", line) for line in reading)  # states
+    assert err.endswith(" s\n") and err.count("\n") == 2  # one finished line per step
+    assert len(texts) == 12
+    # extracted once: a second load only reads
+    data.load_imdb("test")
+    err = capsys.readouterr().err
+    assert "Extracting" not in err and "IMDB test: reading reviews: 12 of 12 reviews" in err
+
+
+def test_quick_loads_print_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setattr(data, "PROGRESS_DELAY", 60.0)
+    archive = make_imdb_fixture(tmp_path / "copy", n_per_class=6, archive=True)
+    monkeypatch.setenv("COURSE_IMDB", str(archive))
+    data.load_imdb("train")
+    assert capsys.readouterr() == ("", "")
+
+
+def test_no_progress_under_nbgrader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, slow_clock
+) -> None:
+    """A test cell that writes to stderr scores 0: nothing is written while nbgrader runs,
+    also for a load that is long (here: a full run under nbgrader reading a setting)."""
+    archive = make_imdb_fixture(tmp_path / "copy", n_per_class=6, archive=True)
+    monkeypatch.setenv("COURSE_IMDB", str(archive))
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setenv("COURSE_FAST", "0")
+    assert len(data.load_imdb("train")[0]) == 12
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.delenv("COURSE_FAST")  # fast mode under nbgrader: the fixture, silently
+    assert len(data.load_imdb("test")[0]) == 2 * data.FAST_IMDB_PER_CLASS
+    assert capsys.readouterr() == ("", "")
+
+
+def test_failed_extraction_ends_its_progress_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, slow_clock
+) -> None:
+    good = make_imdb_fixture(tmp_path / "good", n_per_class=6, archive=True)
+    bad = tmp_path / "bad" / "aclImdb_v1.tar.gz"
+    bad.parent.mkdir()
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    monkeypatch.setenv("COURSE_IMDB", str(bad))
+    with pytest.raises(DataError, match="corrupt or truncated"):
+        data.load_imdb("train")
+    err = capsys.readouterr().err
+    assert err.startswith("\rExtracting aclImdb_v1.tar.gz (once): ")
+    assert err.endswith(" - stopped\n") and err.count("\n") == 1
 
 
 # ----------------------------------------------------------------------------- downloads

@@ -1,6 +1,7 @@
 """01_tokenization graded end to end (see notebook_suite.NotebookSuite)."""
 
 import pytest
+
 from notebook_suite import NotebookSuite
 
 pytestmark = pytest.mark.slow

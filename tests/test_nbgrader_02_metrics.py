@@ -5,9 +5,9 @@ import json
 
 import pytest
 from nbgrader.api import Gradebook
-from notebook_suite import NotebookSuite
 
 from attention_grader import cycle, gradebook, reports
+from notebook_suite import NotebookSuite
 
 pytestmark = pytest.mark.slow
 
@@ -66,12 +66,16 @@ class TestMetrics(NotebookSuite):
         solution_line = next(x for x in table.splitlines() if x.startswith("solution "))
         assert solution_line.rstrip().endswith("*"), "an ungraded written answer must be marked"
 
-    def test_rubric_stays_with_the_instructor(self, graded):
+    def test_rubric_reaches_the_grader_and_never_the_student(self, graded):
         assert "Rubric (4 points)" in json.dumps(graded.source_nb)
         assert "Rubric" not in json.dumps(graded.release_nb)
+        # formgrader shows the autograded notebook: the rubric is back, after the answer
+        for student in ("solution", "blank"):
+            seen = (graded.root / "autograded" / student / self.assignment /
+                    f"{self.assignment}.ipynb").read_text()
+            assert "Rubric (4 points)" in seen, student
         cycle.feedback(graded.root, self.assignment)
-        # "blank": the other honest submissions answer with the model answer itself, rubric
-        # included, and feedback shows a student's own answer
-        page = (graded.root / "feedback" / "blank" / self.assignment /
-                f"{self.assignment}.html").read_text()
-        assert "Rubric" not in page
+        for student in ("solution", "blank"):
+            page = (graded.root / "feedback" / student / self.assignment /
+                    f"{self.assignment}.html").read_text()
+            assert "Rubric" not in page and "MARK SCHEME" not in page, student

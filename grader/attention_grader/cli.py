@@ -250,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_autograde(root, args)
         if args.command == "feedback":
             for name in args.assignments or cycle.assignments(root):
-                cycle.feedback(root, name)
+                if cycle.feedback(root, name):
+                    print(f"feedback/*/{name}/ written")
+                else:
+                    print(f"{name}: no graded submission yet, no feedback")
             return 0
         if args.command == "grades":
             cmd_grades(root, root / args.csv)

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,17 +55,49 @@ def nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.Completed
 
 
 def release(root: Path, names: list[str] | None = None) -> list[Path]:
-    """``nbgrader generate_assignment`` for each assignment; returns the release notebooks."""
+    """``nbgrader generate_assignment`` for each assignment, then the due dates of
+    ``schedule.toml`` into the gradebook; returns the release notebooks."""
     out = []
-    for name in names or assignments(root):
+    names = names or assignments(root)
+    for name in names:
         nbgrader(root, "generate_assignment", name, "--force")
         out.extend(sorted((root / "release" / name).glob("*.ipynb")))
+    set_due_dates(root, names)
     return out
 
 
-def feedback(root: Path, assignment: str) -> None:
-    """``nbgrader generate_feedback`` (hidden tests scrubbed, see nbgrader_ext)."""
+def due_dates(root: Path) -> dict[str, str]:
+    """``{assignment: ISO 8601 due date}`` from ``schedule.toml`` (empty without one)."""
+    path = root / "schedule.toml"
+    if not path.exists():
+        return {}
+    due = tomllib.loads(path.read_text(encoding="utf-8")).get("due", {})
+    return {name: str(when) for name, when in due.items()}
+
+
+def set_due_dates(root: Path, names: list[str]) -> None:
+    """Write the due date of each assignment into the gradebook (none: never late)."""
+    from nbgrader.api import Gradebook
+
+    from .gradebook import db_url
+
+    dates = due_dates(root)
+    with Gradebook(db_url(root)) as gb:
+        for name in names:
+            gb.update_or_create_assignment(name, duedate=dates.get(name))
+
+
+def graded_submissions(root: Path, assignment: str) -> list[Path]:
+    return sorted(p for p in (root / "autograded").glob(f"*/{assignment}") if p.is_dir())
+
+
+def feedback(root: Path, assignment: str) -> bool:
+    """``nbgrader generate_feedback`` (hidden tests scrubbed, see nbgrader_ext); False
+    (and nothing run) when the assignment has no graded submission yet."""
+    if not graded_submissions(root, assignment):
+        return False
     nbgrader(root, "generate_feedback", assignment, "--force")
+    return True
 
 
 def export(root: Path, path: Path) -> Path:

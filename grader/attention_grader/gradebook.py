@@ -50,26 +50,29 @@ class NotebookScore:
     student: str
     assignment: str
     notebook: str
-    score: float
+    score: float  # after the late penalty, as nbgrader's export computes it
     max_score: float
     needs_manual: bool
+    late_penalty: float = 0.0
 
 
 def scores(root: Path) -> list[NotebookScore]:
-    """Every submitted notebook's score."""
+    """Every submitted notebook's score (late penalty subtracted)."""
     out = []
     with Gradebook(db_url(root)) as gb:
         for assignment in gb.assignments:
             for submission in gb.assignment_submissions(assignment.name):
                 for nb in submission.notebooks:
+                    penalty = float(nb.late_submission_penalty or 0.0)
                     out.append(
                         NotebookScore(
                             student=submission.student.id,
                             assignment=assignment.name,
                             notebook=nb.name,
-                            score=float(nb.score),
+                            score=max(0.0, float(nb.score) - penalty),
                             max_score=float(nb.max_score),
                             needs_manual=bool(nb.needs_manual_grade),
+                            late_penalty=penalty,
                         )
                     )
     return out

@@ -22,8 +22,9 @@ Autograde, grading (in place of nbgrader's ``Execute``):
 
 Feedback:
 
-- :class:`ScrubHiddenTests` removes hidden tests from test cells, shortens tracebacks, and
-  removes any output that quotes a line of a hidden test.
+- :class:`ScrubHiddenTests` removes hidden tests from test cells and mark schemes (rubrics)
+  from every cell, shortens tracebacks, and removes any output that quotes a line of a hidden
+  test.
 
 Each subclasses nbgrader's preprocessor base class (a plain nbconvert preprocessor would be
 disabled by default and silently do nothing).
@@ -40,7 +41,7 @@ from typing import Any
 import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_locked, is_solution
 from traitlets import Bool
 
@@ -333,7 +334,9 @@ class ScrubHiddenTests(NbGraderPreprocessor):
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         hidden: set[str] = set()
+        rubric = ClearMarkScheme(enforce_metadata=False, check_attachment_leakage=False)
         for cell in nb.cells:
+            rubric._remove_mark_scheme_region(cell)
             if cell.cell_type == "code" and is_grade(cell) and is_locked(cell):
                 before = set(cell.source.splitlines())
                 ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)

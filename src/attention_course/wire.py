@@ -20,6 +20,12 @@ from typing import Any
 
 import numpy as np
 
+# NumPy functions bound when this module is imported (before any student cell runs), so a
+# student cell that rebinds ``np.asarray`` cannot change what is encoded or compared.
+_asarray, _ascontiguousarray, _frombuffer = np.asarray, np.ascontiguousarray, np.frombuffer
+_ndarray, _generic, _empty, _array = np.ndarray, np.generic, np.empty, np.array
+_dtype, _prod = np.dtype, math.prod
+
 MIME = "application/vnd.attention-course.report+json"
 """The output type a hidden check uses to report what the student's code returned."""
 
@@ -71,8 +77,8 @@ def _encode(value: Any, depth: int) -> Any:
         return number if math.isfinite(number) else {"__float__": repr(number)}
     if isinstance(value, str):
         return str.__str__(value)
-    if isinstance(value, np.generic) or isinstance(value, np.ndarray):
-        return _encode_array(np.asarray(value), depth)
+    if isinstance(value, (_generic, _ndarray)):
+        return _encode_array(_asarray(value), depth)
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v, depth + 1) for v in tuple.__iter__(value)]}
     if isinstance(value, list):
@@ -89,16 +95,17 @@ def _encode(value: Any, depth: int) -> Any:
         return {"__raised__": [str.__str__(value.type_name), str.__str__(value.message)]}
     if hasattr(value, "numpy") or hasattr(value, "__array__"):  # tensors, variables
         try:
-            return _encode_array(np.asarray(value), depth)
+            numpy = getattr(value, "numpy", None)
+            return _encode_array(_asarray(numpy() if callable(numpy) else value), depth)
         except Exception as error:  # noqa: BLE001 - reported, not raised: the grader decides
             return {"__object__": type(value).__name__, "error": str(error)[:200]}
     return {"__object__": type(value).__name__}
 
 
 def _encode_array(array: np.ndarray, depth: int) -> Any:
-    array = np.ndarray.view(np.asarray(array), np.ndarray)
+    array = _ndarray.view(_asarray(array), _ndarray)
     if array.dtype.name in NUMERIC_DTYPES:
-        data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+        data = _ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
         return {
             "__ndarray__": base64.b64encode(data.tobytes()).decode("ascii"),
             "dtype": array.dtype.name,
@@ -212,7 +219,7 @@ def _decode(data: Any, depth: int, budget: list[int]) -> Any:
     if "__strarray__" in data:
         shape = _expect_shape(data.get("shape"))
         values = _decode(data["__strarray__"], depth + 1, budget)
-        array = np.array(values, dtype=str)
+        array = _array(values, dtype=str)
         if array.shape != shape:
             raise WireError("text array does not match its shape")
         return array
@@ -221,7 +228,7 @@ def _decode(data: Any, depth: int, budget: list[int]) -> Any:
         items = [_decode(v, depth + 1, budget) for v in _expect_list(data["__objarray__"])]
         if len(items) != math.prod(shape):
             raise WireError("object array does not match its shape")
-        array = np.empty(len(items), dtype=object)
+        array = _empty(len(items), dtype=object)
         array[:] = items
         return array.reshape(shape)
     if "__object__" in data:
@@ -259,9 +266,9 @@ def _decode_array(data: dict, budget: list[int]) -> Any:
         raw = base64.b64decode(encoded.encode("ascii"), validate=True)
     except (ValueError, UnicodeEncodeError):
         raise WireError("array data is not base64") from None
-    dtype = np.dtype(dtype_name).newbyteorder("<")
-    if len(raw) != math.prod(shape) * dtype.itemsize:
+    dtype = _dtype(dtype_name).newbyteorder("<")
+    if len(raw) != _prod(shape) * dtype.itemsize:
         raise WireError("array data does not match its shape and dtype")
-    array = np.frombuffer(raw, dtype=dtype).astype(dtype.newbyteorder("="), copy=True)
+    array = _frombuffer(raw, dtype=dtype).astype(dtype.newbyteorder("="), copy=True)
     array = array.reshape(shape)
     return array[()] if shape == () else array
