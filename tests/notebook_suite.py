@@ -62,6 +62,17 @@ class NotebookSuite:
         score, max_score = graded.total("solution")
         assert score == max_score == sum(self.points.values())
 
+    def test_solution_passes_its_visible_tests_while_grading(self, graded):
+        # demonstration cells are skipped while grading: no test cell may need them
+        path = graded.root / "autograded" / "solution" / self.assignment / \
+            self.catalog().notebook
+        cells = json.loads(path.read_text())["cells"]
+        errors = [(c["metadata"].get("nbgrader", {}).get("grade_id"), "".join(o["text"]))
+                  for c in cells for o in c.get("outputs", [])
+                  if o.get("output_type") == "stream" and "[in the notebook]" in "".join(
+                      o.get("text", ""))]
+        assert errors == []
+
     def test_points_per_behaviour(self, graded):
         got = {name: int(top) for name, (_, top) in graded.results["solution"].items()}
         assert got == self.points

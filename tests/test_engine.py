@@ -5,6 +5,7 @@ completes, and one student's submissions of two assignments never collide."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import signal
@@ -205,3 +206,58 @@ def test_force_and_the_student_filter(parallel):
         [A], students=["blank"]
     )
     assert [o.submission.student for o in one.outcomes] == ["blank"]
+
+
+def test_grading_on_an_existing_dask_scheduler(tmp_path, course_env, sequential):
+    root, release_nb, source_nb = _course(tmp_path / "course")
+    for student, nb in _class(release_nb, source_nb).items():
+        submit(root, student, A, NB, nb)
+    scheduler_file = tmp_path / "scheduler.json"
+    bin_dir = Path(sys.executable).parent
+    procs = [
+        subprocess.Popen(
+            [
+                str(bin_dir / "dask"),
+                "scheduler",
+                "--scheduler-file",
+                str(scheduler_file),
+                "--no-dashboard",
+                "--port",
+                "0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.2)
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "dask"),
+                    "worker",
+                    "--scheduler-file",
+                    str(scheduler_file),
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--no-dashboard",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        address = json.loads(scheduler_file.read_text())["address"]
+        summary = _grade(root, scheduler=address)
+        assert summary.workers == f"scheduler {address}" and summary.count("graded") == 4
+        assert gradebook.test_results(root, A) == sequential
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)

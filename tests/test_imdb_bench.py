@@ -1,4 +1,5 @@
-"""attention_course.imdb (the full-run models of notebook 05) and `make bench`."""
+"""attention_grader.bench (the full-run models of notebook 05, instructor-only) and
+`make bench`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
 
-from attention_course import imdb
+from attention_grader import bench as imdb
+from conftest import ROOT
 
 # Inputs and outputs written from the rules of notebook 04 (lowercase in utf-8, tags to a
 # space, letters/digits and inner apostrophes kept, whitespace collapsed and stripped).
@@ -74,7 +75,7 @@ def _bench(*args: str, env_extra: dict | None = None) -> subprocess.CompletedPro
     import os
 
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "attention_course", "bench", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "attention_grader", "bench", *args], cwd=ROOT,
                           env=env, text=True, capture_output=True, timeout=600)
 
 

@@ -1,6 +1,7 @@
 """04_imdb_preprocessing graded end to end (see notebook_suite.NotebookSuite)."""
 
 import pytest
+
 from notebook_suite import NotebookSuite
 
 pytestmark = pytest.mark.slow

@@ -1,6 +1,7 @@
 """05_imdb_attention graded end to end (see notebook_suite.NotebookSuite)."""
 
 import pytest
+
 from notebook_suite import NotebookSuite
 
 pytestmark = pytest.mark.slow
@@ -15,5 +16,14 @@ class TestImdbAttention(NotebookSuite):
     required = {
         "softmax_includes_padding": "test_attention_pooling",
         "softmax_over_features": "test_attention_pooling",
+        # every rule the text states is caught (issue: hidden tests check everything it asks)
+        "pooling_with_numpy": "test_attention_pooling",
+        "sizes_from_config": "test_gru_attention",
+        "dropout_argument_ignored": "test_gru_attention",
+        "last_states_concatenated": "test_gru_attention",
+        "logits_head": "test_gru_attention",
+        "static_sequence_length": "test_token_position_embedding",
+        "mask_as_integers": "test_token_position_embedding",
+        "zero_vector_gives_nan": "test_nearest_neighbours",
     }
     feedback_student = "mean_instead_of_weighted_sum"

@@ -3,7 +3,7 @@
 The repository URL is one setting (``[tool.attention-course]`` in
 ``pyproject.toml``). Each notebook's first markdown cell carries an "Open in Colab"
 badge and its locked setup cell starts with a generated header that installs the
-course package when it runs in Colab. ``course sync-notebooks`` rewrites both from
+course package when it runs in Colab. ``course sync-notebooks`` (``make sync``) rewrites both from
 the setting; the test suite fails when a notebook is out of sync.
 """
 
@@ -127,11 +127,6 @@ def source_notebooks(root: Path | None = None) -> list[Path]:
     """All instructor notebooks, ``source/<assignment>/<NN_name>.ipynb``, sorted."""
     root = root or project_root()
     return sorted((root / "source").glob("*/*.ipynb"))
-
-
-def assignments(root: Path | None = None) -> list[str]:
-    """Assignment names (folders of ``source/``), in teaching order."""
-    return sorted({p.parent.name for p in source_notebooks(root)})
 
 
 def read_notebook(path: Path) -> dict:

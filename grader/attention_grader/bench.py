@@ -1,5 +1,6 @@
 """IMDB sentiment models: the full-run configurations of notebook 05, and ``make bench``.
 
+Instructor-only (students never have it: it holds solutions of notebooks 04 and 05).
 Notebook 05 has the student build the attention pooling layer and the embeddings; this
 module holds reference versions of the same models so that ``course bench`` can train
 them on the official split and print one line per model::
@@ -9,6 +10,10 @@ them on the official split and print one line per model::
 Epochs are chosen by early stopping on a validation split carved from the training
 reviews (``FULL_RUN["val_fraction"]``); the test split is evaluated once per model.
 ``train_s`` is the wall time of ``fit`` (vectorization and evaluation excluded).
+
+tests/test_notebook05_matches_bench.py keeps this module faithful to notebook 05: same
+networks (outputs compared with copied weights), same ``FULL_RUN``, same standardization
+(notebook 05 gives notebook 04's as provided code).
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# One place for the full-run settings (notebook 05 reads them too).
+# The full-run settings. Notebook 05 defines the same dict in its setup cell (students do not
+# have this module); tests/test_notebook05_matches_bench.py checks that the two are equal.
 FULL_RUN: dict = {
     "max_tokens": 30000,  # vocabulary incl. the reserved ids 0 (padding) and 1 ([UNK])
     "seq_len": 400,  # tokens per review
@@ -276,7 +282,7 @@ def run_benchmark(models: Iterable[str] = BENCH_MODELS, source: str = "real",
                   cfg: dict | None = None, limit: int | None = None,
                   log: Callable[[str], None] = print) -> list[BenchResult]:
     """Train every model of ``models`` on the official split and print its result line."""
-    from .data import load_imdb
+    from attention_course.data import load_imdb
 
     models = list(models)
     unknown = sorted(set(models) - set(BENCH_MODELS))

@@ -149,7 +149,7 @@ def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
     import json
     import os
 
-    from attention_course import data
+    from attention_course import data, runmode
     from attention_course.notebook import quiet_libraries
 
     from . import bench
@@ -158,7 +158,7 @@ def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
     quiet_libraries()
     if imdb:
         os.environ[data.ENV_IMDB] = str(Path(imdb).expanduser().resolve())
-    os.environ["COURSE_FAST"] = "0"  # full data, full-run configurations
+    os.environ[runmode.FAST_ENV] = "0"  # full data, full-run configurations
     try:
         # COURSE_BENCH_OVERRIDES: JSON changes to FULL_RUN, for the test suite and experiments
         overrides = json.loads(os.environ.get("COURSE_BENCH_OVERRIDES", "{}"))

@@ -18,6 +18,8 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+from attention_course import runmode
+
 
 class CycleError(RuntimeError):
     """A step of the grading cycle could not run."""
@@ -32,7 +34,7 @@ def environment() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    env.pop("COURSE_FAST", None)  # nbgrader sets NBGRADER_EXECUTION: fast mode follows it
+    env.pop(runmode.FAST_ENV, None)  # nbgrader sets NBGRADER_EXECUTION: fast mode follows it
     return env
 
 

@@ -3,7 +3,8 @@
 Each mistake is a small edit of the instructor solution (or a replacement cell) and names
 the test cells it must fail; every other test must keep its points. The model test runs
 with a reference AttentionPooling standing in for the student's, so a mistake in the layer
-costs the layer's points only.
+costs the layer's points only. The trusted checks are in
+grader/attention_grader/judges/nb05_imdb_attention.py.
 """
 
 from attention_grader.submissions import Mistake
@@ -69,6 +70,18 @@ MISTAKES = {
             "keras.ops.sum(keras.ops.expand_dims(weights, -1) * h, axis=1)",
             "keras.ops.mean(keras.ops.expand_dims(weights, -1) * h, axis=1)")]},
     ),
+    "pooling_with_numpy": Mistake(
+        why="NumPy inside call: right when called eagerly, but it cannot run inside a Keras model",
+        breaks=frozenset({"test_attention_pooling"}),
+        replace={"attention_pooling": _POOLING_CLASS.format(body='''
+        scores = np.asarray(self.score_out(self.score_hidden(h)))[..., 0]
+        if mask is not None:
+            scores = np.where(np.asarray(mask).astype(bool), scores, -1e9)
+        weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        weights = weights / weights.sum(axis=-1, keepdims=True)
+        return (weights[..., None] * np.asarray(h)).sum(axis=1), weights
+''')},
+    ),
     # --- exercise 2: the model ------------------------------------------------------------------
     "embedding_without_mask_zero": Mistake(
         why="Embedding without mask_zero=True: no padding mask reaches the attention",
@@ -88,6 +101,40 @@ MISTAKES = {
             "states = keras.layers.Bidirectional(\n"
             "        keras.layers.GRU(gru_units, return_sequences=True))(x)",
             "states = keras.layers.GRU(gru_units, return_sequences=True)(x)")]},
+    ),
+    "sizes_from_config": Mistake(
+        why="the sizes come from CONFIG instead of the arguments (right for the notebook's own call only)",
+        breaks=frozenset({"test_gru_attention"}),
+        edits={"gru_attention": [
+            ("keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)",
+             'keras.layers.Embedding(vocab_size, CONFIG["embed_dim"], mask_zero=True)'),
+            ("keras.layers.GRU(gru_units, return_sequences=True)",
+             'keras.layers.GRU(CONFIG["gru_units"], return_sequences=True)'),
+            ("AttentionPooling(attention_units,", 'AttentionPooling(CONFIG["attention_units"],')]},
+    ),
+    "dropout_argument_ignored": Mistake(
+        why="fixed dropout rates of 0.3 whatever the dropout argument",
+        breaks=frozenset({"test_gru_attention"}),
+        edits={"gru_attention": [
+            ("keras.layers.SpatialDropout1D(dropout)(x)", "keras.layers.SpatialDropout1D(0.3)(x)"),
+            ("keras.layers.Dropout(dropout)(pooled)", "keras.layers.Dropout(0.3)(pooled)")]},
+    ),
+    "last_states_concatenated": Mistake(
+        why="the GRU's last states are concatenated to the pooled vector before the head",
+        breaks=frozenset({"test_gru_attention"}),
+        edits={"gru_attention": [
+            ("states = keras.layers.Bidirectional(\n"
+             "        keras.layers.GRU(gru_units, return_sequences=True))(x)",
+             "states, *last = keras.layers.Bidirectional(\n"
+             "        keras.layers.GRU(gru_units, return_sequences=True, return_state=True))(x)"),
+            ("x = keras.layers.Dropout(dropout)(pooled)",
+             "x = keras.layers.Dropout(dropout)(keras.layers.Concatenate()([pooled, *last]))")]},
+    ),
+    "logits_head": Mistake(
+        why="Dense(1) without the sigmoid: the model outputs logits, not probabilities",
+        breaks=frozenset({"test_gru_attention"}),
+        edits={"gru_attention": [('keras.layers.Dense(1, activation="sigmoid")(x)',
+                                  "keras.layers.Dense(1)(x)")]},
     ),
     # --- exercise 3: shapes ---------------------------------------------------------------------
     "bidirectional_width_forgotten": Mistake(
@@ -114,6 +161,18 @@ MISTAKES = {
         breaks=frozenset({"test_token_position_embedding"}),
         edits={"token_position_embedding": [("return keras.ops.not_equal(ids, 0)", "return None")]},
     ),
+    "static_sequence_length": Mistake(
+        why="T from ids.shape: None inside a model whose inputs have an unknown length",
+        breaks=frozenset({"test_token_position_embedding"}),
+        edits={"token_position_embedding": [("keras.ops.arange(keras.ops.shape(ids)[-1])",
+                                             "keras.ops.arange(ids.shape[-1])")]},
+    ),
+    "mask_as_integers": Mistake(
+        why="compute_mask returns 0/1 integers instead of booleans",
+        breaks=frozenset({"test_token_position_embedding"}),
+        edits={"token_position_embedding": [("return keras.ops.not_equal(ids, 0)",
+                                             'return keras.ops.cast(keras.ops.not_equal(ids, 0), "int32")')]},
+    ),
     # --- exercise 5: nearest neighbours -----------------------------------------------------------
     "dot_product_not_cosine": Mistake(
         why="ranked by dot product: long vectors win whatever their direction",
@@ -130,6 +189,12 @@ MISTAKES = {
         why="padding and [UNK] are not excluded",
         breaks=frozenset({"test_nearest_neighbours"}),
         edits={"nearest_neighbours": [("similarity[[0, 1, target]]", "similarity[[target]]")]},
+    ),
+    "zero_vector_gives_nan": Mistake(
+        why="dividing by the norms without guarding zero vectors: nan similarity, ranked last",
+        breaks=frozenset({"test_nearest_neighbours"}),
+        edits={"nearest_neighbours": [("(vectors @ vectors[target]) / (safe * safe[target])",
+                                       "(vectors @ vectors[target]) / (norms * norms[target])")]},
     ),
 }
 
