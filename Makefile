@@ -33,7 +33,8 @@ help:
 	@echo "make grades         grades.csv, score table, reports/class_report.html"
 	@echo "make sync           strip notebooks, rewrite Colab badges/setup cells from pyproject.toml"
 	@echo "make bench          IMDB models of notebook 05 on the official split (IMDB=<archive or folder>)"
-	@echo "make bench-grading  grading speed of the sample submissions with 1 and 2 workers"
+	@echo "make bench-grading  grading speed of the sample submissions with 1 and 2 workers,"
+	@echo "                    and what the sandbox adds to one notebook"
 	@echo "make clean          remove submitted/, autograded/, feedback/, gradebook.db (asks nothing!)"
 
 # System tools: bubblewrap (the grading sandbox) and PostgreSQL (its gradebook test). As root
@@ -88,3 +89,4 @@ bench: $(STAMP)
 
 bench-grading: setup
 	$(BIN)/course bench-grading
+	$(BIN)/course bench-sandbox

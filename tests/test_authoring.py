@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from attention_course import notebook
-from attention_grader import authoring
+from attention_grader import authoring, cells
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_NOTEBOOKS = sorted(ROOT.glob("source/*/*.ipynb"))
@@ -28,11 +28,6 @@ SOURCE_NOTEBOOKS = sorted(ROOT.glob("source/*/*.ipynb"))
 
 def _rel(path: Path) -> str:
     return str(path.relative_to(ROOT))
-
-
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
 
 
 def _pyproject() -> dict:
@@ -123,7 +118,7 @@ def restore_global_state(monkeypatch):
 
 def _setup_header(path: Path) -> str:
     nb = authoring.read_notebook(path)
-    source = _source(authoring.find_setup_cell(nb))
+    source = cells.source(authoring.find_setup_cell(nb))
     assert authoring.SETUP_MARKER in source, f"{_rel(path)}: setup cell lacks the marker"
     return source.split(authoring.SETUP_MARKER, 1)[0]
 
@@ -224,12 +219,12 @@ def test_sync_rewrites_badge_and_header_for_other_settings_and_back():
     nb = copy.deepcopy(original)
     assert authoring.sync_notebook(nb, fork, path.parent.name, path.name) is True
     badge = authoring.colab_badge(fork, path.parent.name, path.name)
-    assert _source(nb["cells"][0]).startswith(badge + "\n")
-    header = _source(authoring.find_setup_cell(nb))
+    assert cells.source(nb["cells"][0]).startswith(badge + "\n")
+    header = cells.source(authoring.find_setup_cell(nb))
     assert header.startswith(authoring.setup_header(fork, path.stem) + "\n")
     assert "https://github.com/acme/fork" in header and settings.repository not in header
     # the student's part of the setup cell, below the marker, is kept as it was
-    tail = _source(authoring.find_setup_cell(original)).split(authoring.SETUP_MARKER, 1)[1]
+    tail = cells.source(authoring.find_setup_cell(original)).split(authoring.SETUP_MARKER, 1)[1]
     assert header.endswith(authoring.SETUP_MARKER + tail)
     assert authoring.sync_notebook(nb, fork, path.parent.name, path.name) is False  # idempotent
     assert authoring.sync_notebook(nb, settings, path.parent.name, path.name) is True
@@ -240,12 +235,12 @@ def test_sync_adds_a_missing_badge_above_the_first_cell():
     path = SOURCE_NOTEBOOKS[0]
     original = authoring.read_notebook(path)
     nb = copy.deepcopy(original)
-    text = _source(nb["cells"][0])
+    text = cells.source(nb["cells"][0])
     nb["cells"][0]["source"] = authoring.BADGE_PATTERN.sub("", text, count=1).lstrip("\n")
-    assert not authoring.BADGE_PATTERN.search(_source(nb["cells"][0]))
+    assert not authoring.BADGE_PATTERN.search(cells.source(nb["cells"][0]))
     settings = authoring.repo_settings(ROOT)
     assert authoring.sync_notebook(nb, settings, path.parent.name, path.name) is True
-    assert _source(nb["cells"][0]) == text
+    assert cells.source(nb["cells"][0]) == text
 
 
 def test_sync_refuses_a_setup_cell_without_the_marker():

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from attention_grader import authoring, cycle, submissions
+from attention_grader import authoring, cells, cycle, submissions
 from conftest import GradedCourse, grade_submitted, make_course, submit
 
 pytestmark = pytest.mark.slow
@@ -194,7 +194,8 @@ class _Liar(list):
 
 def _hostile_submissions(release_nb: dict, source_nb: dict, root: Path) -> dict[str, dict]:
     code = submissions.solution_code(source_nb)
-    blank = {gid: _cell_source(release_nb, gid) for gid in code}
+    blank = {cells.grade_id(c): cells.source(c) for c in release_nb["cells"]
+             if cells.grade_id(c) in code}
     fill = submissions.fill
     r = str(root)
     out = {
@@ -234,10 +235,10 @@ def _hostile_submissions(release_nb: dict, source_nb: dict, root: Path) -> dict[
     out["numpy-rebinding"] = fill(release_nb, rebound)
 
     deleted = fill(release_nb, code)
-    deleted["cells"] = [c for c in deleted["cells"] if submissions.grade_id(c) != "setup"]
+    deleted["cells"] = [c for c in deleted["cells"] if cells.grade_id(c) != "setup"]
     out["deleted-setup"] = deleted
     moved = fill(release_nb, code)
-    tests = [c for c in moved["cells"] if (submissions.grade_id(c) or "").startswith("test_")]
+    tests = [c for c in moved["cells"] if (cells.grade_id(c) or "").startswith("test_")]
     moved["cells"] = tests + [c for c in moved["cells"] if c not in tests]
     out["reordered"] = moved
     edited = fill(release_nb, code)
@@ -252,7 +253,7 @@ def _hostile_submissions(release_nb: dict, source_nb: dict, root: Path) -> dict[
     out["edited-metadata"] = edited
     tagged = submissions.fill(release_nb, _mistake(code))
     for cell in tagged["cells"]:
-        if (submissions.grade_id(cell) or "").startswith("test_"):
+        if (cells.grade_id(cell) or "").startswith("test_"):
             cell["metadata"]["tags"] = ["skip-execution", "skip", "raises-exception"]
     out["skip-tags"] = tagged
     noisy = _prepend(
@@ -272,11 +273,6 @@ def _mistake(code: dict[str, str]) -> dict[str, str]:
         "def cosine_similarity(A, B):\n    return np.asarray(A) @ np.asarray(B).T\n"
     )
     return out
-
-
-def _cell_source(nb: dict, gid: str) -> str:
-    cell = next(c for c in nb["cells"] if submissions.grade_id(c) == gid)
-    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
 def _snapshot(root: Path) -> dict[str, str]:

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from attention_grader import authoring as notebooks
+from attention_grader import cells
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = sorted(ROOT.glob("source/*/*.ipynb"))
@@ -52,30 +53,21 @@ def load(path: Path) -> dict:
     return copy.deepcopy(_load(path))
 
 
-def source_of(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
-
-
-def nbg(cell: dict) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def where(path: Path, index: int, cell: dict) -> str:
-    return f"{rel(path)} cell {index} ({nbg(cell).get('grade_id') or cell.get('id', '?')})"
+    return f"{rel(path)} cell {index} ({cells.grade_id(cell) or cell.get('id', '?')})"
 
 
 def is_solution_code(cell: dict) -> bool:
-    return cell["cell_type"] == "code" and bool(nbg(cell).get("solution"))
+    return cell["cell_type"] == "code" and bool(cells.nbgrader(cell).get("solution"))
 
 
 def is_grade_code(cell: dict) -> bool:
-    return cell["cell_type"] == "code" and bool(nbg(cell).get("grade"))
+    return cell["cell_type"] == "code" and bool(cells.nbgrader(cell).get("grade"))
 
 
 def is_test_code(cell: dict) -> bool:
     """Grade cells and locked code cells (what nbgrader restores before grading)."""
-    meta = nbg(cell)
+    meta = cells.nbgrader(cell)
     return cell["cell_type"] == "code" and bool(meta.get("grade") or meta.get("locked"))
 
 
@@ -169,7 +161,7 @@ def test_nbgrader_metadata(path):
     for index, cell in enumerate(load(path)["cells"]):
         if "nbgrader" not in cell.get("metadata", {}):
             continue
-        meta, at = nbg(cell), where(path, index, cell)
+        meta, at = cells.nbgrader(cell), where(path, index, cell)
         gid = meta.get("grade_id")
         if not isinstance(gid, str) or not gid:
             problems.append(f"{at}: no grade_id")
@@ -194,7 +186,7 @@ def test_solution_cells_have_markers(path):
     for index, cell in enumerate(load(path)["cells"]):
         if not is_solution_code(cell):
             continue
-        text = source_of(cell)
+        text = cells.source(cell)
         begins, ends = text.count(BEGIN_SOLUTION), text.count(END_SOLUTION)
         if begins == 0 or begins != ends or text.find(BEGIN_SOLUTION) > text.find(END_SOLUTION):
             problems.append(f"{where(path, index, cell)}: {begins} x {BEGIN_SOLUTION!r}, "
@@ -209,7 +201,7 @@ def test_hidden_test_markers_are_paired(path):
         if not is_test_code(cell):
             continue
         inside = False
-        for line in source_of(cell).split("\n"):
+        for line in cells.source(cell).split("\n"):
             if BEGIN_HIDDEN in line:
                 if inside:
                     problems.append(f"{where(path, index, cell)}: nested {BEGIN_HIDDEN!r}")
@@ -225,10 +217,10 @@ def test_hidden_test_markers_are_paired(path):
 
 @pytest.mark.parametrize("path", GRADED, ids=ids(GRADED))
 def test_every_solution_is_graded_later(path):
-    cells = load(path)["cells"]
+    nb_cells = load(path)["cells"]
     problems = []
-    for index, cell in enumerate(cells):
-        if is_solution_code(cell) and not any(nbg(c).get("grade") for c in cells[index + 1:]):
+    for index, cell in enumerate(nb_cells):
+        if is_solution_code(cell) and not any(cells.is_grade(c) for c in nb_cells[index + 1:]):
             problems.append(f"{where(path, index, cell)}: no grade cell after this solution")
     assert not problems, "\n".join(problems)
 
@@ -256,7 +248,7 @@ def test_no_test_cell_ends_with_a_value(path):
     for index, cell in enumerate(load(path)["cells"]):
         if not is_grade_code(cell):
             continue
-        text = source_of(cell)
+        text = cells.source(cell)
         for view, code in (("graded", without_hidden_markers(text)),
                            ("visible", without_hidden_region(text))):
             problem = _last_statement_problem(code)
@@ -283,7 +275,7 @@ def test_test_cells_import_the_checks_they_call(path):
     for index, cell in enumerate(load(path)["cells"]):
         if not is_test_code(cell):
             continue
-        text = without_hidden_markers(source_of(cell))
+        text = without_hidden_markers(cells.source(cell))
         try:
             tree = ast.parse(text)
         except SyntaxError as error:
@@ -317,14 +309,14 @@ def test_test_cells_import_the_checks_they_call(path):
 def test_setup_cell_is_first_locked_and_in_sync(path):
     nb = load(path)
     code_cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    setup = [c for c in code_cells if nbg(c).get("grade_id") == notebooks.SETUP_GRADE_ID]
+    setup = [c for c in code_cells if cells.nbgrader(c).get("grade_id") == notebooks.SETUP_GRADE_ID]
     assert len(setup) == 1, f"{rel(path)}: expected one setup cell (grade_id 'setup')"
     assert code_cells[0] is setup[0], f"{rel(path)}: the setup cell must be the first code cell"
-    meta = nbg(setup[0])
+    meta = cells.nbgrader(setup[0])
     assert meta.get("locked") is True, f"{rel(path)}: the setup cell must be locked"
     assert not meta.get("grade") and not meta.get("solution"), (
         f"{rel(path)}: the setup cell must be neither a grade nor a solution cell")
-    assert notebooks.SETUP_MARKER in source_of(setup[0]), (
+    assert notebooks.SETUP_MARKER in cells.source(setup[0]), (
         f"{rel(path)}: setup cell lacks the line {notebooks.SETUP_MARKER!r}")
     changed = notebooks.sync_notebook(copy.deepcopy(nb), notebooks.repo_settings(ROOT),
                                       path.parent.name, path.name)
@@ -344,7 +336,7 @@ def test_first_cell_has_colab_badge_of_its_release(path):
     first = load(path)["cells"][0]
     assert first["cell_type"] == "markdown", f"{rel(path)}: the first cell must be markdown"
     assert f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})" \
-        in source_of(first), f"{rel(path)}: first cell lacks the Colab badge for {url}"
+        in cells.source(first), f"{rel(path)}: first cell lacks the Colab badge for {url}"
 
 
 # --- release: no solutions, no hidden tests, working stubs --------------------------------
@@ -368,7 +360,7 @@ def _secret_and_public_lines(source_nb: dict) -> tuple[set[str], set[str]]:
     """Lines only the instructor sees (solutions, hidden tests) and lines students see too."""
     secret, public = set(), set()
     for cell in source_nb["cells"]:
-        text = source_of(cell)
+        text = cells.source(cell)
         if is_solution_code(cell):
             inside, outside = _regions(text, BEGIN_SOLUTION, END_SOLUTION)
         elif is_test_code(cell):
@@ -386,14 +378,14 @@ def test_release_holds_no_solution_and_no_hidden_test(path):
     release_nb = load(path)
     problems = []
     for index, cell in enumerate(release_nb["cells"]):
-        text = source_of(cell)
+        text = cells.source(cell)
         for marker in (BEGIN_SOLUTION, END_SOLUTION, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
             if marker in text:
                 problems.append(f"{where(path, index, cell)}: contains {marker!r}")
     secret, public = _secret_and_public_lines(load(source_for(path)))
     leaked = {line for line in secret - public if len(line) > 25}
     for index, cell in enumerate(release_nb["cells"]):
-        for line in source_of(cell).split("\n"):
+        for line in cells.source(cell).split("\n"):
             if line.strip() in leaked:
                 problems.append(f"{where(path, index, cell)}: instructor-only line "
                                 f"{line.strip()!r}")
@@ -412,20 +404,20 @@ def _raises_not_implemented(tree: ast.AST) -> int:
 
 @pytest.mark.parametrize("path", RELEASE, ids=ids(RELEASE))
 def test_release_stubs_raise_not_implemented(path):
-    source_cells = {nbg(c)["grade_id"]: c for c in load(source_for(path))["cells"]
+    source_cells = {cells.nbgrader(c)["grade_id"]: c for c in load(source_for(path))["cells"]
                     if is_solution_code(c)}
     problems = []
     for index, cell in enumerate(load(path)["cells"]):
         if not is_solution_code(cell):
             continue
-        at, gid = where(path, index, cell), nbg(cell).get("grade_id")
+        at, gid = where(path, index, cell), cells.nbgrader(cell).get("grade_id")
         try:
-            tree = ast.parse(source_of(cell))
+            tree = ast.parse(cells.source(cell))
         except SyntaxError as error:
             problems.append(f"{at}: stub does not parse: {error}")
             continue
         stubs = _raises_not_implemented(tree)
-        expected = source_of(source_cells[gid]).count(BEGIN_SOLUTION) if gid in source_cells \
+        expected = cells.source(source_cells[gid]).count(BEGIN_SOLUTION) if gid in source_cells \
             else 1
         if stubs < max(expected, 1):
             problems.append(f"{at}: {stubs} `raise NotImplementedError()` for {expected} "
@@ -436,9 +428,9 @@ def test_release_stubs_raise_not_implemented(path):
 @pytest.mark.parametrize("path", RELEASE, ids=ids(RELEASE))
 def test_release_has_the_graded_cells_of_its_source(path):
     def graded(nb: dict) -> list[tuple]:
-        return [(nbg(c)["grade_id"], bool(nbg(c).get("solution")), bool(nbg(c).get("grade")),
-                 nbg(c).get("points"), bool(nbg(c).get("locked")))
-                for c in nb["cells"] if "grade_id" in nbg(c)]
+        return [(cells.grade_id(c), cells.is_solution(c), cells.is_grade(c),
+                 cells.nbgrader(c).get("points"), cells.is_locked(c))
+                for c in nb["cells"] if cells.grade_id(c)]
 
     assert graded(load(path)) == graded(load(source_for(path))), (
         f"{rel(path)}: grade_ids, kinds or points differ from {rel(source_for(path))} "
@@ -451,7 +443,7 @@ def test_release_has_the_graded_cells_of_its_source(path):
 def test_first_markdown_names_learning_goals(path):
     markdown = [c for c in load(path)["cells"] if c["cell_type"] == "markdown"]
     assert markdown, f"{rel(path)}: no markdown cell"
-    assert GOAL_CODE.search(source_of(markdown[0])), (
+    assert GOAL_CODE.search(cells.source(markdown[0])), (
         f"{rel(path)}: the first markdown cell names no learning-goal code (5.x or 5.x.y)")
 
 
@@ -478,14 +470,14 @@ def test_exercise_points_as_documented(path):
     problems = []
     for index, cell in enumerate(load(path)["cells"]):
         if cell["cell_type"] == "markdown":
-            for match in EXERCISE_POINTS.finditer(source_of(cell)):
+            for match in EXERCISE_POINTS.finditer(cells.source(cell)):
                 exercises.append([match.group(0).strip(), float(match.group(1)), 0.0])
         elif is_grade_code(cell):
             if not exercises:
                 problems.append(f"{where(path, index, cell)}: grade cell before any exercise "
                                 "heading with '(N points)'")
             else:
-                exercises[-1][2] += float(nbg(cell).get("points", 0))
+                exercises[-1][2] += float(cells.nbgrader(cell).get("points", 0))
     problems += [f"{rel(path)}: {heading!r} documents {doc:g} points, its tests give {got:g}"
                  for heading, doc, got in exercises if doc != got]
     assert exercises, f"{rel(path)}: no exercise heading with '(N points)'"
@@ -494,10 +486,10 @@ def test_exercise_points_as_documented(path):
 
 @pytest.mark.parametrize("path", SOURCE, ids=ids(SOURCE))
 def test_readme_documents_the_points(path):
-    cells = load(path)["cells"]
-    auto = sum(float(nbg(c).get("points", 0)) for c in cells if is_grade_code(c))
-    manual = sum(float(nbg(c).get("points", 0)) for c in cells
-                 if nbg(c).get("grade") and c["cell_type"] == "markdown")
+    nb_cells = load(path)["cells"]
+    auto = sum(float(cells.nbgrader(c).get("points", 0)) for c in nb_cells if is_grade_code(c))
+    manual = sum(float(cells.nbgrader(c).get("points", 0)) for c in nb_cells
+                 if cells.nbgrader(c).get("grade") and c["cell_type"] == "markdown")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = [line for line in readme.splitlines()
             if line.startswith(f"| `{path.parent.name}`")]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from attention_grader import authoring
+from attention_grader import authoring, cells
 from conftest import ROOT
 
 SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
@@ -50,10 +50,6 @@ def _pairs(lines: list[str]) -> set[tuple[str, str]]:
     return set(zip(lines, lines[1:], strict=False))
 
 
-def _source(cell: dict) -> str:
-    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-
-
 @cache
 def solution_pairs() -> dict[tuple[str, str], str]:
     """Every run of two solution lines -> where it comes from."""
@@ -62,7 +58,7 @@ def solution_pairs() -> dict[tuple[str, str], str]:
         for cell in authoring.read_notebook(path)["cells"]:
             if cell["cell_type"] != "code":
                 continue
-            for region in SOLUTION.findall(_source(cell)):
+            for region in SOLUTION.findall(cells.source(cell)):
                 for pair in _pairs(_lines(region)):
                     out[pair] = f"{path.parent.name}/{cell.get('id')}"
     return out
@@ -106,7 +102,7 @@ def test_the_detector_finds_a_copied_solution():
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_student_notebooks_hold_no_solution(path):
-    text = "\n".join(_source(c) for c in authoring.read_notebook(path)["cells"])
+    text = "\n".join(cells.source(c) for c in authoring.read_notebook(path)["cells"])
     assert leaks(text, frozenset(GIVEN_LATER.get(path.parent.name, ()))) == []
 
 
@@ -126,7 +122,7 @@ def _graded_names() -> set[str]:
                 cell.get("metadata", {}).get("nbgrader", {}).get("solution")
                 and cell["cell_type"] == "code"
             ):
-                tree = ast.parse(SOLUTION.sub("pass\n", _source(cell)))
+                tree = ast.parse(SOLUTION.sub("pass\n", cells.source(cell)))
                 names |= {
                     n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
                 }
@@ -138,10 +134,10 @@ def test_visible_tests_define_no_reference_implementation(path):
     graded = _graded_names()
     problems = []
     for cell in authoring.read_notebook(path)["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+        meta = cells.nbgrader(cell)
         if cell["cell_type"] != "code" or not meta.get("grade") or meta.get("solution"):
             continue
-        visible = HIDDEN.sub("", _source(cell))
+        visible = HIDDEN.sub("", cells.source(cell))
         for node in ast.walk(ast.parse(visible)):
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and (
                 REFERENCE_NAME.search(node.name) or node.name in graded

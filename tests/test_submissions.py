@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from attention_grader import authoring, submissions
+from attention_grader import authoring, cells, submissions
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_NOTEBOOKS = sorted(ROOT.glob("source/*/*.ipynb"))
@@ -104,7 +104,7 @@ def test_apply_mistake_edits_only_the_named_cell():
     )
     inputs_before = copy.deepcopy((release_nb, source_nb))
     nb = submissions.apply_mistake(release_nb, source_nb, mistake)
-    by_id = {submissions.grade_id(c): submissions.cell_source(c) for c in nb["cells"]}
+    by_id = {cells.grade_id(c): cells.source(c) for c in nb["cells"]}
     assert by_id[gid] == code[gid].replace(first_line, first_line + "  # edited", 1)
     for other, text in code.items():
         if other != gid:
@@ -120,7 +120,7 @@ def test_apply_mistake_replaces_a_whole_cell():
         why="gave up", breaks=frozenset(), replace={gid: "raise NotImplementedError()\n"}
     )
     nb = submissions.apply_mistake(release_nb, source_nb, mistake)
-    by_id = {submissions.grade_id(c): submissions.cell_source(c) for c in nb["cells"]}
+    by_id = {cells.grade_id(c): cells.source(c) for c in nb["cells"]}
     assert by_id[gid] == "raise NotImplementedError()\n"
 
 

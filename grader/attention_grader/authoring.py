@@ -15,6 +15,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import cells
+
 SETUP_GRADE_ID = "setup"
 SETUP_MARKER = "# --- notebook imports ---"
 BADGE_PATTERN = re.compile(r"^\[!\[Open in Colab\]\([^)]*\)\]\([^)]*\)[ \t]*$", re.M)
@@ -94,7 +96,7 @@ def sync_notebook(nb: dict, settings: RepoSettings, assignment: str, notebook: s
     """Rewrite the badge and the setup header of ``nb`` in place; True if it changed."""
     changed = False
     first = nb["cells"][0]
-    text = "".join(first["source"]) if isinstance(first["source"], list) else first["source"]
+    text = cells.source(first)
     badge = colab_badge(settings, assignment, notebook)
     if BADGE_PATTERN.search(text):
         new = BADGE_PATTERN.sub(badge, text, count=1)
@@ -118,7 +120,7 @@ def sync_notebook(nb: dict, settings: RepoSettings, assignment: str, notebook: s
 def find_setup_cell(nb: dict) -> dict:
     """The locked setup cell (grade_id ``setup``)."""
     for cell in nb["cells"]:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == SETUP_GRADE_ID:
+        if cells.grade_id(cell) == SETUP_GRADE_ID:
             return cell
     raise ValueError("notebook has no setup cell (nbgrader grade_id 'setup')")
 

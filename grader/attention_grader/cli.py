@@ -8,6 +8,7 @@
     course sync-notebooks               strip outputs, rewrite Colab badges and setup cells
     course bench                        the IMDB models of notebook 05 on the official split
     course bench-grading                grading speed: sample submissions, 1 and 2 workers
+    course bench-sandbox                what the sandbox adds to one notebook
 
 Run from the course root (the folder with nbgrader_config.py), or pass --root.
 """
@@ -144,6 +145,33 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
     return 0
 
 
+def cmd_bench_sandbox(runs: int) -> int:
+    """``make bench-sandbox``: what the sandbox adds to one notebook (a kernel that prints
+    one line), median of ``runs`` runs each way."""
+    import statistics
+
+    import nbformat
+
+    from . import executor
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    seconds: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(runs):
+        for isolated in (True, False):
+            result = executor.execute(executor.Job(key="bench/sandbox/nb", notebook=nb,
+                                                   isolated=isolated))
+            if result.status != "ok":
+                print(f"error: {result.reason}", file=sys.stderr)
+                return 1
+            seconds[isolated].append(result.seconds)
+    sandboxed, plain = statistics.median(seconds[True]), statistics.median(seconds[False])
+    print(f"runs={runs} sandboxed_s={sandboxed:.2f} plain_s={plain:.2f} "
+          f"overhead_s={sandboxed - plain:.2f}")
+    return 0
+
+
 def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
     """``make bench``: one result line per model (see attention_grader.bench)."""
     import json
@@ -227,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sync-notebooks")
     p = sub.add_parser("bench-grading", help="grading speed with 1 and 2 workers")
     p.add_argument("--workers", type=int, nargs="*", default=[1, 2])
+    p = sub.add_parser("bench-sandbox", help="what the sandbox adds to one notebook")
+    p.add_argument("--runs", type=int, default=7)
     p = sub.add_parser("bench", help="train the IMDB models of notebook 05 on the official split")
     p.add_argument(
         "--imdb",
@@ -264,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(args.imdb, args.models)
         if args.command == "bench-grading":
             return cmd_bench_grading(root, args.workers)
+        if args.command == "bench-sandbox":
+            return cmd_bench_sandbox(args.runs)
         if args.command == "sync-notebooks":
             changed = authoring.sync_all(root)
             for path in changed:

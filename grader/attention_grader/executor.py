@@ -34,7 +34,7 @@ from nbclient.exceptions import DeadKernelError
 
 from attention_course import probe, wire
 
-from . import sandbox
+from . import cells, sandbox
 from .sandbox import Layout, Limits
 
 LOCKED_CELL_SECONDS = 300  # instructor code (the setup cell) may take long on a busy machine
@@ -193,8 +193,7 @@ class _Client(NotebookClient):
         self.cell_seconds: dict[int, float] = {}
 
     def _cell_timeout(self, cell: Any) -> int:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("locked") and not meta.get("grade") and not meta.get("solution"):
+        if cells.is_locked(cell) and not cells.is_grade(cell) and not cells.is_solution(cell):
             return max(self.limits.cell_seconds, LOCKED_CELL_SECONDS)
         return self.limits.cell_seconds
 
@@ -309,7 +308,7 @@ def tree_rss(pid: int) -> int:
         return 0
 
 
-def kill_tree(pid: int | None) -> None:
+def kill_tree(pid: int | None, timeout: float = 10.0) -> None:
     """SIGKILL the sandbox's outer process (its PID namespace dies with it) and, in case a
     process escaped the namespace, every descendant; wait until they are gone."""
     if pid is None:
@@ -324,7 +323,18 @@ def kill_tree(pid: int | None) -> None:
             proc.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(procs, timeout=10)
+    deadline = time.monotonic() + timeout
+    while procs and time.monotonic() < deadline:
+        procs = [p for p in procs if _alive(p)]
+        if procs:
+            time.sleep(0.02)
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _stage(layout: Layout, job: Job) -> None:

@@ -48,6 +48,9 @@ from traitlets import Bool
 from attention_course import wire
 
 from . import executor, judging, sandbox
+from .cells import grade_id
+from .cells import nbgrader as nbgrader_meta
+from .cells import source as source_of
 
 NOTES_KEY = "course_grading_notes"
 DEMO_TAG = "demo"  # source cells that only demonstrate (plots, training): not run in grading
@@ -57,20 +60,13 @@ MAX_FILES_BYTES = 50 * 1024**2
 _SKIP_PARTS = {".ipynb_checkpoints", "__pycache__", ".git"}
 
 
-def grade_id(cell: Any) -> str | None:
-    meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell, dict) else None
-    value = meta.get("grade_id") if isinstance(meta, dict) else None
-    return value if isinstance(value, str) else None
-
-
 def notebook_digest(nb: Any) -> str:
     """What identifies a notebook to execute: cell types, sources and grading metadata."""
-    cells = []
+    rows = []
     for cell in nb["cells"]:
-        meta = dict(cell.get("metadata", {}).get("nbgrader", {}))
-        meta.pop("checksum", None)
-        cells.append([cell["cell_type"], cell.get("source", ""), meta])
-    return hashlib.sha256(json.dumps(cells, sort_keys=True).encode()).hexdigest()
+        meta = {k: v for k, v in nbgrader_meta(cell).items() if k != "checksum"}
+        rows.append([cell["cell_type"], source_of(cell), meta])
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
 
 
 def submission_files(folder: Path) -> dict[str, bytes]:

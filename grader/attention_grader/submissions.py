@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from . import cells
+
 SOLUTION_BLOCK = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
 
 
@@ -37,15 +39,6 @@ class Mistake:
     replace: dict[str, str] = field(default_factory=dict)
 
 
-def cell_source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
-
-
-def grade_id(cell: dict) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def solution_code(source_nb: dict) -> dict[str, str]:
     """``{grade_id: text}`` of every solution cell, with the solution markers removed.
 
@@ -54,9 +47,9 @@ def solution_code(source_nb: dict) -> dict[str, str]:
     """
     out = {}
     for cell in source_nb["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+        meta = cells.nbgrader(cell)
         if meta.get("solution") and cell["cell_type"] in ("code", "markdown"):
-            out[meta["grade_id"]] = SOLUTION_BLOCK.sub("", cell_source(cell))
+            out[meta["grade_id"]] = SOLUTION_BLOCK.sub("", cells.source(cell))
     return out
 
 
@@ -65,7 +58,7 @@ def fill(release_nb: dict, code: dict[str, str]) -> dict:
     nb = copy.deepcopy(release_nb)
     missing = set(code)
     for cell in nb["cells"]:
-        gid = grade_id(cell)
+        gid = cells.grade_id(cell)
         if gid in code:
             cell["source"] = code[gid]
             missing.discard(gid)

@@ -12,17 +12,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import cells
+
 
 def _read(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ValueError(f"not a notebook ({error})") from None
-
-
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
 
 
 _WATCHED_MODULES = {
@@ -109,18 +106,16 @@ def scan(path: Path) -> list[str]:
     human, not a verdict: verdicts are given outside the student's kernel either way.
     """
     try:
-        cells = _cells(_read(path))
+        notebook_cells = _cells(_read(path))
     except ValueError as error:
         return [f"{path.name}: {error}"]
     reasons: list[str] = []
-    for cell in cells:
-        metadata = cell.get("metadata")
-        meta = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else {}
-        meta = meta if isinstance(meta, dict) else {}
+    for cell in notebook_cells:
+        meta = cells.nbgrader(cell)
         if cell.get("cell_type") != "code" or meta.get("locked"):
             continue
         try:
-            source = _source(cell)
+            source = cells.source(cell)
             tree = ast.parse(
                 "\n".join(
                     line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))

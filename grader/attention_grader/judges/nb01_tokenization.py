@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from attention_course import wire
 from attention_course.checks import check_close, check_equal, check_shape, fail
 
-from ..judging import Case, Check, Observed, case, register
+from ..judging import Case, Check, Observed, case, describe, register
 
 NB = "01_tokenization"
 PAD, UNK = "<pad>", "<unk>"
@@ -120,12 +121,16 @@ def _real(vocab: dict) -> dict:
 def _check_vocab_type(got: Observed) -> dict:
     vocab = _plain_dict(got, "vocab")
     for token, index in vocab.items():
-        if not isinstance(token, str) or type(index) is not int:
+        if not isinstance(token, str) or not _is_integer(index):
             fail(
-                f"{got.label}: the vocabulary maps {token!r} to {index!r}: expected str -> int "
-                "(Python ints)."
+                f"{got.label}: the vocabulary maps {token!r} to {index!r}: expected "
+                "str -> integer id."
             )
     return vocab
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 @register
@@ -214,6 +219,18 @@ class BuildVocabLimits(Check):
         yield _vocab_case(
             "build_vocab(texts, max_size=3, min_freq=2)", texts, max_size=3, min_freq=2
         )
+        # the most frequent token appears last: max_size keeps the most frequent, not the first
+        yield _vocab_case(
+            "build_vocab([['c', 'b', 'a', 'a', 'a', 'b']], max_size=4)",
+            [["c", "b", "a", "a", "a", "b"]],
+            max_size=4,
+        )
+        # y occurs once in each of two texts, z twice in one: min_freq counts over all texts
+        yield _vocab_case(
+            "build_vocab([['x', 'y'], ['y', 'x'], ['x', 'z', 'z']], min_freq=2)",
+            [["x", "y"], ["y", "x"], ["x", "z", "z"]],
+            min_freq=2,
+        )
 
     def expected(self, inputs):
         return _real(ref_vocab(inputs["token_lists"], **inputs["options"]))
@@ -223,8 +240,9 @@ class BuildVocabLimits(Check):
             _real(_check_vocab_type(got)),
             want,
             name=case.label,
-            hint="drop tokens seen fewer than min_freq times; max_size counts the two "
-            "reserved entries: keep max_size - 2 real tokens.",
+            hint="drop tokens seen fewer than min_freq times over all texts (count every "
+            "occurrence); max_size counts the two reserved entries: keep the max_size - 2 most "
+            "frequent real tokens (sort first, then cut).",
         )
 
 
@@ -277,14 +295,21 @@ class EncodeDecode(Check):
         decode = [inverse.get(int(i), UNK) for i in ids if int(i) != 0]
         return encode if inputs["op"] == "encode" else decode
 
+    def error_hint(self, error):
+        if error.type_name in ("KeyError", "IndexError"):
+            return "decode turns an id that is not in the vocabulary into '<unk>'."
+        if "truth value" in error.message:
+            return "ids may be a NumPy array: do not test it with `if not ids` or `ids == []`."
+        return None
+
     def judge(self, case, got, want):
         value = got.raw("out")
         if case.inputs["op"] == "encode":
-            if not isinstance(value, (list, tuple)) or not all(
-                isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
-                for i in value
-            ):
-                fail(f"{case.label} should return a list of integer ids, got {value!r:.120}.")
+            if not isinstance(value, (list, tuple)) or not all(_is_integer(i) for i in value):
+                fail(
+                    f"{case.label} should return a list of integer ids, got {describe(value)}.",
+                    "build a Python list (not a NumPy array) of ids.",
+                )
             check_equal(
                 [int(i) for i in value],
                 want,
@@ -338,7 +363,7 @@ class PairCounts(Check):
     def judge(self, case, got, want):
         counts = _plain_dict(got, "counts")
         check_equal(
-            {tuple(k) if isinstance(k, list) else k: v for k, v in counts.items()},
+            counts,
             want,
             name=case.label,
             hint="weight each pair by the count of its word; every adjacent position "
@@ -387,8 +412,8 @@ class MergePair(Check):
             merged,
             want,
             name=case.label,
-            hint="scan left to right, skip past a merged pair, compare whole symbols "
-            "(('xa', 'b') has no pair ('a', 'b')), add up words that become equal.",
+            hint="scan left to right and continue after a merged pair (a a a -> aa a), "
+            "compare whole symbols (('xa', 'b') has no pair ('a', 'b')).",
         )
         check_equal(
             _plain_dict(got, "input_after"),
@@ -396,6 +421,11 @@ class MergePair(Check):
             name=f"the input dict after {case.label}",
             hint="return a new dict; do not modify the argument.",
         )
+        if got.raw("returned_input") is not False:
+            fail(
+                f"{case.label} returned the dict it was given.",
+                "return a new dict, even when the pair does not occur.",
+            )
 
 
 @register
@@ -426,6 +456,11 @@ class LearnBpe(Check):
 
     def expected(self, inputs):
         return ref_learn(inputs["word_counts"], inputs["num_merges"])
+
+    def error_hint(self, error):
+        if error.type_name == "ValueError" and "empty" in error.message:
+            return "stop early when no pair is left (every word is a single symbol)."
+        return None
 
     def judge(self, case, got, want):
         merges = _pairs(got, "merges")
@@ -469,6 +504,11 @@ class BpeEncode(Check):
             word="abcd",
             merges=[("c", "d"), ("b", "c"), ("a", "b")],
         )
+        yield case(
+            'bpe_encode("abc", [("a", "b"), ("b", "c")]) (whole symbols)',
+            word="abc",
+            merges=[("a", "b"), ("b", "c")],
+        )
         rng = random.Random(3)
         for trial in range(4):
             pool = ["a", "b", "c", "d", "</w>"]
@@ -491,7 +531,8 @@ class BpeEncode(Check):
             want,
             name=case.label,
             hint="start from the characters plus '</w>' and apply the merges in the "
-            "order they were learned.",
+            "order they were learned, each to every occurrence in the word, left to right, "
+            "on whole symbols (after ('a', 'b'), 'ab' no longer contains the symbol 'b').",
         )
 
 
@@ -514,6 +555,17 @@ class OneHot(Check):
                 vocab_size=vocab_size,
             )
         yield case("one_hot of the last id", ids=np.array([[6]]), vocab_size=7)
+        # "ids of any shape": not only (batch, seq_len)
+        yield case(
+            "one_hot of 1-D ids (shape (5,)), vocab_size 6",
+            ids=rng.integers(0, 6, size=5),
+            vocab_size=6,
+        )
+        yield case(
+            "one_hot of 3-D ids (shape (2, 3, 4)), vocab_size 5",
+            ids=rng.integers(0, 5, size=(2, 3, 4)),
+            vocab_size=5,
+        )
 
     def expected(self, inputs):
         ids = inputs["ids"]
@@ -525,8 +577,14 @@ class OneHot(Check):
             value,
             want.shape,
             name=case.label,
-            hint="output shape = ids.shape + (vocab_size,): the new axis goes last.",
+            hint="output shape = ids.shape + (vocab_size,) for ids of any shape: the new axis "
+            "goes last.",
         )
+        if value.dtype.kind != "f":
+            fail(
+                f"{case.label}: expected a float array, got dtype {value.dtype}.",
+                "one-hot vectors are floats (0.0 and 1.0), not booleans or integers.",
+            )
         check_close(value, want, name=case.label)
 
 
@@ -625,6 +683,36 @@ class NearestNeighbours(Check):
                     embeddings=embeddings,
                     k=k,
                 )
+        # exact ties (vectors scaled by powers of 2): equal similarities by row index, and
+        # "twin" (row 1) points exactly like "query" (row 4): exclude the word, not the first
+        # row of the ranking; the order of the vocab dict is not the order of the rows
+        tied = np.array(
+            [[0, 1], [4, 0], [1, 1], [0, -2], [1, 0], [2, -2], [4, 4], [-1, 0]], dtype=float
+        )
+        tied_vocab = {
+            "query": 4,
+            "delta": 6,
+            "alpha": 5,
+            "foxtrot": 7,
+            "echo": 0,
+            "bravo": 3,
+            "charlie": 2,
+            "twin": 1,
+        }
+        yield case(
+            'nearest_neighbours("query", k=6) with equal similarities',
+            word="query",
+            vocab=tied_vocab,
+            embeddings=tied,
+            k=6,
+        )
+        yield case(
+            'nearest_neighbours("alpha", k=3) with equal similarities',
+            word="alpha",
+            vocab=tied_vocab,
+            embeddings=tied,
+            k=3,
+        )
         yield case(
             "nearest_neighbours of an unknown word",
             word="not-a-word",
@@ -644,17 +732,22 @@ class NearestNeighbours(Check):
 
     def judge(self, case, got, want):
         if want is None:
-            check_equal(
-                got.raw("error"),
-                "KeyError",
-                name=f"the error raised by {case.label}",
-                hint="an unknown word raises KeyError (vocab[word]).",
-            )
+            value = got.values.get("neighbours")
+            if not (isinstance(value, wire.Raised) and value.type_name == "KeyError"):
+                if isinstance(value, wire.Raised):
+                    came = f"raised {value!r}"
+                else:
+                    came = f"returned {describe(value)}"
+                fail(
+                    f"{case.label} should raise KeyError; your function {came}.",
+                    "an unknown word raises KeyError (vocab[word]).",
+                )
             return
         check_equal(
             _str_list(got, "neighbours"),
             want,
             name=case.label,
-            hint="exclude the word itself; rank by cosine similarity (vector lengths "
-            "differ), most similar first.",
+            hint="exclude the word itself (by its row, not by its place in the ranking); rank "
+            "by cosine similarity (vector lengths differ), most similar first, equal "
+            "similarities by row index; vocab[word] is the row (the dict's order is not).",
         )

@@ -1,0 +1,200 @@
+"""attention_grader.nbgrader_ext: the preprocessors, on notebook 01 of a released course
+(no kernel is started: outputs are made by hand)."""
+
+from __future__ import annotations
+
+import copy
+
+import nbformat
+import pytest
+from nbgrader.coursedir import CourseDirectory
+
+from attention_course import wire
+from attention_grader import authoring, cells, cycle, engine, nbgrader_ext, submissions
+from conftest import make_course
+
+pytestmark = pytest.mark.slow  # runs nbgrader's generate_assignment once
+
+A = "01_tokenization"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = make_course(tmp_path_factory.mktemp("ext"), [A])
+    cycle.release(root, [A])
+    config = engine.load_config(root)
+    release = nbformat.read(str(root / "release" / A / f"{A}.ipynb"), as_version=4)
+    source = nbformat.read(str(root / "source" / A / f"{A}.ipynb"), as_version=4)
+    return root, config, release, source
+
+
+def _restore(course, nb):
+    root, config, _, _ = course
+    resources = {"nbgrader": {"student": "s", "assignment": A, "notebook": A,
+                              "db_url": CourseDirectory(config=config).db_url}}
+    return nbgrader_ext.RestoreLayout(config=config).preprocess(copy.deepcopy(nb), resources)
+
+
+def _ids(nb) -> list[str]:
+    return [cells.grade_id(c) or c.get("id") for c in nb.cells]
+
+
+def test_an_untouched_submission_keeps_its_layout_and_gets_its_hidden_tests(course):
+    _, _, release, source = course
+    restored, resources = _restore(course, release)
+    assert _ids(restored) == _ids(release) and resources[nbgrader_ext.NOTES_KEY] == []
+    test = next(c for c in restored.cells if cells.grade_id(c) == "test_one_hot")
+    original = next(c for c in source.cells if cells.grade_id(c) == "test_one_hot")
+    assert test.source == original.source and "BEGIN HIDDEN TESTS" in test.source
+
+
+def test_deleted_moved_and_edited_locked_cells_are_put_back(course):
+    _, _, release, _ = course
+    nb = copy.deepcopy(release)
+    setup = next(c for c in nb.cells if cells.grade_id(c) == "setup")
+    test = next(c for c in nb.cells if cells.grade_id(c) == "test_one_hot")
+    test.source = "pass  # the student's own 'test'"
+    mine = nbformat.v4.new_code_cell("helper = 1")
+    answer_at = next(i for i, c in enumerate(nb.cells) if cells.grade_id(c) == "one_hot")
+    nb.cells.insert(answer_at + 1, mine)  # the student's own cell after their answer
+    nb.cells.remove(setup)
+    nb.cells.remove(test)
+    nb.cells.insert(0, test)  # moved to the top
+    restored, resources = _restore(course, nb)
+    notes = " ".join(resources[nbgrader_ext.NOTES_KEY])
+    assert "locked cell setup was deleted" in notes and "locked cell test_one_hot was edited" \
+        in notes and "moved" in notes
+    ids = _ids(restored)
+    assert ids.index("setup") < ids.index("one_hot") < ids.index(mine.id) < \
+        ids.index("test_one_hot")
+    assert "hidden_cases" in restored.cells[ids.index("test_one_hot")].source
+
+
+def test_invented_grading_metadata_is_dropped(course):
+    _, _, release, _ = course
+    nb = copy.deepcopy(release)
+    answer = next(c for c in nb.cells if cells.grade_id(c) == "one_hot")
+    answer.metadata.nbgrader.update(grade=True, points=50)
+    extra = nbformat.v4.new_code_cell("x = 1")
+    extra.metadata["nbgrader"] = {"grade": True, "grade_id": "test_mine", "points": 100,
+                                  "locked": True, "solution": False}
+    nb.cells.append(extra)
+    restored, resources = _restore(course, nb)
+    answer = next(c for c in restored.cells if cells.grade_id(c) == "one_hot")
+    assert not answer.metadata.nbgrader.get("grade") and "points" not in answer.metadata.nbgrader
+    assert "nbgrader" not in restored.cells[_ids(restored).index(extra.id)].metadata
+    assert any("test_mine" in note for note in resources[nbgrader_ext.NOTES_KEY])
+
+
+def test_demo_cells_are_skipped_only_while_all_of_them_are_unchanged(course):
+    _, _, release, _ = course
+    restored, _ = _restore(course, release)
+    skipped = [c.id for c in restored.cells if c.metadata.get(nbgrader_ext.SKIP_KEY)]
+    demos = [c.id for c in release.cells if "demo" in c.metadata.get("tags", [])]
+    assert skipped == demos and demos
+    nb = copy.deepcopy(release)
+    next(c for c in nb.cells if c.id == demos[-1]).source += "\nprint('mine')"
+    restored, _ = _restore(course, nb)
+    assert not [c for c in restored.cells if c.metadata.get(nbgrader_ext.SKIP_KEY)]
+    nb = copy.deepcopy(release)
+    nb.cells[0].metadata[nbgrader_ext.SKIP_KEY] = True  # a student cannot skip a cell
+    restored, _ = _restore(course, nb)
+    assert not restored.cells[0].metadata.get(nbgrader_ext.SKIP_KEY)
+
+
+def _report(cell: str, case: int, **values) -> dict:
+    return nbformat.v4.new_output("display_data", data={
+        wire.MIME: {"check": cell, "case": case, "values": wire.encode(values)}})
+
+
+def _verdict(outputs: list, cell_id: str = "test_one_hot"):
+    cell = nbformat.v4.new_code_cell("...")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": cell_id, "locked": True,
+                                 "solution": False, "points": 2}
+    cell.outputs = outputs
+    resources = {"nbgrader": {"notebook": A}}
+    return nbgrader_ext.TrustedVerdicts().preprocess_cell(cell, resources, 0)[0]
+
+
+def _right_reports() -> list:
+    from attention_grader import judging
+
+    check = judging.checks_of(A)["test_one_hot"]
+    out = []
+    for index, case in enumerate(check.all_cases):
+        ids, size = case.inputs["ids"], case.inputs["vocab_size"]
+        out.append(_report("test_one_hot", index, encoded=(ids[..., None] == range(size))
+                           .astype("float32")))
+    return out
+
+
+def test_right_reports_pass_and_leave_no_trace_in_the_outputs():
+    cell = _verdict(_right_reports())
+    assert cell.outputs == []
+
+
+def test_a_value_at_the_end_or_an_error_in_the_kernel_cannot_score():
+    partial = nbformat.v4.new_output("execute_result", data={"text/plain": "2"},
+                                     execution_count=1)
+    cell = _verdict([partial])
+    assert [o.output_type for o in cell.outputs] == ["error"]
+    assert "no result came back" in cell.outputs[0].evalue
+    error = nbformat.v4.new_output("error", ename="NameError", evalue="name 'one_hot' is not "
+                                   "defined", traceback=[])
+    cell = _verdict([error])
+    assert cell.outputs[0].output_type == "stream" and "NameError" in cell.outputs[0].text
+    assert "Your code raised NameError" in cell.outputs[-1].evalue
+    timeout = nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="too long",
+                                     traceback=[])
+    assert "did not finish" in _verdict([*_right_reports(), timeout]).outputs[-1].evalue
+
+
+def test_reports_for_another_cell_or_malformed_ones_do_not_count():
+    foreign = [_report("test_embedding_lookup", i, encoded=1) for i in range(5)]
+    assert _verdict(foreign).outputs[-1].output_type == "error"
+    bad = _right_reports()
+    bad[0]["data"][wire.MIME]["values"] = {"encoded": {"__ndarray__": "!!", "dtype": "int8",
+                                                       "shape": [1]}}
+    assert "malformed" in _verdict(bad).outputs[-1].evalue
+
+
+def test_stderr_of_a_test_cell_is_kept_as_marked_stdout():
+    noise = nbformat.v4.new_output("stream", name="stderr", text="DeprecationWarning: x\n")
+    cell = _verdict([noise, *_right_reports()])
+    assert [(o.output_type, o.name, o.text) for o in cell.outputs] == [
+        ("stream", "stdout", "[stderr] DeprecationWarning: x\n")]
+
+
+def test_feedback_hides_hidden_tests_rubrics_and_outputs_that_quote_them(course):
+    _, _, _, source = course
+    nb = copy.deepcopy(source)
+    test = next(c for c in nb.cells if cells.grade_id(c) == "test_learn_bpe")
+    hidden_line = next(line.strip() for line in test.source.splitlines()
+                       if "def _ref_merge" in line)
+    test.outputs = [nbformat.v4.new_output("stream", name="stdout", text=test.source),
+                    nbformat.v4.new_output("error", ename="AssertionError", evalue="wrong",
+                                           traceback=["line 1", "line 2", "AssertionError"])]
+    rubric = nbformat.v4.new_markdown_cell("### BEGIN MARK SCHEME\nsecret rubric\n"
+                                           "### END MARK SCHEME")
+    nb.cells.append(rubric)
+    scrubbed, _ = nbgrader_ext.ScrubHiddenTests().preprocess(nb, {})
+    text = nbformat.writes(scrubbed)
+    assert "BEGIN HIDDEN TESTS" not in text and hidden_line not in text
+    assert "secret rubric" not in text
+    assert nbgrader_ext.REDACTED.strip() in text
+    error = next(o for o in test.outputs if o.output_type == "error")
+    assert error.traceback == ["AssertionError: wrong"]
+
+
+def test_the_solved_notebook_is_prepared_like_nbgrader_prepares_it(course, tmp_path):
+    root, _, release, source = course
+    solved = submissions.solved(release, source)
+    target = root / "submitted" / "ana" / A / f"{A}.ipynb"
+    target.parent.mkdir(parents=True)
+    authoring.write_notebook(solved, target)
+    grader = engine.Engine(root, sequential=True, progress=False)
+    (sub,), _ = grader.plan([A])
+    jobs, refusals, notes = grader.prepare(sub)
+    assert refusals == [] and notes == [] and len(jobs) == 1
+    assert "hidden_cases" in nbformat.writes(nbformat.from_dict(jobs[0].notebook))
+    assert jobs[0].cases and set(wire.decode(jobs[0].cases)) >= {"test_one_hot"}
