@@ -34,6 +34,29 @@ MISTAKES = {
         breaks=frozenset({"test_build_vocab_limits"}),
         edits={"build_vocab": [("kept = kept[: max(max_size - 2, 0)]", "kept = kept[:max_size]")]},
     ),
+    "vocab_sorted_alphabetically": Mistake(
+        why="real tokens sorted alphabetically only, not by decreasing frequency",
+        breaks=frozenset({"test_build_vocab_order"}),
+        edits={"build_vocab": [("kept.sort(key=lambda tok: (-counts[tok], tok))",
+                                "kept.sort()")]},
+    ),
+    "vocab_max_size_before_sorting": Mistake(
+        why="max_size keeps the first tokens seen, then sorts them (not the most frequent)",
+        breaks=frozenset({"test_build_vocab_limits"}),
+        edits={"build_vocab": [("    kept.sort(key=lambda tok: (-counts[tok], tok))\n"
+                                "    if max_size is not None:\n"
+                                "        kept = kept[: max(max_size - 2, 0)]\n",
+                                "    if max_size is not None:\n"
+                                "        kept = kept[: max(max_size - 2, 0)]\n"
+                                "    kept.sort(key=lambda tok: (-counts[tok], tok))\n")]},
+    ),
+    "vocab_min_freq_counts_texts": Mistake(
+        why="min_freq compared with the number of texts containing a token, not its count",
+        breaks=frozenset({"test_build_vocab_limits"}),
+        edits={"build_vocab": [("kept = [tok for tok, n in counts.items() if n >= min_freq]",
+                                "kept = [tok for tok in counts\n"
+                                "            if sum(tok in tokens for tokens in token_lists) >= min_freq]")]},
+    ),
     "encode_unknown_as_padding": Mistake(
         why="unknown tokens are encoded as 0 (<pad>) instead of 1 (<unk>)",
         breaks=frozenset({"test_encode_decode"}),
@@ -43,6 +66,24 @@ MISTAKES = {
         why="decode returns '<pad>' tokens",
         breaks=frozenset({"test_encode_decode"}),
         edits={"encode_decode": [(" if int(i) != PAD_ID]", "]")]},
+    ),
+    "encode_returns_array": Mistake(
+        why="encode returns a NumPy array instead of the list of ids",
+        breaks=frozenset({"test_encode_decode"}),
+        edits={"encode_decode": [("return [vocab.get(tok, UNK_ID) for tok in tokens]",
+                                  "return np.array([vocab.get(tok, UNK_ID) for tok in tokens])")]},
+    ),
+    "decode_unknown_id_raises": Mistake(
+        why="decode looks ids up with inverse[i]: an id not in the vocabulary raises KeyError",
+        breaks=frozenset({"test_encode_decode"}),
+        edits={"encode_decode": [("inverse.get(int(i), UNK)", "inverse[int(i)]")]},
+    ),
+    "decode_fails_on_numpy_arrays": Mistake(
+        why="`if not ids` raises for a NumPy array of several ids",
+        breaks=frozenset({"test_encode_decode"}),
+        edits={"encode_decode": [("    inverse = {i: tok for tok, i in vocab.items()}\n",
+                                  "    if not ids:\n        return []\n"
+                                  "    inverse = {i: tok for tok, i in vocab.items()}\n")]},
     ),
     "pair_counts_unweighted": Mistake(
         why="pairs counted once per distinct word, ignoring word frequency",
@@ -57,6 +98,42 @@ def pair_counts(word_freqs):
     stream = [s for symbols, freq in word_freqs.items() for _ in range(freq) for s in symbols]
     return dict(collections.Counter(zip(stream, stream[1:])))
 '''},
+    ),
+    "pair_counts_once_per_word": Mistake(
+        why="a pair that occurs twice in one word is counted once (set of the word's pairs)",
+        breaks=frozenset({"test_pair_counts"}),
+        edits={"pair_counts": [("for left, right in zip(symbols, symbols[1:]):",
+                                "for left, right in set(zip(symbols, symbols[1:])):")]},
+    ),
+    "pair_counts_returns_most_common": Mistake(
+        why="returns Counter.most_common(), a list of (pair, count), instead of a dict",
+        breaks=frozenset({"test_pair_counts"}),
+        edits={"pair_counts": [("return dict(counts)", "return counts.most_common()")]},
+    ),
+    "merge_pair_in_place": Mistake(
+        why="rewrites the argument in place and returns it instead of a new dict",
+        breaks=frozenset({"test_merge_pair"}),
+        replace={"merge_pair": '''
+def merge_pair(word_freqs, pair):
+    left, right = pair
+    for symbols in list(word_freqs):
+        out, i = [], 0
+        while i < len(symbols):
+            if i + 1 < len(symbols) and symbols[i] == left and symbols[i + 1] == right:
+                out.append(left + right)
+                i += 2
+            else:
+                out.append(symbols[i])
+                i += 1
+        freq = word_freqs.pop(symbols)
+        word_freqs[tuple(out)] = word_freqs.get(tuple(out), 0) + freq
+    return word_freqs
+'''},
+    ),
+    "merge_pair_no_skip": Mistake(
+        why="after a merge the scan moves one symbol on, so the right symbol is kept too",
+        breaks=frozenset({"test_merge_pair"}),
+        edits={"merge_pair": [("i += 2", "i += 1")]},
     ),
     "merge_pair_on_joined_string": Mistake(
         why="merging with str.replace on the space-joined word matches across symbol boundaries",
@@ -81,16 +158,74 @@ def merge_pair(word_freqs, pair):
         breaks=frozenset({"test_learn_bpe"}),
         edits={"learn_bpe": [('tuple(word) + ("</w>",)', "tuple(word)")]},
     ),
+    "learn_bpe_no_early_stop": Mistake(
+        why="keeps merging when no pair is left: max() of an empty dict raises",
+        breaks=frozenset({"test_learn_bpe"}),
+        edits={"learn_bpe": [("        if not counts:\n            break\n", "")]},
+    ),
     "bpe_encode_reversed_order": Mistake(
         why="merges are replayed from the last learned to the first",
         breaks=frozenset({"test_bpe_encode"}),
         edits={"bpe_encode": [("for left, right in merges:", "for left, right in merges[::-1]:")]},
+    ),
+    "bpe_encode_without_end_marker": Mistake(
+        why="the word is split into characters without the end-of-word marker",
+        breaks=frozenset({"test_bpe_encode"}),
+        edits={"bpe_encode": [('symbols = list(word) + ["</w>"]', "symbols = list(word)")]},
+    ),
+    "bpe_encode_first_occurrence_only": Mistake(
+        why="each merge is applied to its first occurrence in the word only",
+        breaks=frozenset({"test_bpe_encode"}),
+        replace={"bpe_encode": '''
+def bpe_encode(word, merges):
+    symbols = list(word) + ["</w>"]
+    for left, right in merges:
+        for i in range(len(symbols) - 1):
+            if symbols[i] == left and symbols[i + 1] == right:
+                symbols[i:i + 2] = [left + right]
+                break
+    return symbols
+'''},
+    ),
+    "bpe_encode_on_joined_string": Mistake(
+        why="merges with str.replace on the space-joined symbols, matching inside symbols",
+        breaks=frozenset({"test_bpe_encode"}),
+        replace={"bpe_encode": '''
+def bpe_encode(word, merges):
+    text = " ".join(list(word) + ["</w>"])
+    for left, right in merges:
+        text = text.replace(left + " " + right, left + right)
+    return text.split(" ")
+'''},
     ),
     "one_hot_vocab_axis_first": Mistake(
         why="the vocabulary axis is put before the sequence axis",
         breaks=frozenset({"test_one_hot"}),
         edits={"one_hot": [("return np.eye(vocab_size, dtype=np.float32)[ids]",
                             "return np.moveaxis(np.eye(vocab_size, dtype=np.float32)[ids], -1, 1)")]},
+    ),
+    "one_hot_only_2d": Mistake(
+        why="assumes ids of shape (batch, seq_len): other shapes fail",
+        breaks=frozenset({"test_one_hot"}),
+        replace={"one_hot": '''
+def one_hot(ids, vocab_size):
+    ids = np.asarray(ids)
+    batch, seq_len = ids.shape
+    out = np.zeros((batch, seq_len, vocab_size), dtype=np.float32)
+    out[np.arange(batch)[:, None], np.arange(seq_len)[None, :], ids] = 1
+    return out
+'''},
+    ),
+    "one_hot_boolean": Mistake(
+        why="returns the boolean comparison ids[..., None] == arange(vocab_size), not floats",
+        breaks=frozenset({"test_one_hot"}),
+        edits={"one_hot": [("return np.eye(vocab_size, dtype=np.float32)[ids]",
+                            "return ids[..., None] == np.arange(vocab_size)")]},
+    ),
+    "one_hot_integer": Mistake(
+        why="integer one-hot vectors instead of floats",
+        breaks=frozenset({"test_one_hot"}),
+        edits={"one_hot": [("np.eye(vocab_size, dtype=np.float32)", "np.eye(vocab_size, dtype=int)")]},
     ),
     "embedding_lookup_columns": Mistake(
         why="selects columns of W (W.T[ids] style confusion of the axes)",
@@ -124,6 +259,30 @@ def merge_pair(word_freqs, pair):
         edits={"nearest_neighbours": [
             ("sims = cosine_similarity(np.asarray(embeddings)[index:index + 1], embeddings)[0]",
              "sims = np.asarray(embeddings) @ np.asarray(embeddings)[index]")]},
+    ),
+    "neighbours_skip_first": Mistake(
+        why="drops the first word of the ranking instead of the word itself",
+        breaks=frozenset({"test_nearest_neighbours"}),
+        edits={"nearest_neighbours": [("for i in order if i != index][:k]", "for i in order[1:]][:k]")]},
+    ),
+    "neighbours_ties_reversed": Mistake(
+        why="argsort ascending then reversed: equal similarities come last row first",
+        breaks=frozenset({"test_nearest_neighbours"}),
+        edits={"nearest_neighbours": [('np.argsort(-sims, kind="stable")',
+                                       'np.argsort(sims, kind="stable")[::-1]')]},
+    ),
+    "neighbours_words_by_vocab_order": Mistake(
+        why="maps rows to words by the order of the vocab dict instead of its ids",
+        breaks=frozenset({"test_nearest_neighbours"}),
+        edits={"nearest_neighbours": [("id_to_word = {i: w for w, i in vocab.items()}",
+                                       "id_to_word = dict(enumerate(vocab))")]},
+    ),
+    "neighbours_unknown_word_returns_empty": Mistake(
+        why="returns [] for a word not in vocab instead of raising KeyError",
+        breaks=frozenset({"test_nearest_neighbours"}),
+        edits={"nearest_neighbours": [("    index = vocab[word]\n",
+                                       "    if word not in vocab:\n        return []\n"
+                                       "    index = vocab[word]\n")]},
     ),
 }
 
@@ -221,6 +380,8 @@ def one_hot(ids, vocab_size):
     return tf.one_hot(tf.convert_to_tensor(ids), depth=vocab_size, dtype=tf.float64)
 ''',
     "embedding_lookup": '''
+import keras
+
 def embedding_lookup(ids, weights):
     return keras.ops.take(keras.ops.convert_to_tensor(weights, dtype="float64"),
                           keras.ops.convert_to_tensor(ids), axis=0)
