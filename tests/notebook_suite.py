@@ -4,19 +4,132 @@ A notebook's test file subclasses :class:`NotebookSuite` and gives only its data
 assignment, the points of each graded behaviour, and the mistakes its text makes sure are
 caught. One engine run grades the instructor solution, the untouched release, a different
 correct solution (``ALTERNATIVE`` of the catalog) and one submission per group of typical
-mistakes (``tests/submissions/<assignment>.py``).
+mistakes (``attention_grader/catalogs/nb<assignment>.py``).
 """
 
 from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
 
-from attention_grader import authoring, cycle
-from conftest import Catalog, GradedCourse, assert_release_current, grade_course, make_course
+from attention_grader import authoring, cells, cycle
+from conftest import ROOT
+from courses import GradedCourse, assert_release_current, grade_course, make_course
+
+
+def group_mistakes(catalog) -> list[list[str]]:
+    """Pack mistakes into submissions, at most one mistake per family of cells.
+
+    A family is a set of solution cells that call each other (``catalog.FAMILIES``).
+    Mistakes in unrelated cells cannot mask each other's cascades, so one submission
+    can carry one mistake per family and must lose exactly the union of their tests.
+    """
+
+    def family(name: str) -> int:
+        cells = set(catalog.MISTAKES[name].edits) | set(catalog.MISTAKES[name].replace)
+        hits = [i for i, fam in enumerate(catalog.FAMILIES) if cells & fam]
+        assert len(hits) == 1, f"mistake {name} edits cells of {len(hits)} families"
+        return hits[0]
+
+    groups: list[list[str]] = []
+    for name in sorted(catalog.MISTAKES):
+        fam = family(name)
+        for group in groups:
+            if all(family(other) != fam for other in group):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    return groups
+
+
+def apply_mistakes(release_nb: dict, source_nb: dict, catalog, names: list[str]) -> dict:
+    """The solved notebook with several mistakes (of different families) applied."""
+    from attention_grader.submissions import Mistake, apply_mistake
+
+    edits: dict = {}
+    replace: dict = {}
+    for name in names:
+        edits.update(catalog.MISTAKES[name].edits)
+        replace.update(catalog.MISTAKES[name].replace)
+    return apply_mistake(
+        release_nb,
+        source_nb,
+        Mistake(why="+".join(names), breaks=frozenset(), edits=edits, replace=replace),
+    )
+
+
+@dataclass
+class Catalog:
+    """A notebook's mistake catalog (attention_grader.catalogs) and its groups."""
+
+    assignment: str
+    notebook: str
+    module: object
+    groups: list[list[str]]
+
+    @classmethod
+    def load(cls, assignment: str) -> Catalog:
+        from attention_grader.submissions import catalog
+
+        module = catalog(assignment)
+        return cls(assignment, f"{assignment}.ipynb", module, group_mistakes(module))
+
+    @property
+    def mistakes(self) -> dict:
+        return self.module.MISTAKES
+
+    def student_of(self, name: str) -> str:
+        return next(f"mistakes-{i}" for i, group in enumerate(self.groups) if name in group)
+
+    def _grade_cells(self, cell_type: str) -> set[str]:
+        source = authoring.read_notebook(ROOT / "source" / self.assignment / self.notebook)
+        return {cells.grade_id(cell) for cell in source["cells"]
+                if cells.is_grade(cell) and cell["cell_type"] == cell_type}
+
+    def test_cells(self) -> set[str]:
+        """The autograded test cells."""
+        return self._grade_cells("code")
+
+    def manual_cells(self) -> set[str]:
+        """The written answers graded by hand."""
+        return self._grade_cells("markdown")
+
+    def students(self, release_nb: dict, source_nb: dict) -> dict[str, dict]:
+        """solution, blank, alternative, and one submission per group of mistakes."""
+        import copy
+
+        from attention_grader import submissions
+
+        solution = submissions.solved(release_nb, source_nb)
+        students = {
+            "solution": solution,
+            "blank": copy.deepcopy(release_nb),
+            "alternative": submissions.fill(solution, self.module.ALTERNATIVE),
+        }
+        for i, group in enumerate(self.groups):
+            students[f"mistakes-{i}"] = apply_mistakes(release_nb, source_nb, self.module, group)
+        return students
+
+    def check_mistake(self, graded: GradedCourse, name: str) -> None:
+        """The submission carrying ``name`` lost exactly the tests its group's mistakes break."""
+        student = self.student_of(name)
+        group = self.groups[int(student.split("-")[1])]
+        expected = set().union(*(self.mistakes[n].breaks for n in group))
+        lost = graded.lost(student)
+        mistake = self.mistakes[name]
+        assert mistake.breaks <= lost, (
+            f"{name} ({mistake.why}) should fail {sorted(mistake.breaks)}; "
+            f"not failed: {sorted(mistake.breaks - lost)}"
+        )
+        assert lost == expected, (
+            f"submission {student} with mistakes {group} lost {sorted(lost)}, "
+            f"expected exactly {sorted(expected)}"
+        )
 
 
 class NotebookSuite:
@@ -67,7 +180,7 @@ class NotebookSuite:
         path = graded.root / "autograded" / "solution" / self.assignment / \
             self.catalog().notebook
         cells = json.loads(path.read_text())["cells"]
-        errors = [(c["metadata"].get("nbgrader", {}).get("grade_id"), "".join(o["text"]))
+        errors = [(cells.grade_id(c), "".join(o["text"]))
                   for c in cells for o in c.get("outputs", [])
                   if o.get("output_type") == "stream" and "[in the notebook]" in "".join(
                       o.get("text", ""))]

@@ -18,7 +18,7 @@ DEMO_ASSIGNMENTS = ["01_tokenization", "02_metrics"]
 
 
 def _demo(root):
-    proc = subprocess.run([sys.executable, "-m", "attention_course", "demo"], cwd=root,
+    proc = subprocess.run([sys.executable, "-m", "attention_grader", "demo", "--workers", "1"], cwd=root,
                           text=True, capture_output=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
@@ -33,14 +33,13 @@ def _table_row(output: str, student: str) -> list[tuple[float, float, bool]]:
 
 def _manual_points(root) -> list[float]:
     """Points graded by hand per notebook of ``root``, in the table's (sorted) column order."""
-    from attention_course import notebooks
+    from attention_grader import authoring, cells
 
     out = []
     for path in sorted(root.glob("source/*/*.ipynb"), key=lambda p: p.stem):
-        cells = notebooks.read_notebook(path)["cells"]
-        out.append(sum(float(c["metadata"]["nbgrader"].get("points", 0)) for c in cells
-                       if c["cell_type"] == "markdown"
-                       and c.get("metadata", {}).get("nbgrader", {}).get("grade")))
+        nb_cells = authoring.read_notebook(path)["cells"]
+        out.append(sum(float(cells.nbgrader(c).get("points", 0)) for c in nb_cells
+                       if c["cell_type"] == "markdown" and cells.is_grade(c)))
     return out
 
 
@@ -52,7 +51,6 @@ def test_demo_runs_the_whole_cycle_twice(tmp_path, course_env):
     # notebook is graded end to end in its own test file): 01, and 02 with a written answer.
     for name in DEMO_ASSIGNMENTS:
         shutil.copytree(ROOT / "source" / name, root / "source" / name)
-    shutil.copytree(ROOT / "tests" / "submissions", root / "tests" / "submissions")
 
     for _ in range(2):  # running it twice works (everything is regenerated)
         out = _demo(root)

@@ -19,7 +19,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from attention_grader import authoring, cycle, engine, gradebook, submissions
-from conftest import make_course, submit
+from courses import make_course, submit
 
 pytestmark = pytest.mark.slow
 

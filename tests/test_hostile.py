@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from attention_grader import authoring, cells, cycle, submissions
-from conftest import GradedCourse, grade_submitted, make_course, submit
+from courses import GradedCourse, grade_submitted, make_course, submit
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from attention_grader import authoring, cli, cycle, gradebook, submissions
-from conftest import make_course, submit
+from courses import make_course, submit
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from nbgrader.coursedir import CourseDirectory
 
 from attention_course import wire
 from attention_grader import authoring, cells, cycle, engine, nbgrader_ext, submissions
-from conftest import make_course
+from courses import make_course
 
 pytestmark = pytest.mark.slow  # runs nbgrader's generate_assignment once
 

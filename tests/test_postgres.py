@@ -11,7 +11,7 @@ import csv
 import pytest
 
 from attention_grader import authoring, cycle, engine, gradebook, submissions
-from conftest import make_course, submit
+from courses import make_course, submit
 from support.postgres import running_postgres
 
 pytestmark = pytest.mark.slow

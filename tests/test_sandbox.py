@@ -70,7 +70,7 @@ def test_without_bubblewrap_the_error_says_what_to_install(monkeypatch):
 
 
 def test_engine_refuses_without_a_sandbox_unless_told_otherwise(monkeypatch, tmp_path):
-    from conftest import make_course
+    from courses import make_course
 
     root = make_course(tmp_path, ["01_tokenization"])
     monkeypatch.setattr(sandbox, "problem", lambda: "bwrap: not found; install bubblewrap")

@@ -1,7 +1,7 @@
 """attention_grader.submissions: building submissions from the source notebooks.
 
 The solution without its markers, and typical mistakes applied to it (the mistake
-catalogs of ``tests/submissions`` rely on both). Notebook JSON only, no kernel.
+catalogs of ``attention_grader.catalogs`` rely on both). Notebook JSON only, no kernel.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ Run from the course root (the folder with nbgrader_config.py), or pass --root.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -35,7 +36,6 @@ def _root(value: str | None) -> Path:
 
 def place_demo_submissions(root: Path, assignment: str) -> dict[str, str]:
     """Write the three demo submissions of ``assignment`` under ``submitted/``."""
-    catalog_path = root / "tests" / "submissions" / f"{assignment}.py"
     described = {}
     for path in sorted((root / "release" / assignment).glob("*.ipynb")):
         release_nb = authoring.read_notebook(path)
@@ -46,8 +46,8 @@ def place_demo_submissions(root: Path, assignment: str) -> dict[str, str]:
         }
         described["demo-solution"] = "the instructor solution"
         described["demo-blank"] = "the untouched student version"
-        if catalog_path.exists():
-            catalog = submissions.load_catalog(catalog_path)
+        if importlib.util.find_spec(f"attention_grader.catalogs.nb{assignment}"):
+            catalog = submissions.catalog(assignment)
             name = catalog.DEMO_MISTAKE
             made["demo-mistake"] = submissions.apply_mistake(
                 release_nb, source_nb, catalog.MISTAKES[name]
@@ -126,7 +126,6 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
         course.mkdir()
         shutil.copy(root / "nbgrader_config.py", course)
         shutil.copytree(root / "source", course / "source")
-        shutil.copytree(root / "tests" / "submissions", course / "tests" / "submissions")
         names = cycle.assignments(course)
         cycle.release(course, names)
         for name in names:

@@ -2,7 +2,7 @@
 
 Used by ``make demo`` (three sample submissions) and by the test suite (one
 submission per typical mistake). A *mistake catalog* is a Python file
-``tests/submissions/<assignment>.py`` that defines
+``attention_grader/catalogs/nb<assignment>.py`` that defines
 
 ``MISTAKES``: ``{name: Mistake(...)}``, typical wrong answers, each naming the test
 cells it must fail; ``ALTERNATIVE``: ``{solution grade_id: code}``, a different but
@@ -12,10 +12,9 @@ correct solution; ``DEMO_MISTAKE``: the name of the mistake ``make demo`` submit
 from __future__ import annotations
 
 import copy
-import importlib.util
+import importlib
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 
 from . import cells
@@ -86,11 +85,6 @@ def apply_mistake(release_nb: dict, source_nb: dict, mistake: Mistake) -> dict:
     return fill(release_nb, code)
 
 
-def load_catalog(path: Path) -> ModuleType:
-    """Import a mistake catalog file."""
-    spec = importlib.util.spec_from_file_location(f"mistakes_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load mistake catalog {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def catalog(assignment: str) -> ModuleType:
+    """The mistake catalog of ``assignment`` (``attention_grader.catalogs.nb<assignment>``)."""
+    return importlib.import_module(f"attention_grader.catalogs.nb{assignment}")

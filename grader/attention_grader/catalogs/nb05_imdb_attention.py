@@ -7,7 +7,7 @@ costs the layer's points only. The trusted checks are in
 grader/attention_grader/judges/nb05_imdb_attention.py.
 """
 
-from attention_grader.submissions import Mistake
+from ..submissions import Mistake
 
 _POOLING_CLASS = '''
 class AttentionPooling(keras.layers.Layer):

@@ -6,7 +6,7 @@ run with a reference find_segments/count_windows and the split test with a refer
 make_windows, so a mistake costs the points of its own exercise only.
 """
 
-from attention_grader.submissions import Mistake
+from ..submissions import Mistake
 
 MISTAKES = {
     # --- level 1: segments -----------------------------------------------------------------

@@ -7,7 +7,7 @@ the points of its own exercise only. The written answer (ethics_answer) is grade
 and is never part of a mistake.
 """
 
-from attention_grader.submissions import Mistake
+from ..submissions import Mistake
 
 MISTAKES = {
     # --- exercise 1: confusion matrix ------------------------------------------------

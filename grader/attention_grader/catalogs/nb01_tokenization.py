@@ -4,7 +4,7 @@ Each mistake is a small edit of the instructor solution (or a replacement cell) 
 names the test cells it must fail; every other test must keep its points.
 """
 
-from attention_grader.submissions import Mistake
+from ..submissions import Mistake
 
 MISTAKES = {
     "vocab_specials_swapped": Mistake(

@@ -6,7 +6,7 @@ run with a reference standardize (and the split test with a reference make_vecto
 a mistake costs the points of its own exercise only.
 """
 
-from attention_grader.submissions import Mistake
+from ..submissions import Mistake
 
 _STANDARDIZE_PUNCTUATION_FIRST = r'''
 def standardize(text):

@@ -6,7 +6,7 @@ attention tests run with a reference softmax, and the multi-head tests with refe
 split/merge/attention, so a mistake costs the points of its own exercise only.
 """
 
-from attention_grader.submissions import Mistake
+from ..submissions import Mistake
 
 MISTAKES = {
     # --- exercise 1: smoothing weights --------------------------------------------

@@ -1,0 +1,84 @@
+"""Throw-away course roots: a copy of the configuration and some assignments, submissions,
+and grading through the engine (nbgrader in this process, notebooks in sandboxes)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from attention_grader import authoring, engine, gradebook
+from conftest import ROOT
+
+
+@dataclass
+class GradedCourse:
+    """A course root after generate_assignment + autograde of some submissions."""
+
+    root: Path
+    assignment: str
+    results: dict[str, dict[str, tuple[float, float]]]  # autograded tests only
+    manual: dict[str, dict[str, gradebook.ManualGrade]]  # written answers graded by hand
+    report: engine.Summary
+    release_nb: dict
+    source_nb: dict
+
+    def lost(self, student: str) -> set[str]:
+        """Test cells in which ``student`` did not get full points."""
+        return {
+            name for name, (score, max_score) in self.results[student].items() if score < max_score
+        }
+
+    def total(self, student: str) -> tuple[float, float]:
+        per = self.results[student]
+        return sum(s for s, _ in per.values()), sum(m for _, m in per.values())
+
+
+def make_course(base: Path, assignments: list[str]) -> Path:
+    """A fresh course root holding ``source/`` of ``assignments`` and the config."""
+    root = base / "course"
+    root.mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    for name in assignments:
+        shutil.copytree(ROOT / "source" / name, root / "source" / name)
+    return root
+
+
+def submit(root: Path, student: str, assignment: str, notebook: str, nb: dict) -> None:
+    target = root / "submitted" / student / assignment / notebook
+    target.parent.mkdir(parents=True, exist_ok=True)
+    authoring.write_notebook(nb, target)
+
+
+def grade_course(
+    root: Path, assignment: str, students: dict[str, dict], notebook: str, **engine_options
+) -> GradedCourse:
+    """Submit ``{student: notebook json}`` and grade them all in one run of the engine
+    (in this process, one notebook at a time, unless ``engine_options`` say otherwise)."""
+    for student, nb in students.items():
+        submit(root, student, assignment, notebook, nb)
+    return grade_submitted(root, assignment, notebook, **engine_options)
+
+
+def grade_submitted(root: Path, assignment: str, notebook: str, **engine_options) -> GradedCourse:
+    """Grade what is in ``submitted/`` now (see :func:`grade_course`)."""
+    options = {"sequential": True, "progress": False, **engine_options}
+    report = engine.Engine(root, **options).grade([assignment])
+    return GradedCourse(
+        root=root,
+        assignment=assignment,
+        results=gradebook.test_results(root, assignment),
+        manual=gradebook.manual_results(root, assignment),
+        report=report,
+        release_nb=authoring.read_notebook(root / "release" / assignment / notebook),
+        source_nb=authoring.read_notebook(root / "source" / assignment / notebook),
+    )
+
+
+def assert_release_current(graded: GradedCourse, notebook: str) -> None:
+    generated = authoring.read_notebook(graded.root / "release" / graded.assignment / notebook)
+    committed_path = ROOT / "release" / graded.assignment / notebook
+    assert committed_path.exists(), "release/ is missing: run `make release` and commit it"
+    assert authoring.read_notebook(committed_path) == generated, (
+        "release/ is stale: run `make release` and commit the result"
+    )
