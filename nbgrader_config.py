@@ -82,8 +82,11 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.GradingExecute.unsafe_no_sandbox = os.environ.get("COURSE_UNSAFE_NO_SANDBOX") == "1"
 # Late submissions (due dates: schedule.toml, written into the gradebook by `make release`).
-_schedule = tomllib.loads((ROOT / "schedule.toml").read_text(encoding="utf-8")) \
-    if (ROOT / "schedule.toml").exists() else {}
+_schedule = (
+    tomllib.loads((ROOT / "schedule.toml").read_text(encoding="utf-8"))
+    if (ROOT / "schedule.toml").exists()
+    else {}
+)
 c.AssignLatePenalties.plugin_class = "attention_grader.late.PercentPerDay"
 for _key, _value in _schedule.get("late", {}).items():
     setattr(c.PercentPerDay, _key, float(_value))

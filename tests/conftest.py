@@ -50,3 +50,23 @@ def course_env() -> dict[str, str]:
     yield dict(os.environ)
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture
+def restore_global_state(monkeypatch):
+    """setup() changes logging levels, warning filters and the active notebook: put them back."""
+    import logging
+    import warnings
+
+    from attention_course import notebook
+
+    names = ("tensorflow", "absl", "keras", "h5py", "matplotlib")
+    levels = {name: logging.getLogger(name).level for name in names}
+    filters = list(warnings.filters)
+    monkeypatch.setattr(notebook, "_active", [])
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")  # setup() may set it: undone afterwards
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    warnings.filters[:] = filters
+    warnings._filters_mutated()

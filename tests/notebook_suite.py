@@ -88,8 +88,11 @@ class Catalog:
 
     def _grade_cells(self, cell_type: str) -> set[str]:
         source = authoring.read_notebook(ROOT / "source" / self.assignment / self.notebook)
-        return {cells.grade_id(cell) for cell in source["cells"]
-                if cells.is_grade(cell) and cell["cell_type"] == cell_type}
+        return {
+            cells.grade_id(cell)
+            for cell in source["cells"]
+            if cells.is_grade(cell) and cell["cell_type"] == cell_type
+        }
 
     def test_cells(self) -> set[str]:
         """The autograded test cells."""
@@ -177,13 +180,15 @@ class NotebookSuite:
 
     def test_solution_passes_its_visible_tests_while_grading(self, graded):
         # demonstration cells are skipped while grading: no test cell may need them
-        path = graded.root / "autograded" / "solution" / self.assignment / \
-            self.catalog().notebook
+        path = graded.root / "autograded" / "solution" / self.assignment / self.catalog().notebook
         cells = json.loads(path.read_text())["cells"]
-        errors = [(cells.grade_id(c), "".join(o["text"]))
-                  for c in cells for o in c.get("outputs", [])
-                  if o.get("output_type") == "stream" and "[in the notebook]" in "".join(
-                      o.get("text", ""))]
+        errors = [
+            (cells.grade_id(c), "".join(o["text"]))
+            for c in cells
+            for o in c.get("outputs", [])
+            if o.get("output_type") == "stream"
+            and "[in the notebook]" in "".join(o.get("text", ""))
+        ]
         assert errors == []
 
     def test_points_per_behaviour(self, graded):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import logging
 import subprocess
 import sys
 import tomllib
@@ -99,21 +98,6 @@ def test_github_path_rejects_other_urls(url):
 
 
 # --- the setup header, executed -----------------------------------------------------------
-
-
-@pytest.fixture
-def restore_global_state(monkeypatch):
-    """The header calls setup(): logging levels, warning filters, the active notebook."""
-    names = ("tensorflow", "absl", "keras", "h5py", "matplotlib")
-    levels = {name: logging.getLogger(name).level for name in names}
-    filters = list(warnings.filters)
-    monkeypatch.setattr(notebook, "_active", [])
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
-    yield
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
-    warnings.filters[:] = filters
-    warnings._filters_mutated()
 
 
 def _setup_header(path: Path) -> str:

@@ -354,7 +354,8 @@ def test_long_loads_show_progress_on_stderr(
     assert extracting and reading and len(extracting) + len(reading) == len(lines)
     size = archive.stat().st_size / 1e6
     assert extracting[-1].startswith(
-        f"Extracting aclImdb_v1.tar.gz (once): {size:.1f} of {size:.1f} MB, done in ")
+        f"Extracting aclImdb_v1.tar.gz (once): {size:.1f} of {size:.1f} MB, done in "
+    )
     assert reading[-1].startswith("IMDB train: reading reviews: 12 of 12 reviews, done in ")
     assert any(re.search(r" of 12 reviews \(\d+%\)$", line) for line in reading)  # states
     assert err.endswith(" s\n") and err.count("\n") == 2  # one finished line per step
@@ -365,9 +366,7 @@ def test_long_loads_show_progress_on_stderr(
     assert "Extracting" not in err and "IMDB test: reading reviews: 12 of 12 reviews" in err
 
 
-def test_quick_loads_print_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
+def test_quick_loads_print_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setattr(data, "PROGRESS_DELAY", 60.0)
     archive = make_imdb_fixture(tmp_path / "copy", n_per_class=6, archive=True)
     monkeypatch.setenv("COURSE_IMDB", str(archive))

@@ -18,8 +18,8 @@ DEMO_ASSIGNMENTS = ["01_tokenization", "02_metrics"]
 
 
 def _demo(root):
-    proc = subprocess.run([sys.executable, "-m", "attention_grader", "demo", "--workers", "1"], cwd=root,
-                          text=True, capture_output=True, timeout=1200)
+    command = [sys.executable, "-m", "attention_grader", "demo", "--workers", "1"]
+    proc = subprocess.run(command, cwd=root, text=True, capture_output=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 
@@ -27,8 +27,10 @@ def _demo(root):
 def _table_row(output: str, student: str) -> list[tuple[float, float, bool]]:
     """(score, max, waits for manual grading) per notebook, in the table's column order."""
     line = next(line for line in output.splitlines() if line.startswith(student + " "))
-    return [(float(a), float(b), bool(star))
-            for a, b, star in re.findall(r"([\d.]+) / ([\d.]+)( \*)?", line)]
+    return [
+        (float(a), float(b), bool(star))
+        for a, b, star in re.findall(r"([\d.]+) / ([\d.]+)( \*)?", line)
+    ]
 
 
 def _manual_points(root) -> list[float]:
@@ -38,8 +40,13 @@ def _manual_points(root) -> list[float]:
     out = []
     for path in sorted(root.glob("source/*/*.ipynb"), key=lambda p: p.stem):
         nb_cells = authoring.read_notebook(path)["cells"]
-        out.append(sum(float(cells.nbgrader(c).get("points", 0)) for c in nb_cells
-                       if c["cell_type"] == "markdown" and cells.is_grade(c)))
+        out.append(
+            sum(
+                float(cells.nbgrader(c).get("points", 0))
+                for c in nb_cells
+                if c["cell_type"] == "markdown" and cells.is_grade(c)
+            )
+        )
     return out
 
 

@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from attention_grader import authoring, cells, cycle, submissions
+from conftest import ROOT
 from courses import GradedCourse, grade_submitted, make_course, submit
 
 pytestmark = pytest.mark.slow
@@ -38,20 +39,11 @@ LIMITS = {  # small limits, so that each flood trips them quickly
     "COURSE_SANDBOX_UID_BASE": "50000000",  # this battery's sandboxes only (others may run)
 }
 GRADER_WRITES = ("autograded/", "gradebook.db", ".autograde.lock", "backups/")
-# Test cells in notebook order with their points (checked against the gradebook below).
+# Test cells in notebook order (checked against the gradebook's order below).
 ORDER = [
-    "test_build_vocab_reserved_ids",
-    "test_build_vocab_order",
-    "test_build_vocab_limits",
-    "test_encode_decode",
-    "test_pair_counts",
-    "test_merge_pair",
-    "test_learn_bpe",
-    "test_bpe_encode",
-    "test_one_hot",
-    "test_embedding_lookup",
-    "test_cosine_similarity",
-    "test_nearest_neighbours",
+    cells.grade_id(c)
+    for c in authoring.read_notebook(ROOT / "source" / ASSIGNMENT / NOTEBOOK)["cells"]
+    if cells.is_grade(c)
 ]
 
 
@@ -194,8 +186,9 @@ class _Liar(list):
 
 def _hostile_submissions(release_nb: dict, source_nb: dict, root: Path) -> dict[str, dict]:
     code = submissions.solution_code(source_nb)
-    blank = {cells.grade_id(c): cells.source(c) for c in release_nb["cells"]
-             if cells.grade_id(c) in code}
+    blank = {
+        cells.grade_id(c): cells.source(c) for c in release_nb["cells"] if cells.grade_id(c) in code
+    }
     fill = submissions.fill
     r = str(root)
     out = {

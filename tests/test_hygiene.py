@@ -36,7 +36,8 @@ BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 PIN = re.compile(
-    r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9,._-]+\])?==([A-Za-z0-9.+!_-]+)\s*(;\s*\S.*)?$")
+    r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9,._-]+\])?==([A-Za-z0-9.+!_-]+)\s*(;\s*\S.*)?$"
+)
 
 
 def rel(path: Path) -> str:
@@ -73,8 +74,9 @@ def is_test_code(cell: dict) -> bool:
 
 def without_hidden_markers(text: str) -> str:
     """The full test (visible + hidden), as autograde runs it."""
-    return "\n".join(line for line in text.split("\n")
-                     if BEGIN_HIDDEN not in line and END_HIDDEN not in line)
+    return "\n".join(
+        line for line in text.split("\n") if BEGIN_HIDDEN not in line and END_HIDDEN not in line
+    )
 
 
 def without_hidden_region(text: str) -> str:
@@ -104,6 +106,7 @@ def ids(paths: list[Path]) -> list[str]:
 
 # --- there is something to check -----------------------------------------------------
 
+
 def test_source_has_notebooks():
     assert SOURCE, "source/ holds no notebook (expected source/<assignment>/<assignment>.ipynb)"
 
@@ -116,6 +119,7 @@ def test_every_source_notebook_has_its_release_and_back():
 
 
 # --- every notebook: valid, stripped, named ----------------------------------------------
+
 
 @pytest.mark.parametrize("path", ALL, ids=ids(ALL))
 def test_valid_nbformat_4(path):
@@ -130,7 +134,8 @@ def test_stripped_with_plain_kernelspec(path):
     meta = nb.get("metadata", {})
     assert meta.get("kernelspec") == KERNELSPEC, (
         f"{rel(path)}: kernelspec {meta.get('kernelspec')}, expected the plain python3 "
-        "(run `make sync`)")
+        "(run `make sync`)"
+    )
     assert "widgets" not in meta, f"{rel(path)}: widget state in metadata (run `make sync`)"
     problems = []
     for index, cell in enumerate(nb["cells"]):
@@ -139,8 +144,9 @@ def test_stripped_with_plain_kernelspec(path):
         if cell.get("outputs"):
             problems.append(f"{where(path, index, cell)}: has outputs")
         if cell.get("execution_count") is not None:
-            problems.append(f"{where(path, index, cell)}: execution_count "
-                            f"{cell['execution_count']}")
+            problems.append(
+                f"{where(path, index, cell)}: execution_count {cell['execution_count']}"
+            )
     assert not problems, "not stripped (run `make sync`):\n" + "\n".join(problems)
 
 
@@ -150,10 +156,12 @@ def test_file_and_folder_names(path):
     if path.parts[-3] in ("source", "release"):
         assert path.parent.name == path.stem, (
             f"{rel(path)}: expected {path.parts[-3]}/<assignment>/<assignment>.ipynb "
-            f"(folder {path.parent.name!r}, notebook {path.stem!r})")
+            f"(folder {path.parent.name!r}, notebook {path.stem!r})"
+        )
 
 
 # --- nbgrader metadata -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ALL, ids=ids(ALL))
 def test_nbgrader_metadata(path):
@@ -189,8 +197,10 @@ def test_solution_cells_have_markers(path):
         text = cells.source(cell)
         begins, ends = text.count(BEGIN_SOLUTION), text.count(END_SOLUTION)
         if begins == 0 or begins != ends or text.find(BEGIN_SOLUTION) > text.find(END_SOLUTION):
-            problems.append(f"{where(path, index, cell)}: {begins} x {BEGIN_SOLUTION!r}, "
-                            f"{ends} x {END_SOLUTION!r}")
+            problems.append(
+                f"{where(path, index, cell)}: {begins} x {BEGIN_SOLUTION!r}, "
+                f"{ends} x {END_SOLUTION!r}"
+            )
     assert not problems, "\n".join(problems)
 
 
@@ -220,7 +230,7 @@ def test_every_solution_is_graded_later(path):
     nb_cells = load(path)["cells"]
     problems = []
     for index, cell in enumerate(nb_cells):
-        if is_solution_code(cell) and not any(cells.is_grade(c) for c in nb_cells[index + 1:]):
+        if is_solution_code(cell) and not any(cells.is_grade(c) for c in nb_cells[index + 1 :]):
             problems.append(f"{where(path, index, cell)}: no grade cell after this solution")
     assert not problems, "\n".join(problems)
 
@@ -238,8 +248,10 @@ def _last_statement_problem(text: str) -> str | None:
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
         if name.startswith("check_"):
             return None
-    return (f"ends with the expression `{ast.unparse(value)[:80]}`: nbgrader takes a numeric "
-            "value of the last expression as partial credit; end with a statement or a check_")
+    return (
+        f"ends with the expression `{ast.unparse(value)[:80]}`: nbgrader takes a numeric "
+        "value of the last expression as partial credit; end with a statement or a check_"
+    )
 
 
 @pytest.mark.parametrize("path", GRADED, ids=ids(GRADED))
@@ -249,8 +261,10 @@ def test_no_test_cell_ends_with_a_value(path):
         if not is_grade_code(cell):
             continue
         text = cells.source(cell)
-        for view, code in (("graded", without_hidden_markers(text)),
-                           ("visible", without_hidden_region(text))):
+        for view, code in (
+            ("graded", without_hidden_markers(text)),
+            ("visible", without_hidden_region(text)),
+        ):
             problem = _last_statement_problem(code)
             if problem:
                 problems.append(f"{where(path, index, cell)} ({view} part): {problem}")
@@ -290,20 +304,27 @@ def test_test_cells_import_the_checks_they_call(path):
                 for alias in node.names:
                     imported.setdefault(alias.asname or alias.name, node.lineno)
         if "from attention_course.checks import" not in text:
-            problems.append(f"{where(path, index, cell)}: calls {sorted(calls)} but has no "
-                            "`from attention_course.checks import ...` at its top")
+            problems.append(
+                f"{where(path, index, cell)}: calls {sorted(calls)} but has no "
+                "`from attention_course.checks import ...` at its top"
+            )
             continue
         for name, line in sorted(calls.items()):
             if name not in imported:
-                problems.append(f"{where(path, index, cell)}: calls {name} without importing "
-                                "it in this cell (a student cell could rebind the global name)")
+                problems.append(
+                    f"{where(path, index, cell)}: calls {name} without importing "
+                    "it in this cell (a student cell could rebind the global name)"
+                )
             elif imported[name] > line:
-                problems.append(f"{where(path, index, cell)}: {name} is called on line {line} "
-                                f"before it is imported on line {imported[name]}")
+                problems.append(
+                    f"{where(path, index, cell)}: {name} is called on line {line} "
+                    f"before it is imported on line {imported[name]}"
+                )
     assert not problems, "\n".join(problems)
 
 
 # --- the setup cell and the Colab badge -------------------------------------------------
+
 
 @pytest.mark.parametrize("path", GRADED, ids=ids(GRADED))
 def test_setup_cell_is_first_locked_and_in_sync(path):
@@ -315,14 +336,18 @@ def test_setup_cell_is_first_locked_and_in_sync(path):
     meta = cells.nbgrader(setup[0])
     assert meta.get("locked") is True, f"{rel(path)}: the setup cell must be locked"
     assert not meta.get("grade") and not meta.get("solution"), (
-        f"{rel(path)}: the setup cell must be neither a grade nor a solution cell")
+        f"{rel(path)}: the setup cell must be neither a grade nor a solution cell"
+    )
     assert notebooks.SETUP_MARKER in cells.source(setup[0]), (
-        f"{rel(path)}: setup cell lacks the line {notebooks.SETUP_MARKER!r}")
-    changed = notebooks.sync_notebook(copy.deepcopy(nb), notebooks.repo_settings(ROOT),
-                                      path.parent.name, path.name)
+        f"{rel(path)}: setup cell lacks the line {notebooks.SETUP_MARKER!r}"
+    )
+    changed = notebooks.sync_notebook(
+        copy.deepcopy(nb), notebooks.repo_settings(ROOT), path.parent.name, path.name
+    )
     assert changed is False, (
         f"{rel(path)}: Colab badge or setup header out of sync with pyproject.toml "
-        "(run `make sync release`)")
+        "(run `make sync release`)"
+    )
 
 
 @pytest.mark.parametrize("path", GRADED, ids=ids(GRADED))
@@ -331,15 +356,20 @@ def test_first_cell_has_colab_badge_of_its_release(path):
     settings = table["tool"]["attention-course"]
     repo = settings["repository"].removesuffix("/").removesuffix(".git")
     owner_name = repo.removeprefix("https://github.com/")
-    url = (f"https://colab.research.google.com/github/{owner_name}/blob/"
-           f"{settings.get('branch', 'main')}/release/{path.parent.name}/{path.name}")
+    url = (
+        f"https://colab.research.google.com/github/{owner_name}/blob/"
+        f"{settings.get('branch', 'main')}/release/{path.parent.name}/{path.name}"
+    )
     first = load(path)["cells"][0]
     assert first["cell_type"] == "markdown", f"{rel(path)}: the first cell must be markdown"
-    assert f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})" \
-        in cells.source(first), f"{rel(path)}: first cell lacks the Colab badge for {url}"
+    assert (
+        f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+        in cells.source(first)
+    ), f"{rel(path)}: first cell lacks the Colab badge for {url}"
 
 
 # --- release: no solutions, no hidden tests, working stubs --------------------------------
+
 
 def _regions(text: str, begin: str, end: str) -> tuple[list[str], list[str]]:
     """(stripped lines inside begin/end regions, stripped lines outside them)."""
@@ -387,8 +417,9 @@ def test_release_holds_no_solution_and_no_hidden_test(path):
     for index, cell in enumerate(release_nb["cells"]):
         for line in cells.source(cell).split("\n"):
             if line.strip() in leaked:
-                problems.append(f"{where(path, index, cell)}: instructor-only line "
-                                f"{line.strip()!r}")
+                problems.append(
+                    f"{where(path, index, cell)}: instructor-only line {line.strip()!r}"
+                )
     assert not problems, "\n".join(problems)
 
 
@@ -404,8 +435,11 @@ def _raises_not_implemented(tree: ast.AST) -> int:
 
 @pytest.mark.parametrize("path", RELEASE, ids=ids(RELEASE))
 def test_release_stubs_raise_not_implemented(path):
-    source_cells = {cells.nbgrader(c)["grade_id"]: c for c in load(source_for(path))["cells"]
-                    if is_solution_code(c)}
+    source_cells = {
+        cells.nbgrader(c)["grade_id"]: c
+        for c in load(source_for(path))["cells"]
+        if is_solution_code(c)
+    }
     problems = []
     for index, cell in enumerate(load(path)["cells"]):
         if not is_solution_code(cell):
@@ -417,34 +451,47 @@ def test_release_stubs_raise_not_implemented(path):
             problems.append(f"{at}: stub does not parse: {error}")
             continue
         stubs = _raises_not_implemented(tree)
-        expected = cells.source(source_cells[gid]).count(BEGIN_SOLUTION) if gid in source_cells \
-            else 1
+        expected = (
+            cells.source(source_cells[gid]).count(BEGIN_SOLUTION) if gid in source_cells else 1
+        )
         if stubs < max(expected, 1):
-            problems.append(f"{at}: {stubs} `raise NotImplementedError()` for {expected} "
-                            "solution regions")
+            problems.append(
+                f"{at}: {stubs} `raise NotImplementedError()` for {expected} solution regions"
+            )
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("path", RELEASE, ids=ids(RELEASE))
 def test_release_has_the_graded_cells_of_its_source(path):
     def graded(nb: dict) -> list[tuple]:
-        return [(cells.grade_id(c), cells.is_solution(c), cells.is_grade(c),
-                 cells.nbgrader(c).get("points"), cells.is_locked(c))
-                for c in nb["cells"] if cells.grade_id(c)]
+        return [
+            (
+                cells.grade_id(c),
+                cells.is_solution(c),
+                cells.is_grade(c),
+                cells.nbgrader(c).get("points"),
+                cells.is_locked(c),
+            )
+            for c in nb["cells"]
+            if cells.grade_id(c)
+        ]
 
     assert graded(load(path)) == graded(load(source_for(path))), (
         f"{rel(path)}: grade_ids, kinds or points differ from {rel(source_for(path))} "
-        "(run `make release`)")
+        "(run `make release`)"
+    )
 
 
 # --- source markdown: goals, explanation before code, points as documented ----------------
+
 
 @pytest.mark.parametrize("path", SOURCE, ids=ids(SOURCE))
 def test_first_markdown_names_learning_goals(path):
     markdown = [c for c in load(path)["cells"] if c["cell_type"] == "markdown"]
     assert markdown, f"{rel(path)}: no markdown cell"
     assert GOAL_CODE.search(cells.source(markdown[0])), (
-        f"{rel(path)}: the first markdown cell names no learning-goal code (5.x or 5.x.y)")
+        f"{rel(path)}: the first markdown cell names no learning-goal code (5.x or 5.x.y)"
+    )
 
 
 @pytest.mark.parametrize("path", SOURCE, ids=ids(SOURCE))
@@ -455,8 +502,10 @@ def test_markdown_explains_before_each_exercise(path):
             explained = True
         elif is_solution_code(cell):
             if not explained:
-                problems.append(f"{where(path, index, cell)}: no markdown cell since the "
-                                "previous exercise or test; explain before asking for code")
+                problems.append(
+                    f"{where(path, index, cell)}: no markdown cell since the "
+                    "previous exercise or test; explain before asking for code"
+                )
             explained = False
         elif is_grade_code(cell):
             explained = False
@@ -474,12 +523,17 @@ def test_exercise_points_as_documented(path):
                 exercises.append([match.group(0).strip(), float(match.group(1)), 0.0])
         elif is_grade_code(cell):
             if not exercises:
-                problems.append(f"{where(path, index, cell)}: grade cell before any exercise "
-                                "heading with '(N points)'")
+                problems.append(
+                    f"{where(path, index, cell)}: grade cell before any exercise "
+                    "heading with '(N points)'"
+                )
             else:
                 exercises[-1][2] += float(cells.nbgrader(cell).get("points", 0))
-    problems += [f"{rel(path)}: {heading!r} documents {doc:g} points, its tests give {got:g}"
-                 for heading, doc, got in exercises if doc != got]
+    problems += [
+        f"{rel(path)}: {heading!r} documents {doc:g} points, its tests give {got:g}"
+        for heading, doc, got in exercises
+        if doc != got
+    ]
     assert exercises, f"{rel(path)}: no exercise heading with '(N points)'"
     assert not problems, "\n".join(problems)
 
@@ -488,24 +542,30 @@ def test_exercise_points_as_documented(path):
 def test_readme_documents_the_points(path):
     nb_cells = load(path)["cells"]
     auto = sum(float(cells.nbgrader(c).get("points", 0)) for c in nb_cells if is_grade_code(c))
-    manual = sum(float(cells.nbgrader(c).get("points", 0)) for c in nb_cells
-                 if cells.nbgrader(c).get("grade") and c["cell_type"] == "markdown")
+    manual = sum(
+        float(cells.nbgrader(c).get("points", 0))
+        for c in nb_cells
+        if cells.nbgrader(c).get("grade") and c["cell_type"] == "markdown"
+    )
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = [line for line in readme.splitlines()
-            if line.startswith(f"| `{path.parent.name}`")]
+    rows = [line for line in readme.splitlines() if line.startswith(f"| `{path.parent.name}`")]
     assert len(rows) == 1, f"README.md: expected one table row for `{path.parent.name}`"
     documented = rows[0].strip().strip("|").split("|")[-1].strip()
     # "23" (all autograded) or "15 + 4 by hand" (written answers graded by hand)
     match = re.fullmatch(r"(\d+(?:\.\d+)?)(?: \+ (\d+(?:\.\d+)?) by hand)?", documented)
-    assert match, (f"README.md: points of {path.parent.name} should read 'N' or "
-                   f"'N + M by hand', found {documented!r}")
+    assert match, (
+        f"README.md: points of {path.parent.name} should read 'N' or "
+        f"'N + M by hand', found {documented!r}"
+    )
     got = (float(match.group(1)), float(match.group(2) or 0))
     assert got == (auto, manual), (
         f"README.md documents {documented!r} points for {path.parent.name}, its grade cells "
-        f"give {auto:g} autograded + {manual:g} by hand")
+        f"give {auto:g} autograded + {manual:g} by hand"
+    )
 
 
 # --- pins and ignores -------------------------------------------------------------------
+
 
 def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -538,8 +598,11 @@ def test_requirements_are_exact_pins_and_locked():
     lock, bad_lock = _pins(ROOT / "requirements.lock")
     assert not bad_lock, f"requirements.lock lines that are not exact pins: {bad_lock}"
     missing = sorted(name for name in pins if name not in lock)
-    differ = sorted(f"{name}: {pins[name]} vs lock {lock[name]}" for name in pins
-                    if name in lock and lock[name] != pins[name])
+    differ = sorted(
+        f"{name}: {pins[name]} vs lock {lock[name]}"
+        for name in pins
+        if name in lock and lock[name] != pins[name]
+    )
     assert not missing, f"pinned in requirements.txt but absent from requirements.lock: {missing}"
     assert not differ, f"requirements.txt and requirements.lock disagree: {differ}"
 
@@ -552,11 +615,13 @@ def test_environment_yml_uses_requirements_and_python_311():
     pythons = [d for d in deps if isinstance(d, str) and re.match(r"^python\s*[=<>!~ ]", d)]
     assert pythons, "environment.yml does not pin python"
     assert all(re.fullmatch(r"python\s*={1,2}\s*3\.11(\.[0-9*]+)?", d.strip()) for d in pythons), (
-        f"environment.yml must pin python 3.11, has {pythons}")
+        f"environment.yml must pin python 3.11, has {pythons}"
+    )
     pip_sections = [d["pip"] for d in deps if isinstance(d, dict) and "pip" in d]
     pip_lines = [line.strip() for section in pip_sections for line in section]
     assert any(re.fullmatch(r"-r\s+requirements\.txt", line) for line in pip_lines), (
-        f"environment.yml's pip section does not install -r requirements.txt: {pip_lines}")
+        f"environment.yml's pip section does not install -r requirements.txt: {pip_lines}"
+    )
 
 
 def _gitignore() -> set[str]:
@@ -564,12 +629,16 @@ def _gitignore() -> set[str]:
     return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
 
 
-@pytest.mark.parametrize("patterns", [
-    ("submitted/", "/submitted/"),
-    ("autograded/*", "/autograded/*"),
-    ("feedback/", "/feedback/"),
-    ("gradebook.db", "/gradebook.db"),
-], ids=lambda p: p[0])
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        ("submitted/", "/submitted/"),
+        ("autograded/*", "/autograded/*"),
+        ("feedback/", "/feedback/"),
+        ("gradebook.db", "/gradebook.db"),
+    ],
+    ids=lambda p: p[0],
+)
 def test_gitignore_ignores_grading_data(patterns):
     assert _gitignore() & set(patterns), f".gitignore does not ignore {patterns[0]}"
 
@@ -578,4 +647,5 @@ def test_gitignore_ignores_gradebook_backups():
     # grading.backup_gradebook copies the gradebook (it holds the hidden tests) to backups/,
     # and README.md lists backups/ as git-ignored
     assert _gitignore() & {"backups/", "/backups/"}, (
-        ".gitignore does not ignore backups/ (copies of gradebook.db with the hidden tests)")
+        ".gitignore does not ignore backups/ (copies of gradebook.db with the hidden tests)"
+    )

@@ -60,9 +60,19 @@ def test_reference_attention_pooling_masks_padding():
 
 @pytest.mark.parametrize("name", ["gru", "gru_attention", "transformer"])
 def test_models_map_ids_to_one_probability(name):
-    model = imdb.build_model(name, vocab_size=50, seq_len=12,
-                             cfg={"embed_dim": 8, "transformer_dim": 8, "gru_units": 4,
-                                  "attention_units": 4, "heads": 2, "ff_dim": 8})
+    model = imdb.build_model(
+        name,
+        vocab_size=50,
+        seq_len=12,
+        cfg={
+            "embed_dim": 8,
+            "transformer_dim": 8,
+            "gru_units": 4,
+            "attention_units": 4,
+            "heads": 2,
+            "ff_dim": 8,
+        },
+    )
     ids = np.zeros((3, 12), dtype="int32")
     ids[:, :5] = [[4, 5, 6, 7, 8]] * 3
     out = np.asarray(model(ids))
@@ -75,8 +85,14 @@ def _bench(*args: str, env_extra: dict | None = None) -> subprocess.CompletedPro
     import os
 
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "attention_grader", "bench", *args], cwd=ROOT,
-                          env=env, text=True, capture_output=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "attention_grader", "bench", *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=600,
+    )
 
 
 def test_bench_rejects_unknown_models_and_missing_data(tmp_path):
@@ -91,11 +107,16 @@ def test_bench_prints_one_line_per_model_in_the_documented_format(tmp_path):
     from attention_course.fixtures import make_imdb_fixture
 
     archive = make_imdb_fixture(tmp_path, n_per_class=40, archive=True)
-    proc = _bench("--imdb", str(archive), env_extra={
-        "COURSE_DATA_DIR": str(tmp_path / "cache"),
-        "COURSE_BENCH_OVERRIDES": '{"seq_len": 32, "max_epochs": 2, "embed_dim": 8, '
-                                  '"gru_units": 4, "attention_units": 4, "ff_dim": 8, '
-                                  '"transformer_dim": 8, "transformer_seq_len": 32}'})
+    proc = _bench(
+        "--imdb",
+        str(archive),
+        env_extra={
+            "COURSE_DATA_DIR": str(tmp_path / "cache"),
+            "COURSE_BENCH_OVERRIDES": '{"seq_len": 32, "max_epochs": 2, "embed_dim": 8, '
+            '"gru_units": 4, "attention_units": 4, "ff_dim": 8, '
+            '"transformer_dim": 8, "transformer_seq_len": 32}',
+        },
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.strip().splitlines()
     parsed = [LINE.match(line) for line in lines]

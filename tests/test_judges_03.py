@@ -18,26 +18,81 @@ pytestmark = pytest.mark.slow  # imports TensorFlow
 keras = pytest.importorskip("keras")
 
 
-def _keras_mha(num_heads: int, key_dim: int, value_dim: int, d_out: int | None, params: dict,
-               query: np.ndarray, value: np.ndarray, key: np.ndarray):
-    layer = keras.layers.MultiHeadAttention(num_heads=num_heads, key_dim=key_dim,
-                                            value_dim=value_dim, output_shape=d_out)
+def _keras_mha(
+    num_heads: int,
+    key_dim: int,
+    value_dim: int,
+    d_out: int | None,
+    params: dict,
+    query: np.ndarray,
+    value: np.ndarray,
+    key: np.ndarray,
+):
+    layer = keras.layers.MultiHeadAttention(
+        num_heads=num_heads, key_dim=key_dim, value_dim=value_dim, output_shape=d_out
+    )
     layer(query, value, key)  # build
     layer.set_weights(nb03.keras_mha_weights(params, num_heads))
     return layer
 
 
 MHA_CASES = [
-    ("self-attention", dict(seed=0, num_heads=2, key_dim=3, value_dim=3, d_model=6, T_q=4,
-                            T_k=4, self_attention=True), None),
-    ("cross-attention, key != value", dict(seed=1, num_heads=3, key_dim=6, value_dim=7,
-                                           d_model=8, T_q=4, T_k=5, key_is_value=False), None),
-    ("d_out != d_model", dict(seed=7, num_heads=4, key_dim=2, value_dim=3, d_model=6, T_q=3,
-                              T_k=2, batch=1, d_out=3, key_is_value=False), None),
-    ("causal mask", dict(seed=4, num_heads=2, key_dim=3, value_dim=3, d_model=6, T_q=4, T_k=4,
-                         self_attention=True), "causal"),
-    ("cross-attention mask with an all-masked query row",
-     dict(seed=5, num_heads=3, key_dim=6, value_dim=7, d_model=8, T_q=4, T_k=5), "random"),
+    (
+        "self-attention",
+        dict(
+            seed=0,
+            num_heads=2,
+            key_dim=3,
+            value_dim=3,
+            d_model=6,
+            T_q=4,
+            T_k=4,
+            self_attention=True,
+        ),
+        None,
+    ),
+    (
+        "cross-attention, key != value",
+        dict(
+            seed=1, num_heads=3, key_dim=6, value_dim=7, d_model=8, T_q=4, T_k=5, key_is_value=False
+        ),
+        None,
+    ),
+    (
+        "d_out != d_model",
+        dict(
+            seed=7,
+            num_heads=4,
+            key_dim=2,
+            value_dim=3,
+            d_model=6,
+            T_q=3,
+            T_k=2,
+            batch=1,
+            d_out=3,
+            key_is_value=False,
+        ),
+        None,
+    ),
+    (
+        "causal mask",
+        dict(
+            seed=4,
+            num_heads=2,
+            key_dim=3,
+            value_dim=3,
+            d_model=6,
+            T_q=4,
+            T_k=4,
+            self_attention=True,
+        ),
+        "causal",
+    ),
+    (
+        "cross-attention mask with an all-masked query row",
+        dict(seed=5, num_heads=3, key_dim=6, value_dim=7, d_model=8, T_q=4, T_k=5),
+        "random",
+    ),
 ]
 
 
@@ -52,20 +107,32 @@ def _mask(kind: str | None, batch: int, T_q: int, T_k: int):
     return mask
 
 
-@pytest.mark.parametrize(("label", "config", "mask_kind"), MHA_CASES,
-                         ids=[c[0] for c in MHA_CASES])
+@pytest.mark.parametrize(("label", "config", "mask_kind"), MHA_CASES, ids=[c[0] for c in MHA_CASES])
 def test_numpy_mha_equals_keras(label, config, mask_kind):
     batch = config.get("batch", 2)
     mask = _mask(mask_kind, batch, config["T_q"], config["T_k"])
     case = nb03.mha_case(label, **config, mask=mask)
     inputs = case.inputs
-    layer = _keras_mha(config["num_heads"], config["key_dim"], config["value_dim"],
-                       config.get("d_out"), inputs["params"], inputs["query"], inputs["value"],
-                       inputs["key"])
-    want, want_w = layer(inputs["query"], inputs["value"], inputs["key"], attention_mask=mask,
-                         return_attention_scores=True)
-    got, got_w = nb03.ref_mha(inputs["query"], inputs["value"], inputs["key"], inputs["params"],
-                              inputs["num_heads"], mask)
+    layer = _keras_mha(
+        config["num_heads"],
+        config["key_dim"],
+        config["value_dim"],
+        config.get("d_out"),
+        inputs["params"],
+        inputs["query"],
+        inputs["value"],
+        inputs["key"],
+    )
+    want, want_w = layer(
+        inputs["query"],
+        inputs["value"],
+        inputs["key"],
+        attention_mask=mask,
+        return_attention_scores=True,
+    )
+    got, got_w = nb03.ref_mha(
+        inputs["query"], inputs["value"], inputs["key"], inputs["params"], inputs["num_heads"], mask
+    )
     np.testing.assert_allclose(got_w, np.asarray(want_w), rtol=0, atol=1e-5)
     np.testing.assert_allclose(got, np.asarray(want), rtol=0, atol=1e-5)
     if mask_kind == "random":
@@ -79,16 +146,22 @@ def test_every_hidden_mha_case_equals_keras():
             p, h = x["params"], x["num_heads"]
             key_dim = p["Wq"].shape[1] // h
             value_dim = p["Wv"].shape[1] // h
-            layer = _keras_mha(h, key_dim, value_dim, p["Wo"].shape[1], p, x["query"],
-                               x["value"], x["key"])
+            layer = _keras_mha(
+                h, key_dim, value_dim, p["Wo"].shape[1], p, x["query"], x["value"], x["key"]
+            )
             mask = x["mask"]
-            want, want_w = layer(x["query"], x["value"], x["key"], return_attention_scores=True,
-                                 attention_mask=None if mask is None else mask.astype(bool))
+            want, want_w = layer(
+                x["query"],
+                x["value"],
+                x["key"],
+                return_attention_scores=True,
+                attention_mask=None if mask is None else mask.astype(bool),
+            )
             got, got_w = check.expected(x)
-            np.testing.assert_allclose(got_w, np.asarray(want_w), rtol=0, atol=1e-5,
-                                       err_msg=case.label)
-            np.testing.assert_allclose(got, np.asarray(want), rtol=0, atol=1e-5,
-                                       err_msg=case.label)
+            np.testing.assert_allclose(
+                got_w, np.asarray(want_w), rtol=0, atol=1e-5, err_msg=case.label
+            )
+            np.testing.assert_allclose(got, np.asarray(want), rtol=0, atol=1e-5, err_msg=case.label)
 
 
 class _KerasBlock(keras.layers.Layer):
@@ -97,11 +170,13 @@ class _KerasBlock(keras.layers.Layer):
     def __init__(self, d_model, num_heads, d_ff):
         super().__init__()
         self.supports_masking = True
-        self.attention = keras.layers.MultiHeadAttention(num_heads=num_heads,
-                                                         key_dim=d_model // num_heads)
+        self.attention = keras.layers.MultiHeadAttention(
+            num_heads=num_heads, key_dim=d_model // num_heads
+        )
         self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6)
-        self.ffn = keras.Sequential([keras.layers.Dense(d_ff, activation="relu"),
-                                     keras.layers.Dense(d_model)])
+        self.ffn = keras.Sequential(
+            [keras.layers.Dense(d_ff, activation="relu"), keras.layers.Dense(d_model)]
+        )
         self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6)
 
     def call(self, x, mask=None):
@@ -133,14 +208,20 @@ def test_numpy_encoder_block_equals_keras():
 def test_encoder_shapes_equal_keras():
     config = nb03.EncoderShapes.config
     x = np.zeros((config["batch"], config["T"], config["d_model"]), dtype="float32")
-    mha = keras.layers.MultiHeadAttention(num_heads=config["num_heads"],
-                                          key_dim=config["d_model"] // config["num_heads"])
+    mha = keras.layers.MultiHeadAttention(
+        num_heads=config["num_heads"], key_dim=config["d_model"] // config["num_heads"]
+    )
     att, w = mha(x, x, x, return_attention_scores=True)
     hidden = keras.layers.Dense(config["d_ff"], activation="relu")(att)
     out = keras.layers.Dense(config["d_model"])(hidden)
-    measured = {"input": x.shape, "attention_weights": tuple(w.shape),
-                "attention_output": tuple(att.shape), "after_add_norm_1": tuple(att.shape),
-                "ffn_hidden": tuple(hidden.shape), "block_output": tuple(out.shape)}
+    measured = {
+        "input": x.shape,
+        "attention_weights": tuple(w.shape),
+        "attention_output": tuple(att.shape),
+        "after_add_norm_1": tuple(att.shape),
+        "ffn_hidden": tuple(hidden.shape),
+        "block_output": tuple(out.shape),
+    }
     assert nb03.EncoderShapes().expected({}) == measured
 
 
@@ -157,19 +238,25 @@ def test_a_plain_transpose_gets_the_hint():
     from attention_course import wire
     from attention_grader import judging
 
-    error = wire.Raised("ValueError", "matmul: Input operand 1 has a mismatch in its core "
-                                      "dimension 0, with gufunc signature (n?,k),(k,m?)->(n?,m?)")
+    error = wire.Raised(
+        "ValueError",
+        "matmul: Input operand 1 has a mismatch in its core "
+        "dimension 0, with gufunc signature (n?,k),(k,m?)->(n?,m?)",
+    )
     for cell in ("test_attention_shapes", "test_attention_values", "test_attention_mask"):
         check = judging.checks_of(nb03.NB)[cell]
-        reports = [{"case": i, "values": {"out": error, "unmasked": error}}
-                   for i in range(len(check.all_cases))]
+        reports = [
+            {"case": i, "values": {"out": error, "unmasked": error}}
+            for i in range(len(check.all_cases))
+        ]
         result = judging.verdict(nb03.NB, cell, reports)
         assert not result.passed
         assert "transpose only the last two axes of k" in result.message, result.message
 
 
-@pytest.mark.parametrize(("check", "seed"), [(nb03.MultiHeadAttention, 0),
-                                             (nb03.MultiHeadAttentionMask, 4)])
+@pytest.mark.parametrize(
+    ("check", "seed"), [(nb03.MultiHeadAttention, 0), (nb03.MultiHeadAttentionMask, 4)]
+)
 def test_hidden_cases_hold_the_visible_mha_inputs(check, seed):
     """The visible MHA tests draw x, then the Keras layer's weights, from one generator: the
     first hidden case of each cell is that same layer and input (hidden covers visible)."""
@@ -177,8 +264,9 @@ def test_hidden_cases_hold_the_visible_mha_inputs(check, seed):
     layer = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=3)
     x = rng.normal(size=(2, 4, 6)).astype("float32")
     layer(x, x, x)
-    layer.set_weights([rng.normal(scale=0.5, size=w.shape).astype("float32")
-                       for w in layer.get_weights()])
+    layer.set_weights(
+        [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+    )
     first = check().all_cases[0].inputs
     np.testing.assert_array_equal(first["query"], x)
     flat = nb03.flat_mha_params(layer.get_weights())

@@ -17,8 +17,12 @@ MANUAL, MANUAL_POINTS = "ethics_answer", 4
 class TestMetrics(NotebookSuite):
     assignment = "02_metrics"
     points = {
-        "test_confusion_matrix": 2, "test_precision_recall_f1": 3, "test_threshold_sweep": 3,
-        "test_choose_threshold": 2, "test_roc_curve": 2, "test_auc": 1,
+        "test_confusion_matrix": 2,
+        "test_precision_recall_f1": 3,
+        "test_threshold_sweep": 3,
+        "test_choose_threshold": 2,
+        "test_roc_curve": 2,
+        "test_auc": 1,
         "test_normalize_confusion": 2,
     }
     required = {
@@ -28,8 +32,11 @@ class TestMetrics(NotebookSuite):
     }
 
     def _row(self, graded, student):
-        return next(r for r in gradebook.scores(graded.root)
-                    if r.student == student and r.assignment == self.assignment)
+        return next(
+            r
+            for r in gradebook.scores(graded.root)
+            if r.student == student and r.assignment == self.assignment
+        )
 
     def test_catalog_knows_the_written_answer(self):
         assert self.catalog().manual_cells() == {MANUAL}
@@ -71,11 +78,13 @@ class TestMetrics(NotebookSuite):
         assert "Rubric" not in json.dumps(graded.release_nb)
         # formgrader shows the autograded notebook: the rubric is back, after the answer
         for student in ("solution", "blank"):
-            seen = (graded.root / "autograded" / student / self.assignment /
-                    f"{self.assignment}.ipynb").read_text()
+            seen = (
+                graded.root / "autograded" / student / self.assignment / f"{self.assignment}.ipynb"
+            ).read_text()
             assert "Rubric (4 points)" in seen, student
         cycle.feedback(graded.root, self.assignment)
         for student in ("solution", "blank"):
-            page = (graded.root / "feedback" / student / self.assignment /
-                    f"{self.assignment}.html").read_text()
+            page = (
+                graded.root / "feedback" / student / self.assignment / f"{self.assignment}.html"
+            ).read_text()
             assert "Rubric" not in page and "MARK SCHEME" not in page, student

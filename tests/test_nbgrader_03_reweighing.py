@@ -10,10 +10,18 @@ pytestmark = pytest.mark.slow
 class TestReweighing(NotebookSuite):
     assignment = "03_reweighing"
     points = {
-        "test_smoothing_weights": 2, "test_softmax": 2, "test_attention_shapes": 1,
-        "test_attention_values": 2, "test_attention_mask": 2, "test_masks": 2,
-        "test_split_merge_heads": 2, "test_mha_against_keras": 3, "test_mha_mask": 1,
-        "test_positional_encoding": 2, "test_encoder_shapes": 1, "test_encoder_block": 2,
+        "test_smoothing_weights": 2,
+        "test_softmax": 2,
+        "test_attention_shapes": 1,
+        "test_attention_values": 2,
+        "test_attention_mask": 2,
+        "test_masks": 2,
+        "test_split_merge_heads": 2,
+        "test_mha_against_keras": 3,
+        "test_mha_mask": 1,
+        "test_positional_encoding": 2,
+        "test_encoder_shapes": 1,
+        "test_encoder_block": 2,
         "test_encoder_block_mask": 1,
     }
     required = {

@@ -10,8 +10,12 @@ pytestmark = pytest.mark.slow
 class TestImdbPreprocessing(NotebookSuite):
     assignment = "04_imdb_preprocessing"
     points = {
-        "test_standardize": 3, "test_make_vectorizer": 2, "test_to_fixed_length": 2,
-        "test_vectorize_splits": 2, "test_make_dataset": 2, "test_pipeline_shapes": 1,
+        "test_standardize": 3,
+        "test_make_vectorizer": 2,
+        "test_to_fixed_length": 2,
+        "test_vectorize_splits": 2,
+        "test_make_dataset": 2,
+        "test_pipeline_shapes": 1,
     }
     required = {
         "tags_glued_to_words": "test_standardize",

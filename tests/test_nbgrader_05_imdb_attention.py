@@ -10,8 +10,11 @@ pytestmark = pytest.mark.slow
 class TestImdbAttention(NotebookSuite):
     assignment = "05_imdb_attention"
     points = {
-        "test_attention_pooling": 4, "test_gru_attention": 2, "test_model_shapes": 1,
-        "test_token_position_embedding": 2, "test_nearest_neighbours": 2,
+        "test_attention_pooling": 4,
+        "test_gru_attention": 2,
+        "test_model_shapes": 1,
+        "test_token_position_embedding": 2,
+        "test_nearest_neighbours": 2,
     }
     required = {
         "softmax_includes_padding": "test_attention_pooling",

@@ -10,8 +10,12 @@ pytestmark = pytest.mark.slow
 class TestCustomDataloader(NotebookSuite):
     assignment = "06_custom_dataloader"
     points = {
-        "test_find_segments": 2, "test_count_windows": 1, "test_make_windows": 3,
-        "test_split_normalize_window": 3, "test_pad_sequences": 2, "test_window_loader": 3,
+        "test_find_segments": 2,
+        "test_count_windows": 1,
+        "test_make_windows": 3,
+        "test_split_normalize_window": 3,
+        "test_pad_sequences": 2,
+        "test_window_loader": 3,
         "test_model_shapes": 1,
     }
     required = {

@@ -30,8 +30,14 @@ def course(tmp_path_factory):
 
 def _restore(course, nb):
     root, config, _, _ = course
-    resources = {"nbgrader": {"student": "s", "assignment": A, "notebook": A,
-                              "db_url": CourseDirectory(config=config).db_url}}
+    resources = {
+        "nbgrader": {
+            "student": "s",
+            "assignment": A,
+            "notebook": A,
+            "db_url": CourseDirectory(config=config).db_url,
+        }
+    }
     return nbgrader_ext.RestoreLayout(config=config).preprocess(copy.deepcopy(nb), resources)
 
 
@@ -62,11 +68,15 @@ def test_deleted_moved_and_edited_locked_cells_are_put_back(course):
     nb.cells.insert(0, test)  # moved to the top
     restored, resources = _restore(course, nb)
     notes = " ".join(resources[nbgrader_ext.NOTES_KEY])
-    assert "locked cell setup was deleted" in notes and "locked cell test_one_hot was edited" \
-        in notes and "moved" in notes
+    assert (
+        "locked cell setup was deleted" in notes
+        and "locked cell test_one_hot was edited" in notes
+        and "moved" in notes
+    )
     ids = _ids(restored)
-    assert ids.index("setup") < ids.index("one_hot") < ids.index(mine.id) < \
-        ids.index("test_one_hot")
+    assert (
+        ids.index("setup") < ids.index("one_hot") < ids.index(mine.id) < ids.index("test_one_hot")
+    )
     assert "hidden_cases" in restored.cells[ids.index("test_one_hot")].source
 
 
@@ -76,8 +86,13 @@ def test_invented_grading_metadata_is_dropped(course):
     answer = next(c for c in nb.cells if cells.grade_id(c) == "one_hot")
     answer.metadata.nbgrader.update(grade=True, points=50)
     extra = nbformat.v4.new_code_cell("x = 1")
-    extra.metadata["nbgrader"] = {"grade": True, "grade_id": "test_mine", "points": 100,
-                                  "locked": True, "solution": False}
+    extra.metadata["nbgrader"] = {
+        "grade": True,
+        "grade_id": "test_mine",
+        "points": 100,
+        "locked": True,
+        "solution": False,
+    }
     nb.cells.append(extra)
     restored, resources = _restore(course, nb)
     answer = next(c for c in restored.cells if cells.grade_id(c) == "one_hot")
@@ -103,14 +118,21 @@ def test_demo_cells_are_skipped_only_while_all_of_them_are_unchanged(course):
 
 
 def _report(cell: str, case: int, **values) -> dict:
-    return nbformat.v4.new_output("display_data", data={
-        wire.MIME: {"check": cell, "case": case, "values": wire.encode(values)}})
+    return nbformat.v4.new_output(
+        "display_data",
+        data={wire.MIME: {"check": cell, "case": case, "values": wire.encode(values)}},
+    )
 
 
 def _verdict(outputs: list, cell_id: str = "test_one_hot"):
     cell = nbformat.v4.new_code_cell("...")
-    cell.metadata["nbgrader"] = {"grade": True, "grade_id": cell_id, "locked": True,
-                                 "solution": False, "points": 2}
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "grade_id": cell_id,
+        "locked": True,
+        "solution": False,
+        "points": 2,
+    }
     cell.outputs = outputs
     resources = {"nbgrader": {"notebook": A}}
     return nbgrader_ext.TrustedVerdicts().preprocess_cell(cell, resources, 0)[0]
@@ -123,8 +145,11 @@ def _right_reports() -> list:
     out = []
     for index, case in enumerate(check.all_cases):
         ids, size = case.inputs["ids"], case.inputs["vocab_size"]
-        out.append(_report("test_one_hot", index, encoded=(ids[..., None] == range(size))
-                           .astype("float32")))
+        out.append(
+            _report(
+                "test_one_hot", index, encoded=(ids[..., None] == range(size)).astype("float32")
+            )
+        )
     return out
 
 
@@ -134,18 +159,19 @@ def test_right_reports_pass_and_leave_no_trace_in_the_outputs():
 
 
 def test_a_value_at_the_end_or_an_error_in_the_kernel_cannot_score():
-    partial = nbformat.v4.new_output("execute_result", data={"text/plain": "2"},
-                                     execution_count=1)
+    partial = nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=1)
     cell = _verdict([partial])
     assert [o.output_type for o in cell.outputs] == ["error"]
     assert "no result came back" in cell.outputs[0].evalue
-    error = nbformat.v4.new_output("error", ename="NameError", evalue="name 'one_hot' is not "
-                                   "defined", traceback=[])
+    error = nbformat.v4.new_output(
+        "error", ename="NameError", evalue="name 'one_hot' is not defined", traceback=[]
+    )
     cell = _verdict([error])
     assert cell.outputs[0].output_type == "stream" and "NameError" in cell.outputs[0].text
     assert "Your code raised NameError" in cell.outputs[-1].evalue
-    timeout = nbformat.v4.new_output("error", ename="CellTimeoutError", evalue="too long",
-                                     traceback=[])
+    timeout = nbformat.v4.new_output(
+        "error", ename="CellTimeoutError", evalue="too long", traceback=[]
+    )
     assert "did not finish" in _verdict([*_right_reports(), timeout]).outputs[-1].evalue
 
 
@@ -153,8 +179,9 @@ def test_reports_for_another_cell_or_malformed_ones_do_not_count():
     foreign = [_report("test_embedding_lookup", i, encoded=1) for i in range(5)]
     assert _verdict(foreign).outputs[-1].output_type == "error"
     bad = _right_reports()
-    bad[0]["data"][wire.MIME]["values"] = {"encoded": {"__ndarray__": "!!", "dtype": "int8",
-                                                       "shape": [1]}}
+    bad[0]["data"][wire.MIME]["values"] = {
+        "encoded": {"__ndarray__": "!!", "dtype": "int8", "shape": [1]}
+    }
     assert "malformed" in _verdict(bad).outputs[-1].evalue
 
 
@@ -162,20 +189,29 @@ def test_stderr_of_a_test_cell_is_kept_as_marked_stdout():
     noise = nbformat.v4.new_output("stream", name="stderr", text="DeprecationWarning: x\n")
     cell = _verdict([noise, *_right_reports()])
     assert [(o.output_type, o.name, o.text) for o in cell.outputs] == [
-        ("stream", "stdout", "[stderr] DeprecationWarning: x\n")]
+        ("stream", "stdout", "[stderr] DeprecationWarning: x\n")
+    ]
 
 
 def test_feedback_hides_hidden_tests_rubrics_and_outputs_that_quote_them(course):
     _, _, _, source = course
     nb = copy.deepcopy(source)
     test = next(c for c in nb.cells if cells.grade_id(c) == "test_learn_bpe")
-    hidden_line = next(line.strip() for line in test.source.splitlines()
-                       if "def _ref_merge" in line)
-    test.outputs = [nbformat.v4.new_output("stream", name="stdout", text=test.source),
-                    nbformat.v4.new_output("error", ename="AssertionError", evalue="wrong",
-                                           traceback=["line 1", "line 2", "AssertionError"])]
-    rubric = nbformat.v4.new_markdown_cell("### BEGIN MARK SCHEME\nsecret rubric\n"
-                                           "### END MARK SCHEME")
+    hidden_line = next(
+        line.strip() for line in test.source.splitlines() if "def _ref_merge" in line
+    )
+    test.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=test.source),
+        nbformat.v4.new_output(
+            "error",
+            ename="AssertionError",
+            evalue="wrong",
+            traceback=["line 1", "line 2", "AssertionError"],
+        ),
+    ]
+    rubric = nbformat.v4.new_markdown_cell(
+        "### BEGIN MARK SCHEME\nsecret rubric\n### END MARK SCHEME"
+    )
     nb.cells.append(rubric)
     scrubbed, _ = nbgrader_ext.ScrubHiddenTests().preprocess(nb, {})
     text = nbformat.writes(scrubbed)

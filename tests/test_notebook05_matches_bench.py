@@ -24,8 +24,15 @@ from test_imdb_bench import RULE_CASES
 pytestmark = pytest.mark.slow  # builds Keras models (imports TensorFlow)
 
 NOTEBOOK = ROOT / "source" / "05_imdb_attention" / "05_imdb_attention.ipynb"
-SMALL = {"embed_dim": 8, "transformer_dim": 8, "gru_units": 4, "attention_units": 6, "heads": 2,
-         "ff_dim": 12, "transformer_seq_len": 10}
+SMALL = {
+    "embed_dim": 8,
+    "transformer_dim": 8,
+    "gru_units": 4,
+    "attention_units": 6,
+    "heads": 2,
+    "ff_dim": 12,
+    "transformer_seq_len": 10,
+}
 VOCAB, SEQ_LEN = 40, 10
 KEPT_NAMES = {"TRANSFORMER_LEN", "FULL_RUN"}  # assignments kept from the notebook's cells
 
@@ -51,15 +58,24 @@ def notebook_ns():
         if grade_id == "provided_standardize":  # notebook 04's rules, all of the cell
             keep = tree.body
         else:
-            keep = [node for node in tree.body
-                    if isinstance(node, ast.FunctionDef | ast.ClassDef)
-                    or (isinstance(node, ast.Assign)
-                        and ast.unparse(node.targets[0]) in KEPT_NAMES)]
+            keep = [
+                node
+                for node in tree.body
+                if isinstance(node, ast.FunctionDef | ast.ClassDef)
+                or (isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) in KEPT_NAMES)
+            ]
         exec(compile(ast.Module(body=keep, type_ignores=[]), str(NOTEBOOK), "exec"), ns)
         if "FULL_RUN" in ns and "CONFIG" not in ns:  # after the setup cell: small models
             ns["CONFIG"] = {**ns["FULL_RUN"], **SMALL}
-    for name in ("build_gru", "build_gru_attention", "build_transformer", "TRANSFORMER_LEN",
-                 "FULL_RUN", "standardize", "standardize_text"):
+    for name in (
+        "build_gru",
+        "build_gru_attention",
+        "build_transformer",
+        "TRANSFORMER_LEN",
+        "FULL_RUN",
+        "standardize",
+        "standardize_text",
+    ):
         assert name in ns, f"notebook 05 no longer defines {name}: update this test"
     return ns
 
@@ -77,8 +93,9 @@ def _notebook_model(ns: dict, name: str):
     if name == "gru":
         return ns["build_gru"](VOCAB)
     if name == "gru_attention":
-        return ns["build_gru_attention"](VOCAB, cfg["embed_dim"], cfg["gru_units"],
-                                         cfg["attention_units"], cfg["dropout"])[0]
+        return ns["build_gru_attention"](
+            VOCAB, cfg["embed_dim"], cfg["gru_units"], cfg["attention_units"], cfg["dropout"]
+        )[0]
     return ns["build_transformer"](VOCAB)
 
 
@@ -89,21 +106,27 @@ def test_notebook_model_equals_the_bench_model(notebook_ns, name):
     shapes = [tuple(w.shape) for w in notebook_model.get_weights()]
     assert shapes == [tuple(w.shape) for w in bench_model.get_weights()], (
         f"{name}: the notebook's and the bench's weights differ in shape or order: "
-        "the two architectures have drifted apart")
+        "the two architectures have drifted apart"
+    )
     rng = np.random.default_rng(1)
     weights = [rng.normal(scale=0.5, size=s).astype("float32") for s in shapes]
     notebook_model.set_weights(weights)
     bench_model.set_weights(weights)
     ids = _ids()
-    np.testing.assert_allclose(np.asarray(notebook_model(ids, training=False)),
-                               np.asarray(bench_model(ids, training=False)), rtol=1e-4, atol=1e-6,
-                               err_msg=f"{name}: same weights, different outputs")
+    np.testing.assert_allclose(
+        np.asarray(notebook_model(ids, training=False)),
+        np.asarray(bench_model(ids, training=False)),
+        rtol=1e-4,
+        atol=1e-6,
+        err_msg=f"{name}: same weights, different outputs",
+    )
 
 
 def test_notebook_full_run_equals_the_bench_configuration(notebook_ns):
     assert notebook_ns["FULL_RUN"] == bench.FULL_RUN, (
         "FULL_RUN in notebook 05's setup cell and in attention_grader.bench differ: the bench "
-        "would no longer measure the notebook's full-run configuration")
+        "would no longer measure the notebook's full-run configuration"
+    )
 
 
 def test_notebook_standardization_equals_the_bench_standardization(notebook_ns):

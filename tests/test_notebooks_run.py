@@ -25,8 +25,13 @@ def _run(path: Path) -> nbformat.NotebookNode:
     env_before = dict(os.environ)
     os.environ["COURSE_FAST"] = "1"
     try:
-        NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=300,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
     finally:
         os.environ.clear()
         os.environ.update(env_before)

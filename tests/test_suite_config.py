@@ -17,7 +17,7 @@ from collections import Counter
 
 from conftest import ROOT
 
-MODULE = '''
+MODULE = """
 import os
 import pytest
 
@@ -30,7 +30,7 @@ def built():
 @pytest.mark.parametrize("i", range(8))
 def test_uses_the_fixture(built, i):
     assert built
-'''
+"""
 
 
 def _make_test_options() -> list[str]:
@@ -39,7 +39,7 @@ def _make_test_options() -> list[str]:
     assert match, "Makefile has no `test:` target with a recipe line"
     words = shlex.split(match.group(1))
     assert "pytest" in words, f"the test recipe does not run pytest: {match.group(1)}"
-    return [w for w in words[words.index("pytest") + 1:] if not w.startswith("--durations")]
+    return [w for w in words[words.index("pytest") + 1 :] if not w.startswith("--durations")]
 
 
 def test_make_test_runs_both_cores_and_builds_each_module_fixture_once(tmp_path):
@@ -50,11 +50,15 @@ def test_make_test_runs_both_cores_and_builds_each_module_fixture_once(tmp_path)
     suite.mkdir()
     (suite / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     for name in ("alpha", "beta"):
-        (suite / f"test_{name}.py").write_text(MODULE.format(log=str(log), name=name),
-                                               encoding="utf-8")
+        (suite / f"test_{name}.py").write_text(
+            MODULE.format(log=str(log), name=name), encoding="utf-8"
+        )
     run = subprocess.run(
         [sys.executable, "-m", "pytest", *options, "-q", "-p", "no:cacheprovider", str(suite)],
-        cwd=suite, capture_output=True, text=True, timeout=120,
+        cwd=suite,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, f"the probe suite failed:\n{run.stdout}\n{run.stderr}"
     builds = Counter(line.split()[0] for line in log.read_text(encoding="utf-8").splitlines())

@@ -63,10 +63,7 @@ def colab_badge(settings: RepoSettings, assignment: str, notebook: str) -> str:
         f"https://colab.research.google.com/github/{settings.github_path}/blob/"
         f"{settings.branch}/release/{assignment}/{notebook}"
     )
-    return (
-        "[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-        f"({url})"
-    )
+    return f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
 def setup_header(settings: RepoSettings, notebook: str) -> str:

@@ -150,8 +150,9 @@ def _layers():
             super().__init__(**kwargs)
             self.supports_masking = True
             self.attention = keras.layers.MultiHeadAttention(heads, dim // heads, dropout=dropout)
-            self.ffn = keras.Sequential([keras.layers.Dense(ff_dim, activation="relu"),
-                                         keras.layers.Dense(dim)])
+            self.ffn = keras.Sequential(
+                [keras.layers.Dense(ff_dim, activation="relu"), keras.layers.Dense(dim)]
+            )
             self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6)
             self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6)
             self.drop1 = keras.layers.Dropout(dropout)
@@ -187,7 +188,8 @@ def build_model(name: str, vocab_size: int, seq_len: int, cfg: dict | None = Non
             x = keras.layers.Bidirectional(keras.layers.GRU(cfg["gru_units"]))(x)
         elif name == "gru_attention":
             x = keras.layers.Bidirectional(
-                keras.layers.GRU(cfg["gru_units"], return_sequences=True))(x)
+                keras.layers.GRU(cfg["gru_units"], return_sequences=True)
+            )(x)
             x = attention_pooling(cfg["attention_units"], name="attention_pooling")(x)
         else:
             raise ValueError(f"unknown model {name!r}; expected one of {BENCH_MODELS[1:]}")
@@ -195,8 +197,9 @@ def build_model(name: str, vocab_size: int, seq_len: int, cfg: dict | None = Non
     out = keras.layers.Dense(1, activation="sigmoid")(x)
     model = keras.Model(ids, out, name=name)
     rate = cfg["transformer_learning_rate" if name == "transformer" else "learning_rate"]
-    model.compile(optimizer=keras.optimizers.Adam(rate),
-                  loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(rate), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
@@ -209,8 +212,10 @@ class BenchResult:
     seq_len: int
 
     def line(self) -> str:
-        return (f"model={self.model} test_acc={self.test_acc:.4f} train_s={self.train_s:.0f} "
-                f"epochs={self.epochs} seq_len={self.seq_len}")
+        return (
+            f"model={self.model} test_acc={self.test_acc:.4f} train_s={self.train_s:.0f} "
+            f"epochs={self.epochs} seq_len={self.seq_len}"
+        )
 
 
 def _split_train(texts: list[str], labels: np.ndarray, fraction: float, seed: int):
@@ -221,16 +226,22 @@ def _split_train(texts: list[str], labels: np.ndarray, fraction: float, seed: in
     return pick(train), pick(val)
 
 
-def tfidf_logreg(train: tuple[list[str], np.ndarray], test: tuple[list[str], np.ndarray]
-                 ) -> BenchResult:
+def tfidf_logreg(
+    train: tuple[list[str], np.ndarray], test: tuple[list[str], np.ndarray]
+) -> BenchResult:
     """TF-IDF of unigrams and bigrams + logistic regression (the classic baseline)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     start = time.perf_counter()
-    vectorizer = TfidfVectorizer(preprocessor=standardize_text, token_pattern=r"[^ ]+",
-                                 ngram_range=(1, 2), min_df=2, max_features=200_000,
-                                 sublinear_tf=True)
+    vectorizer = TfidfVectorizer(
+        preprocessor=standardize_text,
+        token_pattern=r"[^ ]+",
+        ngram_range=(1, 2),
+        min_df=2,
+        max_features=200_000,
+        sublinear_tf=True,
+    )
     features = vectorizer.fit_transform(train[0])
     classifier = LogisticRegression(C=4.0, max_iter=2000).fit(features, train[1])
     train_s = time.perf_counter() - start
@@ -238,8 +249,9 @@ def tfidf_logreg(train: tuple[list[str], np.ndarray], test: tuple[list[str], np.
     return BenchResult("tfidf_logreg", accuracy, train_s, 1, 0)
 
 
-def neural(name: str, train, test, cfg: dict | None = None,
-           log: Callable[[str], None] = lambda _: None) -> BenchResult:
+def neural(
+    name: str, train, test, cfg: dict | None = None, log: Callable[[str], None] = lambda _: None
+) -> BenchResult:
     """Train ``name`` with early stopping on a validation split; evaluate the test split once."""
     import keras
     import tensorflow as tf
@@ -249,10 +261,11 @@ def neural(name: str, train, test, cfg: dict | None = None,
         cfg.update(seq_len=cfg["transformer_seq_len"], max_epochs=cfg["transformer_max_epochs"])
     keras.utils.set_random_seed(cfg["seed"])
     (tr_texts, tr_labels), (val_texts, val_labels) = _split_train(
-        train[0], train[1], cfg["val_fraction"], cfg["seed"])
+        train[0], train[1], cfg["val_fraction"], cfg["seed"]
+    )
     vectorizer = keras.layers.TextVectorization(
-        max_tokens=cfg["max_tokens"], standardize=standardize,
-        output_sequence_length=cfg["seq_len"])
+        max_tokens=cfg["max_tokens"], standardize=standardize, output_sequence_length=cfg["seq_len"]
+    )
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(tr_texts).batch(1024))
 
     def dataset(texts, labels, training):
@@ -265,11 +278,13 @@ def neural(name: str, train, test, cfg: dict | None = None,
     train_ds = dataset(tr_texts, tr_labels, True)
     val_ds = dataset(val_texts, val_labels, False)
     model = build_model(name, cfg["max_tokens"], cfg["seq_len"], cfg)
-    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg["patience"],
-                                         restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", patience=cfg["patience"], restore_best_weights=True
+    )
     start = time.perf_counter()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=cfg["max_epochs"],
-                        callbacks=[stop], verbose=0)
+    history = model.fit(
+        train_ds, validation_data=val_ds, epochs=cfg["max_epochs"], callbacks=[stop], verbose=0
+    )
     train_s = time.perf_counter() - start
     val_acc = history.history["val_accuracy"]
     best = int(np.argmax(val_acc)) + 1
@@ -278,9 +293,13 @@ def neural(name: str, train, test, cfg: dict | None = None,
     return BenchResult(name, float(test_acc), train_s, best, cfg["seq_len"])
 
 
-def run_benchmark(models: Iterable[str] = BENCH_MODELS, source: str = "real",
-                  cfg: dict | None = None, limit: int | None = None,
-                  log: Callable[[str], None] = print) -> list[BenchResult]:
+def run_benchmark(
+    models: Iterable[str] = BENCH_MODELS,
+    source: str = "real",
+    cfg: dict | None = None,
+    limit: int | None = None,
+    log: Callable[[str], None] = print,
+) -> list[BenchResult]:
     """Train every model of ``models`` on the official split and print its result line."""
     from attention_course.data import load_imdb
 

@@ -154,20 +154,26 @@ def cmd_bench_sandbox(runs: int) -> int:
     from . import executor
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     seconds: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(runs):
         for isolated in (True, False):
-            result = executor.execute(executor.Job(key="bench/sandbox/nb", notebook=nb,
-                                                   isolated=isolated))
+            result = executor.execute(
+                executor.Job(key="bench/sandbox/nb", notebook=nb, isolated=isolated)
+            )
             if result.status != "ok":
                 print(f"error: {result.reason}", file=sys.stderr)
                 return 1
             seconds[isolated].append(result.seconds)
     sandboxed, plain = statistics.median(seconds[True]), statistics.median(seconds[False])
-    print(f"runs={runs} sandboxed_s={sandboxed:.2f} plain_s={plain:.2f} "
-          f"overhead_s={sandboxed - plain:.2f}")
+    print(
+        f"runs={runs} sandboxed_s={sandboxed:.2f} plain_s={plain:.2f} "
+        f"overhead_s={sandboxed - plain:.2f}"
+    )
     return 0
 
 

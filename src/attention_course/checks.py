@@ -80,6 +80,7 @@ def _plain(value: Any) -> Any:
     except _Exception:
         return value
 
+
 __all__ = [
     "to_numpy",
     "fail",
@@ -135,13 +136,15 @@ def check_true(condition: Any, message: str, hint: str | None = None) -> None:
         fail(message, hint)
 
 
-def check_type(value: Any, expected: type | tuple[type, ...], name: str = "value",
-               hint: str | None = None) -> None:
+def check_type(
+    value: Any, expected: type | tuple[type, ...], name: str = "value", hint: str | None = None
+) -> None:
     """Check ``isinstance(value, expected)``."""
     if not _isinstance(value, expected):
         names = (
             ", ".join(t.__name__ for t in expected)
-            if _isinstance(expected, _tuple) else expected.__name__
+            if _isinstance(expected, _tuple)
+            else expected.__name__
         )
         fail(f"{name} should be of type {names}, got {_type(value).__name__}.", hint)
 
@@ -153,14 +156,13 @@ def _shape_of(value: Any, name: str) -> tuple[int, ...]:
     return _tuple(None if d is None else _int(d) for d in shape)
 
 
-def check_shape(value: Any, expected: Sequence[int | None], name: str = "output",
-                hint: str | None = None) -> None:
+def check_shape(
+    value: Any, expected: Sequence[int | None], name: str = "output", hint: str | None = None
+) -> None:
     """Check the shape of an array/tensor. ``None`` in ``expected`` matches any size."""
     got = _shape_of(value, name)
     want = _tuple(expected)
-    ok = _len(got) == _len(want) and _all_true(
-        w is None or g == w for g, w in _zip(got, want)
-    )
+    ok = _len(got) == _len(want) and _all_true(w is None or g == w for g, w in _zip(got, want))
     if not ok:
         extra = ""
         if _len(got) == _len(want) and _sorted(_str(g) for g in got) == _sorted(
@@ -207,8 +209,14 @@ def _show(array: Any) -> str:
             return "<array could not be formatted>"
 
 
-def check_close(value: Any, expected: Any, name: str = "output", rtol: float = 1e-5,
-                atol: float = 1e-6, hint: str | None = None) -> None:
+def check_close(
+    value: Any,
+    expected: Any,
+    name: str = "output",
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    hint: str | None = None,
+) -> None:
     """Check values are close to ``expected`` (shape first, then values).
 
     Accepts NumPy arrays, tensors, lists and scalars, float32 or float64.
@@ -226,8 +234,7 @@ def check_close(value: Any, expected: Any, name: str = "output", rtol: float = 1
         fail(f"{name}: {_describe_mismatch(got, want, rtol, atol)}", hint)
 
 
-def check_equal(value: Any, expected: Any, name: str = "output",
-                hint: str | None = None) -> None:
+def check_equal(value: Any, expected: Any, name: str = "output", hint: str | None = None) -> None:
     """Check exact equality for plain Python values (ints, strings, lists, dicts, tuples).
 
     Arrays/tensors are compared element-wise (exactly) after conversion to NumPy. Both
@@ -275,20 +282,27 @@ def check_equal(value: Any, expected: Any, name: str = "output",
         fail(f"{name}: expected {expected!r}, got {value!r}.", hint)
 
 
-def check_sums_to_one(value: Any, axis: int = -1, name: str = "weights", atol: float = 1e-5,
-                      hint: str | None = None) -> None:
+def check_sums_to_one(
+    value: Any, axis: int = -1, name: str = "weights", atol: float = 1e-5, hint: str | None = None
+) -> None:
     """Check that values are in [0, 1] and sum to 1 along ``axis`` (softmax rows)."""
     got = to_numpy(value, name).astype(_float64)
     if _any(~_isfinite(got)):
         fail(f"{name} contains NaN or inf.", hint)
     if _any(got < -atol) or _any(got > 1 + atol):
-        fail(f"{name}: probabilities must lie in [0, 1]; found min {got.min():.4g}, "
-             f"max {got.max():.4g}.", hint)
+        fail(
+            f"{name}: probabilities must lie in [0, 1]; found min {got.min():.4g}, "
+            f"max {got.max():.4g}.",
+            hint,
+        )
     sums = _sum(got, axis=axis)
     if not _all(_abs(sums - 1.0) <= atol):
         worst = _float(_max(_abs(sums - 1.0)))
-        fail(f"{name}: each slice along axis {axis} should sum to 1; the worst sums to "
-             f"{1.0 + worst if _any(sums > 1) else 1.0 - worst:.4g}.", hint)
+        fail(
+            f"{name}: each slice along axis {axis} should sum to 1; the worst sums to "
+            f"{1.0 + worst if _any(sums > 1) else 1.0 - worst:.4g}.",
+            hint,
+        )
 
 
 def check_finite(value: Any, name: str = "output", hint: str | None = None) -> None:
@@ -298,17 +312,22 @@ def check_finite(value: Any, name: str = "output", hint: str | None = None) -> N
         fail(f"{name} contains NaN or inf ({_int(_sum(~_isfinite(got)))} values).", hint)
 
 
-def check_raises(func: Callable[..., Any], args: Iterable[Any] = (),
-                 expected: type[BaseException] | tuple[type[BaseException], ...] = Exception,
-                 name: str = "call", hint: str | None = None) -> None:
+def check_raises(
+    func: Callable[..., Any],
+    args: Iterable[Any] = (),
+    expected: type[BaseException] | tuple[type[BaseException], ...] = Exception,
+    name: str = "call",
+    hint: str | None = None,
+) -> None:
     """Check that ``func(*args)`` raises ``expected``."""
     try:
         func(*_tuple(args))
     except expected:
         return
     except _Exception as error:  # wrong kind of error
-        fail(f"{name}: expected {expected} to be raised, got {_type(error).__name__}: {error}",
-             hint)
+        fail(
+            f"{name}: expected {expected} to be raised, got {_type(error).__name__}: {error}", hint
+        )
     fail(f"{name}: expected an exception ({expected}), but nothing was raised.", hint)
 
 
@@ -317,8 +336,10 @@ def check_not_implemented_stub(func: Callable[..., Any], *args: Any) -> None:
     try:
         func(*args)
     except _NotImplementedError:
-        fail(f"{_getattr(func, '__name__', 'this function')} is not implemented yet: "
-             "replace `raise NotImplementedError()` with your code.")
+        fail(
+            f"{_getattr(func, '__name__', 'this function')} is not implemented yet: "
+            "replace `raise NotImplementedError()` with your code."
+        )
     except _Exception:
         return
 

@@ -32,11 +32,16 @@ TIMEOUT_S = 60
 
 def server_bin_dir() -> Path:
     """The newest ``/usr/lib/postgresql/<ver>/bin`` that holds all of ``TOOLS``."""
-    found = [d for d in Path("/usr/lib/postgresql").glob("*/bin")
-             if d.parent.name.isdigit() and all((d / tool).is_file() for tool in TOOLS)]
+    found = [
+        d
+        for d in Path("/usr/lib/postgresql").glob("*/bin")
+        if d.parent.name.isdigit() and all((d / tool).is_file() for tool in TOOLS)
+    ]
     if not found:
-        raise RuntimeError(f"PostgreSQL server binaries ({', '.join(TOOLS)}) not found in "
-                           f"/usr/lib/postgresql/*/bin: {INSTALL_HINT}")
+        raise RuntimeError(
+            f"PostgreSQL server binaries ({', '.join(TOOLS)}) not found in "
+            f"/usr/lib/postgresql/*/bin: {INSTALL_HINT}"
+        )
     return max(found, key=lambda d: int(d.parent.name))
 
 
@@ -47,8 +52,9 @@ def _as_server_user() -> dict[str, Any]:
     try:
         user = pwd.getpwnam("postgres")
     except KeyError:
-        raise RuntimeError(f"running as root, but there is no user `postgres` to run the "
-                           f"server as: {INSTALL_HINT}") from None
+        raise RuntimeError(
+            f"running as root, but there is no user `postgres` to run the server as: {INSTALL_HINT}"
+        ) from None
     return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
@@ -73,22 +79,57 @@ def running_postgres(base_dir: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}  # no PGPORT etc.
 
     def run(tool: str, *args: str | Path, **kw: Any) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([bin_dir / tool, *args], cwd=root, env=env, capture_output=True,
-                              text=True, timeout=TIMEOUT_S, check=False, **kw)
+        return subprocess.run(
+            [bin_dir / tool, *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=False,
+            **kw,
+        )
 
     try:
-        done = run("initdb", "-D", root / "data", "-U", "postgres", "-A", "trust",
-                   "-E", "UTF8", "--locale=C", "--no-sync", **drop)
+        done = run(
+            "initdb",
+            "-D",
+            root / "data",
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            **drop,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{done.stdout}{done.stderr}")
-        settings = {"listen_addresses": "", "unix_socket_directories": root, "fsync": "off",
-                    "synchronous_commit": "off", "full_page_writes": "off"}
+        settings = {
+            "listen_addresses": "",
+            "unix_socket_directories": root,
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+        }
         with log.open("wb") as out:  # the server writes through this fd: no path access needed
             server = subprocess.Popen(
-                [bin_dir / "postgres", "-D", root / "data",
-                 *(f"-c{key}={value}" for key, value in settings.items())],
-                cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True, **drop)
+                [
+                    bin_dir / "postgres",
+                    "-D",
+                    root / "data",
+                    *(f"-c{key}={value}" for key, value in settings.items()),
+                ],
+                cwd=root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **drop,
+            )
         try:
             deadline = time.monotonic() + TIMEOUT_S
             while run("pg_isready", "-q", "-h", root, "-U", "postgres").returncode != 0:

@@ -8,7 +8,7 @@ a mistake costs the points of its own exercise only.
 
 from ..submissions import Mistake
 
-_STANDARDIZE_PUNCTUATION_FIRST = r'''
+_STANDARDIZE_PUNCTUATION_FIRST = r"""
 def standardize(text):
     text = tf.strings.lower(text, encoding="utf-8")
     text = tf.strings.regex_replace(text, "\u2019", "'")
@@ -18,7 +18,7 @@ def standardize(text):
     text = tf.strings.regex_replace(text, r"'+(\s|$)", " ")
     text = tf.strings.regex_replace(text, r"\s+", " ")
     return tf.strings.strip(text)
-'''
+"""
 
 # A standardize that is right but runs only eagerly: .numpy() and Python string methods.
 _STANDARDIZE_PYTHON = r"""
@@ -68,7 +68,7 @@ def standardize(text):
     return tf.strings.strip(text)
 """
 
-_PUNCT = "r\"[^\\p{L}\\p{N}']+\""  # the solution's pattern, as written in its cell
+_PUNCT = 'r"[^\\p{L}\\p{N}\']+"'  # the solution's pattern, as written in its cell
 
 MISTAKES = {
     # --- exercise 1: standardize -------------------------------------------------------------
@@ -100,7 +100,9 @@ MISTAKES = {
     "ascii_only_lowercase": Mistake(
         why="tf.strings.lower without encoding='utf-8': 'CAFÉ' becomes 'cafÉ'",
         breaks=frozenset({"test_standardize"}),
-        edits={"standardize": [('tf.strings.lower(text, encoding="utf-8")', "tf.strings.lower(text)")]},
+        edits={
+            "standardize": [('tf.strings.lower(text, encoding="utf-8")', "tf.strings.lower(text)")]
+        },
     ),
     "ascii_punctuation_only": Mistake(
         why="string.punctuation (ASCII) becomes spaces: '…', '«»', '—', emoji and € stay",
@@ -110,12 +112,12 @@ MISTAKES = {
     "ascii_word_characters": Mistake(
         why="[^\\w'] keeps RE2's ASCII word characters only: 'café' loses 'é', '_' stays",
         breaks=frozenset({"test_standardize"}),
-        edits={"standardize": [(_PUNCT, "r\"[^\\w']+\"")]},
+        edits={"standardize": [(_PUNCT, 'r"[^\\w\']+"')]},
     ),
     "ascii_digits_only": Mistake(
         why="[^\\p{L}0-9'] keeps ASCII digits only: '٣', '²', '½' become spaces",
         breaks=frozenset({"test_standardize"}),
-        edits={"standardize": [(_PUNCT, "r\"[^\\p{L}0-9']+\"")]},
+        edits={"standardize": [(_PUNCT, 'r"[^\\p{L}0-9\']+"')]},
     ),
     "apostrophes_removed_inside_words": Mistake(
         why="every apostrophe removed: \"don't\" becomes 'don t'",
@@ -125,23 +127,31 @@ MISTAKES = {
     "typographic_apostrophe_ignored": Mistake(
         why="’ is not turned into ': 'Renée’s' becomes 'renée s'",
         breaks=frozenset({"test_standardize"}),
-        edits={"standardize": [('    text = tf.strings.regex_replace(text, "\\u2019", "\'")\n', "")]},
+        edits={
+            "standardize": [('    text = tf.strings.regex_replace(text, "\\u2019", "\'")\n', "")]
+        },
     ),
     "apostrophe_edges_before_punctuation": Mistake(
-        why="apostrophes at word edges removed before punctuation: \"('Tis)\" keeps its apostrophe",
+        why='apostrophes at word edges removed before punctuation: "(\'Tis)" keeps its apostrophe',
         breaks=frozenset({"test_standardize"}),
         replace={"standardize": _STANDARDIZE_APOSTROPHES_FIRST},
     ),
     "one_apostrophe_at_the_edges": Mistake(
         why="only one apostrophe removed at a word's edge: \"''quoted''\" keeps one on each side",
         breaks=frozenset({"test_standardize"}),
-        edits={"standardize": [('r"(^|\\s)\'+"', 'r"(^|\\s)\'"'), ('r"\'+(\\s|$)"', 'r"\'(\\s|$)"')]},
+        edits={
+            "standardize": [('r"(^|\\s)\'+"', 'r"(^|\\s)\'"'), ('r"\'+(\\s|$)"', 'r"\'(\\s|$)"')]
+        },
     ),
     "whitespace_not_collapsed": Mistake(
         why="each character becomes its own space and runs are not collapsed: 'a,  b' has 3 spaces",
         breaks=frozenset({"test_standardize"}),
-        edits={"standardize": [(_PUNCT, "r\"[^\\p{L}\\p{N}']\""),
-                               ('    text = tf.strings.regex_replace(text, r"\\s+", " ")\n', "")]},
+        edits={
+            "standardize": [
+                (_PUNCT, 'r"[^\\p{L}\\p{N}\']"'),
+                ('    text = tf.strings.regex_replace(text, r"\\s+", " ")\n', ""),
+            ]
+        },
     ),
     "not_stripped": Mistake(
         why="leading/trailing spaces kept (punctuation at the end leaves a space)",
@@ -151,8 +161,14 @@ MISTAKES = {
     "output_flattened": Mistake(
         why="the input is reshaped to one axis: a (2, 2) tensor comes back as (4,)",
         breaks=frozenset({"test_standardize"}),
-        edits={"standardize": [('    text = tf.strings.lower(text, encoding="utf-8")\n',
-                                '    text = tf.strings.lower(tf.reshape(text, [-1]), encoding="utf-8")\n')]},
+        edits={
+            "standardize": [
+                (
+                    '    text = tf.strings.lower(text, encoding="utf-8")\n',
+                    '    text = tf.strings.lower(tf.reshape(text, [-1]), encoding="utf-8")\n',
+                )
+            ]
+        },
     ),
     "eager_only_python_strings": Mistake(
         why=".numpy() and Python string methods: right values, but it fails inside tf.data",
@@ -173,7 +189,11 @@ MISTAKES = {
     "vectorizer_global_seq_len": Mistake(
         why="output_sequence_length=SEQ_LEN (the notebook's constant) instead of the argument",
         breaks=frozenset({"test_make_vectorizer"}),
-        edits={"make_vectorizer": [("output_sequence_length=seq_len,", "output_sequence_length=SEQ_LEN,")]},
+        edits={
+            "make_vectorizer": [
+                ("output_sequence_length=seq_len,", "output_sequence_length=SEQ_LEN,")
+            ]
+        },
     ),
     "vectorizer_ignores_max_tokens": Mistake(
         why="max_tokens not passed: the vocabulary keeps every token",
@@ -189,10 +209,12 @@ MISTAKES = {
     "padding_on_the_wrong_side": Mistake(
         why="keras.utils.pad_sequences with its defaults: front padding and front truncation",
         breaks=frozenset({"test_to_fixed_length"}),
-        replace={"to_fixed_length": """
+        replace={
+            "to_fixed_length": """
 def to_fixed_length(sequences, seq_len, pad_id=0):
     return keras.utils.pad_sequences(sequences, maxlen=seq_len, value=pad_id)
-"""},
+"""
+        },
     ),
     "truncation_keeps_the_end": Mistake(
         why="long sequences keep their last seq_len ids",
@@ -202,14 +224,26 @@ def to_fixed_length(sequences, seq_len, pad_id=0):
     "pad_id_ignored": Mistake(
         why="np.zeros: the padding is always 0, whatever pad_id says",
         breaks=frozenset({"test_to_fixed_length"}),
-        edits={"to_fixed_length": [("np.full((len(sequences), seq_len), pad_id, dtype=np.int64)",
-                                    "np.zeros((len(sequences), seq_len), dtype=np.int64)")]},
+        edits={
+            "to_fixed_length": [
+                (
+                    "np.full((len(sequences), seq_len), pad_id, dtype=np.int64)",
+                    "np.zeros((len(sequences), seq_len), dtype=np.int64)",
+                )
+            ]
+        },
     ),
     "float_array": Mistake(
         why="np.zeros(...) + pad_id without a dtype: the ids come back as float64",
         breaks=frozenset({"test_to_fixed_length"}),
-        edits={"to_fixed_length": [("np.full((len(sequences), seq_len), pad_id, dtype=np.int64)",
-                                    "np.zeros((len(sequences), seq_len)) + pad_id")]},
+        edits={
+            "to_fixed_length": [
+                (
+                    "np.full((len(sequences), seq_len), pad_id, dtype=np.int64)",
+                    "np.zeros((len(sequences), seq_len)) + pad_id",
+                )
+            ]
+        },
     ),
     "returns_a_list": Mistake(
         why="returns out.tolist(): a list of lists, not a NumPy array",
@@ -220,49 +254,78 @@ def to_fixed_length(sequences, seq_len, pad_id=0):
     "vocabulary_fitted_on_test_data": Mistake(
         why="the vocabulary is adapted on train + test: test-only words get ids",
         breaks=frozenset({"test_vectorize_splits"}),
-        edits={"vectorize_splits": [(
-            "make_vectorizer(train_texts, max_tokens, seq_len)",
-            "make_vectorizer(list(train_texts) + list(test_texts), max_tokens, seq_len)")]},
+        edits={
+            "vectorize_splits": [
+                (
+                    "make_vectorizer(train_texts, max_tokens, seq_len)",
+                    "make_vectorizer(list(train_texts) + list(test_texts), max_tokens, seq_len)",
+                )
+            ]
+        },
     ),
     "test_split_with_its_own_vectorizer": Mistake(
         why="a second vectorizer adapted on the test texts turns them into ids",
         breaks=frozenset({"test_vectorize_splits"}),
-        edits={"vectorize_splits": [(
-            "x_test = np.asarray(vectorizer(tf.constant(list(test_texts))))",
-            "x_test = np.asarray(make_vectorizer(test_texts, max_tokens, seq_len)("
-            "tf.constant(list(test_texts))))")]},
+        edits={
+            "vectorize_splits": [
+                (
+                    "x_test = np.asarray(vectorizer(tf.constant(list(test_texts))))",
+                    "x_test = np.asarray(make_vectorizer(test_texts, max_tokens, seq_len)("
+                    "tf.constant(list(test_texts))))",
+                )
+            ]
+        },
     ),
     "splits_with_global_constants": Mistake(
         why="make_vectorizer(train_texts, MAX_TOKENS, SEQ_LEN): the arguments are ignored",
         breaks=frozenset({"test_vectorize_splits"}),
-        edits={"vectorize_splits": [("make_vectorizer(train_texts, max_tokens, seq_len)",
-                                     "make_vectorizer(train_texts, MAX_TOKENS, SEQ_LEN)")]},
+        edits={
+            "vectorize_splits": [
+                (
+                    "make_vectorizer(train_texts, max_tokens, seq_len)",
+                    "make_vectorizer(train_texts, MAX_TOKENS, SEQ_LEN)",
+                )
+            ]
+        },
     ),
     "x_test_from_training_texts": Mistake(
         why="copy-paste slip: x_test vectorizes the training texts",
         breaks=frozenset({"test_vectorize_splits"}),
-        edits={"vectorize_splits": [("x_test = np.asarray(vectorizer(tf.constant(list(test_texts))))",
-                                     "x_test = np.asarray(vectorizer(tf.constant(list(train_texts))))")]},
+        edits={
+            "vectorize_splits": [
+                (
+                    "x_test = np.asarray(vectorizer(tf.constant(list(test_texts))))",
+                    "x_test = np.asarray(vectorizer(tf.constant(list(train_texts))))",
+                )
+            ]
+        },
     ),
     # --- exercise 5: tf.data -----------------------------------------------------------------
     "shuffles_evaluation_data": Mistake(
         why="shuffled whatever `training` says",
         breaks=frozenset({"test_make_dataset"}),
-        edits={"make_dataset": [(
-            "    if training:\n        dataset = dataset.shuffle(",
-            "    if True:\n        dataset = dataset.shuffle(")]},
+        edits={
+            "make_dataset": [
+                (
+                    "    if training:\n        dataset = dataset.shuffle(",
+                    "    if True:\n        dataset = dataset.shuffle(",
+                )
+            ]
+        },
     ),
     "shuffles_batches_not_examples": Mistake(
         why="batch before shuffle: whole batches change places, their content never mixes",
         breaks=frozenset({"test_make_dataset"}),
-        replace={"make_dataset": """
+        replace={
+            "make_dataset": """
 def make_dataset(ids, labels, batch_size, training, seed=0):
     dataset = tf.data.Dataset.from_tensor_slices(
         (np.asarray(ids), np.asarray(labels).astype(np.int64))).batch(batch_size)
     if training:
         dataset = dataset.shuffle(len(ids), seed=seed)
     return dataset.prefetch(tf.data.AUTOTUNE)
-"""},
+"""
+        },
     ),
     "shuffle_buffer_smaller_than_the_data": Mistake(
         why="shuffle(10_000) as in tutorials: with 25,000 reviews only neighbours get mixed",
@@ -282,18 +345,27 @@ def make_dataset(ids, labels, batch_size, training, seed=0):
     "same_order_every_epoch": Mistake(
         why="reshuffle_each_iteration=False: every epoch repeats the first order",
         breaks=frozenset({"test_make_dataset"}),
-        edits={"make_dataset": [("reshuffle_each_iteration=True", "reshuffle_each_iteration=False")]},
+        edits={
+            "make_dataset": [("reshuffle_each_iteration=True", "reshuffle_each_iteration=False")]
+        },
     ),
     "drops_last_batch_when_training": Mistake(
         why="drop_remainder=training: the examples of the last, smaller batch are never seen",
         breaks=frozenset({"test_make_dataset"}),
-        edits={"make_dataset": [("dataset.batch(batch_size)",
-                                 "dataset.batch(batch_size, drop_remainder=training)")]},
+        edits={
+            "make_dataset": [
+                ("dataset.batch(batch_size)", "dataset.batch(batch_size, drop_remainder=training)")
+            ]
+        },
     ),
     "no_prefetch": Mistake(
         why="the dataset is not prefetched",
         breaks=frozenset({"test_make_dataset"}),
-        edits={"make_dataset": [(".batch(batch_size).prefetch(tf.data.AUTOTUNE)", ".batch(batch_size)")]},
+        edits={
+            "make_dataset": [
+                (".batch(batch_size).prefetch(tf.data.AUTOTUNE)", ".batch(batch_size)")
+            ]
+        },
     ),
     "prefetch_one_batch": Mistake(
         why="prefetch(1) instead of tf.data.AUTOTUNE",
@@ -303,8 +375,11 @@ def make_dataset(ids, labels, batch_size, training, seed=0):
     "float_labels": Mistake(
         why="labels cast to float32 instead of integers",
         breaks=frozenset({"test_make_dataset"}),
-        edits={"make_dataset": [("np.asarray(labels).astype(np.int64)",
-                                 "np.asarray(labels).astype(np.float32)")]},
+        edits={
+            "make_dataset": [
+                ("np.asarray(labels).astype(np.int64)", "np.asarray(labels).astype(np.float32)")
+            ]
+        },
     ),
     "labels_not_cast": Mistake(
         why="labels taken as they come: float labels stay floats",
@@ -315,12 +390,16 @@ def make_dataset(ids, labels, batch_size, training, seed=0):
     "embedding_without_sequence_axis": Mistake(
         why="embedded shape (batch, 64): the sequence axis is forgotten",
         breaks=frozenset({"test_pipeline_shapes"}),
-        edits={"pipeline_shapes": [('"embedded": (BATCH, SEQ_LEN, 64),', '"embedded": (BATCH, 64),')]},
+        edits={
+            "pipeline_shapes": [('"embedded": (BATCH, SEQ_LEN, 64),', '"embedded": (BATCH, 64),')]
+        },
     ),
     "standardized_as_tokens": Mistake(
         why="standardized shape (batch, seq_len): standardize does not split into tokens",
         breaks=frozenset({"test_pipeline_shapes"}),
-        edits={"pipeline_shapes": [('"standardized": (BATCH,),', '"standardized": (BATCH, SEQ_LEN),')]},
+        edits={
+            "pipeline_shapes": [('"standardized": (BATCH,),', '"standardized": (BATCH, SEQ_LEN),')]
+        },
     ),
     "labels_as_a_column": Mistake(
         why="labels shape (batch, 1) instead of (batch,)",
@@ -345,7 +424,7 @@ FAMILIES = [
 # removed before lowercasing with a `+` pattern, adapt on a tf.data pipeline, keras.utils.pad_sequences
 # with explicit sides, tensors as return values, Dataset.zip, int32 labels, lists of shapes.
 ALTERNATIVE = {
-    "standardize": r'''
+    "standardize": r"""
 def standardize(text):
     t = tf.strings.regex_replace(text, r"<[^<>]+>", " ")
     t = tf.strings.lower(t, encoding="utf-8")
@@ -356,25 +435,25 @@ def standardize(text):
     t = tf.strings.regex_replace(t, r"'+ ", " ")
     t = tf.strings.regex_replace(t, r" +", " ")
     return tf.strings.strip(t)
-''',
-    "make_vectorizer": '''
+""",
+    "make_vectorizer": """
 def make_vectorizer(texts, max_tokens, seq_len):
     layer = keras.layers.TextVectorization(max_tokens, standardize=standardize,
                                            output_sequence_length=seq_len)
     layer.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(64))
     return layer
-''',
-    "to_fixed_length": '''
+""",
+    "to_fixed_length": """
 def to_fixed_length(sequences, seq_len, pad_id=0):
     return keras.utils.pad_sequences(sequences, maxlen=seq_len, padding="post",
                                      truncating="post", value=pad_id)
-''',
-    "vectorize_splits": '''
+""",
+    "vectorize_splits": """
 def vectorize_splits(train_texts, test_texts, max_tokens, seq_len):
     layer = make_vectorizer(train_texts, max_tokens, seq_len)
     return layer, layer(tf.constant(train_texts)), layer(tf.constant(test_texts))
-''',
-    "make_dataset": '''
+""",
+    "make_dataset": """
 def make_dataset(ids, labels, batch_size, training, seed=0):
     xs = tf.data.Dataset.from_tensor_slices(tf.convert_to_tensor(ids))
     ys = tf.data.Dataset.from_tensor_slices(tf.cast(labels, tf.int32))
@@ -383,10 +462,10 @@ def make_dataset(ids, labels, batch_size, training, seed=0):
         ds = ds.shuffle(buffer_size=int(len(labels)), seed=seed)
     ds = ds.batch(batch_size)
     return ds.prefetch(buffer_size=tf.data.AUTOTUNE)
-''',
-    "pipeline_shapes": '''
+""",
+    "pipeline_shapes": """
 BATCH = 32
 PIPELINE_SHAPES = {"raw_texts": [32], "standardized": [32], "ids": [32, SEQ_LEN],
                    "labels": [BATCH], "embedded": [BATCH, SEQ_LEN, 64]}
-''',
+""",
 }

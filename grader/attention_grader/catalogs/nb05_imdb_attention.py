@@ -9,7 +9,7 @@ grader/attention_grader/judges/nb05_imdb_attention.py.
 
 from ..submissions import Mistake
 
-_POOLING_CLASS = '''
+_POOLING_CLASS = """
 class AttentionPooling(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
@@ -22,65 +22,92 @@ class AttentionPooling(keras.layers.Layer):
 {body}
     def compute_mask(self, inputs, mask=None):
         return None
-'''
+"""
 
 MISTAKES = {
     # --- exercise 1: attention pooling -------------------------------------------------------
     "softmax_includes_padding": Mistake(
         why="the mask is ignored: padded steps take part in the softmax",
         breaks=frozenset({"test_attention_pooling"}),
-        edits={"attention_pooling": [(
-            "        if mask is not None:\n"
-            "            scores = keras.ops.where(keras.ops.cast(mask, \"bool\"), scores, -1e9)\n",
-            "")]},
+        edits={
+            "attention_pooling": [
+                (
+                    "        if mask is not None:\n"
+                    '            scores = keras.ops.where(keras.ops.cast(mask, "bool"), scores, -1e9)\n',
+                    "",
+                )
+            ]
+        },
     ),
     "softmax_over_features": Mistake(
         why="softmax over the last axis of the (batch, T, 1) scores: the feature axis, not time",
         breaks=frozenset({"test_attention_pooling"}),
-        replace={"attention_pooling": _POOLING_CLASS.format(body='''
+        replace={
+            "attention_pooling": _POOLING_CLASS.format(
+                body="""
         scores = self.score_out(self.score_hidden(h))  # (batch, T, 1)
         if mask is not None:
             scores = keras.ops.where(keras.ops.cast(mask, "bool")[..., None], scores, -1e9)
         weights = keras.ops.softmax(scores, axis=-1)  # over the size-1 feature axis: all ones
         return keras.ops.sum(weights * h, axis=1), keras.ops.squeeze(weights, -1)
-''')},
+"""
+            )
+        },
     ),
     "mask_inverted": Mistake(
         why="True in the mask treated as padding",
         breaks=frozenset({"test_attention_pooling"}),
-        edits={"attention_pooling": [(
-            'keras.ops.where(keras.ops.cast(mask, "bool"), scores, -1e9)',
-            'keras.ops.where(keras.ops.logical_not(keras.ops.cast(mask, "bool")), scores, -1e9)')]},
+        edits={
+            "attention_pooling": [
+                (
+                    'keras.ops.where(keras.ops.cast(mask, "bool"), scores, -1e9)',
+                    'keras.ops.where(keras.ops.logical_not(keras.ops.cast(mask, "bool")), scores, -1e9)',
+                )
+            ]
+        },
     ),
     "weights_masked_after_softmax": Mistake(
         why="padding weights set to 0 after the softmax: real weights no longer sum to 1",
         breaks=frozenset({"test_attention_pooling"}),
-        replace={"attention_pooling": _POOLING_CLASS.format(body='''
+        replace={
+            "attention_pooling": _POOLING_CLASS.format(
+                body="""
         scores = keras.ops.squeeze(self.score_out(self.score_hidden(h)), axis=-1)
         weights = keras.ops.softmax(scores, axis=-1)
         if mask is not None:
             weights = weights * keras.ops.cast(mask, weights.dtype)
         return keras.ops.sum(keras.ops.expand_dims(weights, -1) * h, axis=1), weights
-''')},
+"""
+            )
+        },
     ),
     "mean_instead_of_weighted_sum": Mistake(
         why="pooled = mean over time of weights * h (divided by T once more)",
         breaks=frozenset({"test_attention_pooling"}),
-        edits={"attention_pooling": [(
-            "keras.ops.sum(keras.ops.expand_dims(weights, -1) * h, axis=1)",
-            "keras.ops.mean(keras.ops.expand_dims(weights, -1) * h, axis=1)")]},
+        edits={
+            "attention_pooling": [
+                (
+                    "keras.ops.sum(keras.ops.expand_dims(weights, -1) * h, axis=1)",
+                    "keras.ops.mean(keras.ops.expand_dims(weights, -1) * h, axis=1)",
+                )
+            ]
+        },
     ),
     "pooling_with_numpy": Mistake(
         why="NumPy inside call: right when called eagerly, but it cannot run inside a Keras model",
         breaks=frozenset({"test_attention_pooling"}),
-        replace={"attention_pooling": _POOLING_CLASS.format(body='''
+        replace={
+            "attention_pooling": _POOLING_CLASS.format(
+                body="""
         scores = np.asarray(self.score_out(self.score_hidden(h)))[..., 0]
         if mask is not None:
             scores = np.where(np.asarray(mask).astype(bool), scores, -1e9)
         weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
         weights = weights / weights.sum(axis=-1, keepdims=True)
         return (weights[..., None] * np.asarray(h)).sum(axis=1), weights
-''')},
+"""
+            )
+        },
     ),
     # --- exercise 2: the model ------------------------------------------------------------------
     "embedding_without_mask_zero": Mistake(
@@ -91,50 +118,87 @@ MISTAKES = {
     "gru_last_state_only": Mistake(
         why="GRU without return_sequences: attention gets one vector per review, not per step",
         breaks=frozenset({"test_gru_attention"}),
-        edits={"gru_attention": [("keras.layers.GRU(gru_units, return_sequences=True)",
-                                  "keras.layers.GRU(gru_units)")]},
+        edits={
+            "gru_attention": [
+                (
+                    "keras.layers.GRU(gru_units, return_sequences=True)",
+                    "keras.layers.GRU(gru_units)",
+                )
+            ]
+        },
     ),
     "unidirectional_gru": Mistake(
         why="a plain GRU instead of the bidirectional one asked for",
         breaks=frozenset({"test_gru_attention"}),
-        edits={"gru_attention": [(
-            "states = keras.layers.Bidirectional(\n"
-            "        keras.layers.GRU(gru_units, return_sequences=True))(x)",
-            "states = keras.layers.GRU(gru_units, return_sequences=True)(x)")]},
+        edits={
+            "gru_attention": [
+                (
+                    "states = keras.layers.Bidirectional(\n"
+                    "        keras.layers.GRU(gru_units, return_sequences=True))(x)",
+                    "states = keras.layers.GRU(gru_units, return_sequences=True)(x)",
+                )
+            ]
+        },
     ),
     "sizes_from_config": Mistake(
         why="the sizes come from CONFIG instead of the arguments (right for the notebook's own call only)",
         breaks=frozenset({"test_gru_attention"}),
-        edits={"gru_attention": [
-            ("keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)",
-             'keras.layers.Embedding(vocab_size, CONFIG["embed_dim"], mask_zero=True)'),
-            ("keras.layers.GRU(gru_units, return_sequences=True)",
-             'keras.layers.GRU(CONFIG["gru_units"], return_sequences=True)'),
-            ("AttentionPooling(attention_units,", 'AttentionPooling(CONFIG["attention_units"],')]},
+        edits={
+            "gru_attention": [
+                (
+                    "keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)",
+                    'keras.layers.Embedding(vocab_size, CONFIG["embed_dim"], mask_zero=True)',
+                ),
+                (
+                    "keras.layers.GRU(gru_units, return_sequences=True)",
+                    'keras.layers.GRU(CONFIG["gru_units"], return_sequences=True)',
+                ),
+                (
+                    "AttentionPooling(attention_units,",
+                    'AttentionPooling(CONFIG["attention_units"],',
+                ),
+            ]
+        },
     ),
     "dropout_argument_ignored": Mistake(
         why="fixed dropout rates of 0.3 whatever the dropout argument",
         breaks=frozenset({"test_gru_attention"}),
-        edits={"gru_attention": [
-            ("keras.layers.SpatialDropout1D(dropout)(x)", "keras.layers.SpatialDropout1D(0.3)(x)"),
-            ("keras.layers.Dropout(dropout)(pooled)", "keras.layers.Dropout(0.3)(pooled)")]},
+        edits={
+            "gru_attention": [
+                (
+                    "keras.layers.SpatialDropout1D(dropout)(x)",
+                    "keras.layers.SpatialDropout1D(0.3)(x)",
+                ),
+                ("keras.layers.Dropout(dropout)(pooled)", "keras.layers.Dropout(0.3)(pooled)"),
+            ]
+        },
     ),
     "last_states_concatenated": Mistake(
         why="the GRU's last states are concatenated to the pooled vector before the head",
         breaks=frozenset({"test_gru_attention"}),
-        edits={"gru_attention": [
-            ("states = keras.layers.Bidirectional(\n"
-             "        keras.layers.GRU(gru_units, return_sequences=True))(x)",
-             "states, *last = keras.layers.Bidirectional(\n"
-             "        keras.layers.GRU(gru_units, return_sequences=True, return_state=True))(x)"),
-            ("x = keras.layers.Dropout(dropout)(pooled)",
-             "x = keras.layers.Dropout(dropout)(keras.layers.Concatenate()([pooled, *last]))")]},
+        edits={
+            "gru_attention": [
+                (
+                    "states = keras.layers.Bidirectional(\n"
+                    "        keras.layers.GRU(gru_units, return_sequences=True))(x)",
+                    "states, *last = keras.layers.Bidirectional(\n"
+                    "        keras.layers.GRU(gru_units, return_sequences=True, return_state=True))(x)",
+                ),
+                (
+                    "x = keras.layers.Dropout(dropout)(pooled)",
+                    "x = keras.layers.Dropout(dropout)(keras.layers.Concatenate()([pooled, *last]))",
+                ),
+            ]
+        },
     ),
     "logits_head": Mistake(
         why="Dense(1) without the sigmoid: the model outputs logits, not probabilities",
         breaks=frozenset({"test_gru_attention"}),
-        edits={"gru_attention": [('keras.layers.Dense(1, activation="sigmoid")(x)',
-                                  "keras.layers.Dense(1)(x)")]},
+        edits={
+            "gru_attention": [
+                ('keras.layers.Dense(1, activation="sigmoid")(x)', "keras.layers.Dense(1)(x)")
+            ]
+        },
     ),
     # --- exercise 3: shapes ---------------------------------------------------------------------
     "bidirectional_width_forgotten": Mistake(
@@ -146,15 +210,23 @@ MISTAKES = {
     "positions_not_added": Mistake(
         why="only the token embedding: attention cannot tell positions apart",
         breaks=frozenset({"test_token_position_embedding"}),
-        edits={"token_position_embedding": [(
-            "return self.token(ids) + keras.ops.expand_dims(self.position(positions), 0)",
-            "return self.token(ids)")]},
+        edits={
+            "token_position_embedding": [
+                (
+                    "return self.token(ids) + keras.ops.expand_dims(self.position(positions), 0)",
+                    "return self.token(ids)",
+                )
+            ]
+        },
     ),
     "position_embedding_of_ids": Mistake(
         why="the position table looked up with the token ids instead of the positions",
         breaks=frozenset({"test_token_position_embedding"}),
-        edits={"token_position_embedding": [(
-            "keras.ops.expand_dims(self.position(positions), 0)", "self.position(ids)")]},
+        edits={
+            "token_position_embedding": [
+                ("keras.ops.expand_dims(self.position(positions), 0)", "self.position(ids)")
+            ]
+        },
     ),
     "no_padding_mask": Mistake(
         why="compute_mask returns None: padding is attended to and averaged",
@@ -164,21 +236,33 @@ MISTAKES = {
     "static_sequence_length": Mistake(
         why="T from ids.shape: None inside a model whose inputs have an unknown length",
         breaks=frozenset({"test_token_position_embedding"}),
-        edits={"token_position_embedding": [("keras.ops.arange(keras.ops.shape(ids)[-1])",
-                                             "keras.ops.arange(ids.shape[-1])")]},
+        edits={
+            "token_position_embedding": [
+                ("keras.ops.arange(keras.ops.shape(ids)[-1])", "keras.ops.arange(ids.shape[-1])")
+            ]
+        },
     ),
     "mask_as_integers": Mistake(
         why="compute_mask returns 0/1 integers instead of booleans",
         breaks=frozenset({"test_token_position_embedding"}),
-        edits={"token_position_embedding": [("return keras.ops.not_equal(ids, 0)",
-                                             'return keras.ops.cast(keras.ops.not_equal(ids, 0), "int32")')]},
+        edits={
+            "token_position_embedding": [
+                (
+                    "return keras.ops.not_equal(ids, 0)",
+                    'return keras.ops.cast(keras.ops.not_equal(ids, 0), "int32")',
+                )
+            ]
+        },
     ),
     # --- exercise 5: nearest neighbours -----------------------------------------------------------
     "dot_product_not_cosine": Mistake(
         why="ranked by dot product: long vectors win whatever their direction",
         breaks=frozenset({"test_nearest_neighbours"}),
-        edits={"nearest_neighbours": [(
-            "(vectors @ vectors[target]) / (safe * safe[target])", "vectors @ vectors[target]")]},
+        edits={
+            "nearest_neighbours": [
+                ("(vectors @ vectors[target]) / (safe * safe[target])", "vectors @ vectors[target]")
+            ]
+        },
     ),
     "neighbours_include_the_word": Mistake(
         why="the word itself is its own nearest neighbour",
@@ -193,8 +277,14 @@ MISTAKES = {
     "zero_vector_gives_nan": Mistake(
         why="dividing by the norms without guarding zero vectors: nan similarity, ranked last",
         breaks=frozenset({"test_nearest_neighbours"}),
-        edits={"nearest_neighbours": [("(vectors @ vectors[target]) / (safe * safe[target])",
-                                       "(vectors @ vectors[target]) / (norms * norms[target])")]},
+        edits={
+            "nearest_neighbours": [
+                (
+                    "(vectors @ vectors[target]) / (safe * safe[target])",
+                    "(vectors @ vectors[target]) / (norms * norms[target])",
+                )
+            ]
+        },
     ),
 }
 
@@ -212,7 +302,7 @@ FAMILIES = [
 # Correct in a different style: an additive -1e9 mask and a hand-written softmax, einsum,
 # keras.ops.take, explicit merge_mode, row-normalised vectors and sorted(), list shapes.
 ALTERNATIVE = {
-    "attention_pooling": '''
+    "attention_pooling": """
 class AttentionPooling(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
@@ -232,8 +322,8 @@ class AttentionPooling(keras.layers.Layer):
 
     def compute_mask(self, inputs, mask=None):
         return None
-''',
-    "gru_attention": '''
+""",
+    "gru_attention": """
 def build_gru_attention(vocab_size, embed_dim=64, gru_units=32, attention_units=64, dropout=0.3):
     inputs = keras.Input(shape=(None,), dtype="int32")
     embedding = keras.layers.Embedding(input_dim=vocab_size, output_dim=embed_dim, mask_zero=True)
@@ -245,13 +335,13 @@ def build_gru_attention(vocab_size, embed_dim=64, gru_units=32, attention_units=
     output = keras.layers.Dense(units=1, activation="sigmoid")(keras.layers.Dropout(rate=dropout)(context))
     model = keras.Model(inputs=inputs, outputs=output)
     return model, keras.Model(inputs=inputs, outputs=attention)
-''',
-    "model_shapes": '''
+""",
+    "model_shapes": """
 GRU_ATTENTION_SHAPES = dict(ids=[32, 400], embedded=[32, 400, 64], gru_states=[32, 400, 2 * 32],
                             attention_hidden=[32, 400, 64], weights=[32, 400], pooled=[32, 64],
                             probability=[32, 1])
-''',
-    "token_position_embedding": '''
+""",
+    "token_position_embedding": """
 class TokenAndPositionEmbedding(keras.layers.Layer):
     def __init__(self, vocab_size, max_len, dim, **kwargs):
         super().__init__(**kwargs)
@@ -265,8 +355,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     def compute_mask(self, ids, mask=None):
         return keras.ops.cast(ids, "int32") > 0
-''',
-    "nearest_neighbours": '''
+""",
+    "nearest_neighbours": """
 def nearest_neighbours(vectors, vocab, word, k=5):
     v = np.asarray(vectors, dtype=float)
     lengths = np.sqrt((v ** 2).sum(axis=1, keepdims=True))
@@ -275,5 +365,5 @@ def nearest_neighbours(vectors, vocab, word, k=5):
     scores = unit @ unit[me]
     ranked = sorted((i for i in range(2, len(vocab)) if i != me), key=lambda i: -scores[i])
     return [vocab[i] for i in ranked[:k]]
-''',
+""",
 }

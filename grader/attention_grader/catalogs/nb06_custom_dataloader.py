@@ -13,13 +13,17 @@ MISTAKES = {
     "segments_end_inclusive": Mistake(
         why="end is the last step of the run (inclusive), not a slice end",
         breaks=frozenset({"test_find_segments"}),
-        edits={"find_segments": [("(int(s), int(e), int(labels[s]))",
-                                  "(int(s), int(e) - 1, int(labels[s]))")]},
+        edits={
+            "find_segments": [
+                ("(int(s), int(e), int(labels[s]))", "(int(s), int(e) - 1, int(labels[s]))")
+            ]
+        },
     ),
     "segments_last_run_dropped": Mistake(
         why="a run is closed only when the label changes: the last run is never added",
         breaks=frozenset({"test_find_segments"}),
-        replace={"find_segments": '''
+        replace={
+            "find_segments": """
 def find_segments(labels):
     labels = np.asarray(labels).ravel()
     out, start = [], 0
@@ -28,7 +32,8 @@ def find_segments(labels):
             out.append((start, i, int(labels[start])))
             start = i
     return out
-'''},
+"""
+        },
     ),
     "segments_numpy_ints": Mistake(
         why="start, end and label are NumPy integers, not the Python ints the text asks for",
@@ -38,14 +43,19 @@ def find_segments(labels):
     "segments_as_lists": Mistake(
         why="each segment is a list [start, end, label] instead of a tuple",
         breaks=frozenset({"test_find_segments"}),
-        edits={"find_segments": [("(int(s), int(e), int(labels[s]))",
-                                  "[int(s), int(e), int(labels[s])]")]},
+        edits={
+            "find_segments": [
+                ("(int(s), int(e), int(labels[s]))", "[int(s), int(e), int(labels[s])]")
+            ]
+        },
     ),
     # --- level 2: windows --------------------------------------------------------------------
     "count_windows_off_by_one": Mistake(
         why="(length - window) // stride without the + 1: the first window is not counted",
         breaks=frozenset({"test_count_windows"}),
-        edits={"count_windows": [("(length - window) // stride + 1", "(length - window) // stride")]},
+        edits={
+            "count_windows": [("(length - window) // stride + 1", "(length - window) // stride")]
+        },
     ),
     "count_windows_ignores_window": Mistake(
         why="length // stride: as if windows were stride steps long",
@@ -60,13 +70,17 @@ def find_segments(labels):
     "count_windows_float": Mistake(
         why="np.floor of a true division: a float (3.0) instead of an int",
         breaks=frozenset({"test_count_windows"}),
-        edits={"count_windows": [("(length - window) // stride + 1",
-                                  "np.floor((length - window) / stride) + 1")]},
+        edits={
+            "count_windows": [
+                ("(length - window) // stride + 1", "np.floor((length - window) / stride) + 1")
+            ]
+        },
     ),
     "count_windows_always_equal_int": Mistake(
         why="a hostile int subclass whose __eq__/__ne__ say 'equal' to anything (value 0)",
         breaks=frozenset({"test_count_windows"}),
-        replace={"count_windows": '''
+        replace={
+            "count_windows": """
 class _AlwaysEqual(int):
     def __eq__(self, other):
         return True
@@ -79,67 +93,111 @@ class _AlwaysEqual(int):
 
 def count_windows(length, window, stride):
     return _AlwaysEqual(0)
-'''},
+"""
+        },
     ),
     "windows_cross_label_changes": Mistake(
         why="windows cut over the whole recording, ignoring the segments",
         breaks=frozenset({"test_make_windows"}),
-        edits={"make_windows": [("for seg_start, seg_end, _ in find_segments(y):",
-                                 "for seg_start, seg_end in [(0, len(X))]:")]},
+        edits={
+            "make_windows": [
+                (
+                    "for seg_start, seg_end, _ in find_segments(y):",
+                    "for seg_start, seg_end in [(0, len(X))]:",
+                )
+            ]
+        },
     ),
     "windows_off_by_one": Mistake(
         why="the window that ends exactly at the segment's end is left out",
         breaks=frozenset({"test_make_windows"}),
-        edits={"make_windows": [("range(seg_start, seg_end - window + 1, stride)",
-                                 "range(seg_start, seg_end - window, stride)")]},
+        edits={
+            "make_windows": [
+                (
+                    "range(seg_start, seg_end - window + 1, stride)",
+                    "range(seg_start, seg_end - window, stride)",
+                )
+            ]
+        },
     ),
     "windows_keep_input_dtype": Mistake(
         why="windows keep the recording's dtype: float64 or int windows instead of float32",
         breaks=frozenset({"test_make_windows"}),
-        edits={"make_windows": [("X = np.asarray(X, dtype=np.float32)", "X = np.asarray(X)"),
-                                ("window, X.shape[1]), dtype=np.float32)",
-                                 "window, X.shape[1]), dtype=X.dtype)")]},
+        edits={
+            "make_windows": [
+                ("X = np.asarray(X, dtype=np.float32)", "X = np.asarray(X)"),
+                ("window, X.shape[1]), dtype=np.float32)", "window, X.shape[1]), dtype=X.dtype)"),
+            ]
+        },
     ),
     "window_labels_as_float": Mistake(
         why="labels returned as float32 (ready for the loss) instead of integers",
         breaks=frozenset({"test_make_windows"}),
-        edits={"make_windows": [("labels = np.asarray(y)[starts].astype(np.int64)",
-                                 "labels = np.asarray(y)[starts].astype(np.float32)")]},
+        edits={
+            "make_windows": [
+                (
+                    "labels = np.asarray(y)[starts].astype(np.int64)",
+                    "labels = np.asarray(y)[starts].astype(np.float32)",
+                )
+            ]
+        },
     ),
     "windows_on_a_global_grid": Mistake(
         why="starts on one grid 0, stride, 2 stride, ... over the recording, keeping the windows "
-            "that do not cross a change (not counted from each segment's start)",
+        "that do not cross a change (not counted from each segment's start)",
         breaks=frozenset({"test_make_windows"}),
-        edits={"make_windows": [(
-            "    for seg_start, seg_end, _ in find_segments(y):\n"
-            "        starts.extend(range(seg_start, seg_end - window + 1, stride))\n",
-            "    y_arr = np.asarray(y)\n"
-            "    starts = [s for s in range(0, len(y_arr) - window + 1, stride)\n"
-            "              if (y_arr[s:s + window] == y_arr[s]).all()]\n")]},
+        edits={
+            "make_windows": [
+                (
+                    "    for seg_start, seg_end, _ in find_segments(y):\n"
+                    "        starts.extend(range(seg_start, seg_end - window + 1, stride))\n",
+                    "    y_arr = np.asarray(y)\n"
+                    "    starts = [s for s in range(0, len(y_arr) - window + 1, stride)\n"
+                    "              if (y_arr[s:s + window] == y_arr[s]).all()]\n",
+                )
+            ]
+        },
     ),
     "window_starts_as_float": Mistake(
         why="starts returned as floats (5.0 instead of 5): not usable as indices",
         breaks=frozenset({"test_make_windows"}),
-        edits={"make_windows": [("    return windows, labels, starts",
-                                 "    return windows, labels, starts.astype(np.float64)")]},
+        edits={
+            "make_windows": [
+                (
+                    "    return windows, labels, starts",
+                    "    return windows, labels, starts.astype(np.float64)",
+                )
+            ]
+        },
     ),
     "window_starts_as_list": Mistake(
         why="starts returned as a Python list, not an array",
         breaks=frozenset({"test_make_windows"}),
-        edits={"make_windows": [("    return windows, labels, starts",
-                                 "    return windows, labels, starts.tolist()")]},
+        edits={
+            "make_windows": [
+                (
+                    "    return windows, labels, starts",
+                    "    return windows, labels, starts.tolist()",
+                )
+            ]
+        },
     ),
     # --- no leakage ---------------------------------------------------------------------------
     "scaler_fitted_on_all_data": Mistake(
         why="mean and std of the whole recording: the test part leaks into preprocessing",
         breaks=frozenset({"test_split_normalize_window"}),
-        edits={"split_normalize_window": [("mean = X[:cut].mean(axis=0)", "mean = X.mean(axis=0)"),
-                                          ("std = X[:cut].std(axis=0)", "std = X.std(axis=0)")]},
+        edits={
+            "split_normalize_window": [
+                ("mean = X[:cut].mean(axis=0)", "mean = X.mean(axis=0)"),
+                ("std = X[:cut].std(axis=0)", "std = X.std(axis=0)"),
+            ]
+        },
     ),
     "random_split_of_windows": Mistake(
         why="windows cut first, then split at random: overlapping windows on both sides",
         breaks=frozenset({"test_split_normalize_window"}),
-        replace={"split_normalize_window": '''
+        replace={
+            "split_normalize_window": """
 def split_normalize_window(X, y, train_fraction, window, stride):
     X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
     cut = int(train_fraction * len(X))
@@ -151,7 +209,8 @@ def split_normalize_window(X, y, train_fraction, window, stride):
     n_train = int(train_fraction * len(windows))
     train, test = order[:n_train], order[n_train:]
     return windows[train], labels[train], windows[test], labels[test], mean, std
-'''},
+"""
+        },
     ),
     "constant_channel_divides_by_zero": Mistake(
         why="std 0 of a constant channel is not replaced: division by zero (nan/inf)",
@@ -161,20 +220,27 @@ def split_normalize_window(X, y, train_fraction, window, stride):
     "cut_rounded": Mistake(
         why="cut = round(train_fraction * T) instead of int(...) (truncation)",
         breaks=frozenset({"test_split_normalize_window"}),
-        edits={"split_normalize_window": [("cut = int(train_fraction * len(X))",
-                                           "cut = round(train_fraction * len(X))")]},
+        edits={
+            "split_normalize_window": [
+                ("cut = int(train_fraction * len(X))", "cut = round(train_fraction * len(X))")
+            ]
+        },
     ),
     "std_with_ddof_1": Mistake(
         why="sample standard deviation (ddof=1) instead of the population one",
         breaks=frozenset({"test_split_normalize_window"}),
-        edits={"split_normalize_window": [("std = X[:cut].std(axis=0)",
-                                           "std = X[:cut].std(axis=0, ddof=1)")]},
+        edits={
+            "split_normalize_window": [
+                ("std = X[:cut].std(axis=0)", "std = X[:cut].std(axis=0, ddof=1)")
+            ]
+        },
     ),
     "windows_of_whole_recording_split_by_start": Mistake(
         why="windows cut from the whole (correctly normalised) recording, then assigned to a "
-            "part by their start: windows straddle the cut or sit on the wrong grid",
+        "part by their start: windows straddle the cut or sit on the wrong grid",
         breaks=frozenset({"test_split_normalize_window"}),
-        replace={"split_normalize_window": '''
+        replace={
+            "split_normalize_window": """
 def split_normalize_window(X, y, train_fraction, window, stride):
     X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
     cut = int(train_fraction * len(X))
@@ -185,22 +251,35 @@ def split_normalize_window(X, y, train_fraction, window, stride):
     train = starts + window <= cut
     test = starts >= cut
     return windows[train], labels[train], windows[test], labels[test], mean, std
-'''},
+"""
+        },
     ),
     # --- level 3: padding -----------------------------------------------------------------------
     "mask_from_pad_values": Mistake(
         why="mask = step differs from the padding value: real steps equal to 0.0 are hidden",
         breaks=frozenset({"test_pad_sequences"}),
-        edits={"pad_sequences": [
-            ("        mask[i, : len(sequence)] = True\n", ""),
-            ("    return padded, mask", "    return padded, (padded != pad_value).any(axis=-1)")]},
+        edits={
+            "pad_sequences": [
+                ("        mask[i, : len(sequence)] = True\n", ""),
+                (
+                    "    return padded, mask",
+                    "    return padded, (padded != pad_value).any(axis=-1)",
+                ),
+            ]
+        },
     ),
     "padding_at_the_front": Mistake(
         why="pre-padding (pad_sequences' default in Keras): real steps at the end of the row",
         breaks=frozenset({"test_pad_sequences"}),
-        edits={"pad_sequences": [
-            ("padded[i, : len(sequence)] = sequence", "padded[i, max_len - len(sequence) :] = sequence"),
-            ("mask[i, : len(sequence)] = True", "mask[i, max_len - len(sequence) :] = True")]},
+        edits={
+            "pad_sequences": [
+                (
+                    "padded[i, : len(sequence)] = sequence",
+                    "padded[i, max_len - len(sequence) :] = sequence",
+                ),
+                ("mask[i, : len(sequence)] = True", "mask[i, max_len - len(sequence) :] = True"),
+            ]
+        },
     ),
     "truncation_keeps_the_end": Mistake(
         why="long sequences keep their last max_len steps instead of their first",
@@ -210,56 +289,99 @@ def split_normalize_window(X, y, train_fraction, window, stride):
     "mask_as_float": Mistake(
         why="a mask of 0.0/1.0 (float32) instead of bool",
         breaks=frozenset({"test_pad_sequences"}),
-        edits={"pad_sequences": [("mask = np.zeros((len(sequences), max_len), dtype=bool)",
-                                  "mask = np.zeros((len(sequences), max_len), dtype=np.float32)")]},
+        edits={
+            "pad_sequences": [
+                (
+                    "mask = np.zeros((len(sequences), max_len), dtype=bool)",
+                    "mask = np.zeros((len(sequences), max_len), dtype=np.float32)",
+                )
+            ]
+        },
     ),
     "padded_keeps_input_dtype": Mistake(
         why="padded takes the sequences' dtype (float64, int) instead of float32",
         breaks=frozenset({"test_pad_sequences"}),
-        edits={"pad_sequences": [
-            ("pad_value, dtype=np.float32)", "pad_value, dtype=np.asarray(sequences[0]).dtype)"),
-            ("np.asarray(sequence, dtype=np.float32)[:max_len]", "np.asarray(sequence)[:max_len]")]},
+        edits={
+            "pad_sequences": [
+                (
+                    "pad_value, dtype=np.float32)",
+                    "pad_value, dtype=np.asarray(sequences[0]).dtype)",
+                ),
+                (
+                    "np.asarray(sequence, dtype=np.float32)[:max_len]",
+                    "np.asarray(sequence)[:max_len]",
+                ),
+            ]
+        },
     ),
     # --- level 4: batches --------------------------------------------------------------------------
     "loader_keeps_partial_batch": Mistake(
         why="len = ceil(N / batch_size): the last batch is smaller than batch_size",
         breaks=frozenset({"test_window_loader"}),
-        edits={"window_loader": [("return len(self.x) // self.batch_size",
-                                  "return -(-len(self.x) // self.batch_size)")]},
+        edits={
+            "window_loader": [
+                (
+                    "return len(self.x) // self.batch_size",
+                    "return -(-len(self.x) // self.batch_size)",
+                )
+            ]
+        },
     ),
     "loader_random_indices_per_batch": Mistake(
         why="random indices drawn for every batch: samples repeat or go missing within an epoch",
         breaks=frozenset({"test_window_loader"}),
-        edits={"window_loader": [(
-            "rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]",
-            "rows = (self.rng.integers(0, len(self.x), self.batch_size) if self.shuffle else\n"
-            "                self.order[index * self.batch_size : (index + 1) * self.batch_size])")]},
+        edits={
+            "window_loader": [
+                (
+                    "rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]",
+                    "rows = (self.rng.integers(0, len(self.x), self.batch_size) if self.shuffle else\n"
+                    "                self.order[index * self.batch_size : (index + 1) * self.batch_size])",
+                )
+            ]
+        },
     ),
     "loader_never_reshuffles": Mistake(
         why="on_epoch_end does nothing: every epoch sees the same order",
         breaks=frozenset({"test_window_loader"}),
-        edits={"window_loader": [(
-            "    def on_epoch_end(self) -> None:\n        if self.shuffle:\n"
-            "            self.rng.shuffle(self.order)\n",
-            "    def on_epoch_end(self) -> None:\n        pass\n")]},
+        edits={
+            "window_loader": [
+                (
+                    "    def on_epoch_end(self) -> None:\n        if self.shuffle:\n"
+                    "            self.rng.shuffle(self.order)\n",
+                    "    def on_epoch_end(self) -> None:\n        pass\n",
+                )
+            ]
+        },
     ),
     "loader_shuffles_without_shuffle": Mistake(
         why="shuffles whatever `shuffle` says: the test loader's order changes",
         breaks=frozenset({"test_window_loader"}),
-        edits={"window_loader": [("        if self.shuffle:\n            self.rng.shuffle(self.order)\n",
-                                  "        self.rng.shuffle(self.order)\n")]},
+        edits={
+            "window_loader": [
+                (
+                    "        if self.shuffle:\n            self.rng.shuffle(self.order)\n",
+                    "        self.rng.shuffle(self.order)\n",
+                )
+            ]
+        },
     ),
     "loader_ignores_seed": Mistake(
         why="the generator is made with a fixed seed: every loader shuffles the same way",
         breaks=frozenset({"test_window_loader"}),
-        edits={"window_loader": [("self.rng = np.random.default_rng(seed)",
-                                  "self.rng = np.random.default_rng(0)")]},
+        edits={
+            "window_loader": [
+                ("self.rng = np.random.default_rng(seed)", "self.rng = np.random.default_rng(0)")
+            ]
+        },
     ),
     "loader_unseeded_generator": Mistake(
         why="np.random.default_rng() without the seed: two loaders with the same seed differ",
         breaks=frozenset({"test_window_loader"}),
-        edits={"window_loader": [("self.rng = np.random.default_rng(seed)",
-                                  "self.rng = np.random.default_rng()")]},
+        edits={
+            "window_loader": [
+                ("self.rng = np.random.default_rng(seed)", "self.rng = np.random.default_rng()")
+            ]
+        },
     ),
     # --- shapes ------------------------------------------------------------------------------------
     "gru_output_without_time_axis": Mistake(
@@ -285,7 +407,7 @@ FAMILIES = [
 # Correct in a different style: itertools.groupby, sliding_window_view, float64 statistics,
 # np.stack, a loader that draws a fresh permutation per epoch from a seeded generator.
 ALTERNATIVE = {
-    "find_segments": '''
+    "find_segments": """
 import itertools
 
 def find_segments(labels):
@@ -295,12 +417,12 @@ def find_segments(labels):
         out.append((start, start + n, int(value)))
         start += n
     return out
-''',
-    "count_windows": '''
+""",
+    "count_windows": """
 def count_windows(length, window, stride):
     return max(0, len(range(0, length - window + 1, stride)))
-''',
-    "make_windows": '''
+""",
+    "make_windows": """
 def make_windows(X, y, window, stride):
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -315,8 +437,8 @@ def make_windows(X, y, window, stride):
     if not pieces:
         return np.zeros((0, window, X.shape[1]), np.float32), np.zeros(0, int), np.zeros(0, int)
     return np.concatenate(pieces).astype(np.float32), np.array(labels), np.array(starts)
-''',
-    "split_normalize_window": '''
+""",
+    "split_normalize_window": """
 def split_normalize_window(X, y, train_fraction, window, stride):
     X = np.asarray(X, dtype=np.float64)
     cut = int(train_fraction * len(X))
@@ -327,8 +449,8 @@ def split_normalize_window(X, y, train_fraction, window, stride):
     parts = [make_windows((part - mean) / std, labels, window, stride)
              for part, labels in ((train, y[:cut]), (test, y[cut:]))]
     return parts[0][0], parts[0][1], parts[1][0], parts[1][1], mean, std
-''',
-    "pad_sequences": '''
+""",
+    "pad_sequences": """
 def pad_sequences(sequences, max_len, pad_value=0.0):
     rows, masks = [], []
     for seq in sequences:
@@ -338,8 +460,8 @@ def pad_sequences(sequences, max_len, pad_value=0.0):
         rows.append(np.concatenate([seq[:n], filler]))
         masks.append(np.arange(max_len) < n)
     return np.stack(rows), np.stack(masks)
-''',
-    "window_loader": '''
+""",
+    "window_loader": """
 class WindowLoader(keras.utils.PyDataset):
     def __init__(self, x, y, batch_size, shuffle=False, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -367,9 +489,9 @@ class WindowLoader(keras.utils.PyDataset):
     def on_epoch_end(self):
         self.epoch += 1
         self._make_order()
-''',
-    "model_shapes": '''
+""",
+    "model_shapes": """
 MODEL_SHAPES = {"inputs": [None, 64, 14], "gru": [None, 64, 32], "scores": [None, 64, 1],
                 "weights": [None, 64, 1], "pooled": [None, 32], "outputs": [None, 1]}
-''',
+""",
 }
