@@ -119,6 +119,7 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
     """``make bench-grading``: grade copies of the sample submissions of every notebook with
     1 and with 2 workers; one line per run."""
     import shutil
+    import statistics
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
@@ -132,6 +133,7 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
             place_demo_submissions(course, name)
             shutil.rmtree(course / "submitted" / "demo-blank" / name)  # instant: not a cost
         count = sum(1 for _ in (course / "submitted").glob("*/*/*.ipynb"))
+        phases: dict[str, list[dict[str, float]]] = {}
         for n in workers:
             summary = Engine(course, workers=n, force=True, progress=False).grade(names)
             failed = summary.count("failed")
@@ -140,6 +142,17 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
                 f"per_submission_s={summary.seconds / count:.2f}"
                 + (f" FAILED={failed}" if failed else ""),
                 flush=True,
+            )
+            for outcome in summary.outcomes:
+                for key, timing in outcome.timings.items():
+                    phases.setdefault(key.rsplit("/", 1)[-1], []).append(timing)
+        for notebook, runs in sorted(phases.items()):  # where the time goes, median per phase
+            print(
+                f"notebook={notebook} "
+                + " ".join(
+                    f"{phase}_s={statistics.median(r[phase] for r in runs):.2f}"
+                    for phase in runs[0]
+                )
             )
     return 0
 

@@ -40,7 +40,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 from traitlets.utils.importstring import import_item
 
-from . import executor, judging, nbgrader_ext, sandbox, tamper
+from . import cells, executor, judging, nbgrader_ext, sandbox, tamper
 
 STAMP = ".course-grading.json"
 TIMINGS = ".course-timings.json"  # in autograded/: seconds per notebook, to start long ones first
@@ -82,7 +82,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)  # what a human should look at
     log: str = ""
     seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)  # see timing()
 
 
 def _digest_folder(folder: Path) -> str:
@@ -330,7 +330,9 @@ class Engine:
         start = time.monotonic()
         for result in results:
             ident = tuple(result.key.split("/"))
-            nbgrader_ext.PREEXECUTED[ident] = (result.input_digest, result)
+            nbgrader_ext.PREEXECUTED[ident] = (
+                result.reason if result.status == "worker-failed" else (result.input_digest, result)
+            )
         api = NbGraderAPI(coursedir=self.coursedir, config=self.config)
         with warnings.catch_warnings():  # nbgrader 0.9 + SQLAlchemy 2.1: harmless session notes
             warnings.simplefilter("ignore", SAWarning)
@@ -339,7 +341,7 @@ class Engine:
         outcome.reasons.extend(refusals)
         for result in results:
             nbgrader_ext.PREEXECUTED.pop(tuple(result.key.split("/")), None)
-            outcome.timings[result.key] = result.seconds
+            outcome.timings[result.key] = timing(result)
             if result.status != "ok":
                 outcome.reasons.append(
                     f"{result.key.split('/')[-1]}: {result.reason} (cells "
@@ -358,6 +360,8 @@ class Engine:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / STAMP).write_text(json.dumps(self._stamp(sub)))
         outcome.seconds = round(time.monotonic() - start, 3)
+        for phases in outcome.timings.values():
+            phases["record"] = outcome.seconds / max(len(outcome.timings), 1)
         return outcome
 
     # -- run ----------------------------------------------------------------------------
@@ -461,6 +465,23 @@ class Engine:
                 cluster.close(timeout=10)
             if timings and timings_path.parent.is_dir():
                 timings_path.write_text(json.dumps(timings, sort_keys=True))
+
+
+def timing(result: executor.Result) -> dict[str, float]:
+    """Where a notebook's grading time went: the whole execution, starting the sandboxed
+    kernel, the setup cell (imports), the other cells (``record`` is added when recorded)."""
+    setup = sum(
+        seconds
+        for index, seconds in result.cell_seconds.items()
+        if index < len(result.notebook.get("cells", []))
+        and cells.grade_id(result.notebook["cells"][index]) == "setup"
+    )
+    return {
+        "execute": result.seconds,
+        "kernel_start": result.kernel_start_seconds,
+        "setup": round(setup, 3),
+        "cells": round(sum(result.cell_seconds.values()) - setup, 3),
+    }
 
 
 def _execute(job: executor.Job) -> executor.Result:
