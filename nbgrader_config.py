@@ -78,8 +78,8 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
+]  # (no second CheckCellMetadata: the metadata was checked when sanitizing, and since then
+#     only outputs changed)
 c.GradingExecute.unsafe_no_sandbox = os.environ.get("COURSE_UNSAFE_NO_SANDBOX") == "1"
 # Late submissions (due dates: schedule.toml, written into the gradebook by `make release`).
 _schedule = (

@@ -261,3 +261,45 @@ def test_grading_on_an_existing_dask_scheduler(tmp_path, course_env, sequential)
         for proc in procs:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
+
+
+def test_quiet_dask_settings_hold_inside_and_leave_dask_whole():
+    """In a fresh interpreter (distributed not yet imported), as on a first grading run: the
+    quiet settings apply inside the block, and afterwards distributed's own defaults are all
+    there, so a second local cluster in the same process can start."""
+    code = (
+        "import dask\n"
+        "from attention_grader import engine\n"
+        "with engine.quiet_dask():\n"
+        "    inside = {k: dask.config.get(k) for k in engine.QUIET_DASK}\n"
+        "assert inside == engine.QUIET_DASK, inside\n"
+        "assert dask.config.get('distributed.comm.require-encryption') in (None, False)\n"
+        "assert dask.config.get('distributed.worker.profile.enabled') is True\n"
+        "with engine.quiet_dask():\n"
+        "    assert dask.config.get('distributed.scheduler.work-stealing') is False\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_while_grading_nbgrader_gets_one_sql_engine_per_url(tmp_path, monkeypatch):
+    """The coordinator's recording opens many Gradebooks; they share one SQLAlchemy engine
+    (and its compiled statements) per URL while grading, and nothing outside grading does."""
+    import nbgrader.api
+
+    monkeypatch.setenv("PATH", cycle.environment()["PATH"])  # nbgrader runs alembic
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with engine._one_sql_engine_per_url():
+        with Gradebook(url) as one, Gradebook(url) as two:
+            assert one.engine is two.engine
+            one.add_student("ana")
+        with Gradebook(url) as three:  # usable after the others closed (and disposed) it
+            assert [s.id for s in three.students] == ["ana"]
+        other = Gradebook(f"sqlite:///{tmp_path / 'other.db'}")
+        assert other.engine is not three.engine
+        other.close()
+    with Gradebook(url) as four, Gradebook(url) as five:
+        assert four.engine is not five.engine
+    assert nbgrader.api.create_engine.__module__.startswith("sqlalchemy")

@@ -133,9 +133,12 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
             place_demo_submissions(course, name)
             shutil.rmtree(course / "submitted" / "demo-blank" / name)  # instant: not a cost
         count = sum(1 for _ in (course / "submitted").glob("*/*/*.ipynb"))
-        phases: dict[str, list[dict[str, float]]] = {}
         for n in workers:
+            cpu_before = _own_cpu_seconds()
             summary = Engine(course, workers=n, force=True, progress=False).grade(names)
+            if summary.interrupted:  # Ctrl-C or SIGTERM stops the benchmark, not one run
+                print("bench-grading interrupted", file=sys.stderr)
+                return 130
             failed = summary.count("failed")
             print(
                 f"workers={n} submissions={count} wall_s={summary.seconds:.1f} "
@@ -143,18 +146,31 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
                 + (f" FAILED={failed}" if failed else ""),
                 flush=True,
             )
+            # Where the time went in this run: the coordinator's own CPU (preparing, recording,
+            # the local scheduler), then the median of each phase per notebook.
+            print(f"  coordinator_cpu_s={_own_cpu_seconds() - cpu_before:.1f}")
+            phases: dict[str, list[dict[str, float]]] = {}
             for outcome in summary.outcomes:
                 for key, timing in outcome.timings.items():
                     phases.setdefault(key.rsplit("/", 1)[-1], []).append(timing)
-        for notebook, runs in sorted(phases.items()):  # where the time goes, median per phase
-            print(
-                f"notebook={notebook} "
-                + " ".join(
-                    f"{phase}_s={statistics.median(r[phase] for r in runs):.2f}"
-                    for phase in runs[0]
+            for notebook, runs in sorted(phases.items()):
+                print(
+                    f"  notebook={notebook} "
+                    + " ".join(
+                        f"{phase}_s={statistics.median(r[phase] for r in runs):.2f}"
+                        for phase in runs[0]
+                    ),
+                    flush=True,
                 )
-            )
     return 0
+
+
+def _own_cpu_seconds() -> float:
+    """CPU time of this process (all its threads), not of its children."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cmd_bench_sandbox(runs: int) -> int:

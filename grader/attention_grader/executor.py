@@ -251,10 +251,10 @@ class _Watchdog(threading.Thread):
         self.km, self.client, self.limits = km, client, limits
         self.started = time.monotonic()
         self.kill_status: tuple[str, str] | None = None
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
     def _kill(self, status: str, reason: str) -> None:
         if self.kill_status is None:
@@ -262,11 +262,11 @@ class _Watchdog(threading.Thread):
         kill_tree(self.km.sandbox_pid)
 
     def run(self) -> None:
-        while not self._stop.wait(0.2):
+        while not self._halt.wait(0.2):
             pid = self.km.sandbox_pid
             if pid is None:
                 continue
-            rss = tree_rss(pid)
+            rss = tree_memory(pid, self.limits.memory_bytes)
             if rss > self.limits.memory_bytes:
                 self._kill(
                     "over-memory",
@@ -289,23 +289,29 @@ class _Watchdog(threading.Thread):
                     )
 
 
-def tree_rss(pid: int) -> int:
-    """Memory of a process and all its descendants (0 if it is gone): the proportional set
-    size, so that pages forked processes share are counted once, not once per process."""
+def tree_memory(pid: int, limit: int) -> int:
+    """Memory of a process and all its descendants (0 if it is gone). Resident memory is cheap
+    to read and is read every time; only above ``limit`` the proportional set size is read as
+    well (slow for big processes), so that pages forked processes share count once."""
     try:
         root = psutil.Process(pid)
-        total = 0
-        for proc in [root, *root.children(recursive=True)]:
-            try:
-                total += proc.memory_full_info().pss
-            except psutil.Error:
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
-        return total
+        procs = [root, *root.children(recursive=True)]
     except psutil.Error:
         return 0
+    total = _sum_memory(procs, lambda p: p.memory_info().rss)
+    if total > limit:
+        total = _sum_memory(procs, lambda p: p.memory_full_info().pss)
+    return total
+
+
+def _sum_memory(procs: list[psutil.Process], read: Any) -> int:
+    total = 0
+    for proc in procs:
+        try:
+            total += read(proc)
+        except psutil.Error:
+            pass
+    return total
 
 
 def kill_tree(pid: int | None, timeout: float = 10.0) -> None:
@@ -463,6 +469,8 @@ def execute(job: Job) -> Result:
     finally:
         if watchdog is not None:
             watchdog.stop()
+        if client is not None and client.kc is not None:
+            client.kc.stop_channels()  # nbclient leaves the channels of a km it was given
         if km is not None:
             kill_tree(km.sandbox_pid)
             km.close_log()

@@ -120,3 +120,25 @@ def manual_results(root: Path, assignment: str) -> dict[str, dict[str, ManualGra
                             needs_manual_grade=bool(grade.needs_manual_grade),
                         )
     return out
+
+
+def unrecorded_notebooks(root: Path, assignment: str) -> dict[str, list[str]]:
+    """``{student: [notebooks]}`` whose autograde the gradebook does not hold.
+
+    A notebook counts when one of its test cells has neither an autograded nor a manual
+    score: nbgrader created the submission (every grade starts empty) but never saved the
+    autograde, because it failed or the notebook was not submitted. The gradebook shows
+    such a notebook as 0 points.
+    """
+    out: dict[str, list[str]] = {}
+    with Gradebook(db_url(root)) as gb:
+        for submission in gb.assignment_submissions(assignment):
+            for nb in submission.notebooks:
+                if any(
+                    grade.cell.cell_type == "code"
+                    and grade.auto_score is None
+                    and grade.manual_score is None
+                    for grade in nb.grades
+                ):
+                    out.setdefault(submission.student.id, []).append(nb.name)
+    return {student: sorted(names) for student, names in sorted(out.items())}

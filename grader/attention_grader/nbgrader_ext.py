@@ -180,6 +180,11 @@ or the reason why the coordinator refused it. :mod:`engine` fills it before it l
 record a submission."""
 
 
+EXECUTED_AGAIN: set[str] = set()
+"""Keys of notebooks executed here although a worker had executed a differing preparation
+(never expected: the engine reports it)."""
+
+
 class GradingRefused(RuntimeError):
     """The coordinator found the submission ungradable; nbgrader records it for a human."""
 
@@ -222,6 +227,8 @@ class GradingExecute(NbGraderPreprocessor):
         if done is not None and done[0] == digest:
             result = done[1]
         else:
+            if done is not None:  # the coordinator prepared another notebook than nbgrader's
+                EXECUTED_AGAIN.add("/".join(ident))
             if not self.unsafe_no_sandbox and sandbox.problem():
                 raise sandbox.SandboxUnavailable(
                     f"refusing to run students' code without a sandbox: {sandbox.problem()}"

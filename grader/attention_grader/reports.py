@@ -19,9 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nbgrader.api import Gradebook
-
-from .gradebook import ManualGrade, NotebookScore, db_url, manual_results, scores, test_results
+from .gradebook import (
+    ManualGrade,
+    NotebookScore,
+    manual_results,
+    scores,
+    test_results,
+    unrecorded_notebooks,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -147,28 +152,6 @@ def waiting_answers(manual: Mapping[str, Mapping[str, ManualGrade]]) -> dict[str
         if names:
             out[student] = names
     return out
-
-
-def unrecorded_notebooks(root: Path, assignment: str) -> dict[str, list[str]]:
-    """``{student: [notebooks]}`` whose autograde the gradebook does not hold.
-
-    A notebook counts when one of its test cells has neither an autograded nor a manual
-    score: nbgrader created the submission (every grade starts empty) but never saved the
-    autograde, because it failed or the notebook was not submitted. The gradebook shows
-    such a notebook as 0 points.
-    """
-    out: dict[str, list[str]] = {}
-    with Gradebook(db_url(root)) as gb:
-        for submission in gb.assignment_submissions(assignment):
-            for nb in submission.notebooks:
-                if any(
-                    grade.cell.cell_type == "code"
-                    and grade.auto_score is None
-                    and grade.manual_score is None
-                    for grade in nb.grades
-                ):
-                    out.setdefault(submission.student.id, []).append(nb.name)
-    return {student: sorted(names) for student, names in sorted(out.items())}
 
 
 @dataclass(frozen=True)
