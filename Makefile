@@ -23,7 +23,7 @@ GRADING_FLAGS = $(foreach s,$(STUDENT),--student $(s)) $(if $(FORCE),--force) \
 
 help:
 	@echo "make demo           the whole nbgrader cycle on sample submissions (the main job)"
-	@echo "make test           the project's test suite (everything, ~15 min on 2 cores)"
+	@echo "make test           the project's test suite (everything, 15-20 min on 2 cores)"
 	@echo "make test-fast      the tests that start no kernel (~1 min)"
 	@echo "make lint           ruff check + ruff format --check"
 	@echo "make release        nbgrader generate_assignment -> release/ (commit the result)"
