@@ -266,11 +266,11 @@ class _Watchdog(threading.Thread):
             pid = self.km.sandbox_pid
             if pid is None:
                 continue
-            rss = tree_memory(pid, self.limits.memory_bytes)
-            if rss > self.limits.memory_bytes:
+            used = tree_memory(pid, self.limits.memory_bytes)
+            if used > self.limits.memory_bytes:
                 self._kill(
                     "over-memory",
-                    f"the notebook used {rss / 1024**3:.1f} GiB of memory, "
+                    f"the notebook used {used / 1024**3:.1f} GiB of memory, "
                     f"over the limit of "
                     f"{self.limits.memory_bytes / 1024**3:.1f} GiB",
                 )
