@@ -12,10 +12,11 @@ no method of a student's object is ever called here.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,14 +56,49 @@ def register(cls: type[Check]) -> type[Check]:
 
 @dataclass(frozen=True)
 class Case:
-    """One hidden case: what it is (shown in feedback) and its inputs."""
+    """One hidden case: what it is (shown in feedback) and its inputs. ``stand_ins``:
+    ``{function name: prepared calls}`` for the notebook functions that stand in while this
+    case runs (see :func:`recorded_calls` and ``attention_course.probe.StandIn``)."""
 
     label: str
     inputs: dict[str, Any]
+    stand_ins: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def case(label: str, **inputs: Any) -> Case:
-    return Case(label, inputs)
+def case(
+    label: str, stand_ins: dict[str, list[dict[str, Any]]] | None = None, **inputs: Any
+) -> Case:
+    return Case(label, inputs, dict(stand_ins or {}))
+
+
+def recorded_calls(
+    run: Callable[..., Any], **references: Callable[..., Any]
+) -> dict[str, list[dict[str, Any]]]:
+    """The stand-in tables of one case: ``run(**wrapped)`` is called with each reference
+    wrapped so that every call it makes is kept as ``{"args", "kwargs", "result"}``; the
+    tables hold values only (what the references returned), never code. Duplicate calls are
+    kept once."""
+    tables: dict[str, list[dict[str, Any]]] = {name: [] for name in references}
+
+    def wrap(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            result = function(*args, **kwargs)
+            entry = {"args": list(args), "kwargs": dict(kwargs), "result": result}
+            if not any(_same_entry(entry, e) for e in tables[name]):
+                tables[name].append(copy.deepcopy(entry))
+            return result
+
+        return recording
+
+    run(**{name: wrap(name, f) for name, f in references.items()})
+    return tables
+
+
+def _same_entry(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    try:
+        return wire.encode([a["args"], a["kwargs"]]) == wire.encode([b["args"], b["kwargs"]])
+    except wire.WireError:
+        return False
 
 
 class Check:
@@ -185,7 +221,10 @@ class Verdict:
 def cases_for(notebook: str) -> dict[str, list[dict[str, Any]]]:
     """The inputs of every hidden check of ``notebook``, for the grading kernel."""
     return {
-        cell: [{"label": c.label, "inputs": c.inputs} for c in check.all_cases]
+        cell: [
+            {"label": c.label, "inputs": c.inputs, "stand_ins": c.stand_ins}
+            for c in check.all_cases
+        ]
         for cell, check in checks_of(notebook).items()
     }
 

@@ -22,12 +22,20 @@ an expected value.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import numpy as np
+
 from . import wire
+
+# Bound at import (before any student cell runs), as in :mod:`wire`.
+_ndarray, _asarray, _allclose, _array_equal = np.ndarray, np.asarray, np.allclose, np.array_equal
+_bool_, _isclose = np.bool_, math.isclose
 
 CASES_ENV = "COURSE_GRADING_CASES"
 
@@ -35,9 +43,17 @@ CASES_ENV = "COURSE_GRADING_CASES"
 class Case(Mapping[str, Any]):
     """The inputs of one hidden case: ``case["x"]``; ``case.label`` says what it is."""
 
-    def __init__(self, check: str, index: int, label: str, inputs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        check: str,
+        index: int,
+        label: str,
+        inputs: dict[str, Any],
+        stand_ins: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
         self.check, self.index, self.label = check, index, label
         self._inputs = inputs
+        self.stand_ins = dict(stand_ins or {})  # {function name: prepared calls}, see StandIn
 
     def __getitem__(self, key: str) -> Any:
         return self._inputs[key]
@@ -78,7 +94,13 @@ def hidden_cases(check: str) -> list[Case]:
     path = os.environ.get(CASES_ENV)
     raw = _grading_cases(path).get(check, []) if path else _instructor_checks().cases_of(check)
     return [
-        Case(check, i, str(c.get("label", f"case {i}")), dict(c.get("inputs", {})))
+        Case(
+            check,
+            i,
+            str(c.get("label", f"case {i}")),
+            dict(c.get("inputs", {})),
+            dict(c.get("stand_ins") or {}),
+        )
         for i, c in enumerate(raw)
     ]
 
@@ -103,14 +125,80 @@ def call(function: Any, *args: Any, **kwargs: Any) -> Any:
         return wire.Raised(type(error).__name__, str(error))
 
 
+class StandIn:
+    """Stands in for a notebook function while another exercise is graded, from answers only.
+
+    ``calls`` are the calls a correct solution of the graded exercise makes, each
+    ``{"args": [...], "kwargs": {...}, "result": value}``, with results the grader computed
+    outside the kernel: no algorithm enters the kernel, only these values. A call with other
+    arguments is answered by the notebook's own function (``fallback``), as if no stand-in were
+    there; without one it raises ``LookupError``. Arrays match within a tolerance, so a
+    solution that computes the same arguments another way still finds its answer.
+    """
+
+    def __init__(self, name: str, calls: list[dict[str, Any]], fallback: Any = None) -> None:
+        self.__name__ = self.name = name
+        self._calls = list(calls)
+        self._fallback = fallback
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for entry in self._calls:
+            if _same(entry.get("args", []), list(args)) and _same(entry.get("kwargs", {}), kwargs):
+                return copy.deepcopy(entry.get("result"))
+        if callable(self._fallback):
+            return self._fallback(*args, **kwargs)
+        raise LookupError(
+            f"{self.name} is not defined in the notebook (the grader answers only the calls "
+            "a correct solution makes)"
+        )
+
+    def __repr__(self) -> str:
+        return f"<stand-in for {self.name}: {len(self._calls)} prepared answers>"
+
+
+def _same(expected: Any, given: Any) -> bool:
+    """Whether ``given`` (from the student's code) matches ``expected`` (decoded wire data)."""
+    try:
+        if isinstance(expected, _ndarray):
+            array = _asarray(given)
+            if array.shape != expected.shape:
+                return False
+            if expected.dtype.kind in "fc" or array.dtype.kind in "fc":
+                return bool(_allclose(array, expected, rtol=1e-5, atol=1e-6))
+            return bool(_array_equal(array, expected))
+        if isinstance(expected, dict):
+            if not isinstance(given, Mapping) or len(given) != len(expected):
+                return False
+            return all(k in given and _same(v, given[k]) for k, v in expected.items())
+        if isinstance(expected, (list, tuple)):
+            if isinstance(given, (str, bytes, Mapping)) or len(given) != len(expected):
+                return False
+            return all(_same(e, g) for e, g in zip(expected, given, strict=True))
+        if isinstance(expected, bool) or expected is None:
+            return given is expected or (isinstance(given, _bool_) and bool(given) is expected)
+        if isinstance(expected, float):
+            return bool(_isclose(float(given), expected, rel_tol=1e-6, abs_tol=1e-9))
+        if isinstance(expected, int):
+            return not isinstance(given, bool) and int(given) == expected and given == expected
+        return type(given) is type(expected) and given == expected
+    except Exception:  # noqa: BLE001 - anything that cannot be compared does not match
+        return False
+
+
 @contextlib.contextmanager
 def standing_in(namespace: dict[str, Any], **replacements: Any) -> Iterator[None]:
     """Let ``replacements`` stand in for the notebook's functions of the same names while
     one exercise is graded, so that a mistake in another exercise does not cost it points.
+    A replacement given as a list of prepared calls (``case.stand_ins``) becomes a
+    :class:`StandIn` answering from them, falling back to the notebook's own function.
     The notebook's own functions are put back afterwards."""
     missing = object()
     saved = {name: namespace.get(name, missing) for name in replacements}
-    namespace.update(replacements)
+    for name, value in replacements.items():
+        if isinstance(value, list):
+            own = saved[name]
+            value = StandIn(name, value, None if own is missing else own)
+        namespace[name] = value
     try:
         yield
     finally:
