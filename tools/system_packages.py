@@ -3,7 +3,9 @@
 - bubblewrap (``bwrap``): the sandbox every submission runs in (``course autograde`` refuses
   to grade without it, unless told ``--unsafe-no-sandbox``);
 - PostgreSQL server binaries: only for the test that grades against a real PostgreSQL
-  gradebook.
+  gradebook;
+- Chromium (Debian's ``chromium``): only for the test that opens graded notebooks in
+  formgrader and the feedback pages in a real headless browser (no student script may run).
 
 As root with ``apt-get`` (Debian/Ubuntu, CI) they are installed; otherwise this prints what
 to install and exits 0, so that students and self-study users can still set up. Standard
@@ -19,11 +21,14 @@ import sys
 PACKAGES = {  # Debian package -> how to tell it is there
     "bubblewrap": lambda: shutil.which("bwrap") is not None,
     "postgresql": lambda: bool(glob.glob("/usr/lib/postgresql/*/bin/initdb")),
+    "chromium": lambda: any(shutil.which(n) for n in ("chromium", "chromium-browser")),
 }
 HINT = {
     "bubblewrap": "the grading sandbox: sudo apt-get install bubblewrap (Debian/Ubuntu), "
     "sudo dnf install bubblewrap (Fedora), sudo pacman -S bubblewrap (Arch)",
     "postgresql": "only for the PostgreSQL gradebook test: sudo apt-get install postgresql",
+    "chromium": "only for the browser test of formgrader and feedback: sudo apt-get install "
+    "chromium (Debian), chromium-browser (Ubuntu)",
 }
 
 
