@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import authoring, cycle, gradebook, reports, submissions
+from . import authoring, cycle, gradebook, late, reports, submissions
 from .engine import Engine, GradingError
 
 
@@ -82,6 +82,7 @@ def cmd_autograde(root: Path, args: argparse.Namespace) -> int:
 
 def cmd_grades(root: Path, csv_path: Path) -> None:
     """``make grades``: the CSV export, the text reports, and the HTML class report."""
+    _apply_late_policy(root)
     cycle.export(root, csv_path)
     rows = gradebook.scores(root)
     print(f"\nScores (also in {csv_path.name}; nbgrader's export format):\n")
@@ -91,6 +92,24 @@ def cmd_grades(root: Path, csv_path: Path) -> None:
         print(reports.class_report(root, name))
     page = reports.write_class_report(root, root / "reports" / "class_report.html")
     print(f"\nClass report (figures, item analysis, who to grade by hand): {page}")
+
+
+def _apply_late_policy(root: Path) -> None:
+    """Late penalties on the final score (hand-graded points included), before anyone reads it."""
+    with cycle.exclusive(root):
+        changed = late.apply_policy(root)
+    if changed:
+        print(f"late policy applied to the current scores: {changed} penalties changed")
+
+
+def cmd_feedback(root: Path, names: list[str]) -> int:
+    _apply_late_policy(root)
+    for name in names:
+        if cycle.feedback(root, name):
+            print(f"feedback/*/{name}/ written")
+        else:
+            print(f"{name}: no graded submission yet, no feedback")
+    return 0
 
 
 def cmd_demo(root: Path, args: argparse.Namespace) -> int:
@@ -106,8 +125,7 @@ def cmd_demo(root: Path, args: argparse.Namespace) -> int:
     args.assignments = names
     status = cmd_autograde(root, args)
     print("== 4/5 feedback")
-    for name in names:
-        cycle.feedback(root, name)
+    cmd_feedback(root, names)
     print(f"   HTML feedback in {root / 'feedback'}")
     print("== 5/5 grades")
     cmd_grades(root, root / "grades.csv")
@@ -313,12 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "autograde":
             return cmd_autograde(root, args)
         if args.command == "feedback":
-            for name in args.assignments or cycle.assignments(root):
-                if cycle.feedback(root, name):
-                    print(f"feedback/*/{name}/ written")
-                else:
-                    print(f"{name}: no graded submission yet, no feedback")
-            return 0
+            return cmd_feedback(root, args.assignments or cycle.assignments(root))
         if args.command == "grades":
             cmd_grades(root, root / args.csv)
             return 0

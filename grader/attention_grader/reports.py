@@ -197,7 +197,8 @@ def summarize(
 def _cell_text(row: NotebookScore | None) -> str:
     if row is None:
         return "-"
-    return f"{row.score:g} / {row.max_score:g}" + (" *" if row.needs_manual else "")
+    marks = (" *" if row.needs_manual else "") + (" L" if row.late_penalty > 0 else "")
+    return f"{row.score:g} / {row.max_score:g}{marks}"
 
 
 def _score_grid(
@@ -223,6 +224,8 @@ def score_table(rows: list[NotebookScore]) -> str:
         lines.append(s.ljust(width) + "".join(parts))
     if any(r.needs_manual for r in rows):
         lines.append("* needs manual grading")
+    if any(r.late_penalty > 0 for r in rows):
+        lines.append("L late: the score shown is after the late penalty")
     return "\n".join(lines)
 
 
