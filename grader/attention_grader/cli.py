@@ -70,7 +70,7 @@ def cmd_autograde(root: Path, args: argparse.Namespace) -> int:
         unsafe=args.unsafe_no_sandbox,
         progress=not args.no_progress,
     )
-    names = args.assignments or cycle.assignments(root)
+    names = args.assignments or _released_with_submissions(root)
     with cycle.exclusive(root):
         gradebook.backup(root)
         summary = engine.grade(names, args.student or None)
@@ -78,6 +78,21 @@ def cmd_autograde(root: Path, args: argparse.Namespace) -> int:
     if summary.interrupted:
         return 130
     return 1 if summary.count("failed") else 0
+
+
+def _released_with_submissions(root: Path) -> list[str]:
+    """Every assignment that is released (in the gradebook) and has submissions; says which
+    assignments with submissions wait because they are not released yet (courses release
+    week by week: an unreleased one is no reason to grade nothing)."""
+    released = set(gradebook.released_assignments(root))
+    names, waiting = [], []
+    for name in cycle.assignments(root):
+        if not any(p.is_dir() for p in (root / "submitted").glob(f"*/{name}")):
+            continue
+        (names if name in released else waiting).append(name)
+    for name in waiting:
+        print(f"{name}: has submissions but is not released yet (`make release A={name}`): skipped")
+    return names
 
 
 def cmd_grades(root: Path, csv_path: Path) -> None:

@@ -45,6 +45,12 @@ def backup(root: Path, keep: int = 10) -> Path | None:
     return target
 
 
+def released_assignments(root: Path) -> list[str]:
+    """Assignments whose notebooks (and hidden tests) the gradebook holds: released ones."""
+    with Gradebook(db_url(root)) as gb:
+        return sorted(a.name for a in gb.assignments if a.notebooks)
+
+
 @dataclass(frozen=True)
 class NotebookScore:
     student: str
