@@ -45,6 +45,11 @@ c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL", f"sqlite:///{ROOT / '
 # Where JupyterHub users fetch and submit (students' nbgrader must use the same folder and
 # course id); a folder in the course root by default, for a single machine.
 c.Exchange.root = os.environ.get("COURSE_EXCHANGE", str(ROOT / "exchange"))
+# `nbgrader collect` takes who and when from the inbound folder's owner and change time (never
+# from its name or timestamp.txt), refuses links and special files; `release_feedback` skips
+# a submission without submission_secret.txt instead of stopping (attention_grader.exchange).
+c.ExchangeFactory.collect = "attention_grader.exchange.SafeCollect"
+c.ExchangeFactory.release_feedback = "attention_grader.exchange.SafeReleaseFeedback"
 
 # Students see this stub in every solution cell.
 c.ClearSolutions.code_stub = {
