@@ -36,6 +36,12 @@ from attention_grader.nbgrader_ext import (  # noqa: E402
     ScrubHiddenTests,
     TrustedVerdicts,
 )
+from attention_grader.outputs import (  # noqa: E402
+    TEMPLATE_BASEDIRS,
+    TEMPLATE_FILTERS,
+    TEMPLATE_PATHS,
+    OutputGate,
+)
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -83,6 +89,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
+    OutputGate,  # last: what autograded/ keeps is made inert; the scores are already saved
 ]  # (no second CheckCellMetadata: the metadata was checked when sanitizing, and since then
 #     only outputs changed)
 c.GradingExecute.unsafe_no_sandbox = os.environ.get("COURSE_UNSAFE_NO_SANDBOX") == "1"
@@ -107,5 +114,11 @@ c.ClearMarkScheme.enforce_metadata = False
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     ScrubHiddenTests,
+    OutputGate,  # again (autograded/ may predate the gate)
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Formgrader's and feedback's pages: the course's template override escapes the student id
+# and names (nbgrader prints them unescaped); see attention_grader/outputs.py.
+c.HTMLExporter.extra_template_basedirs = TEMPLATE_BASEDIRS
+c.HTMLExporter.extra_template_paths = TEMPLATE_PATHS
+c.HTMLExporter.filters = TEMPLATE_FILTERS
