@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import collections
+import importlib
+
 import numpy as np
 import pytest
 
-from attention_course import wire
-from attention_grader import judging
+from attention_course import probe, wire
+from attention_grader import cells, judging
+from attention_grader.authoring import project_root, read_notebook
 from attention_grader.judges import nb01_tokenization as nb01
+from attention_grader.submissions import solution_code
 
 CHECK = judging.checks_of("01_tokenization")["test_one_hot"]
 
@@ -105,3 +110,164 @@ def test_references_agree_with_the_notebook_text():
         "a": 3,
         "c": 4,
     }
+
+
+# --------------------------------------------------------------------------- stand-ins
+
+
+def test_recorded_calls_keep_every_call_once_with_the_references_values():
+    def pair_counts(word_freqs):
+        return {"calls": len(word_freqs)}
+
+    def merge_pair(word_freqs, pair):
+        return {pair[0] + pair[1]: sum(word_freqs.values())}
+
+    def run(pair_counts, merge_pair):
+        state = {"a": 1, "b": 2}
+        pair_counts(state)
+        pair_counts(state)  # the same call again: kept once
+        merged = merge_pair(state, ("a", "b"))
+        merge_pair(merged, pair=("x", "y"))
+        state["c"] = 3  # changed after the call: the table keeps what was passed
+        return "ignored"
+
+    tables = judging.recorded_calls(run, pair_counts=pair_counts, merge_pair=merge_pair)
+    assert tables == {
+        "pair_counts": [{"args": [{"a": 1, "b": 2}], "kwargs": {}, "result": {"calls": 2}}],
+        "merge_pair": [
+            {"args": [{"a": 1, "b": 2}, ("a", "b")], "kwargs": {}, "result": {"ab": 3}},
+            {"args": [{"ab": 3}], "kwargs": {"pair": ("x", "y")}, "result": {"xy": 3}},
+        ],
+    }
+    assert judging.recorded_calls(lambda pair_counts: None, pair_counts=pair_counts) == {
+        "pair_counts": []
+    }
+
+
+def test_any_spelling_names_the_parameters_and_refuses_calls_that_do_not_fit():
+    def prf(y_true, y_pred, zero_division=0.0):
+        return (1.0, 1.0, 1.0)
+
+    tables = judging.recorded_calls(lambda prf: prf([1], [1], zero_division=1.0), prf=prf)
+    (entry,) = judging.any_spelling(tables, prf=prf)["prf"]
+    assert entry["params"] == ["y_true", "y_pred", "zero_division"]
+    assert entry["defaults"] == {"zero_division": 0.0}
+    assert tables["prf"][0].keys() == {"args", "kwargs", "result"}  # the input is not changed
+    with pytest.raises(ValueError, match="does not fit"):
+        judging.any_spelling(tables, prf=lambda y_true, y_pred: None)
+    with pytest.raises(ValueError, match="plain parameters"):
+        judging.any_spelling(tables, prf=lambda *args: None)
+
+
+def _plain_data_only(value, path="tables"):
+    """Fail unless ``value`` is made of the wire's plain types (no function, no object)."""
+    if value is None or type(value) in (bool, int, float, str):
+        return
+    if isinstance(value, np.ndarray):
+        assert value.dtype.kind in "biuf", f"{path}: array of dtype {value.dtype}"
+        return
+    if isinstance(value, (np.bool_, np.integer, np.floating)):
+        return
+    if type(value) in (list, tuple):
+        for i, item in enumerate(value):
+            _plain_data_only(item, f"{path}[{i}]")
+        return
+    assert type(value) is dict, f"{path}: {type(value).__name__} is not plain data"
+    for key, item in value.items():
+        _plain_data_only(key, f"{path} key")
+        _plain_data_only(item, f"{path}[{key!r}]")
+
+
+STAND_IN_CELLS = [
+    ("01_tokenization", "test_learn_bpe", {"pair_counts", "merge_pair"}),
+    ("01_tokenization", "test_bpe_encode", {"merge_pair"}),
+    ("01_tokenization", "test_nearest_neighbours", {"cosine_similarity"}),
+    ("02_metrics", "test_threshold_sweep", {"precision_recall_f1"}),
+    ("02_metrics", "test_choose_threshold", {"threshold_sweep"}),
+    ("06_custom_dataloader", "test_make_windows", {"find_segments", "count_windows"}),
+    (
+        "06_custom_dataloader",
+        "test_split_normalize_window",
+        {"make_windows", "find_segments", "count_windows"},
+    ),
+]
+
+
+def _solution_and_hidden(notebook):
+    nb = read_notebook(project_root() / "source" / notebook / f"{notebook}.ipynb")
+    hidden = {}
+    for cell in nb["cells"]:
+        text = cells.source(cell)
+        if "### BEGIN HIDDEN TESTS" in text:
+            start = text.index("### BEGIN HIDDEN TESTS")
+            hidden[cells.grade_id(cell)] = text[start : text.index("### END HIDDEN TESTS")]
+    return solution_code(nb), hidden
+
+
+def _run_hidden(notebook, cell, code, broken=()):
+    """Run the hidden region of ``cell`` as the grading kernel does (cases through the wire),
+    over ``code`` (solution cells); the notebook's ``broken`` functions return nonsense.
+    Returns the verdict and how often the notebook's own functions were called."""
+    sent = wire.decode(wire.encode(judging.cases_for(notebook)))
+    namespace = {"np": np, "collections": collections, "__name__": "__main__"}
+    for grade_id, text in code.items():
+        if grade_id == cell or "def " not in text or "keras" in text or "tensorflow" in text:
+            continue  # written answers; 06's loader and model (TensorFlow) are not needed
+        exec(text, namespace)  # noqa: S102 - the instructor's own solution cells
+    own_calls = collections.Counter()
+    for name in broken:
+        namespace[name] = lambda *a, _name=name, **k: own_calls.update([_name]) or "nonsense"
+    reports = []
+    namespace.update(
+        call=probe.call,
+        hidden_cases=lambda check: [
+            probe.Case(check, i, c["label"], c["inputs"], c["stand_ins"])
+            for i, c in enumerate(sent[check])
+        ],
+        report=lambda case, **values: reports.append(
+            {"case": case.index, "values": wire.decode(wire.encode(values))}
+        ),
+        standing_in=probe.standing_in,
+    )
+    region = code[cell].replace(
+        "from attention_course.probe import call, hidden_cases, report, standing_in", ""
+    )
+    exec(region, namespace)  # noqa: S102
+    return judging.verdict(notebook, cell, reports), own_calls
+
+
+@pytest.mark.parametrize(("notebook", "cell", "helpers"), STAND_IN_CELLS)
+def test_stand_ins_are_values_that_answer_every_call_of_the_solution(notebook, cell, helpers):
+    check = judging.checks_of(notebook)[cell]
+    for case_ in check.all_cases:
+        assert set(case_.stand_ins) == helpers, case_.label
+        _plain_data_only(case_.stand_ins)
+        sent = wire.decode(wire.encode(case_.stand_ins))
+        assert sent.keys() == case_.stand_ins.keys()
+    solution, hidden = _solution_and_hidden(notebook)
+    code = {**solution, cell: hidden[cell]}
+    # the notebook's own helpers are broken: the later exercise keeps its points because every
+    # call the solution makes is answered from the grader's values, none reaches them
+    verdict, own_calls = _run_hidden(notebook, cell, code, broken=helpers)
+    assert verdict.passed, verdict.message
+    assert not own_calls
+
+
+@pytest.mark.parametrize(("notebook", "cell", "helpers"), STAND_IN_CELLS)
+def test_the_alternative_solution_is_answered_as_well(notebook, cell, helpers):
+    catalog = importlib.import_module(f"attention_grader.catalogs.nb{notebook}")
+    solution, hidden = _solution_and_hidden(notebook)
+    code = {**solution, **catalog.ALTERNATIVE, cell: hidden[cell]}
+    verdict, own_calls = _run_hidden(notebook, cell, code, broken=helpers)
+    assert verdict.passed, verdict.message
+    assert not own_calls
+
+
+def test_a_call_the_grader_did_not_prepare_reaches_the_notebook_function():
+    solution, hidden = _solution_and_hidden("01_tokenization")
+    code = {**solution, "test_learn_bpe": hidden["test_learn_bpe"]}
+    # a learn_bpe without the end-of-word marker asks for other counts: its own (broken)
+    # pair_counts answers them, and it loses its points
+    code["learn_bpe"] = code["learn_bpe"].replace('+ ("</w>",)', "")
+    verdict, own_calls = _run_hidden("01_tokenization", "test_learn_bpe", code, ["pair_counts"])
+    assert not verdict.passed and own_calls["pair_counts"] > 0

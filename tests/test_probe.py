@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from attention_course import notebook, probe, wire
@@ -69,3 +70,151 @@ def test_standing_in_swaps_and_restores_the_notebook_functions():
     with pytest.raises(RuntimeError), probe.standing_in(namespace, softmax="ref"):
         raise RuntimeError
     assert namespace == {"softmax": "mine"}
+
+
+# --------------------------------------------------------------------------- stand-ins
+
+
+def _stand_in(calls, fallback=None, name="merge"):
+    """A stand-in as the kernel builds it: from tables that crossed the wire."""
+    return probe.StandIn(name, wire.decode(wire.encode(calls)), fallback)
+
+
+def test_a_stand_in_answers_a_prepared_call_with_a_fresh_copy_of_its_value():
+    merge = _stand_in(
+        [{"args": [{("a", "b"): 2}, ("a", "b")], "kwargs": {}, "result": {("ab",): 2}}]
+    )
+    first = merge({("a", "b"): 2}, ("a", "b"))
+    assert first == {("ab",): 2}
+    first[("ab",)] = 99  # the student's code may change what it got
+    assert merge({("a", "b"): 2}, ("a", "b")) == {("ab",): 2}
+
+
+def test_a_list_matches_a_tuple_and_dict_keys_must_be_the_same():
+    merge = _stand_in([{"args": [{("a", "b"): 2}, ("a", "b")], "kwargs": {}, "result": "hit"}])
+    assert merge({("a", "b"): 2}, ["a", "b"]) == "hit"
+    with pytest.raises(LookupError):
+        merge({("a", "c"): 2}, ("a", "b"))  # another key
+    with pytest.raises(LookupError):
+        merge({("a", "b"): 2, ("c",): 1}, ("a", "b"))  # one key more
+    with pytest.raises(LookupError):
+        merge({("a", "b"): 3}, ("a", "b"))  # another value
+    with pytest.raises(LookupError):
+        merge("ab", ("a", "b"))  # a string is not a dict
+    with pytest.raises(LookupError):
+        merge({("a", "b"): 2}, "ab")  # nor a sequence of symbols
+
+
+def test_arrays_match_within_a_tolerance_and_by_value_whatever_their_dtype():
+    x = np.array([[0.1, 0.2], [0.3, 0.4]])
+    cos = _stand_in([{"args": [x, x], "kwargs": {}, "result": np.eye(2)}], name="cos")
+    assert np.array_equal(cos(x.astype(np.float32), x + 1e-9), np.eye(2))  # float32 copy
+    assert np.array_equal(cos(x.tolist(), x), np.eye(2))  # nested lists
+    with pytest.raises(LookupError):
+        cos(x + 1e-3, x)  # beyond the tolerance
+    with pytest.raises(LookupError):
+        cos(x.T, x)  # another shape
+    prf = _stand_in(
+        [
+            {
+                "args": [np.array([True, False]), np.array([1, 1])],
+                "kwargs": {},
+                "result": (0.5, 1.0, 0.6),
+            }
+        ],
+        name="prf",
+    )
+    assert prf(np.array([1, 0]), np.array([True, True])) == (0.5, 1.0, 0.6)  # 0/1 vs booleans
+    with pytest.raises(LookupError):
+        prf(np.array([0, 1]), np.array([1, 1]))
+
+
+def test_numbers_and_flags_match_by_value_not_by_truthiness():
+    count = _stand_in([{"args": [10, 4, 3], "kwargs": {}, "result": 3}], name="count")
+    assert count(10, 4, 3) == 3 and count(np.int64(10), 4, 3) == 3
+    for wrong in [(10.5, 4, 3), (True, 4, 3), (10, 4), (10, 4, 3, 0)]:
+        with pytest.raises(LookupError):
+            count(*wrong)
+    flag = _stand_in([{"args": [False], "kwargs": {}, "result": "no"}], name="flag")
+    assert flag(np.bool_(False)) == "no"
+    with pytest.raises(LookupError):
+        flag(0)
+
+
+def test_keywords_match_only_as_prepared_unless_the_parameters_are_named():
+    entry = {"args": [[1, 0], [1, 1]], "kwargs": {"zero_division": 1.0}, "result": (0.5, 1.0, 0.6)}
+    plain = _stand_in([entry], name="prf")
+    assert plain([1, 0], [1, 1], zero_division=1.0) == (0.5, 1.0, 0.6)
+    with pytest.raises(LookupError):
+        plain([1, 0], [1, 1], 1.0)  # the same call, spelled positionally
+    named = _stand_in(
+        [
+            {
+                **entry,
+                "params": ["y_true", "y_pred", "zero_division"],
+                "defaults": {"zero_division": 0.0},
+            }
+        ],
+        name="prf",
+    )
+    for args, kwargs in [
+        (([1, 0], [1, 1], 1.0), {}),
+        (([1, 0],), {"y_pred": [1, 1], "zero_division": 1.0}),
+        ((), {"zero_division": 1.0, "y_true": [1, 0], "y_pred": [1, 1]}),
+    ]:
+        assert named(*args, **kwargs) == (0.5, 1.0, 0.6)
+    for args, kwargs in [
+        (([1, 0], [1, 1]), {}),  # the default 0.0 is another call
+        (([1, 0], [1, 1], 1.0), {"zero_division": 1.0}),  # given twice: Python would refuse
+        (([1, 0], [1, 1]), {"zero_divison": 1.0}),  # no such parameter
+        (([1, 0], [1, 1], 1.0, 2), {}),  # too many arguments
+    ]:
+        with pytest.raises(LookupError):
+            named(*args, **kwargs)
+
+
+def test_another_call_goes_to_the_notebook_function_and_without_one_raises_lookup_error():
+    seen = []
+
+    def own(*args, **kwargs):
+        seen.append((args, kwargs))
+        return "own"
+
+    count = _stand_in([{"args": [10, 4, 3], "kwargs": {}, "result": 3}], own, name="count")
+    assert count(10, 4, 3) == 3 and seen == []
+    assert count(9, 4, 3) == "own" and seen == [((9, 4, 3), {})]
+    with pytest.raises(LookupError, match="count is not defined"):
+        _stand_in([{"args": [10, 4, 3], "kwargs": {}, "result": 3}], name="count")(9, 4, 3)
+
+
+def test_standing_in_builds_stand_ins_from_tables_and_puts_the_notebook_back():
+    def own(length, window, stride):
+        return "own"
+
+    namespace = {"count_windows": own}
+    table = [{"args": [10, 4, 3], "kwargs": {}, "result": 3}]
+    with probe.standing_in(namespace, count_windows=table, find_segments=[]):
+        stand_in = namespace["count_windows"]
+        assert isinstance(stand_in, probe.StandIn)
+        assert stand_in(10, 4, 3) == 3 and stand_in(1, 1, 1) == "own"
+        with pytest.raises(LookupError):  # not in the notebook: nothing to fall back to
+            namespace["find_segments"]([0, 1])
+    assert namespace == {"count_windows": own}
+
+
+def test_a_stand_in_carries_values_only(cases_file, monkeypatch):
+    tables = {
+        "merge": [{"args": [{("a", "b"): 1}, ("a", "b")], "kwargs": {}, "result": {("ab",): 1}}]
+    }
+    cases = {"test_x": [{"label": "one", "inputs": {"x": 1}, "stand_ins": tables}]}
+    cases_file.write_text(json.dumps(wire.encode(cases)))
+    monkeypatch.setattr(probe, "_loaded", {})
+    (case,) = probe.hidden_cases("test_x")
+    assert case.stand_ins == tables
+    stand_in = probe.StandIn("merge", case.stand_ins["merge"])
+    # nothing in it can run: its state is plain data, and its repr says no more than a count
+    assert repr(stand_in) == "<stand-in for merge: 1 prepared answers>"
+    assert wire.decode(wire.encode(stand_in._calls)) == tables["merge"]
+    # a function put into a table by mistake arrives as an inert marker, never as code
+    sent = wire.decode(wire.encode([{"args": [], "kwargs": {}, "result": len}]))
+    assert isinstance(sent[0]["result"], wire.Opaque) and not callable(sent[0]["result"])

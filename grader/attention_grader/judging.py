@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 import importlib
+import inspect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -92,6 +93,34 @@ def recorded_calls(
 
     run(**{name: wrap(name, f) for name, f in references.items()})
     return tables
+
+
+def any_spelling(
+    tables: dict[str, list[dict[str, Any]]], **signatures: Callable[..., Any]
+) -> dict[str, list[dict[str, Any]]]:
+    """``tables`` with the parameters of each named function added to its entries (``"params"``
+    and ``"defaults"``, data only), taken from ``signatures[name]``: a function whose parameters
+    are named as in the notebook (plain positional-or-keyword parameters). The stand-in then
+    answers a prepared call however the student's code spells its arguments (positionally, by
+    keyword, or a default left out)."""
+    out = {name: list(entries) for name, entries in tables.items()}
+    for name, function in signatures.items():
+        parameters = list(inspect.signature(function).parameters.values())
+        if any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in parameters):
+            raise ValueError(f"{name}: only plain parameters can be matched by name")
+        params = [p.name for p in parameters]
+        defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
+        spelled = []
+        for entry in out.get(name, []):
+            try:
+                inspect.signature(function).bind(*entry["args"], **entry["kwargs"])
+            except TypeError as error:
+                raise ValueError(
+                    f"{name}: a recorded call does not fit {params}: {error}"
+                ) from None
+            spelled.append({**entry, "params": params, "defaults": dict(defaults)})
+        out[name] = spelled
+    return out
 
 
 def _same_entry(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -133,7 +133,10 @@ class StandIn:
     outside the kernel: no algorithm enters the kernel, only these values. A call with other
     arguments is answered by the notebook's own function (``fallback``), as if no stand-in were
     there; without one it raises ``LookupError``. Arrays match within a tolerance, so a
-    solution that computes the same arguments another way still finds its answer.
+    solution that computes the same arguments another way still finds its answer; a list
+    matches a tuple. An entry that also names the function's parameters (``"params"``: the
+    names in order, ``"defaults"``: ``{name: value}``, data only) matches a call however its
+    arguments are spelled: positionally, by keyword, or a default left out.
     """
 
     def __init__(self, name: str, calls: list[dict[str, Any]], fallback: Any = None) -> None:
@@ -143,7 +146,7 @@ class StandIn:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         for entry in self._calls:
-            if _same(entry.get("args", []), list(args)) and _same(entry.get("kwargs", {}), kwargs):
+            if _matches(entry, list(args), kwargs):
                 return copy.deepcopy(entry.get("result"))
         if callable(self._fallback):
             return self._fallback(*args, **kwargs)
@@ -154,6 +157,36 @@ class StandIn:
 
     def __repr__(self) -> str:
         return f"<stand-in for {self.name}: {len(self._calls)} prepared answers>"
+
+
+def _matches(entry: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> bool:
+    """Whether a call with ``args`` and ``kwargs`` is the prepared call ``entry``."""
+    params = entry.get("params")
+    if not isinstance(params, (list, tuple)):
+        return _same(entry.get("args", []), args) and _same(entry.get("kwargs", {}), kwargs)
+    defaults = entry.get("defaults") or {}
+    want = _bind(params, defaults, list(entry.get("args", [])), dict(entry.get("kwargs", {})))
+    given = _bind(params, defaults, args, kwargs)
+    return want is not None and given is not None and _same(want, given)
+
+
+def _bind(
+    params: list[str], defaults: dict[str, Any], args: list[Any], kwargs: dict[str, Any]
+) -> dict[str, Any] | None:
+    """``{parameter: value}`` of a call, as Python binds it (None if it cannot be bound)."""
+    if len(args) > len(params):
+        return None
+    bound = dict(zip(params, args, strict=False))
+    for name, value in kwargs.items():
+        if name not in params or name in bound:
+            return None
+        bound[name] = value
+    for name in params:
+        if name not in bound:
+            if name not in defaults:
+                return None
+            bound[name] = defaults[name]
+    return bound
 
 
 def _same(expected: Any, given: Any) -> bool:

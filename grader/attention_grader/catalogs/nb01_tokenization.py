@@ -192,6 +192,22 @@ def merge_pair(word_freqs, pair):
 """
         },
     ),
+    "merge_pair_no_skip_reused_by_bpe_encode": Mistake(
+        why="a wrong merge_pair that bpe_encode reuses: while bpe_encode is graded merge_pair "
+        "answers from the grader's values, so only merge_pair's own test loses points",
+        breaks=frozenset({"test_merge_pair"}),
+        edits={"merge_pair": [("i += 2", "i += 1")]},
+        replace={
+            "bpe_encode": """
+def bpe_encode(word, merges):
+    word_freqs = {tuple(word) + ("</w>",): 1}
+    for left, right in merges:
+        word_freqs = merge_pair(word_freqs, (left, right))
+    (symbols,) = word_freqs
+    return list(symbols)
+"""
+        },
+    ),
     "learn_bpe_tie_by_first_seen": Mistake(
         why="max() on the counts dict: ties go to the first pair seen, not the smallest",
         breaks=frozenset({"test_learn_bpe"}),

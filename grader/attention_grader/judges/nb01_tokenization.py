@@ -13,7 +13,7 @@ import numpy as np
 from attention_course import wire
 from attention_course.checks import check_close, check_equal, check_shape, fail
 
-from ..judging import Case, Check, Observed, case, describe, register
+from ..judging import Case, Check, Observed, any_spelling, case, describe, recorded_calls, register
 
 NB = "01_tokenization"
 PAD, UNK = "<pad>", "<unk>"
@@ -81,17 +81,70 @@ def ref_merge(
     return out
 
 
-def ref_learn(word_counts: dict[str, int], num_merges: int) -> list[tuple[str, str]]:
+def ref_learn(
+    word_counts: dict[str, int], num_merges: int, pair_counts=None, merge_pair=None
+) -> list[tuple[str, str]]:
+    pair_counts, merge_pair = pair_counts or ref_pair_counts, merge_pair or ref_merge
     word_freqs = {tuple(w) + ("</w>",): c for w, c in word_counts.items()}
     merges: list[tuple[str, str]] = []
     for _ in range(num_merges):
-        counts = ref_pair_counts(word_freqs)
+        counts = pair_counts(word_freqs)
         if not counts:
             break
         top = max(counts.values())
         merges.append(min(p for p, n in counts.items() if n == top))
-        word_freqs = ref_merge(word_freqs, merges[-1])
+        word_freqs = merge_pair(word_freqs, merges[-1])
+    pair_counts(word_freqs)  # a loop may count the pairs once more before it stops
     return merges
+
+
+# The notebook's signatures (parameter names) of the functions that stand in.
+def _pair_counts_params(word_freqs): ...
+
+
+def _merge_pair_params(word_freqs, pair): ...
+
+
+def _cosine_params(A, B): ...
+
+
+def _learn_bpe_stand_ins(word_counts: dict[str, int], num_merges: int) -> dict:
+    """What pair_counts and merge_pair answer while learn_bpe is graded: the calls a correct
+    learn_bpe makes, with the references' results (values only)."""
+    tables = recorded_calls(
+        lambda pair_counts, merge_pair: ref_learn(word_counts, num_merges, pair_counts, merge_pair),
+        pair_counts=ref_pair_counts,
+        merge_pair=ref_merge,
+    )
+    return any_spelling(tables, pair_counts=_pair_counts_params, merge_pair=_merge_pair_params)
+
+
+def _bpe_encode_stand_ins(word: str, merges: list[tuple[str, str]]) -> dict:
+    """What merge_pair answers while bpe_encode is graded (for a bpe_encode that reuses it:
+    the word as a one-word corpus ``{symbols: 1}``, one call per merge)."""
+
+    def run(merge_pair):
+        word_freqs = {tuple(word) + ("</w>",): 1}
+        for pair in merges:
+            word_freqs = merge_pair(word_freqs, tuple(pair))
+
+    return any_spelling(recorded_calls(run, merge_pair=ref_merge), merge_pair=_merge_pair_params)
+
+
+def _neighbours_stand_ins(word: str, vocab: dict[str, int], embeddings: np.ndarray) -> dict:
+    """What cosine_similarity answers while nearest_neighbours is graded: the word's row
+    against every row (as (1, d) and (n, d) in either order) and all rows against all."""
+
+    def run(cosine_similarity):
+        if word in vocab:
+            row = np.asarray(embeddings)[vocab[word]][None]
+            cosine_similarity(row, embeddings)
+            cosine_similarity(embeddings, row)
+        cosine_similarity(embeddings, embeddings)
+
+    return any_spelling(
+        recorded_calls(run, cosine_similarity=ref_cosine), cosine_similarity=_cosine_params
+    )
 
 
 def ref_bpe_encode(word: str, merges: list[tuple[str, str]]) -> list[str]:
@@ -433,6 +486,15 @@ class LearnBpe(Check):
     notebook, cell = NB, "test_learn_bpe"
 
     def cases(self):
+        for c in self._cases():
+            inputs = c.inputs
+            yield case(
+                c.label,
+                stand_ins=_learn_bpe_stand_ins(inputs["word_counts"], inputs["num_merges"]),
+                **inputs,
+            )
+
+    def _cases(self):
         yield case(
             "learn_bpe(corpus, 5)",
             word_counts={"low": 5, "lower": 2, "newest": 6, "widest": 3},
@@ -486,6 +548,11 @@ class BpeEncode(Check):
     merges = [("e", "s"), ("es", "t"), ("est", "</w>"), ("l", "o"), ("lo", "w")]
 
     def cases(self):
+        for c in self._cases():
+            stand_ins = _bpe_encode_stand_ins(c.inputs["word"], c.inputs["merges"])
+            yield case(c.label, stand_ins=stand_ins, **c.inputs)
+
+    def _cases(self):
         yield case('bpe_encode("lowest")', word="lowest", merges=self.merges)
         yield case(
             'bpe_encode("abc", [("b", "c"), ("a", "b")])',
@@ -663,6 +730,12 @@ class NearestNeighbours(Check):
     notebook, cell = NB, "test_nearest_neighbours"
 
     def cases(self):
+        for c in self._cases():
+            inputs = c.inputs
+            stand_ins = _neighbours_stand_ins(inputs["word"], inputs["vocab"], inputs["embeddings"])
+            yield case(c.label, stand_ins=stand_ins, **inputs)
+
+    def _cases(self):
         yield case(
             'nearest_neighbours("cat", k=2)',
             word="cat",

@@ -12,7 +12,7 @@ import numpy as np
 
 from attention_course.checks import check_close, check_equal, check_shape, fail
 
-from ..judging import Check, Observed, case, describe, register
+from ..judging import Check, Observed, any_spelling, case, describe, recorded_calls, register
 
 NB = "02_metrics"
 
@@ -95,6 +95,46 @@ def ref_normalize(cm: Any) -> np.ndarray:
         if row.sum() > 0:
             out[i] = row / row.sum()
     return out
+
+
+# ------------------------------------------------------------------------ stand-ins
+
+
+# The notebook's signatures (parameter names and defaults) of the functions that stand in.
+def _prf_params(y_true, y_pred, zero_division=0.0): ...
+
+
+def _sweep_params(y_true, scores, thresholds): ...
+
+
+def _sweep_stand_ins(y_true: Any, scores: Any, thresholds: Any) -> dict:
+    """What precision_recall_f1 answers while threshold_sweep is graded: one call per
+    threshold on the predictions ``scores >= t`` with ``zero_division=1.0``, as a correct
+    threshold_sweep makes them (the reference's values only)."""
+
+    def run(precision_recall_f1):
+        t = np.asarray(y_true).astype(bool).ravel()
+        s = np.asarray(scores, dtype=np.float64).ravel()
+        for threshold in np.asarray(thresholds, dtype=np.float64).ravel():
+            precision_recall_f1(t, s >= threshold, zero_division=1.0)
+
+    tables = recorded_calls(run, precision_recall_f1=ref_prf)
+    return any_spelling(tables, precision_recall_f1=_prf_params)
+
+
+def _choose_stand_ins(y_true: Any, scores: Any) -> dict:
+    """What threshold_sweep answers while choose_threshold is graded: the sweep over the
+    candidates np.unique(scores) (ascending or descending) and each candidate alone."""
+
+    def run(threshold_sweep):
+        candidates = np.unique(np.asarray(scores, dtype=np.float64))
+        threshold_sweep(y_true, scores, candidates)
+        threshold_sweep(y_true, scores, candidates[::-1])
+        for threshold in candidates:
+            threshold_sweep(y_true, scores, [float(threshold)])
+
+    tables = recorded_calls(run, threshold_sweep=ref_sweep)
+    return any_spelling(tables, threshold_sweep=_sweep_params)
 
 
 # ------------------------------------------------------------------------ helpers
@@ -357,6 +397,12 @@ class ThresholdSweep(Check):
     notebook, cell = NB, "test_threshold_sweep"
 
     def cases(self):
+        for c in self._cases():
+            i = c.inputs
+            stand_ins = _sweep_stand_ins(i["y_true"], i["scores"], i["thresholds"])
+            yield case(c.label, stand_ins=stand_ins, **i)
+
+    def _cases(self):
         yield case(
             "threshold_sweep of the example at thresholds [0.3, 0.4, 0.7, 0.9]",
             y_true=np.array([0, 0, 1, 1, 0, 1]),
@@ -452,6 +498,11 @@ class ChooseThreshold(Check):
     notebook, cell = NB, "test_choose_threshold"
 
     def cases(self):
+        for c in self._cases():
+            stand_ins = _choose_stand_ins(c.inputs["y_true"], c.inputs["scores"])
+            yield case(c.label, stand_ins=stand_ins, **c.inputs)
+
+    def _cases(self):
         yield case(
             "choose_threshold of the example, min_recall=0.75",
             y_true=np.array([0, 0, 1, 1, 0, 1, 1]),

@@ -12,7 +12,7 @@ import numpy as np
 from attention_course import wire
 from attention_course.checks import check_close, check_equal, check_shape, fail
 
-from ..judging import Check, Observed, case, describe, register
+from ..judging import Check, Observed, any_spelling, case, describe, recorded_calls, register
 
 NB = "06_custom_dataloader"
 
@@ -65,6 +65,77 @@ def ref_split(x: Any, y: Any, fraction: float, window: int, stride: int) -> dict
     train = ref_windows((x[:cut] - mean) / std, y[:cut], window, stride)
     test = ref_windows((x[cut:] - mean) / std, y[cut:], window, stride)
     return {"cut": cut, "mean": mean, "std": std, "train": train, "test": test}
+
+
+# ------------------------------------------------------------------------ stand-ins
+
+
+# The notebook's signatures (parameter names) of the functions that stand in.
+def _segments_params(labels): ...
+
+
+def _count_params(length, window, stride): ...
+
+
+def _windows_params(X, y, window, stride): ...
+
+
+def _notebook_windows(
+    X: Any, y: Any, window: int, stride: int, find_segments: Any = None, count_windows: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What make_windows returns in the notebook's types (float32 windows, int64 labels and
+    starts), asking ``find_segments`` for the segments and ``count_windows`` for each one's
+    count, as a correct make_windows may."""
+    find_segments, count_windows = find_segments or ref_segments, count_windows or ref_count
+    X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+    starts = []
+    for a, b, _ in find_segments(y):
+        count_windows(b - a, window, stride)
+        starts += range(a, b - window + 1, stride)
+    starts = np.array(starts, dtype=np.int64)
+    windows = np.zeros((len(starts), window, X.shape[1]), np.float32)
+    for i, s in enumerate(starts):
+        windows[i] = X[s : s + window]
+    return windows, y[starts].astype(np.int64), starts
+
+
+def _helper_tables(parts: list[tuple[Any, Any]], window: int, stride: int) -> dict:
+    """find_segments and count_windows of a correct make_windows over each ``(X, y)``."""
+
+    def run(find_segments, count_windows):
+        for x, y in parts:
+            _notebook_windows(x, y, window, stride, find_segments, count_windows)
+
+    tables = recorded_calls(run, find_segments=ref_segments, count_windows=ref_count)
+    return any_spelling(tables, find_segments=_segments_params, count_windows=_count_params)
+
+
+def _make_windows_stand_ins(x: Any, y: Any, window: int, stride: int) -> dict:
+    """What find_segments and count_windows answer while make_windows is graded."""
+    return _helper_tables([(x, y)], window, stride)
+
+
+def _split_stand_ins(x: Any, y: Any, fraction: float, window: int, stride: int) -> dict:
+    """What make_windows (and the helpers, for a split that windows by itself) answer while
+    split_normalize_window is graded: the windows of the normalised training and test parts,
+    computed in float32 as the notebook does and in float64 (as a correct solution may)."""
+    y = np.asarray(y)
+    cut = int(fraction * len(y))
+    parts = []
+    for dtype in (np.float32, np.float64):
+        data = np.asarray(x, dtype=dtype)
+        mean, std = data[:cut].mean(axis=0), data[:cut].std(axis=0)
+        std = np.where(std == 0, 1, std).astype(dtype)
+        parts += [((data[:cut] - mean) / std, y[:cut]), ((data[cut:] - mean) / std, y[cut:])]
+
+    def run(make_windows):
+        for part_x, part_y in parts:
+            make_windows(part_x, part_y, window, stride)
+
+    tables = any_spelling(
+        recorded_calls(run, make_windows=_notebook_windows), make_windows=_windows_params
+    )
+    return {**tables, **_helper_tables(parts[:2], window, stride)}
 
 
 # ------------------------------------------------------------------------ helpers
@@ -258,6 +329,12 @@ class MakeWindows(Check):
     notebook, cell = NB, "test_make_windows"
 
     def cases(self):
+        for c in self._cases():
+            i = c.inputs
+            stand_ins = _make_windows_stand_ins(i["X"], i["y"], i["window"], i["stride"])
+            yield case(c.label, stand_ins=stand_ins, **i)
+
+    def _cases(self):
         yield case(
             "make_windows(toy X (10, 2), y 5 x 0 then 5 x 1, window=3, stride=2)",
             X=np.arange(20, dtype=np.float32).reshape(10, 2),
@@ -380,6 +457,14 @@ class SplitNormalizeWindow(Check):
     notebook, cell = NB, "test_split_normalize_window"
 
     def cases(self):
+        for c in self._cases():
+            i = c.inputs
+            stand_ins = _split_stand_ins(
+                i["X"], i["y"], i["train_fraction"], i["window"], i["stride"]
+            )
+            yield case(c.label, stand_ins=stand_ins, **i)
+
+    def _cases(self):
         toy_x = np.array([[0], [1], [2], [3], [4], [5], [10], [10], [10], [10]], np.float32)
         yield case(
             "split_normalize_window(toy X (10, 1), all labels 0, 0.6, window 2, stride 2)",
