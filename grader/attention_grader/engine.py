@@ -1,14 +1,22 @@
 """Grade a class: find what needs grading, execute it in parallel, record one at a time.
 
-1. **Plan.** A submission (one student, one assignment) is graded when it is new or its
-   files changed (a content hash), or when what grades it changed (release notebook,
-   trusted checks, limits); ``force`` regrades everything. The hash that was graded is kept
-   in ``autograded/<student>/<assignment>/.course-grading.json``.
+1. **Plan.** Each submission (one student, one assignment) passes the intake gate first
+   (:mod:`intake`): its regular files are copied into ``.intake/files/<student>/<assignment>``
+   (owned by the grader; symlinks, FIFOs, devices, unsafe names and ids, too many or too large
+   files refuse that submission alone, with the reason), and nothing after this step reads
+   ``submitted/``. A submission is graded when it is new or its staged files changed (a
+   content hash), or when what grades it changed (release notebook, trusted checks, limits);
+   ``force`` regrades everything. The hash that was graded is kept in
+   ``autograded/<student>/<assignment>/.course-grading.json``.
 2. **Prepare** (this process, trusted): each notebook is read and sanitized with nbgrader's
    own preprocessors (hidden tests restored from the gradebook), exactly as nbgrader will.
 3. **Execute** (Dask workers, one per core by default, or a scheduler's workers on other
    machines): :func:`executor.execute` in a sandbox. Workers never see the course.
-4. **Record** (this process, one submission at a time): nbgrader's autograde runs in-process,
+4. **Record** (this process, one submission at a time): nbgrader's autograde runs in-process
+   on ``.intake/submitted/<student>/<assignment>`` (its ``submitted_directory`` here), which
+   holds only the submission's notebooks and a checked ``timestamp.txt`` and
+   ``submission_secret.txt``: nbgrader copies no other file of a submission into
+   ``autograded/`` and so into ``feedback/``. It
    takes the worker's result for the notebook it sanitized (``nbgrader_ext.GradingExecute``),
    has the trusted checks decide every test cell, and writes the gradebook. SIGINT/SIGTERM
    wait until the submission being recorded is complete, so nothing is half written.
@@ -22,6 +30,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -42,12 +51,15 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 from traitlets.utils.importstring import import_item
 
-from . import cells, executor, judging, nbgrader_ext, sandbox, tamper
+from . import cells, executor, intake, judging, nbgrader_ext, sandbox, tamper
 
 STAMP = ".course-grading.json"
 TIMINGS = ".course-timings.json"  # in autograded/: seconds per notebook, to start long ones first
 ENGINE_VERSION = "1"
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
+INTAKE = ".intake"  # in the course root: the grader's copies of the submissions (git-ignored)
+STAGED_FILES = f"{INTAKE}/files"  # every regular file of a submission, as it passed the gate
+STAGED_SUBMITTED = f"{INTAKE}/submitted"  # what nbgrader reads: notebooks, timestamp, secret
 
 
 class GradingError(RuntimeError):
@@ -68,8 +80,10 @@ def load_config(root: Path) -> Config:
 class Submission:
     student: str
     assignment: str
-    folder: Path
+    folder: Path  # the staged copy (never the student's folder in submitted/)
     digest: str = ""
+    refused: str = ""  # why the intake gate refused it (then nothing is graded or recorded)
+    notes: list[str] = field(default_factory=list)  # what the intake gate left out
 
     @property
     def name(self) -> str:
@@ -87,13 +101,16 @@ class Outcome:
     timings: dict[str, dict[str, float]] = field(default_factory=dict)  # see timing()
 
 
-def _digest_folder(folder: Path) -> str:
+def _digest_files(folder: Path, files: list[str]) -> str:
+    """A hash of the staged files (names relative to ``folder``), read in chunks."""
     digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if path.is_file() and not {".ipynb_checkpoints", "__pycache__"} & set(rel.parts):
-            digest.update(rel.as_posix().encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for rel in sorted(files):
+        digest.update(rel.encode() + b"\0")
+        one = hashlib.sha256()
+        with open(folder / rel, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1024**2), b""):
+                one.update(chunk)
+        digest.update(one.digest())
     return digest.hexdigest()
 
 
@@ -259,6 +276,9 @@ class Engine:
         if unsafe:
             self.config.GradingExecute.unsafe_no_sandbox = True
         self.coursedir = CourseDirectory(config=self.config)
+        # nbgrader records from the staged notebooks, never from submitted/ (see intake)
+        self.staged_coursedir = CourseDirectory(config=self.config)
+        self.staged_coursedir.submitted_directory = STAGED_SUBMITTED
         self.workers = workers or int(os.environ.get("COURSE_WORKERS", 0) or os.cpu_count() or 1)
         self.scheduler = scheduler or os.environ.get("COURSE_SCHEDULER") or None
         self.sequential, self.force, self.unsafe, self.progress = (
@@ -291,18 +311,22 @@ class Engine:
     def plan(
         self, assignments: list[str], students: list[str] | None = None
     ) -> tuple[list[Submission], list[Submission]]:
-        """(to grade, unchanged) submissions of ``assignments``."""
+        """(to grade, unchanged) submissions of ``assignments``, each through the intake gate
+        (refused ones are to grade: they are reported every time)."""
         todo, unchanged = [], []
         base = Path(self.coursedir.format_path(self.coursedir.submitted_directory, ".", "."))
         for assignment in assignments:
-            self._notebooks(assignment)
+            names = self._notebooks(assignment)
             self._versions[assignment] = grading_version(self.root, self.config, assignment)
-            folders = sorted(base.glob(f"*/{assignment}")) if base.is_dir() else []
-            for folder in folders:
-                student = folder.parent.name
-                if not folder.is_dir() or (students and student not in students):
+            for student in _entries(base):
+                if students and student not in students:
                     continue
-                sub = Submission(student, assignment, folder, _digest_folder(folder))
+                sub = self.intake(base, student, assignment, names)
+                if sub is None:
+                    continue
+                if sub.refused:
+                    todo.append(sub)
+                    continue
                 stamp = self._autograded(sub) / STAMP
                 try:
                     previous = json.loads(stamp.read_text())
@@ -313,6 +337,57 @@ class Engine:
                 else:
                     todo.append(sub)
         return todo, unchanged
+
+    def intake(
+        self, base: Path, student: str, assignment: str, notebooks: list[str]
+    ) -> Submission | None:
+        """Copy ``submitted/<student>/<assignment>`` through the gate: its regular files into
+        ``.intake/files/...`` (for hashing and the sandbox), its notebooks and a checked
+        ``timestamp.txt``/``submission_secret.txt`` into ``.intake/submitted/...`` (what
+        nbgrader reads). None when the student has no such submission; a refused
+        :class:`Submission` (``refused`` says why) when the gate refuses it."""
+        folder = base / student / assignment
+        student_entry = base / student
+        if not student_entry.is_dir() or student_entry.is_symlink():
+            if student_entry.is_symlink() and os.path.lexists(folder):
+                return Submission(
+                    student,
+                    assignment,
+                    folder,
+                    refused="the student folder is a symbolic link, not a real folder",
+                )
+            return None  # a stray file in submitted/
+        if not os.path.lexists(folder):
+            return None
+        files_dir = self.root / STAGED_FILES / student / assignment
+        view = self.root / STAGED_SUBMITTED / student / assignment
+        sub = Submission(student, assignment, files_dir)
+        try:
+            intake.check_student_id(student)
+            for stale in (files_dir, view):
+                if os.path.lexists(stale):
+                    shutil.rmtree(stale)
+            copied = intake.copy_tree(folder, files_dir)
+            for name in notebooks:
+                path = files_dir / f"{name}.ipynb"
+                if os.path.lexists(path) and not path.is_file():
+                    raise intake.Refused(
+                        f"{name}.ipynb: {intake.kind(path.lstat().st_mode)} where the notebook "
+                        "belongs"
+                    )
+            sub.digest = _digest_files(files_dir, copied)
+            view.mkdir(parents=True, mode=0o700)
+            for name in notebooks:
+                if (files_dir / f"{name}.ipynb").is_file():
+                    shutil.copyfile(files_dir / f"{name}.ipynb", view / f"{name}.ipynb")
+            _stage_receipts(files_dir, view, sub.notes)
+        except intake.Refused as error:
+            for stale in (files_dir, view):
+                if os.path.lexists(stale):
+                    shutil.rmtree(stale)
+            sub.folder = folder
+            sub.refused = f"refused at intake: {error}"
+        return sub
 
     def _stamp(self, sub: Submission) -> dict[str, str]:
         return {"submission": sub.digest, "grading": self._versions[sub.assignment]}
@@ -338,7 +413,9 @@ class Engine:
     def prepare(self, sub: Submission) -> tuple[list[executor.Job], list[str], list[str]]:
         """(jobs, refusals, notes): the notebooks to execute, why others cannot be graded,
         and what a human should look at."""
-        jobs, refusals, notes = [], [], []
+        jobs, refusals, notes = [], [], list(sub.notes)
+        if sub.refused:
+            return jobs, refusals, notes
         files = nbgrader_ext.submission_files(sub.folder)
         source = Path(
             self.coursedir.format_path(self.coursedir.source_directory, ".", sub.assignment)
@@ -387,17 +464,24 @@ class Engine:
     def record(
         self, sub: Submission, results: list[executor.Result], refusals: list[str], notes: list[str]
     ) -> Outcome:
-        """nbgrader's autograde of one submission, in this process, from the results."""
+        """nbgrader's autograde of one submission, in this process, from the results (a
+        submission refused at intake is reported, and nothing of it is recorded)."""
         start = time.monotonic()
+        if sub.refused:
+            return Outcome(sub, "failed", reasons=[sub.refused], notes=list(notes))
         for result in results:
             ident = tuple(result.key.split("/"))
             nbgrader_ext.PREEXECUTED[ident] = (
                 result.reason if result.status == "worker-failed" else (result.input_digest, result)
             )
-        api = NbGraderAPI(coursedir=self.coursedir, config=self.config)
-        with warnings.catch_warnings():  # nbgrader 0.9 + SQLAlchemy 2.1: harmless session notes
-            warnings.simplefilter("ignore", SAWarning)
-            response = api.autograde(sub.assignment, sub.student, force=True, create=True)
+        api = NbGraderAPI(coursedir=self.staged_coursedir, config=self.config)
+        nbgrader_ext.STAGED[(sub.student, sub.assignment)] = sub.folder
+        try:
+            with warnings.catch_warnings():  # nbgrader 0.9 + SQLAlchemy 2.1: harmless notes
+                warnings.simplefilter("ignore", SAWarning)
+                response = api.autograde(sub.assignment, sub.student, force=True, create=True)
+        finally:
+            nbgrader_ext.STAGED.pop((sub.student, sub.assignment), None)
         outcome = Outcome(sub, "graded", notes=list(notes))
         outcome.reasons.extend(refusals)
         for result in results:
@@ -566,8 +650,25 @@ def _execute(job: executor.Job) -> executor.Result:
     return result
 
 
+def _entries(base: Path) -> list[str]:
+    """The names in ``submitted/`` (sorted; nothing followed, editors' leftovers left out)."""
+    if base.is_symlink() or not base.is_dir():
+        return []
+    with os.scandir(base) as entries:
+        return sorted(e.name for e in entries if e.name not in intake.SKIPPED)
+
+
+def _stage_receipts(files_dir: Path, view: Path, notes: list[str]) -> None:
+    """``timestamp.txt`` and ``submission_secret.txt`` into nbgrader's view, checked and
+    rewritten (:func:`intake.receipts`)."""
+    for name, text in intake.receipts(files_dir, notes).items():
+        (view / name).write_text(text)
+
+
 def _unreadable(path: Path) -> str | None:
     """Why a submitted file cannot be graded as a notebook (None if it can)."""
+    if not path.is_file():
+        return "not a notebook (not a regular file)"
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         return f"the file is larger than {MAX_NOTEBOOK_BYTES // 1024**2} MB"
     try:

@@ -229,6 +229,56 @@ class _Copier:
             )
 
 
+SECRET = re.compile(r"[0-9A-Fa-f]{1,256}")
+TIMESTAMP = re.compile(
+    r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d{1,6})?)?( ?([A-Za-z]{1,5}|[+-]\d\d:?\d\d))?"
+)
+RECEIPT_BYTES = 1024
+
+
+def read_small(path: Path, limit: int = RECEIPT_BYTES) -> bytes | None:
+    """The first ``limit`` bytes of ``path`` if it is a regular file (no link followed, a
+    FIFO never waited for); None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def receipts(folder: Path, notes: list[str]) -> dict[str, str]:
+    """nbgrader's receipts of a submission, checked and rewritten: ``timestamp.txt`` (the
+    late penalty) and ``submission_secret.txt`` (``release_feedback``). A timestamp that is
+    not a plain time refuses the submission (nbgrader would stop on it, and its parser opens a
+    time zone named by a path); a secret that is not hexadecimal is left out, with a note."""
+    from nbgrader.utils import parse_utc
+
+    out = {}
+    data = read_small(folder / "timestamp.txt")
+    if data is not None:
+        text = data.decode("utf-8", "replace").strip()
+        try:
+            when = parse_utc(text) if TIMESTAMP.fullmatch(text) else None
+        except Exception:  # noqa: BLE001 - any time that does not parse is refused
+            when = None
+        if when is None:
+            raise Refused(f"timestamp.txt does not hold a time ({_shown(text[:64])})")
+        out["timestamp.txt"] = when.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    data = read_small(folder / "submission_secret.txt")
+    if data is not None:
+        text = data.decode("ascii", "replace").strip()
+        if SECRET.fullmatch(text):
+            out["submission_secret.txt"] = text
+        else:
+            notes.append("submission_secret.txt is not nbgrader's; it was left out")
+    return out
+
+
 def _mb(size: int) -> str:
     return f"{size / 1024**2:.1f} MB" if size < 1024**3 else f"{size / 1024**3:.1f} GB"
 

@@ -35,6 +35,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -70,23 +72,32 @@ def notebook_digest(nb: Any) -> str:
 
 
 def submission_files(folder: Path) -> dict[str, bytes]:
-    """The files of a submission folder a kernel may read: everything but notebooks."""
+    """The files of a submission folder a kernel may read: its regular files but notebooks
+    (no symbolic link followed, no FIFO or device opened, at most ``MAX_FILES_BYTES`` in all).
+    The engine calls it on the staged copy (:mod:`intake`); stock ``nbgrader autograde`` on
+    the folder in ``submitted/``."""
     out: dict[str, bytes] = {}
     total = 0
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if (
-            not path.is_file()
-            or path.is_symlink()
-            or path.suffix == ".ipynb"
-            or _SKIP_PARTS & set(rel.parts)
-            or rel.name.startswith(".course")
-        ):
-            continue
-        total += path.stat().st_size
-        if total > MAX_FILES_BYTES:
-            break
-        out[rel.as_posix()] = path.read_bytes()
+    if folder.is_symlink() or not folder.is_dir():
+        return out
+    for dirpath, dirnames, filenames in os.walk(folder):  # (symlinked folders: not entered)
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_PARTS)
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if name.endswith(".ipynb") or name.startswith(".course"):
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                total += info.st_size
+                if total > MAX_FILES_BYTES:
+                    return out
+                out[path.relative_to(folder).as_posix()] = handle.read(info.st_size)
     return out
 
 
@@ -180,6 +191,12 @@ or the reason why the coordinator refused it. :mod:`engine` fills it before it l
 record a submission."""
 
 
+STAGED: dict[tuple[str, str], Path] = {}
+"""The staged copy of each submission (student, assignment) that :mod:`engine` is recording:
+nbgrader reads a folder that holds only the notebooks, the sandbox gets the other files from
+here."""
+
+
 EXECUTED_AGAIN: set[str] = set()
 """Keys of notebooks executed here although a worker had executed a differing preparation
 (never expected: the engine reports it)."""
@@ -233,7 +250,8 @@ class GradingExecute(NbGraderPreprocessor):
                 raise sandbox.SandboxUnavailable(
                     f"refusing to run students' code without a sandbox: {sandbox.problem()}"
                 )
-            files = submission_files(Path(resources["metadata"]["path"]))
+            folder = STAGED.get(ident[:2]) or Path(resources["metadata"]["path"])
+            files = submission_files(folder)
             result = executor.execute(
                 make_job(nb, files, *ident, isolated=not self.unsafe_no_sandbox)
             )
