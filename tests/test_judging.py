@@ -271,3 +271,16 @@ def test_a_call_the_grader_did_not_prepare_reaches_the_notebook_function():
     code["learn_bpe"] = code["learn_bpe"].replace('+ ("</w>",)', "")
     verdict, own_calls = _run_hidden("01_tokenization", "test_learn_bpe", code, ["pair_counts"])
     assert not verdict.passed and own_calls["pair_counts"] > 0
+
+
+@pytest.mark.parametrize("notebook", ["01_tokenization", "02_metrics", "06_custom_dataloader"])
+def test_hidden_regions_let_only_the_graders_values_stand_in(notebook):
+    _, hidden = _solution_and_hidden(notebook)
+    uses = 0
+    for cell, region in hidden.items():
+        calls = region.count("standing_in(")
+        uses += calls
+        assert calls == region.count("standing_in(globals(), **case.stand_ins)"), cell
+        if calls:
+            assert "def " not in region, f"{cell}: a hidden region that stands in defines code"
+    assert uses == {"01_tokenization": 3, "02_metrics": 2, "06_custom_dataloader": 2}[notebook]
