@@ -88,10 +88,14 @@ def check_student_id(student: str) -> None:
 
 
 def _shown(text: object) -> str:
-    """A name as it may appear in a report: printable ASCII only, shortened."""
+    """A name as it may appear in a report: printable ASCII without HTML's special characters
+    (others as ``\\xNN``, so ``<svg>`` reads ``\\x3csvg\\x3e``), shortened."""
     text = str(text)
-    shown = "".join(ch if 32 <= ord(ch) < 127 else f"\\x{ord(ch) & 0xFF:02x}" for ch in text)
-    return repr(shown[:80] + ("..." if len(shown) > 80 else ""))
+    shown = "".join(
+        ch if 32 <= ord(ch) < 127 and ch not in "<>&\"'`\\" else f"\\x{ord(ch) & 0xFF:02x}"
+        for ch in text
+    )
+    return "'" + shown[:80] + ("..." if len(shown) > 80 else "") + "'"
 
 
 _KINDS = (
