@@ -1,6 +1,7 @@
 """Launcher of a grading sandbox (run with ``python -I``, standard library only).
 
-``outer LIMITS -- bwrap ...``: set the resource limits, then become bubblewrap.
+``outer LIMITS -- bwrap ...``: join the sandbox's memory cgroup (if it has one), set the
+resource limits, then become bubblewrap.
 ``inner SETTINGS -- kernel ...`` (inside the sandbox): give up root if the grader ran as
 root (switch to the sandbox's own uid, no capabilities, no new privileges), copy the
 submission's files into the private home folder, then become the kernel.
@@ -29,6 +30,12 @@ def _user_processes(uid: int) -> int:
 
 
 def outer(settings: dict, argv: list) -> None:
+    for procs in settings.get("cgroup_procs", []):  # before anything of the sandbox runs
+        try:
+            with open(procs, "w", encoding="ascii") as handle:
+                handle.write(str(os.getpid()))
+        except OSError as error:
+            raise SystemExit(f"sandbox: cannot join its memory cgroup {procs}: {error}") from None
     nproc = settings["nproc"]
     if settings["nproc_relative"]:  # not root: the limit counts all of this user's tasks
         nproc += _user_processes(os.getuid())

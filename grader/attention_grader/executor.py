@@ -6,6 +6,13 @@ submission's other files, the inputs of the hidden checks, the limits) and retur
 root, so it runs the same in the grader's own process, in a local Dask worker or on another
 machine. Nothing in the notebook is judged here: the verdicts are given by the grader, from
 the values the hidden checks reported.
+
+A report (an output of type :data:`wire.MIME`) is kept only if it is shown by a test cell
+while that very cell runs (the cell's ``grade_id`` is the report's ``check``); one shown from
+any other cell is dropped and counts against the output limit. No output can be changed
+once it is shown: ``update_display_data`` messages are dropped and display ids are removed
+before nbclient sees them (nbclient would otherwise rewrite every earlier output with the
+same id, in any cell).
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ LOCKED_CELL_SECONDS = 300  # instructor code (the setup cell) may take long on a
 CELL_GRACE_SECONDS = 30  # after a timeout interrupt, before the kernel is killed
 MAX_MESSAGE_BYTES = 64 * 1024**2  # one ZeroMQ message from the kernel
 LOG_TAIL_BYTES = 4000
+LOG_KEEP_BYTES = 64 * 1024  # of the kernel's own stdout/stderr, read through a pipe
+OUTPUT_KINDS = ("stream", "display_data", "execute_result", "error")
 SKIP_KEY = "course_grading_skip"  # cell metadata: do not execute (see nbgrader_ext)
 
 
@@ -75,6 +84,9 @@ class Result:
     cell_seconds: dict[int, float] = field(default_factory=dict)
     host: str = field(default_factory=socket.gethostname)
     input_digest: str = ""  # set by the caller: which notebook was executed
+    memory_guard: str = ""  # how the memory limit was enforced (sandbox.memory_enforcement)
+    memory_peak: int = 0  # the sandbox cgroup's peak memory in bytes (0 without a cgroup)
+    cgroup_seconds: float = 0.0  # time to set up and remove the sandbox's cgroup
 
 
 class SandboxKernelClient(AsyncKernelClient):
@@ -86,11 +98,44 @@ class SandboxKernelClient(AsyncKernelClient):
         return sock
 
 
+class LogTail(threading.Thread):
+    """Reads the kernel's own stdout and stderr from a pipe and keeps only their last
+    :data:`LOG_KEEP_BYTES` (nothing of it is written to a file)."""
+
+    def __init__(self, fd: int, keep: int = LOG_KEEP_BYTES) -> None:
+        super().__init__(daemon=True)
+        self.fd, self.keep, self.total = fd, keep, 0
+        self._buffer = bytearray()
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        try:
+            while chunk := os.read(self.fd, 1 << 16):
+                with self._lock:
+                    self.total += len(chunk)
+                    self._buffer += chunk
+                    if len(self._buffer) > 2 * self.keep:
+                        del self._buffer[: -self.keep]
+        except OSError:
+            pass
+        finally:
+            os.close(self.fd)
+
+    def text(self, size: int = LOG_TAIL_BYTES) -> str:
+        with self._lock:
+            return bytes(self._buffer[-size:]).decode("utf-8", "replace")
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """Starts the kernel inside :mod:`sandbox`, talking over Unix sockets in its ipc folder."""
 
     def __init__(
-        self, layout: Layout, limits: Limits, env: dict[str, str], log_path: Path, **kwargs: Any
+        self,
+        layout: Layout,
+        limits: Limits,
+        env: dict[str, str],
+        guard: sandbox.MemoryGuard | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             transport="ipc",
@@ -99,8 +144,8 @@ class SandboxKernelManager(AsyncKernelManager):
             client_class="attention_grader.executor.SandboxKernelClient",
             **kwargs,
         )
-        self.layout, self.limits, self.sandbox_env, self.log_path = layout, limits, env, log_path
-        self._log_file = None
+        self.layout, self.limits, self.sandbox_env, self.guard = layout, limits, env, guard
+        self.kernel_output: LogTail | None = None
 
     def write_connection_file(self, **kwargs: Any) -> None:
         super().write_connection_file(**kwargs)
@@ -119,10 +164,9 @@ class SandboxKernelManager(AsyncKernelManager):
         argv = super().format_kernel_cmd(extra_arguments)
         if not self.layout.isolated:
             return argv
-        return sandbox.command(self.layout, self.limits, self.sandbox_env, argv)
+        return sandbox.command(self.layout, self.limits, self.sandbox_env, argv, self.guard)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-        self._log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in close_log
         if self.layout.isolated:
             kw.update(
                 cwd=str(self.layout.root), env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -133,13 +177,21 @@ class SandboxKernelManager(AsyncKernelManager):
             env.pop("MPLCONFIGDIR", None)
             env[probe.CASES_ENV] = str(self.layout.stage_dir / "cases.json")
             kw.update(cwd=str(self.layout.stage_dir / "files"), env=env)
-        kw.update(stdout=self._log_file, stderr=self._log_file)
-        await super()._async_launch_kernel(kernel_cmd, **kw)
+        read_end, write_end = os.pipe()
+        self.kernel_output = LogTail(read_end)
+        self.kernel_output.start()
+        kw.update(stdout=write_end, stderr=write_end)
+        try:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+        finally:
+            os.close(write_end)  # the kernel's processes hold the only other copies
 
-    def close_log(self) -> None:
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+    def close_log(self) -> str:
+        """The last lines of the kernel's own output (once its processes are gone)."""
+        if self.kernel_output is None:
+            return ""
+        self.kernel_output.join(timeout=2.0)
+        return self.kernel_output.text()
 
     @property
     def sandbox_pid(self) -> int | None:
@@ -148,12 +200,25 @@ class SandboxKernelManager(AsyncKernelManager):
 
 
 def _size(msg: dict[str, Any]) -> int:
-    content = msg.get("content", {})
+    content = msg.get("content") or {}
     if msg["msg_type"] == "stream":
-        return len(content.get("text", ""))
+        return len(str(content.get("text", "")))
     data = content.get("data") or {}
-    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values()) + len(
-        json.dumps(content.get("traceback", []))
+    if not isinstance(data, dict):
+        return len(json.dumps(data, default=str))
+    return sum(
+        len(v) if isinstance(v, str) else len(json.dumps(v, default=str)) for v in data.values()
+    ) + len(json.dumps(content.get("traceback", []), default=str))
+
+
+def _own_report(cell: Any, payload: Any) -> bool:
+    """Whether ``payload`` (a report) is one the running ``cell`` may show: the cell is a
+    test cell and the report names it."""
+    return (
+        cells.is_grade(cell)
+        and not cells.is_solution(cell)
+        and isinstance(payload, dict)
+        and payload.get("check") == cells.grade_id(cell)
     )
 
 
@@ -191,6 +256,7 @@ class _Client(NotebookClient):
         self.on_cell_execute = self._started
         self.on_cell_executed = self._finished
         self.cell_seconds: dict[int, float] = {}
+        self.misplaced_reports = 0  # reports shown outside their own test cell (dropped)
 
     def _cell_timeout(self, cell: Any) -> int:
         if cells.is_locked(cell) and not cells.is_grade(cell) and not cells.is_solution(cell):
@@ -220,35 +286,81 @@ class _Client(NotebookClient):
         if content.get("ename") == "CellTimeoutError":
             self.events.append(f"cell {cell_index} timed out after {self._cell_timeout(cell)} s")
 
+    def _spend(self, pool: str, size: int, cell: Any) -> bool:
+        """Take ``size`` from the budget ``pool``; False (and a note, once) when it is spent."""
+        self.budget[pool] -= size
+        if self.budget[pool] >= 0:
+            return True
+        if pool not in {e.split(":")[0] for e in self.events}:
+            self.events.append(f"{pool}: more than the output limit, the rest was dropped")
+            cell.outputs.append(
+                nbformat.v4.new_output(
+                    "stream",
+                    name="stdout",
+                    text=f"[grader] output beyond the limit of {self.limits.output_bytes} "
+                    "bytes was dropped\n",
+                )
+            )
+        return False
+
     def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
         kind = msg["msg_type"]
-        if kind in ("stream", "display_data", "execute_result", "error", "update_display_data"):
-            is_report = wire.MIME in (msg.get("content", {}).get("data") or {})
-            pool = "report" if is_report else "output"
-            self.budget[pool] -= _size(msg)
-            if self.budget[pool] < 0:
-                if pool not in {e.split(":")[0] for e in self.events}:
-                    self.events.append(f"{pool}: more than the output limit, the rest was dropped")
-                    cell.outputs.append(
-                        nbformat.v4.new_output(
-                            "stream",
-                            name="stdout",
-                            text=f"[grader] output beyond the limit of {self.limits.output_bytes} "
-                            "bytes was dropped\n",
-                        )
-                    )
-                return None
-        elif kind.startswith("comm"):
+        content = msg.get("content")
+        if not isinstance(content, dict):
+            return None
+        if kind == "update_display_data":  # no output ever changes once shown
+            self._spend("output", _size(msg), cell)
+            return None
+        if kind.startswith("comm"):
             return None  # widgets: no state is kept while grading
+        if kind in OUTPUT_KINDS:
+            if "transient" in content:  # no display id: nothing may rewrite this output later
+                content = {k: v for k, v in content.items() if k != "transient"}
+                msg = {**msg, "content": content}
+            data = content.get("data")
+            pool = "output"
+            if isinstance(data, dict) and wire.MIME in data:
+                if kind == "display_data" and _own_report(cell, data[wire.MIME]):
+                    pool = "report"
+                else:  # a report outside its own test cell: dropped, and it costs output
+                    self.misplaced_reports += 1
+                    if self.misplaced_reports == 1:
+                        self.events.append(
+                            f"cell {cell_index} showed a report of the hidden checks outside "
+                            "its own test cell; it was dropped"
+                        )
+                    self._spend("output", _size(msg), cell)
+                    return None
+            if not self._spend(pool, _size(msg), cell):
+                return None
         return super().process_message(msg, cell, cell_index)
 
 
-class _Watchdog(threading.Thread):
-    """Kills the sandbox when it uses too much memory or time."""
+def memory_reason(limits: Limits) -> str:
+    """Why a sandbox stopped by its memory cgroup was stopped."""
+    return (
+        f"the notebook ran out of memory, over the limit of "
+        f"{limits.memory_bytes / 1024**3:.1f} GiB (files in /tmp, /dev/shm and the home "
+        "folder count as memory); the operating system stopped it"
+    )
 
-    def __init__(self, km: SandboxKernelManager, client: _Client, limits: Limits) -> None:
+
+class _Watchdog(threading.Thread):
+    """Kills the sandbox when it uses too much memory or time. With a memory cgroup the
+    operating system enforces the memory limit and the watchdog stops the whole sandbox once
+    the OOM killer has stopped any of its processes; without one, it counts resident memory
+    and the sandbox's tmpfs usage itself."""
+
+    def __init__(
+        self,
+        km: SandboxKernelManager,
+        client: _Client,
+        limits: Limits,
+        guard: sandbox.MemoryGuard | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.km, self.client, self.limits = km, client, limits
+        self.guard = guard or sandbox.MemoryGuard("watchdog", limits.memory_bytes)
         self.started = time.monotonic()
         self.kill_status: tuple[str, str] | None = None
         self._halt = threading.Event()
@@ -266,14 +378,9 @@ class _Watchdog(threading.Thread):
             pid = self.km.sandbox_pid
             if pid is None:
                 continue
-            used = tree_memory(pid, self.limits.memory_bytes)
-            if used > self.limits.memory_bytes:
-                self._kill(
-                    "over-memory",
-                    f"the notebook used {used / 1024**3:.1f} GiB of memory, "
-                    f"over the limit of "
-                    f"{self.limits.memory_bytes / 1024**3:.1f} GiB",
-                )
+            over = self._memory_over(pid)
+            if over:
+                self._kill("over-memory", over)
             elif time.monotonic() - self.started > self.limits.notebook_seconds:
                 self._kill(
                     "timed-out",
@@ -287,6 +394,47 @@ class _Watchdog(threading.Thread):
                         "timed-out",
                         f"cell {index} kept running after its {limit} s timeout and an interrupt",
                     )
+
+    def _memory_over(self, pid: int) -> str | None:
+        limit = self.limits.memory_bytes
+        if self.guard.enforced:
+            return memory_reason(self.limits) if self.guard.oom_kills() > 0 else None
+        held = tmpfs_usage(pid) if self.km.layout.isolated else 0
+        used = held + tree_memory(pid, max(limit - held, 0))
+        if used <= limit:
+            return None
+        return (
+            f"the notebook used {used / 1024**3:.1f} GiB of memory, over the limit of "
+            f"{limit / 1024**3:.1f} GiB"
+            + (f" ({held / 1024**3:.1f} GiB of it in /tmp, /dev/shm and home)" if held else "")
+        )
+
+
+def tmpfs_usage(pid: int) -> int:
+    """Bytes held in the sandbox's tmpfs mounts (:data:`sandbox.TMPFS_MOUNTS`), read from the
+    host through ``/proc/<pid>/root`` of a process inside the sandbox's mount namespace."""
+    try:
+        own = os.readlink("/proc/self/ns/mnt")
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except (psutil.Error, OSError):
+        return 0
+    for proc in procs:
+        try:
+            if os.readlink(f"/proc/{proc.pid}/ns/mnt") != own:
+                break
+        except OSError:
+            continue
+    else:
+        return 0
+    total = 0
+    for mount in sandbox.TMPFS_MOUNTS:
+        try:
+            stat = os.statvfs(f"/proc/{proc.pid}/root{mount}")
+        except OSError:
+            continue
+        total += (stat.f_blocks - stat.f_bfree) * stat.f_frsize
+    return total
 
 
 def tree_memory(pid: int, limit: int) -> int:
@@ -395,16 +543,6 @@ def resource_events(nb: Any, limits: Limits) -> list[str]:
     return found
 
 
-def _log_tail(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - LOG_TAIL_BYTES))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
 async def _run(client: _Client, result: Result) -> int | None:
     """Execute every cell; return the index of the cell during which the kernel died."""
     started = time.monotonic()
@@ -437,22 +575,25 @@ def execute(job: Job) -> Result:
     nb = nbformat.from_dict(copy.deepcopy(job.notebook))
     result = Result(key=job.key, notebook={})
     layout = Layout.create(job.limits, isolated=job.isolated)
+    result.memory_guard = sandbox.memory_enforcement(job.isolated)
     km = client = watchdog = None
+    guard = sandbox.MemoryGuard("watchdog", job.limits.memory_bytes)
     try:
+        guard = sandbox.MemoryGuard.create(job.limits, isolated=job.isolated)
         _stage(layout, job)
         env = sandbox.kernel_env(
             job.limits,
             {"NBGRADER_EXECUTION": job.mode, probe.CASES_ENV: f"{sandbox.GRADER_DIR}/cases.json"},
         )
-        km = SandboxKernelManager(
-            layout, job.limits, env, layout.root / "kernel.log", kernel_name="python3"
-        )
+        km = SandboxKernelManager(layout, job.limits, env, guard, kernel_name="python3")
         client = _Client(nb, km, job.limits)
-        watchdog = _Watchdog(km, client, job.limits)
+        watchdog = _Watchdog(km, client, job.limits, guard)
         watchdog.start()
         died_at = asyncio.run(_run(client, result))
         if watchdog.kill_status is not None:
             result.status, result.reason = watchdog.kill_status
+        elif guard.oom_kills() > 0:
+            result.status, result.reason = "over-memory", memory_reason(job.limits)
         elif died_at is not None:
             code = km.provisioner.process.poll() if km.provisioner else None
             result.status = "kernel-died"
@@ -473,11 +614,16 @@ def execute(job: Job) -> Result:
             client.kc.stop_channels()  # nbclient leaves the channels of a km it was given
         if km is not None:
             kill_tree(km.sandbox_pid)
-            km.close_log()
-        result.log = _log_tail(layout.root / "kernel.log")
+        result.memory_peak = guard.peak()
+        removing = time.monotonic()
+        if not guard.remove():
+            result.events.append(f"the sandbox's cgroup {guard.path} could not be removed")
+        result.cgroup_seconds = round(guard.setup_seconds + time.monotonic() - removing, 4)
+        if km is not None:
+            result.log = km.close_log()
         layout.remove()
     if client is not None:
-        result.events = client.events + resource_events(nb, job.limits)
+        result.events = client.events + resource_events(nb, job.limits) + result.events
         result.cell_seconds = client.cell_seconds
     result.notebook = nb
     result.seconds = round(time.monotonic() - start, 3)

@@ -10,8 +10,9 @@ What the kernel sees and may do:
   starts dies with it, also ``start_new_session`` ones), its own IPC and host name;
 - as an unprivileged user: when the grader runs as root, each sandbox gets its own uid
   (from ``COURSE_SANDBOX_UID_BASE`` up), so the process limit is exact;
-- limits (:class:`Limits`, each an environment variable): memory (resident memory of all its
-  processes, watched by the executor; each process's address space is capped as well),
+- limits (:class:`Limits`, each an environment variable): memory (capped by the operating
+  system with a memory cgroup of its own, tmpfs pages of ``/tmp``, ``/dev/shm`` and home
+  included, see :class:`MemoryGuard`; each process's address space is capped as well),
   processes/threads (``RLIMIT_NPROC``), disk (tmpfs sizes, ``RLIMIT_FSIZE``), wall time per
   cell and per notebook, and output size.
 
@@ -21,15 +22,20 @@ The kernel talks to the grader through Unix sockets in a folder bound into the s
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import itertools
 import json
 import os
 import re
+import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -296,8 +302,15 @@ def kernel_env(limits: Limits, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def command(layout: Layout, limits: Limits, env: dict[str, str], argv: list[str]) -> list[str]:
-    """The full command: limits, then bwrap, then (inside) the launcher that drops to the
+def command(
+    layout: Layout,
+    limits: Limits,
+    env: dict[str, str],
+    argv: list[str],
+    guard: MemoryGuard | None = None,
+) -> list[str]:
+    """The full command: limits (and the memory cgroup ``guard``, which the launcher joins
+    before anything else runs), then bwrap, then (inside) the launcher that drops to the
     sandbox user, copies the submission's files home and runs ``argv``."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -307,6 +320,7 @@ def command(layout: Layout, limits: Limits, env: dict[str, str], argv: list[str]
         "nproc": limits.processes,
         "fsize": limits.disk_bytes,
         "nproc_relative": layout.uid is None,
+        "cgroup_procs": guard.procs_files if guard is not None else [],
     }
     inner = {"uid": layout.uid, "files": f"{GRADER_DIR}/files", "home": HOME}
     return [
@@ -327,6 +341,248 @@ def command(layout: Layout, limits: Limits, env: dict[str, str], argv: list[str]
         "--",
         *argv,
     ]
+
+
+# ------------------------------------------------------------------- memory, enforced
+
+CGROUPS_ENV = "COURSE_SANDBOX_CGROUPS"  # "auto" (default) or "off": the watchdog alone
+CGROUP_PREFIX = "course-sandbox-"
+TMPFS_MOUNTS = ("/tmp", "/dev/shm", HOME)  # memory that is no process's resident set
+_CGROUP_SERIAL = itertools.count()
+
+
+def _unescape(path: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
+
+
+def _own_cgroup_dirs() -> list[tuple[str, Path]]:
+    """(kind, folder of this process's own cgroup) for each mounted memory hierarchy:
+    ``cgroup2`` (the unified hierarchy) first, then ``cgroup1`` (the v1 memory controller)."""
+    own: dict[str, str] = {}
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as handle:
+            for line in handle:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                own[controllers] = path
+        with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+            mounts = handle.read().splitlines()
+    except (OSError, ValueError):
+        return []
+    found: list[tuple[str, Path]] = []
+    for line in mounts:
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) < 5 or len(tail) < 3:
+            continue
+        root, point, fstype, options = fields[3], _unescape(fields[4]), tail[0], tail[2]
+        if fstype == "cgroup2":
+            kind, path = "cgroup2", own.get("")
+        elif fstype == "cgroup" and "memory" in options.split(","):
+            kind = "cgroup1"
+            path = next((p for c, p in own.items() if "memory" in c.split(",")), None)
+        else:
+            continue
+        if path is None:
+            continue
+        if root != "/":  # a container's view: the mount shows a subtree only
+            if path != root and not path.startswith(root.rstrip("/") + "/"):
+                continue
+            path = path[len(root) :] or "/"
+        folder = Path(point) / path.lstrip("/")
+        if folder.is_dir() and (kind, folder) not in found:
+            found.append((kind, folder))
+    return sorted(found, key=lambda item: item[0] != "cgroup2")
+
+
+def _usable(kind: str, folder: Path) -> str | None:
+    """Why sandboxes' cgroups cannot be made under ``folder`` (None when they can)."""
+    if not os.access(folder, os.W_OK):
+        return f"{folder} is not writable"
+    if kind == "cgroup1":
+        return None if (folder / "memory.limit_in_bytes").exists() else "no memory controller"
+    try:
+        if "memory" not in (folder / "cgroup.controllers").read_text().split():
+            return "the memory controller is not enabled for this cgroup"
+        if "memory" not in (folder / "cgroup.subtree_control").read_text().split():
+            (folder / "cgroup.subtree_control").write_text("+memory")
+    except OSError as error:  # EBUSY: this cgroup holds processes itself
+        return f"cannot enable the memory controller below {folder} ({error.strerror})"
+    return None
+
+
+def _sweep(folder: Path) -> None:
+    """Remove cgroups that an earlier grader process (now dead) left behind."""
+    for entry in folder.glob(CGROUP_PREFIX + "*"):
+        owner = entry.name[len(CGROUP_PREFIX) :].split("-")[0]
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+            continue  # its grader still runs
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        MemoryGuard("cgroup", 0, entry).remove(timeout=2.0)
+
+
+@functools.cache
+def _memory_hierarchy() -> tuple[str, Path | None, str]:
+    """(kind, parent folder, why) of the cgroups this process gives its sandboxes, once."""
+    reasons = []
+    candidates = _own_cgroup_dirs()
+    for kind, folder in candidates:
+        problem_text = _usable(kind, folder)
+        if problem_text is None:
+            _sweep(folder)
+            return kind, folder, ""
+        reasons.append(f"{kind}: {problem_text}")
+    if not candidates:
+        reasons.append("no cgroup hierarchy with a memory controller is mounted")
+    return "watchdog", None, "; ".join(reasons)
+
+
+def memory_enforcement(isolated: bool = True) -> str:
+    """How a sandbox's memory limit is enforced on this machine (one sentence)."""
+    if not isolated:
+        return "no sandbox: the watchdog reads resident memory only"
+    if os.environ.get(CGROUPS_ENV, "auto").strip().lower() == "off":
+        return f"watchdog (cgroups turned off by {CGROUPS_ENV}=off): resident memory + tmpfs"
+    kind, folder, why = _memory_hierarchy()
+    if kind == "cgroup2":
+        return f"cgroup v2 memory.max per sandbox (below {folder}), tmpfs pages included"
+    if kind == "cgroup1":
+        return (
+            f"cgroup v1 memory.limit_in_bytes (+ memsw) per sandbox (below {folder}), "
+            "tmpfs pages included"
+        )
+    return f"watchdog every 0.2 s: resident memory + tmpfs usage (no usable memory cgroup: {why})"
+
+
+def _write(path: Path, value: int | str) -> None:
+    with open(path, "w", encoding="ascii") as handle:
+        handle.write(str(value))
+
+
+def _read_keyed(path: Path, key: str) -> int:
+    try:
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key and value.strip().isdigit():
+                return int(value)
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class MemoryGuard:
+    """The memory cgroup of one sandbox (``kind`` ``cgroup2`` or ``cgroup1``), or none
+    (``watchdog``: the executor then counts resident memory and tmpfs usage itself).
+
+    The sandbox's outer launcher joins the cgroup before it becomes bubblewrap, so every
+    process of the sandbox is born inside it and every page it charges counts, tmpfs pages
+    of its ``/tmp``, ``/dev/shm`` and home included; the kernel's OOM killer stops it at the
+    limit. The cgroup's files belong to the grader: the sandbox's user cannot write them
+    (and sees no ``/sys`` at all), so it cannot leave. :meth:`remove` kills what is left in
+    it and removes it."""
+
+    kind: str
+    limit: int
+    path: Path | None = None
+    setup_seconds: float = 0.0
+
+    @classmethod
+    def create(cls, limits: Limits, isolated: bool = True) -> MemoryGuard:
+        start = time.monotonic()
+        off = os.environ.get(CGROUPS_ENV, "auto").strip().lower() == "off"
+        kind, parent, _ = ("watchdog", None, "") if off or not isolated else _memory_hierarchy()
+        if parent is None:
+            return cls("watchdog", limits.memory_bytes)
+        name = f"{CGROUP_PREFIX}{os.getpid()}-{next(_CGROUP_SERIAL)}-{secrets.token_hex(4)}"
+        path = parent / name
+        path.mkdir(mode=0o755)
+        guard = cls(kind, limits.memory_bytes, path)
+        try:
+            if kind == "cgroup2":
+                _write(path / "memory.max", limits.memory_bytes)
+                for name, value in (("memory.swap.max", 0), ("memory.oom.group", 1)):
+                    if (path / name).exists():
+                        _write(path / name, value)
+            else:
+                _write(path / "memory.limit_in_bytes", limits.memory_bytes)
+                if (path / "memory.memsw.limit_in_bytes").exists():  # no way around it by swap
+                    _write(path / "memory.memsw.limit_in_bytes", limits.memory_bytes)
+        except OSError:
+            guard.remove(timeout=1.0)
+            raise
+        guard.setup_seconds = time.monotonic() - start
+        return guard
+
+    @property
+    def enforced(self) -> bool:
+        return self.path is not None
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [str(self.path / "cgroup.procs")] if self.path is not None else []
+
+    def pids(self) -> list[int]:
+        if self.path is None:
+            return []
+        try:
+            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def oom_kills(self) -> int:
+        """How many processes the OOM killer stopped in this sandbox so far."""
+        if self.path is None:
+            return 0
+        if self.kind == "cgroup2":
+            events = self.path / "memory.events"
+            return max(_read_keyed(events, "oom_kill"), _read_keyed(events, "oom_group_kill"))
+        return _read_keyed(self.path / "memory.oom_control", "oom_kill")
+
+    def peak(self) -> int:
+        """The most memory the sandbox held at once (page cache included), 0 if unknown."""
+        if self.path is None:
+            return 0
+        name = "memory.peak" if self.kind == "cgroup2" else "memory.max_usage_in_bytes"
+        try:
+            return int((self.path / name).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def kill(self) -> None:
+        """SIGKILL every process in the cgroup (also any that left the sandbox's tree)."""
+        if self.path is None:
+            return
+        if (self.path / "cgroup.kill").exists():
+            with contextlib.suppress(OSError):
+                _write(self.path / "cgroup.kill", 1)
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def remove(self, timeout: float = 10.0) -> bool:
+        """Kill what is left and remove the cgroup; whether it is gone."""
+        if self.path is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            self.kill()
+            try:
+                self.path.rmdir()
+                return True
+            except FileNotFoundError:
+                return True
+            except OSError as error:
+                if error.errno not in (errno.EBUSY, errno.ENOTEMPTY) or (
+                    time.monotonic() > deadline
+                ):
+                    return False
+            time.sleep(0.02)
 
 
 @functools.cache

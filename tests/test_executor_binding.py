@@ -1,0 +1,138 @@
+"""attention_grader.executor: a report counts only in its own test cell, and no output changes
+once shown (small notebooks, each run in the real sandbox)."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from attention_course import wire
+from attention_grader import executor, sandbox
+
+pytestmark = pytest.mark.slow
+
+SHOW = (
+    "from IPython.display import display, update_display\n"
+    f"MIME = {wire.MIME!r}\n"
+    "def rep(check, value, **kw):\n"
+    "    display({MIME: {'check': check, 'case': 0, 'values': {'v': value}}}, raw=True, **kw)\n"
+    "def upd(check, value, **kw):\n"
+    "    update_display({MIME: {'check': check, 'case': 0, 'values': {'v': value}}}, raw=True,"
+    " **kw)\n"
+)
+
+
+def _test_cell(grade_id: str, source: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "grade_id": grade_id,
+        "locked": True,
+        "points": 1,
+        "solution": False,
+        "schema_version": 3,
+    }
+    return cell
+
+
+def _run(*cells: nbformat.NotebookNode | str, output_bytes: int = 1024**2) -> executor.Result:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(SHOW)] + [
+        nbformat.v4.new_code_cell(c) if isinstance(c, str) else c for c in cells
+    ]
+    limits = sandbox.Limits(cell_seconds=20, notebook_seconds=120, output_bytes=output_bytes)
+    result = executor.execute(executor.Job(key="s/a/n", notebook=nb, cases={}, limits=limits))
+    assert result.status == "ok", (result.reason, result.log)
+    return result
+
+
+def _reports(cell: dict) -> list[dict]:
+    return [o["data"][wire.MIME] for o in cell.outputs if wire.MIME in o.get("data", {})]
+
+
+def _outputs(result: executor.Result) -> str:
+    return json.dumps([c.get("outputs", []) for c in result.notebook.cells])
+
+
+def _texts(cell: dict) -> list[str]:
+    out = []
+    for o in cell.outputs:
+        out.append(o.get("text") or o.get("data", {}).get("text/plain", ""))
+    return out
+
+
+def test_a_report_counts_only_in_its_own_test_cell():
+    result = _run(
+        "rep('test_x', 'from a solution cell')",
+        _test_cell("test_x", "rep('test_x', 'own')\nrep('test_y', 'for another test')"),
+        _test_cell("test_y", "rep('test_y', 'own')"),
+        "print({MIME: 'a printed report is text, not a report'})",
+    )
+    cells = result.notebook.cells
+    assert _reports(cells[1]) == []
+    assert _reports(cells[2]) == [{"check": "test_x", "case": 0, "values": {"v": "own"}}]
+    assert _reports(cells[3]) == [{"check": "test_y", "case": 0, "values": {"v": "own"}}]
+    assert any("outside its own test cell" in e for e in result.events), result.events
+
+
+def test_update_display_never_changes_a_report():
+    result = _run(
+        _test_cell(
+            "test_x",
+            "rep('test_x', 'placeholder', display_id='slot')\n"
+            "upd('test_x', 'same cell', display_id='slot')",
+        ),
+        "upd('test_x', 'later cell', display_id='slot')",
+        _test_cell("test_x2", "upd('test_x', 'later test cell', display_id='slot')"),
+    )
+    cells = result.notebook.cells
+    assert _reports(cells[1]) == [{"check": "test_x", "case": 0, "values": {"v": "placeholder"}}]
+    assert _reports(cells[2]) == [] and _reports(cells[3]) == []
+    assert "slot" not in _outputs(result)  # outputs carry no display id
+
+
+def test_a_display_id_cannot_rewrite_earlier_outputs():
+    result = _run(
+        "_ = display('original text', display_id='text-slot')",
+        _test_cell("test_x", "rep('test_x', 'placeholder', display_id='slot')"),
+        "_ = display('rewritten text', display_id='text-slot')\n"
+        "rep('test_x', 'rewritten', display_id='slot')",
+        _test_cell(
+            "test_x",
+            "rep('test_x', 'again', display_id='slot')\n"
+            "_ = display('rewritten in a test cell', display_id='text-slot')",
+        ),
+    )
+    cells = result.notebook.cells
+    assert _texts(cells[1]) == ["'original text'"]
+    assert _reports(cells[2]) == [{"check": "test_x", "case": 0, "values": {"v": "placeholder"}}]
+    assert _texts(cells[3]) == ["'rewritten text'"]  # its own new output, the report dropped
+    assert _reports(cells[4]) == [{"check": "test_x", "case": 0, "values": {"v": "again"}}]
+    assert "slot" not in _outputs(result)
+
+
+def test_misplaced_reports_count_against_the_output_limit():
+    flood = (
+        "for i in range(400):\n"
+        "    display({MIME: {'check': 'test_x', 'case': i, 'values': {'pad': 'x' * 1000}}},"
+        " raw=True)\n"
+    )
+    result = _run(
+        flood,
+        "print('after the flood')",
+        _test_cell("test_x", "rep('test_x', 'own')"),
+        output_bytes=100_000,
+    )
+    cells = result.notebook.cells
+    assert any(e.startswith("output: more than the output limit") for e in result.events)
+    assert "after the flood\n" not in _texts(cells[2])  # the normal budget is spent
+    assert _reports(cells[1]) == []
+    assert _reports(cells[3]) == [{"check": "test_x", "case": 0, "values": {"v": "own"}}]
+    assert len(json.dumps(result.notebook)) < 50_000
