@@ -64,7 +64,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dateutil.tz import gettz
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
@@ -404,9 +403,11 @@ class SafeCollect(ExchangeCollect):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _format(self, when: datetime.datetime) -> str:
-        tz = gettz(self.timezone) or UTC
-        return when.replace(tzinfo=UTC).astimezone(tz).strftime(self.timestamp_format)
+    @staticmethod
+    def _format(when: datetime.datetime) -> str:
+        """Always UTC, in nbgrader's default format (a zone name such as ``-03`` that
+        ``%Z`` gives for some zones is not a time the intake accepts)."""
+        return when.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
     @staticmethod
     def _share(folder: Path) -> None:
