@@ -272,3 +272,122 @@ def test_hidden_cases_hold_the_visible_mha_inputs(check, seed):
     flat = nb03.flat_mha_params(layer.get_weights())
     for name, value in flat.items():
         np.testing.assert_array_equal(first["params"][name], value, err_msg=name)
+
+
+# --------------------------------------------------------------------------- stand-ins
+
+STAND_IN_CELLS = {
+    "test_attention_shapes": ("attention", ("softmax",)),
+    "test_attention_values": ("attention", ("softmax",)),
+    "test_attention_mask": ("attention", ("softmax",)),
+    "test_mha_against_keras": (
+        "multi_head_attention",
+        ("split_heads", "merge_heads", "scaled_dot_product_attention"),
+    ),
+    "test_mha_mask": (
+        "multi_head_attention",
+        ("split_heads", "merge_heads", "scaled_dot_product_attention"),
+    ),
+}
+
+
+def _solution_cells() -> dict[str, str]:
+    from attention_grader import authoring, cells
+    from conftest import ROOT
+
+    nb = authoring.read_notebook(ROOT / "source" / nb03.NB / f"{nb03.NB}.ipynb")
+    return {cells.grade_id(c): "".join(c["source"]) for c in nb["cells"] if cells.grade_id(c)}
+
+
+def _skipped(*args, **kwargs):
+    raise NotImplementedError("the student's own function was called")
+
+
+def _run_hidden(cell: str, code: str, helpers: tuple[str, ...], case) -> dict:
+    """The hidden region of ``cell`` on one case, as in a grading kernel: inputs and tables
+    travel through the wire; the student's helpers are all unimplemented."""
+    import json
+
+    from attention_course import probe, wire
+
+    def trip(value):
+        return wire.decode(json.loads(json.dumps(wire.encode(value))))
+
+    namespace = {"np": np}
+    exec(code, namespace)
+    namespace.update({name: _skipped for name in helpers})
+    inputs, tables = trip(case.inputs), trip(case.stand_ins)
+    assert set(tables) == set(helpers)
+    with probe.standing_in(namespace, **tables):
+        if cell.startswith("test_attention"):
+            attention = namespace["scaled_dot_product_attention"]
+            q, k, v = inputs["q"], inputs["k"], inputs["v"]
+            values = {"out": probe.call(attention, q, k, v, mask=inputs["mask"])}
+            if cell == "test_attention_mask":
+                values["unmasked"] = probe.call(attention, q, k, v)
+        else:
+            values = {
+                "out": probe.call(
+                    namespace["multi_head_attention"],
+                    inputs["query"],
+                    inputs["value"],
+                    inputs["key"],
+                    dict(inputs["params"]),
+                    inputs["num_heads"],
+                    mask=inputs["mask"],
+                )
+            }
+    assert namespace[helpers[0]] is _skipped  # put back
+    return trip(values)
+
+
+@pytest.mark.parametrize("cell", sorted(STAND_IN_CELLS))
+@pytest.mark.parametrize("solution", ["instructor", "alternative"])
+def test_stand_in_tables_answer_every_call_of_a_correct_solution(cell, solution):
+    """With every helper of the student unimplemented, a correct attention (multi-head
+    attention) still scores full marks: the grader's tables answer each call it makes, the
+    instructor's as well as the catalog's differently written alternative."""
+    from attention_grader import judging
+    from attention_grader.catalogs import nb03_reweighing as catalog
+
+    solution_cell, helpers = STAND_IN_CELLS[cell]
+    code = (
+        _solution_cells()[solution_cell]
+        if solution == "instructor"
+        else catalog.ALTERNATIVE[solution_cell]
+    )
+    check = judging.checks_of(nb03.NB)[cell]
+    for index, case in enumerate(check.all_cases):
+        values = _run_hidden(cell, code, helpers, case)
+        check.judge(case, judging.Observed(values, case.label, check), check.want(index))
+
+
+def test_a_call_a_correct_solution_does_not_make_goes_to_the_students_function():
+    """Attention without the scaling calls softmax with other scores: the table has no answer,
+    the student's own softmax is called (here unimplemented), and the cell loses its points."""
+    from attention_course import wire
+    from attention_grader import judging
+
+    code = _solution_cells()["attention"].replace(" / np.sqrt(d_k)", "")
+    check = judging.checks_of(nb03.NB)["test_attention_values"]
+    case = check.all_cases[1]
+    values = _run_hidden("test_attention_values", code, ("softmax",), case)
+    assert isinstance(values["out"], wire.Raised)
+    assert values["out"].type_name == "NotImplementedError"
+
+
+def test_no_reference_code_in_the_hidden_regions():
+    """The hidden regions hand the stand-ins values only: no function or class of their own."""
+    import re
+
+    from attention_grader import authoring, cells
+    from conftest import ROOT
+
+    nb = authoring.read_notebook(ROOT / "source" / nb03.NB / f"{nb03.NB}.ipynb")
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        hidden = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", source, re.S)
+        for region in hidden:
+            if cells.grade_id(cell) in STAND_IN_CELLS:
+                assert "def " not in region and "class " not in region, cells.grade_id(cell)
+                assert "standing_in(globals(), **case.stand_ins)" in region

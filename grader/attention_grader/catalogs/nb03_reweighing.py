@@ -1,9 +1,10 @@
 """Typical mistakes in 03_reweighing, and a different but correct solution.
 
 Each mistake is a small edit of the instructor solution (or a replacement cell) and
-names the test cells it must fail; every other test must keep its points. The
-attention tests run with a reference softmax, and the multi-head tests with reference
-split/merge/attention, so a mistake costs the points of its own exercise only.
+names the test cells it must fail; every other test must keep its points. While the
+attention tests run, the student's softmax is answered from values the grader computed (and
+split/merge/attention while the multi-head tests run), so a mistake costs the points of its own
+exercise only: ``softmax_skipped`` and ``heads_skipped`` keep the later exercises' points.
 """
 
 from ..submissions import Mistake
@@ -53,6 +54,18 @@ MISTAKES = {
                 ("np.max(z, axis=axis, keepdims=True)", "np.max(z, axis=-1, keepdims=True)"),
                 ("np.sum(e, axis=axis, keepdims=True)", "np.sum(e, axis=-1, keepdims=True)"),
             ]
+        },
+    ),
+    "softmax_skipped": Mistake(
+        why="exercise 2 left undone (softmax raises NotImplementedError): only its own points "
+        "go, the attention tests keep theirs (the grader's values answer attention's softmax "
+        "calls)",
+        breaks=frozenset({"test_softmax"}),
+        replace={
+            "softmax": """
+def softmax(x, axis=-1, temperature=1.0):
+    raise NotImplementedError()
+"""
         },
     ),
     "softmax_global_max": Mistake(
@@ -211,6 +224,21 @@ MISTAKES = {
                     "return x.reshape(batch, num_heads, T, width // num_heads)",
                 )
             ]
+        },
+    ),
+    "heads_skipped": Mistake(
+        why="exercise 5.1 left undone (split_heads and merge_heads raise NotImplementedError): "
+        "the multi-head tests keep their points (the grader's values answer the helper calls)",
+        breaks=frozenset({"test_split_merge_heads"}),
+        replace={
+            "split_merge_heads": """
+def split_heads(x, num_heads):
+    raise NotImplementedError()
+
+
+def merge_heads(x):
+    raise NotImplementedError()
+"""
         },
     ),
     "heads_strided": Mistake(
@@ -452,9 +480,10 @@ def positional_encoding(seq_len, d_model):
 
 DEMO_MISTAKE = "attention_no_scaling"
 
-# Solution cells that call each other inside their own tests. The attention tests swap
-# in a reference softmax and the multi-head tests reference helpers, so those cells are
-# independent families.
+# Solution cells that call each other inside their own tests. While the attention tests run the
+# grader's values answer softmax's calls, and the multi-head tests' calls of the helpers, so
+# those cells are independent families (a call that a correct solution does not make goes to the
+# student's own function: a mistake that changes the calls fails on its own).
 FAMILIES = [
     {"smoothing_weights"},
     {"softmax"},

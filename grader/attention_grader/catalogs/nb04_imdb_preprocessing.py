@@ -1,9 +1,10 @@
 """Typical mistakes in 04_imdb_preprocessing, and a different but correct solution.
 
 Each mistake is a small edit of the instructor solution (or a replacement cell) and names
-the test cells it must fail; every other test must keep its points. The vectorizer tests
-run with a reference standardize (and the split test with a reference make_vectorizer), so
-a mistake costs the points of its own exercise only.
+the test cells it must fail; every other test must keep its points. While the vectorizer tests
+run, the student's standardize is answered from values the grader computed (and make_vectorizer
+while the split test runs), so a mistake costs the points of its own exercise only:
+``standardize_skipped`` and ``vectorizer_skipped`` keep the later exercises' points.
 """
 
 from ..submissions import Mistake
@@ -175,7 +176,29 @@ MISTAKES = {
         breaks=frozenset({"test_standardize"}),
         replace={"standardize": _STANDARDIZE_PYTHON},
     ),
+    "standardize_skipped": Mistake(
+        why="exercise 1 left undone (standardize raises NotImplementedError): only its own points "
+        "go, the vectorizer tests keep theirs (the grader's values answer standardize's calls)",
+        breaks=frozenset({"test_standardize"}),
+        replace={
+            "standardize": """
+def standardize(text):
+    raise NotImplementedError()
+"""
+        },
+    ),
     # --- exercise 2: vectorizer --------------------------------------------------------------
+    "vectorizer_skipped": Mistake(
+        why="exercise 2 left undone (make_vectorizer raises NotImplementedError): the split test "
+        "keeps its points (the grader's values answer the make_vectorizer call)",
+        breaks=frozenset({"test_make_vectorizer"}),
+        replace={
+            "make_vectorizer": """
+def make_vectorizer(texts, max_tokens, seq_len):
+    raise NotImplementedError()
+"""
+        },
+    ),
     "vectorizer_default_standardize": Mistake(
         why="the layer's default standardization: '<br />' becomes the token 'br'",
         breaks=frozenset({"test_make_vectorizer"}),
@@ -410,7 +433,9 @@ def make_dataset(ids, labels, batch_size, training, seed=0):
 
 DEMO_MISTAKE = "tags_glued_to_words"
 
-# The vectorizer and split tests swap in reference helpers: every cell is its own family.
+# While the vectorizer and split tests run, the grader's values answer the helpers' calls (a call
+# that a correct solution does not make goes to the student's own function, so a mistake that
+# changes the calls fails on its own): every cell is its own family.
 FAMILIES = [
     {"standardize"},
     {"make_vectorizer"},

@@ -1,9 +1,9 @@
 """Typical mistakes in 05_imdb_attention, and a different but correct solution.
 
 Each mistake is a small edit of the instructor solution (or a replacement cell) and names
-the test cells it must fail; every other test must keep its points. The model test runs
-with a reference AttentionPooling standing in for the student's, so a mistake in the layer
-costs the layer's points only. The trusted checks are in
+the test cells it must fail; every other test must keep its points. While the model test runs,
+the student's AttentionPooling is answered from values the grader computed, so a mistake in the
+layer costs the layer's points only (``pooling_skipped``, ``weights_not_returned``). The trusted checks are in
 grader/attention_grader/judges/nb05_imdb_attention.py.
 """
 
@@ -107,6 +107,22 @@ MISTAKES = {
         return (weights[..., None] * np.asarray(h)).sum(axis=1), weights
 """
             )
+        },
+    ),
+    "pooling_skipped": Mistake(
+        why="exercise 1 left undone (call raises NotImplementedError): the model test keeps its "
+        "points (the grader's values answer the layer inside the student's model)",
+        breaks=frozenset({"test_attention_pooling"}),
+        replace={
+            "attention_pooling": _POOLING_CLASS.format(body="        raise NotImplementedError()\n")
+        },
+    ),
+    "weights_not_returned": Mistake(
+        why="call returns the pooled vector only, not (pooled, weights): the model test keeps its "
+        "points (the grader's values answer the layer inside the student's model)",
+        breaks=frozenset({"test_attention_pooling"}),
+        edits={
+            "attention_pooling": [("        return pooled, weights\n", "        return pooled\n")]
         },
     ),
     # --- exercise 2: the model ------------------------------------------------------------------
@@ -290,7 +306,9 @@ MISTAKES = {
 
 DEMO_MISTAKE = "softmax_includes_padding"
 
-# The model test swaps in a reference AttentionPooling: every cell is its own family.
+# While the model test runs, the grader's values answer AttentionPooling (an input that a correct
+# model does not give it goes to the student's own call, so a mistake in the model fails on its
+# own): every cell is its own family.
 FAMILIES = [
     {"attention_pooling"},
     {"gru_attention"},

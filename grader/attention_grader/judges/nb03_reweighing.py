@@ -12,6 +12,8 @@ equal Keras to 1e-5.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,7 @@ import numpy as np
 from attention_course import wire
 from attention_course.checks import check_close, check_equal, check_shape, check_sums_to_one, fail
 
-from ..judging import Check, Observed, case, register
+from ..judging import Case, Check, Observed, any_spelling, case, recorded_calls, register
 
 NB = "03_reweighing"
 LN_EPSILON = 1e-6  # the notebook's LayerNormalization(epsilon=1e-6)
@@ -168,6 +170,89 @@ def encoder_shapes(
         "ffn_hidden": (batch, T, d_ff),
         "block_output": token,
     }
+
+
+# ------------------------------------------------------------------------ stand-ins
+#
+# While scaled_dot_product_attention is graded, the student's softmax is stood in for, and while
+# multi_head_attention is graded, split_heads, merge_heads and scaled_dot_product_attention are:
+# each hidden case carries the calls a correct solution makes to them, with the answers computed
+# here (probe.StandIn answers those calls from the values and any other call with the student's
+# own function). No reference code enters the student's kernel.
+
+
+def attention_calling(softmax: Callable[..., Any]) -> Callable[..., Any]:
+    """Scaled dot-product attention built as the exercise describes it, calling ``softmax``:
+    blocked scores replaced by -1e9 before the softmax over the keys, their weights set to 0
+    after it. Equal to :func:`ref_attention` when ``softmax`` is :func:`ref_softmax`."""
+
+    def attention(q: Any, k: Any, v: Any, mask: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        q, k, v = (np.asarray(t, dtype=np.float64) for t in (q, k, v))
+        scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+        if mask is None:
+            weights = np.asarray(softmax(scores, axis=-1), dtype=np.float64)
+            return weights @ v, weights
+        allowed = np.broadcast_to(np.asarray(mask) != 0, scores.shape)
+        weights = np.asarray(softmax(np.where(allowed, scores, -1e9), axis=-1), dtype=np.float64)
+        weights = np.where(allowed, weights, 0.0)
+        return weights @ v, weights
+
+    return attention
+
+
+def mha_calling(
+    split_heads: Callable[..., Any],
+    merge_heads: Callable[..., Any],
+    attention: Callable[..., Any],
+) -> Callable[..., Any]:
+    """Multi-head attention built as the exercise describes it, calling the three helpers.
+    Equal to :func:`ref_mha` with :func:`ref_split`, :func:`ref_merge`, :func:`ref_attention`."""
+
+    def mha(query, value, key, params, num_heads, mask=None):
+        p = {name: np.asarray(w, dtype=np.float64) for name, w in params.items()}
+        query, value, key = (np.asarray(t, dtype=np.float64) for t in (query, value, key))
+        q = split_heads(query @ p["Wq"] + p["bq"], num_heads)
+        k = split_heads(key @ p["Wk"] + p["bk"], num_heads)
+        v = split_heads(value @ p["Wv"] + p["bv"], num_heads)
+        if mask is not None:
+            mask = np.asarray(mask)[:, None]  # (batch, 1, T_q, T_k): every head
+        heads, weights = attention(q, k, v, mask)
+        return np.asarray(merge_heads(heads), dtype=np.float64) @ p["Wo"] + p["bo"], weights
+
+    return mha
+
+
+def softmax_tables(calls: list[tuple[Any, Any, Any, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The softmax calls (and answers) of attention run on each ``(q, k, v, mask)``."""
+
+    def run(softmax):
+        attention = attention_calling(softmax)
+        for q, k, v, mask in calls:
+            attention(q, k, v, mask)
+
+    return any_spelling(recorded_calls(run, softmax=ref_softmax), softmax=ref_softmax)
+
+
+def mha_tables(inputs: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The helper calls (and answers) of multi-head attention run on one case's inputs."""
+
+    def run(split_heads, merge_heads, scaled_dot_product_attention):
+        mha = mha_calling(split_heads, merge_heads, scaled_dot_product_attention)
+        mha(
+            inputs["query"],
+            inputs["value"],
+            inputs["key"],
+            inputs["params"],
+            inputs["num_heads"],
+            inputs["mask"],
+        )
+
+    references = {
+        "split_heads": ref_split,
+        "merge_heads": ref_merge,
+        "scaled_dot_product_attention": ref_attention,
+    }
+    return any_spelling(recorded_calls(run, **references), **references)
 
 
 # ------------------------------------------------------------------------ helpers
@@ -359,6 +444,19 @@ def _attention_case(
 
 
 class _Attention(Check):
+    """The attention cells: each case carries the softmax calls of a correct solution."""
+
+    @functools.cached_property
+    def all_cases(self) -> list[Case]:
+        return [
+            Case(c.label, c.inputs, softmax_tables(self.attention_calls(c.inputs)))
+            for c in self.cases()
+        ]
+
+    def attention_calls(self, inputs: dict[str, Any]) -> list[tuple[Any, Any, Any, Any]]:
+        """The calls of scaled_dot_product_attention the test cell makes for one case."""
+        return [(inputs["q"], inputs["k"], inputs["v"], inputs["mask"])]
+
     def expected(self, inputs):
         return ref_attention(inputs["q"], inputs["k"], inputs["v"], inputs["mask"])
 
@@ -475,6 +573,10 @@ class AttentionMask(_Attention):
     allowed; the output must be those weights @ v."""
 
     notebook, cell = NB, "test_attention_mask"
+
+    def attention_calls(self, inputs):
+        q, k, v = inputs["q"], inputs["k"], inputs["v"]
+        return [(q, k, v, inputs["mask"]), (q, k, v, None)]  # masked, then without the mask
 
     def cases(self):
         rng = _rng(1)
@@ -840,6 +942,12 @@ def mha_case_as_drawn(
 
 
 class _MultiHead(Check):
+    """The multi-head cells: each case carries the helper calls of a correct solution."""
+
+    @functools.cached_property
+    def all_cases(self) -> list[Case]:
+        return [Case(c.label, c.inputs, mha_tables(c.inputs)) for c in self.cases()]
+
     def expected(self, inputs):
         return ref_mha(
             inputs["query"],

@@ -5,6 +5,7 @@ notebook states, independently of its solutions."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -16,7 +17,7 @@ import numpy as np
 from attention_course import wire
 from attention_course.checks import check_equal, fail
 
-from ..judging import Check, Observed, case, describe, register
+from ..judging import Case, Check, Observed, case, describe, register
 
 NB = "04_imdb_preprocessing"
 PAD, OOV = "", "[UNK]"
@@ -68,6 +69,48 @@ def ref_fixed_length(sequences: list, seq_len: int, pad_id: int) -> np.ndarray:
         ids = [int(i) for i in ids][:seq_len]
         out[row, : len(ids)] = ids
     return out
+
+
+# ------------------------------------------------------------------------ stand-ins
+#
+# While make_vectorizer is graded, the student's standardize is answered from values: each case
+# carries, for every text a correct solution standardizes, the standardized text
+# (attention_course.standins.ElementMap looks them up, also inside TextVectorization and tf.data).
+# While vectorize_splits is graded, make_vectorizer is answered too: the call a correct solution
+# makes returns an object that answers the case's texts with their ids and get_vocabulary() with
+# the vocabulary. No reference code enters the student's kernel.
+
+
+def standardize_table(texts: list[str]) -> dict[str, Any]:
+    """``standardize``'s answers for ``texts`` (each text on its own)."""
+    unique = list(dict.fromkeys(str(t) for t in texts))
+    return {"kind": "elementwise", "pairs": [[t, ref_standardize(t)] for t in unique]}
+
+
+def vectorizer_table(train: list[str], texts: list[str], max_tokens: int, seq_len: int) -> dict:
+    """``make_vectorizer(train, max_tokens, seq_len)``'s answer: a vectorizer that knows the ids
+    of ``texts`` and its vocabulary."""
+    vocab = ref_vocabulary(train, max_tokens)
+    unique = list(dict.fromkeys(str(t) for t in texts))
+    ids = ref_ids(unique, vocab, seq_len)
+    return {
+        "kind": "factory",
+        "calls": [
+            {
+                "args": [list(train), max_tokens, seq_len],
+                "kwargs": {},
+                "params": ["texts", "max_tokens", "seq_len"],
+                "defaults": {},
+                "object": {
+                    "call": {
+                        "kind": "elementwise",
+                        "pairs": [[t, row] for t, row in zip(unique, ids, strict=True)],
+                    },
+                    "methods": {"get_vocabulary": vocab, "vocabulary_size": len(vocab)},
+                },
+            }
+        ],
+    }
 
 
 # ------------------------------------------------------------------------ helpers
@@ -361,6 +404,17 @@ _W_TEXTS = [" ".join(f"w{i}" for i in range(k)) for k in range(1, 40)]  # w0 39x
 class MakeVectorizer(Check):
     notebook, cell = NB, "test_make_vectorizer"
 
+    @functools.cached_property
+    def all_cases(self) -> list[Case]:
+        return [
+            Case(
+                c.label,
+                c.inputs,
+                {"standardize": standardize_table(c.inputs["texts"] + c.inputs["probe"])},
+            )
+            for c in self.cases()
+        ]
+
     def cases(self):
         yield case(
             "make_vectorizer(['Good film.<br /><br />Good actors!', 'A bad, bad film', "
@@ -524,6 +578,20 @@ class ToFixedLength(Check):
 @register
 class VectorizeSplits(Check):
     notebook, cell = NB, "test_vectorize_splits"
+
+    @functools.cached_property
+    def all_cases(self) -> list[Case]:
+        out = []
+        for c in self.cases():
+            train, test = c.inputs["train"], c.inputs["test"]
+            tables = {
+                "standardize": standardize_table(train + test),
+                "make_vectorizer": vectorizer_table(
+                    train, train + test, c.inputs["max_tokens"], c.inputs["seq_len"]
+                ),
+            }
+            out.append(Case(c.label, c.inputs, tables))
+        return out
 
     def cases(self):
         yield case(

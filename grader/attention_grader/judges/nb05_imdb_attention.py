@@ -8,13 +8,14 @@ solution, a Keras model, matches them).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from attention_course.checks import check_close, check_equal, check_shape, fail
 
-from ..judging import Check, Observed, case, describe, register
+from ..judging import Case, Check, Observed, case, describe, register
 
 NB = "05_imdb_attention"
 SYMBOLIC = ("symbolic", "KerasTensor", "numpy array", "Could not automatically infer")
@@ -278,6 +279,42 @@ def ref_gru(
     return np.array(out).reshape(len(x), units)
 
 
+def ref_states(inputs: dict, ids: np.ndarray) -> np.ndarray:
+    """The bidirectional GRU's states (batch, T, 2 * gru_units) that reach the attention for
+    ``ids``, at the real tokens (zeros at the padding, which the mask hides from the pooling)."""
+    w = [np.asarray(a, np.float64) for a in inputs["weights"]]
+    embeddings, forward, backward = w[0], w[1:4], w[4:7]
+    ids = np.asarray(ids)
+    out = np.zeros(ids.shape + (2 * forward[1].shape[0],))
+    for i, row in enumerate(ids):
+        real = row[row != 0]
+        x = embeddings[real]
+        out[i, : len(real)] = np.concatenate(
+            [ref_gru(x, *forward), ref_gru(x[::-1], *backward)[::-1]], axis=1
+        )
+    return out
+
+
+def pooling_table(inputs: dict) -> dict[str, Any]:
+    """The stand-in table of AttentionPooling for one case of build_gru_attention: for each
+    batch of ids, the layer's inputs (the GRU states at the real tokens), its mask and weights,
+    and the answer (pooled, weights). attention_course.standins.answering_layer looks them up."""
+    W, b, v = (np.asarray(a, np.float64) for a in inputs["weights"][7:10])
+    calls = []
+    for ids in inputs["ids"]:
+        states, mask = ref_states(inputs, ids), np.asarray(ids) != 0
+        pooled, weights = ref_attention(states, W, b, v, mask)
+        calls.append(
+            {
+                "inputs": states,
+                "mask": mask,
+                "weights": [np.asarray(a) for a in inputs["weights"][7:10]],
+                "result": [pooled, weights],
+            }
+        )
+    return {"kind": "layer", "calls": calls}
+
+
 def ref_gru_attention(inputs: dict) -> dict:
     """Probabilities and attention weights of the model with the case's weights (inference:
     no dropout). Padding (id 0) comes after the real tokens, so each review is the GRUs run
@@ -304,7 +341,18 @@ def ref_gru_attention(inputs: dict) -> dict:
 
 @register
 class GruAttentionCheck(Check):
+    """While build_gru_attention is graded, AttentionPooling is answered from values (see
+    :func:`pooling_table`): a mistake in the layer costs the layer's points only."""
+
     notebook, cell = NB, "test_gru_attention"
+
+    @functools.cached_property
+    def all_cases(self) -> list[Case]:
+        return [
+            Case(c.label, c.inputs, {"AttentionPooling": pooling_table(c.inputs)})
+            for c in self.cases()
+        ]
+
     sizes = [  # vocab_size, embed_dim, gru_units, attention_units, dropout
         (50, 8, 4, 6, 0.0),
         (23, 6, 3, 5, 0.4),
