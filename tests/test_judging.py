@@ -284,3 +284,38 @@ def test_hidden_regions_let_only_the_graders_values_stand_in(notebook):
         if calls:
             assert "def " not in region, f"{cell}: a hidden region that stands in defines code"
     assert uses == {"01_tokenization": 3, "02_metrics": 2, "06_custom_dataloader": 2}[notebook]
+
+
+@pytest.mark.parametrize(
+    ("notebook", "cell", "function", "cheat"),
+    [
+        (  # the merges of learn_bpe would be the pairs passed to merge_pair
+            "01_tokenization",
+            "test_learn_bpe",
+            "learn_bpe",
+            "def learn_bpe(word_counts, num_merges):\n"
+            "    table = merge_pair._calls\n"
+            "    return [tuple(e['args'][1]) if 'args' in e else e['box'] for e in table]\n",
+        ),
+        (  # threshold_sweep's answer would be the precisions and recalls of the table
+            "02_metrics",
+            "test_threshold_sweep",
+            "threshold_sweep",
+            "def threshold_sweep(y_true, scores, thresholds):\n"
+            "    table = precision_recall_f1._calls\n"
+            "    got = [e['result'] if 'result' in e else (0.0, 0.0, 0.0) for e in table]\n"
+            "    return np.array([g[0] for g in got]), np.array([g[1] for g in got])\n",
+        ),
+    ],
+)
+def test_a_blank_exercise_cannot_read_its_answer_from_the_stand_ins(
+    notebook, cell, function, cheat
+):
+    solution, hidden = _solution_and_hidden(notebook)
+    code = {**solution, function: cheat, cell: hidden[cell]}
+    verdict, _ = _run_hidden(notebook, cell, code)
+    assert not verdict.passed
+    # because every entry of these tables is sealed (no argument or result to read)
+    for c in judging.checks_of(notebook)[cell].all_cases:
+        for table in c.stand_ins.values():
+            assert all(e.keys() == {"params", "defaults", "digest", "box"} for e in table)

@@ -218,3 +218,48 @@ def test_a_stand_in_carries_values_only(cases_file, monkeypatch):
     # a function put into a table by mistake arrives as an inert marker, never as code
     sent = wire.decode(wire.encode([{"args": [], "kwargs": {}, "result": len}]))
     assert isinstance(sent[0]["result"], wire.Opaque) and not callable(sent[0]["result"])
+
+
+def _sealed(entry):
+    return wire.decode(wire.encode(probe.seal_entry(entry)))
+
+
+def test_a_sealed_entry_opens_only_for_its_arguments_however_they_are_held():
+    entry = {
+        "args": [{("l", "o", "w"): 5}, ("l", "o")],
+        "kwargs": {},
+        "result": {("lo", "w"): 5},
+        "params": ["word_freqs", "pair"],
+        "defaults": {},
+    }
+    sealed = _sealed(entry)
+    assert sealed.keys() == {"params", "defaults", "digest", "box"}
+    # neither the arguments nor the result can be read from it
+    text = json.dumps(wire.encode(sealed))
+    assert not any(f'"{symbol}"' in text for symbol in ("l", "o", "w", "lo"))
+    merge = probe.StandIn("merge_pair", [sealed], lambda *a, **k: "own")
+    assert merge({("l", "o", "w"): 5}, ("l", "o")) == {("lo", "w"): 5}
+    assert merge({("l", "o", "w"): np.int64(5)}, ["l", "o"]) == {("lo", "w"): 5}
+    assert merge(pair=("l", "o"), word_freqs={("l", "o", "w"): 5.0}) == {("lo", "w"): 5}
+    assert merge({("l", "o", "w"): 5}, ("o", "w")) == "own"
+    assert merge({("l", "o", "w"): 4}, ("l", "o")) == "own"
+    assert merge({("l", "o", "w"): 5, ("x",): 1}, ("l", "o")) == "own"
+    assert merge({("l", "o", "w"): 5}, ("l", "o"), "extra") == "own"
+
+
+def test_sealed_arrays_match_by_value_and_floats_that_are_not_integers_stay_readable():
+    entry = {
+        "args": [np.array([1, 0, 1]), np.array([True, False, False])],
+        "kwargs": {"zero_division": 1.0},
+        "result": (1.0, 0.5, 2 / 3),
+        "params": ["y_true", "y_pred", "zero_division"],
+        "defaults": {"zero_division": 0.0},
+    }
+    prf = probe.StandIn("prf", [_sealed(entry)])
+    assert prf([True, False, True], np.array([1, 0, 0]), 1) == (1.0, 0.5, 2 / 3)
+    assert prf(np.array([1.0, 0.0, 1.0]), [1, 0, 0], zero_division=1.0) == (1.0, 0.5, 2 / 3)
+    for args in [([1, 0, 1], [1, 0, 0]), ([1, 0, 1], [1, 0, 1], 1.0), ([1, 0], [1, 0], 1.0)]:
+        with pytest.raises(LookupError):
+            prf(*args)
+    with pytest.raises(probe.Unsealable):
+        probe.seal_entry({**entry, "args": [np.array([0.5]), np.array([1])]})

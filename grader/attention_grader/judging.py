@@ -123,6 +123,25 @@ def any_spelling(
     return out
 
 
+def sealed(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """``tables`` with every entry that names its parameters (:func:`any_spelling`) and whose
+    arguments are exact (no non-integral float) sealed (``attention_course.probe.seal_entry``):
+    the kernel sees a digest and an encrypted result, never the arguments or the result, so
+    the table cannot be read for answers (a learn_bpe's merges are the pairs passed to
+    merge_pair). Entries with float arrays stay readable: they match within a tolerance."""
+    from attention_course.probe import Unsealable, seal_entry
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, entries in tables.items():
+        out[name] = []
+        for entry in entries:
+            try:
+                out[name].append(seal_entry(entry) if "params" in entry else entry)
+            except Unsealable:
+                out[name].append(entry)
+    return out
+
+
 def _same_entry(a: dict[str, Any], b: dict[str, Any]) -> bool:
     try:
         return wire.encode([a["args"], a["kwargs"]]) == wire.encode([b["args"], b["kwargs"]])

@@ -21,8 +21,10 @@ an expected value.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
+import hashlib
 import json
 import math
 import os
@@ -137,6 +139,11 @@ class StandIn:
     matches a tuple. An entry that also names the function's parameters (``"params"``: the
     names in order, ``"defaults"``: ``{name: value}``, data only) matches a call however its
     arguments are spelled: positionally, by keyword, or a default left out.
+
+    A sealed entry (:func:`seal_entry`) shows neither its arguments nor its result: it holds a
+    digest of the arguments and the result encrypted with a key derived from them, so only a
+    call with exactly those arguments opens it. Reading the table then tells nothing that
+    making the calls would not.
     """
 
     def __init__(self, name: str, calls: list[dict[str, Any]], fallback: Any = None) -> None:
@@ -145,8 +152,13 @@ class StandIn:
         self._fallback = fallback
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        canonical: dict[tuple, bytes | None] = {}
         for entry in self._calls:
-            if _matches(entry, list(args), kwargs):
+            if "digest" in entry:
+                opened = _open(entry, list(args), kwargs, canonical)
+                if opened is not _CLOSED:
+                    return opened
+            elif _matches(entry, list(args), kwargs):
                 return copy.deepcopy(entry.get("result"))
         if callable(self._fallback):
             return self._fallback(*args, **kwargs)
@@ -168,6 +180,104 @@ def _matches(entry: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> 
     want = _bind(params, defaults, list(entry.get("args", [])), dict(entry.get("kwargs", {})))
     given = _bind(params, defaults, args, kwargs)
     return want is not None and given is not None and _same(want, given)
+
+
+_CLOSED = object()
+_DIGEST, _KEY = b"attention-course stand-in digest\0", b"attention-course stand-in key\0"
+
+
+class Unsealable(ValueError):
+    """Arguments that have no exact canonical form (non-integral floats, objects)."""
+
+
+def _canonical(value: Any, depth: int = 0) -> Any:
+    """A JSON-ready form of ``value`` that is equal for equal arguments however they are held:
+    tuples and lists alike, arrays as nested lists, booleans as 0/1, integral floats as ints,
+    dicts as sorted pairs."""
+    if depth > 32:
+        raise Unsealable("nested too deep")
+    if value is None or isinstance(value, str):
+        return None if value is None else ["s", str.__str__(value)]
+    if isinstance(value, (bool, _bool_)):
+        return int(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if math.isfinite(number) and number.is_integer():
+            return int(number)
+        raise Unsealable("a float that is not an integer")
+    if isinstance(value, _ndarray):
+        if value.dtype.kind not in "biuf":
+            raise Unsealable(f"an array of dtype {value.dtype}")
+        return _canonical(value.tolist(), depth + 1)
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v, depth + 1) for v in value]
+    if isinstance(value, Mapping):
+        pairs = [[_canonical(k, depth + 1), _canonical(v, depth + 1)] for k, v in value.items()]
+        return {"d": sorted(pairs, key=lambda pair: json.dumps(pair[0]))}
+    raise Unsealable(f"a {type(value).__name__}")
+
+
+def _canonical_call(
+    params: list[str], defaults: dict[str, Any], args: list[Any], kwargs: dict[str, Any]
+) -> bytes | None:
+    bound = _bind(params, defaults, args, kwargs)
+    if bound is None:
+        return None
+    try:
+        form = {name: _canonical(bound[name]) for name in params}
+    except (Unsealable, TypeError, ValueError, OverflowError, RecursionError):
+        return None
+    return json.dumps(form, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _keystream(key: bytes, n: int) -> bytes:
+    blocks = (hashlib.sha256(key + i.to_bytes(8, "big")).digest() for i in range(n // 32 + 1))
+    return b"".join(blocks)[:n]
+
+
+def seal_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` (with ``params``) sealed: a digest of its arguments and its result encrypted
+    with a key derived from them, no arguments or result in the clear. Raises
+    :class:`Unsealable` when the arguments have no exact canonical form (float arrays)."""
+    params, defaults = list(entry["params"]), dict(entry.get("defaults") or {})
+    bound = _bind(params, defaults, list(entry["args"]), dict(entry["kwargs"]))
+    if bound is None:
+        raise Unsealable("the arguments do not fit the parameters")
+    form = {name: _canonical(bound[name]) for name in params}
+    call = json.dumps(form, sort_keys=True, separators=(",", ":")).encode()
+    plain = json.dumps(wire.encode(entry["result"])).encode()
+    key = hashlib.sha256(_KEY + call).digest()
+    box = bytes(a ^ b for a, b in zip(plain, _keystream(key, len(plain)), strict=True))
+    return {
+        "params": params,
+        "defaults": defaults,
+        "digest": hashlib.sha256(_DIGEST + call).hexdigest(),
+        "box": base64.b64encode(box).decode("ascii"),
+    }
+
+
+def _open(
+    entry: dict[str, Any],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    canonical: dict[tuple, bytes | None],
+) -> Any:
+    """The result sealed in ``entry`` if the call has its arguments, else ``_CLOSED``."""
+    params, defaults = entry.get("params"), entry.get("defaults") or {}
+    if not isinstance(params, list) or not isinstance(defaults, dict):
+        return _CLOSED
+    signature = (tuple(params), json.dumps(wire.encode(defaults), sort_keys=True))
+    if signature not in canonical:
+        canonical[signature] = _canonical_call(params, defaults, args, kwargs)
+    call = canonical[signature]
+    if call is None or hashlib.sha256(_DIGEST + call).hexdigest() != entry["digest"]:
+        return _CLOSED
+    box = base64.b64decode(entry["box"])
+    key = hashlib.sha256(_KEY + call).digest()
+    plain = bytes(a ^ b for a, b in zip(box, _keystream(key, len(box)), strict=True))
+    return wire.decode(json.loads(plain))
 
 
 def _bind(

@@ -13,7 +13,17 @@ import numpy as np
 from attention_course import wire
 from attention_course.checks import check_close, check_equal, check_shape, fail
 
-from ..judging import Case, Check, Observed, any_spelling, case, describe, recorded_calls, register
+from ..judging import (
+    Case,
+    Check,
+    Observed,
+    any_spelling,
+    case,
+    describe,
+    recorded_calls,
+    register,
+    sealed,
+)
 
 NB = "01_tokenization"
 PAD, UNK = "<pad>", "<unk>"
@@ -116,7 +126,9 @@ def _learn_bpe_stand_ins(word_counts: dict[str, int], num_merges: int) -> dict:
         pair_counts=ref_pair_counts,
         merge_pair=ref_merge,
     )
-    return any_spelling(tables, pair_counts=_pair_counts_params, merge_pair=_merge_pair_params)
+    return sealed(
+        any_spelling(tables, pair_counts=_pair_counts_params, merge_pair=_merge_pair_params)
+    )
 
 
 def _bpe_encode_stand_ins(word: str, merges: list[tuple[str, str]]) -> dict:
@@ -128,7 +140,9 @@ def _bpe_encode_stand_ins(word: str, merges: list[tuple[str, str]]) -> dict:
         for pair in merges:
             word_freqs = merge_pair(word_freqs, tuple(pair))
 
-    return any_spelling(recorded_calls(run, merge_pair=ref_merge), merge_pair=_merge_pair_params)
+    return sealed(
+        any_spelling(recorded_calls(run, merge_pair=ref_merge), merge_pair=_merge_pair_params)
+    )
 
 
 def _neighbours_stand_ins(word: str, vocab: dict[str, int], embeddings: np.ndarray) -> dict:
@@ -142,8 +156,10 @@ def _neighbours_stand_ins(word: str, vocab: dict[str, int], embeddings: np.ndarr
             cosine_similarity(embeddings, row)
         cosine_similarity(embeddings, embeddings)
 
-    return any_spelling(
-        recorded_calls(run, cosine_similarity=ref_cosine), cosine_similarity=_cosine_params
+    return sealed(
+        any_spelling(
+            recorded_calls(run, cosine_similarity=ref_cosine), cosine_similarity=_cosine_params
+        )
     )
 
 

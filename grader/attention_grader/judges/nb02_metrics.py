@@ -12,7 +12,16 @@ import numpy as np
 
 from attention_course.checks import check_close, check_equal, check_shape, fail
 
-from ..judging import Check, Observed, any_spelling, case, describe, recorded_calls, register
+from ..judging import (
+    Check,
+    Observed,
+    any_spelling,
+    case,
+    describe,
+    recorded_calls,
+    register,
+    sealed,
+)
 
 NB = "02_metrics"
 
@@ -119,7 +128,7 @@ def _sweep_stand_ins(y_true: Any, scores: Any, thresholds: Any) -> dict:
             precision_recall_f1(t, s >= threshold, zero_division=1.0)
 
     tables = recorded_calls(run, precision_recall_f1=ref_prf)
-    return any_spelling(tables, precision_recall_f1=_prf_params)
+    return sealed(any_spelling(tables, precision_recall_f1=_prf_params))
 
 
 def _choose_stand_ins(y_true: Any, scores: Any) -> dict:
@@ -134,7 +143,7 @@ def _choose_stand_ins(y_true: Any, scores: Any) -> dict:
             threshold_sweep(y_true, scores, [float(threshold)])
 
     tables = recorded_calls(run, threshold_sweep=ref_sweep)
-    return any_spelling(tables, threshold_sweep=_sweep_params)
+    return sealed(any_spelling(tables, threshold_sweep=_sweep_params))
 
 
 # ------------------------------------------------------------------------ helpers

@@ -12,7 +12,16 @@ import numpy as np
 from attention_course import wire
 from attention_course.checks import check_close, check_equal, check_shape, fail
 
-from ..judging import Check, Observed, any_spelling, case, describe, recorded_calls, register
+from ..judging import (
+    Check,
+    Observed,
+    any_spelling,
+    case,
+    describe,
+    recorded_calls,
+    register,
+    sealed,
+)
 
 NB = "06_custom_dataloader"
 
@@ -107,7 +116,7 @@ def _helper_tables(parts: list[tuple[Any, Any]], window: int, stride: int) -> di
             _notebook_windows(x, y, window, stride, find_segments, count_windows)
 
     tables = recorded_calls(run, find_segments=ref_segments, count_windows=ref_count)
-    return any_spelling(tables, find_segments=_segments_params, count_windows=_count_params)
+    return sealed(any_spelling(tables, find_segments=_segments_params, count_windows=_count_params))
 
 
 def _make_windows_stand_ins(x: Any, y: Any, window: int, stride: int) -> dict:
@@ -132,8 +141,10 @@ def _split_stand_ins(x: Any, y: Any, fraction: float, window: int, stride: int) 
         for part_x, part_y in parts:
             make_windows(part_x, part_y, window, stride)
 
-    tables = any_spelling(
-        recorded_calls(run, make_windows=_notebook_windows), make_windows=_windows_params
+    tables = sealed(
+        any_spelling(
+            recorded_calls(run, make_windows=_notebook_windows), make_windows=_windows_params
+        )
     )
     return {**tables, **_helper_tables(parts[:2], window, stride)}
 
