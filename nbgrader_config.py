@@ -32,6 +32,7 @@ for package_dir in (ROOT / "grader", ROOT / "src"):  # also without `pip install
 
 from attention_grader.nbgrader_ext import (  # noqa: E402
     GradingExecute,
+    IntakeGate,
     RestoreLayout,
     ScrubHiddenTests,
     TrustedVerdicts,
@@ -72,6 +73,7 @@ c.Execute.startup_timeout = 120
 # in their place, from the gradebook; invented nbgrader metadata dropped), then nbgrader
 # checks and completes it as usual.
 c.Autograde.sanitize_preprocessors = [
+    IntakeGate,  # stock autograde: no symlinked notebook, no unsafe student id (see intake.py)
     RestoreLayout,
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
@@ -80,6 +82,14 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.OverwriteCells.add_missing_cells = True
+# No file of a submission but its notebooks reaches autograded/ and feedback/: `course
+# autograde` gives nbgrader only the intake's copy of the notebooks; stock `nbgrader
+# autograde` reads submitted/ itself, so it is told to copy no other file (nbgrader would
+# follow symlinks, and its file filter is quadratic); the engine's stamp stays out of feedback.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".course-*"]
+_program = Path(sys.argv[0]) if sys.argv else Path()
+if "nbgrader" in (_program.name, _program.parent.name) and "autograde" in sys.argv[1:3]:
+    c.CourseDirectory.ignore = ["*", ".*"]
 # Grade: execute in the sandbox, then the trusted checks decide each test cell.
 c.Autograde.autograde_preprocessors = [
     GradingExecute,

@@ -38,7 +38,7 @@ LIMITS = {  # small limits, so that each flood trips them quickly
     "COURSE_SANDBOX_OUTPUT": "2M",
     "COURSE_SANDBOX_UID_BASE": "50000000",  # this battery's sandboxes only (others may run)
 }
-GRADER_WRITES = ("autograded/", "gradebook.db", ".autograde.lock", "backups/")
+GRADER_WRITES = ("autograded/", "gradebook.db", ".autograde.lock", "backups/", ".intake/")
 # Test cells in notebook order (checked against the gradebook's order below).
 ORDER = [
     cells.grade_id(c)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -93,13 +94,40 @@ def graded_submissions(root: Path, assignment: str) -> list[Path]:
     return sorted(p for p in (root / "autograded").glob(f"*/{assignment}") if p.is_dir())
 
 
+FEEDBACK_RECEIPTS = ("timestamp.txt", "submission_secret.txt")  # release_feedback reads them
+
+
 def feedback(root: Path, assignment: str) -> bool:
     """``nbgrader generate_feedback`` (hidden tests scrubbed, see nbgrader_ext); False
-    (and nothing run) when the assignment has no graded submission yet."""
+    (and nothing run) when the assignment has no graded submission yet. Each feedback folder
+    then holds only the feedback HTML and nbgrader's two receipts (:func:`prune_feedback`)."""
     if not graded_submissions(root, assignment):
         return False
     nbgrader(root, "generate_feedback", assignment, "--force")
+    for folder in sorted((root / "feedback").glob(f"*/{assignment}")):
+        prune_feedback(folder)
     return True
+
+
+def prune_feedback(folder: Path) -> list[str]:
+    """Remove from a feedback folder everything but ``*.html`` files and the receipts
+    ``release_feedback`` needs (regular files only, none through a link); return what was
+    removed. (nbgrader copies every other file of ``autograded/`` into ``feedback/``; the
+    engine keeps submissions' files out of ``autograded/``, this keeps a folder graded by other
+    means from passing them on.)"""
+    removed = []
+    if folder.is_symlink() or not folder.is_dir():
+        return removed
+    for entry in sorted(folder.iterdir()):
+        regular = entry.is_file() and not entry.is_symlink()
+        if regular and (entry.suffix == ".html" or entry.name in FEEDBACK_RECEIPTS):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+        removed.append(entry.name)
+    return removed
 
 
 def export(root: Path, path: Path) -> Path:

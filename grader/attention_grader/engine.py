@@ -87,6 +87,8 @@ class Submission:
 
     @property
     def name(self) -> str:
+        if not intake.safe_name(self.student):  # (refused at intake: shown, not printed raw)
+            return f"{intake.shown(self.student)}/{self.assignment}"
         return f"{self.student}/{self.assignment}"
 
 
@@ -354,11 +356,14 @@ class Engine:
                     student,
                     assignment,
                     folder,
-                    refused="the student folder is a symbolic link, not a real folder",
+                    refused="refused at intake: the student folder is a symbolic link",
                 )
             return None  # a stray file in submitted/
         if not os.path.lexists(folder):
             return None
+        staging = self.root / INTAKE
+        staging.mkdir(mode=0o700, exist_ok=True)
+        staging.chmod(0o700)  # the grader's alone: students' files, other students' included
         files_dir = self.root / STAGED_FILES / student / assignment
         view = self.root / STAGED_SUBMITTED / student / assignment
         sub = Submission(student, assignment, files_dir)

@@ -81,13 +81,13 @@ def check_student_id(student: str) -> None:
         or _STUDENT.fullmatch(student) is None
     ):
         raise Refused(
-            f"the student id {_shown(student)} is not from the safe alphabet (letters, digits "
+            f"the student id {shown(student)} is not from the safe alphabet (letters, digits "
             f"and . _ - @ +, not starting with a dot or a dash, at most {MAX_STUDENT} "
             "characters)"
         )
 
 
-def _shown(text: object) -> str:
+def shown(text: object) -> str:
     """A name as it may appear in a report: printable ASCII without HTML's special characters
     (others as ``\\xNN``, so ``<svg>`` reads ``\\x3csvg\\x3e``), shortened."""
     text = str(text)
@@ -123,7 +123,7 @@ class _Copier:
         self.copied: list[str] = []
 
     def refuse(self, rel: str, why: str) -> Refused:
-        return Refused(f"{_shown(rel)}: {why}" if rel else why)
+        return Refused(f"{shown(rel)}: {why}" if rel else why)
 
     def tree(self, dir_fd: int, dst: Path, rel: str, depth: int) -> None:
         try:
@@ -271,7 +271,7 @@ def receipts(folder: Path, notes: list[str]) -> dict[str, str]:
         except Exception:  # noqa: BLE001 - any time that does not parse is refused
             when = None
         if when is None:
-            raise Refused(f"timestamp.txt does not hold a time ({_shown(text[:64])})")
+            raise Refused(f"timestamp.txt does not hold a time ({shown(text[:64])})")
         out["timestamp.txt"] = when.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
     data = read_small(folder / "submission_secret.txt")
     if data is not None:

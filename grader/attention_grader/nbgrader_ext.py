@@ -36,6 +36,7 @@ import copy
 import hashlib
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ from traitlets import Bool
 
 from attention_course import wire
 
-from . import executor, judging, sandbox
+from . import executor, intake, judging, sandbox
 from .cells import grade_id
 from .cells import nbgrader as nbgrader_meta
 from .cells import source as source_of
@@ -102,6 +103,78 @@ def submission_files(folder: Path) -> dict[str, bytes]:
 
 
 # ------------------------------------------------------------------------------ sanitize
+
+
+RECEIPTS = ("timestamp.txt", "submission_secret.txt")
+
+
+class IntakeGate(NbGraderPreprocessor):
+    """The first sanitizing step. ``course autograde`` reads only the intake's copy
+    (:mod:`intake`), so this matters for stock ``nbgrader autograde`` and formgrader, which read
+    ``submitted/`` themselves: a notebook whose path below the course root is a symbolic link
+    at any level, or is not a regular file, or a student id outside the safe alphabet is
+    refused (nbgrader records the failure for that submission and goes on). Then the graded
+    folder keeps no file of the submission but the notebooks and nbgrader's receipts
+    (``timestamp.txt``, ``submission_secret.txt``), checked and rewritten (nbgrader copied the
+    other files before any preprocessor could run; ``nbgrader_config.py`` stops that copy for
+    the ``nbgrader autograde`` command)."""
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        info = resources["nbgrader"]
+        try:
+            intake.check_student_id(info["student"])
+            folder = (resources.get("metadata") or {}).get("path")
+            if folder:  # (nbgrader is reading a folder; the engine's preparation is not)
+                self._check_folder(Path(folder), info)
+        except intake.Refused as error:
+            raise GradingRefused(f"refused at intake: {error}") from None
+        return nb, resources
+
+    def _check_folder(self, folder: Path, info: dict) -> None:
+        coursedir = CourseDirectory(config=self.config)
+        root = Path(coursedir.root)
+        path = folder / f"{info['notebook']}.ipynb"
+        try:
+            rel = path.relative_to(root)
+        except ValueError:
+            raise intake.Refused(f"{path} is outside the course root") from None
+        for depth in range(len(rel.parts), 0, -1):
+            part = root.joinpath(*rel.parts[:depth])
+            mode = part.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                raise intake.Refused(
+                    f"{intake.shown('/'.join(rel.parts[:depth]))} is a symbolic link"
+                )
+            if depth == len(rel.parts) and not stat.S_ISREG(mode):
+                raise intake.Refused(
+                    f"{intake.shown(rel.name)} is {intake.kind(mode)}, not a notebook file"
+                )
+        notes: list[str] = []
+        receipts = intake.receipts(folder, notes)
+        dest = Path(
+            coursedir.format_path(
+                coursedir.autograded_directory, info["student"], info["assignment"]
+            )
+        )
+        if dest.is_dir() and not dest.is_symlink():
+            for entry in list(dest.iterdir()):
+                if entry.name.endswith(".ipynb") and entry.is_file() and not entry.is_symlink():
+                    continue
+                if entry.name.startswith(".course-") or entry.name in RECEIPTS:
+                    if entry.is_file() and not entry.is_symlink():
+                        continue
+                self.log.warning("Removing %s (not a graded notebook)", entry)
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in RECEIPTS:
+            target = dest / name
+            if os.path.lexists(target):
+                target.unlink()
+            if name in receipts:
+                target.write_text(receipts[name])
 
 
 class RestoreLayout(NbGraderPreprocessor):
