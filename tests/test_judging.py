@@ -297,14 +297,18 @@ def test_hidden_regions_let_only_the_graders_values_stand_in(notebook):
             "    table = merge_pair._calls\n"
             "    return [tuple(e['args'][1]) if 'args' in e else e['box'] for e in table]\n",
         ),
-        (  # threshold_sweep's answer would be the precisions and recalls of the table
-            "02_metrics",
-            "test_threshold_sweep",
-            "threshold_sweep",
-            "def threshold_sweep(y_true, scores, thresholds):\n"
-            "    table = precision_recall_f1._calls\n"
-            "    got = [e['result'] if 'result' in e else (0.0, 0.0, 0.0) for e in table]\n"
-            "    return np.array([g[0] for g in got]), np.array([g[1] for g in got])\n",
+        (  # split_normalize_window's windows and cut would be in make_windows' table
+            "06_custom_dataloader",
+            "test_split_normalize_window",
+            "split_normalize_window",
+            "def split_normalize_window(X, y, train_fraction, window, stride):\n"
+            "    X = np.asarray(X, dtype=np.float32)\n"
+            "    table = [e for e in make_windows._calls if 'args' in e] or [{}] * 2\n"
+            "    cut = len(table[0].get('args', [X])[0])\n"
+            "    mean, std = X[:cut].mean(0), X[:cut].std(0)\n"
+            "    std = np.where(std == 0, 1.0, std)\n"
+            "    (tw, tl, _), (ew, el, _) = [e.get('result', (0, 0, 0)) for e in table[:2]]\n"
+            "    return tw, tl, ew, el, mean, std\n",
         ),
     ],
 )
@@ -315,7 +319,8 @@ def test_a_blank_exercise_cannot_read_its_answer_from_the_stand_ins(
     code = {**solution, function: cheat, cell: hidden[cell]}
     verdict, _ = _run_hidden(notebook, cell, code)
     assert not verdict.passed
-    # because every entry of these tables is sealed (no argument or result to read)
+    # (on readable tables, {"args", "kwargs", "result"}, both cheats get full marks: checked
+    # by hand when sealing was added) because every entry of these tables is sealed
     for c in judging.checks_of(notebook)[cell].all_cases:
         for table in c.stand_ins.values():
-            assert all(e.keys() == {"params", "defaults", "digest", "box"} for e in table)
+            assert all("args" not in e and "result" not in e and "digest" in e for e in table)

@@ -247,7 +247,7 @@ def test_a_sealed_entry_opens_only_for_its_arguments_however_they_are_held():
     assert merge({("l", "o", "w"): 5}, ("l", "o"), "extra") == "own"
 
 
-def test_sealed_arrays_match_by_value_and_floats_that_are_not_integers_stay_readable():
+def test_sealed_arrays_match_by_value_whatever_their_dtype():
     entry = {
         "args": [np.array([1, 0, 1]), np.array([True, False, False])],
         "kwargs": {"zero_division": 1.0},
@@ -261,5 +261,35 @@ def test_sealed_arrays_match_by_value_and_floats_that_are_not_integers_stay_read
     for args in [([1, 0, 1], [1, 0, 0]), ([1, 0, 1], [1, 0, 1], 1.0), ([1, 0], [1, 0], 1.0)]:
         with pytest.raises(LookupError):
             prf(*args)
+
+
+def test_sealed_float_arrays_match_within_a_tolerance_and_are_not_shown():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)) * 5 + 70
+    part = (x[:30] - x[:30].mean(0)) / x[:30].std(0)  # normalised as a float64 solution does
+    entry = {
+        "args": [part, np.zeros(30, int), 4, 2],
+        "kwargs": {},
+        "result": "windows",
+        "params": ["X", "y", "window", "stride"],
+        "defaults": {},
+    }
+    sealed = _sealed(entry)
+    text = json.dumps(wire.encode(sealed))
+    assert f"{part[0, 0]:.6f}"[:8] not in text and "windows" not in text
+    windows = probe.StandIn("make_windows", [sealed], lambda *a, **k: "own")
+    x32 = x.astype(np.float32)
+    part32 = (x32[:30] - x32[:30].mean(0)) / x32[:30].std(0)  # float32 all the way
+    assert np.abs(part32 - part).max() > 1e-7  # not the same numbers...
+    assert windows(part32, np.zeros(30), 4, 2) == "windows"  # ...but the same call
+    assert windows(part.tolist(), [0] * 30, window=4, stride=2) == "windows"
+    ddof1 = (x[:30] - x[:30].mean(0)) / x[:30].std(0, ddof=1)  # another call
+    for args in [
+        (ddof1, np.zeros(30), 4, 2),
+        (part + 1e-4, np.zeros(30), 4, 2),
+        (part[:, :2], np.zeros(30), 4, 2),
+        (part, np.ones(30), 4, 2),
+    ]:
+        assert windows(*args) == "own"
     with pytest.raises(probe.Unsealable):
-        probe.seal_entry({**entry, "args": [np.array([0.5]), np.array([1])]})
+        probe.seal_entry({**entry, "args": [np.array([np.nan]), np.array([1]), 4, 2]})

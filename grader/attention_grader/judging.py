@@ -124,11 +124,12 @@ def any_spelling(
 
 
 def sealed(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """``tables`` with every entry that names its parameters (:func:`any_spelling`) and whose
-    arguments are exact (no non-integral float) sealed (``attention_course.probe.seal_entry``):
-    the kernel sees a digest and an encrypted result, never the arguments or the result, so
-    the table cannot be read for answers (a learn_bpe's merges are the pairs passed to
-    merge_pair). Entries with float arrays stay readable: they match within a tolerance."""
+    """``tables`` with every entry that names its parameters (:func:`any_spelling`) sealed
+    (``attention_course.probe.seal_entry``): the kernel sees a digest of the arguments (float
+    arrays by quantized projections) and an encrypted result, never the arguments or the
+    result, so a table cannot be read for answers (learn_bpe's merges are the pairs passed to
+    merge_pair, split_normalize_window's statistics show in the parts given to make_windows).
+    An entry whose arguments cannot be sealed (an object, NaN) stays as it is."""
     from attention_course.probe import Unsealable, seal_entry
 
     out: dict[str, list[dict[str, Any]]] = {}

@@ -220,14 +220,25 @@ def _canonical(value: Any, depth: int = 0) -> Any:
 
 
 def _canonical_call(
-    params: list[str], defaults: dict[str, Any], args: list[Any], kwargs: dict[str, Any]
+    params: list[str],
+    defaults: dict[str, Any],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    floats: dict[str, Any] | None = None,
 ) -> bytes | None:
+    """The canonical bytes of a call (None if it cannot be bound or held exactly); the
+    parameters in ``floats`` are float arrays, held by their quantized projections."""
     bound = _bind(params, defaults, args, kwargs)
     if bound is None:
         return None
+    form: dict[str, Any] = {}
     try:
-        form = {name: _canonical(bound[name]) for name in params}
-    except (Unsealable, TypeError, ValueError, OverflowError, RecursionError):
+        for name in params:
+            if floats and name in floats:
+                form[name] = {"f": _quantized(bound[name], floats[name])}
+            else:
+                form[name] = _canonical(bound[name])
+    except (Unsealable, TypeError, ValueError, OverflowError, RecursionError, KeyError):
         return None
     return json.dumps(form, sort_keys=True, separators=(",", ":")).encode()
 
@@ -237,25 +248,88 @@ def _keystream(key: bytes, n: int) -> bytes:
     return b"".join(blocks)[:n]
 
 
+_PROJECTIONS, _GRID = 4, 4e-6
+
+
+def _float_values(value: Any) -> np.ndarray:
+    try:
+        array = _asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise Unsealable(f"not a numeric array ({error})") from None
+    if array.size == 0 or not np.all(np.isfinite(array)):
+        raise Unsealable("an empty or non-finite float array")
+    return array
+
+
+def _projections(array: np.ndarray, seed: str) -> np.ndarray:
+    """``_PROJECTIONS`` sums of the array's values with signs (+1/-1) drawn from ``seed``."""
+    n = array.size
+    bits = np.unpackbits(
+        np.frombuffer(_keystream(seed.encode(), _PROJECTIONS * n // 8 + 1), np.uint8)
+    )
+    signs = bits[: _PROJECTIONS * n].reshape(_PROJECTIONS, n).astype(np.float64) * 2 - 1
+    return signs @ array.ravel()
+
+
+def _quantized(value: Any, spec: dict[str, Any]) -> list[int]:
+    """The cells of ``value``'s projections on the grid of ``spec`` (see :func:`seal_entry`)."""
+    array = _float_values(value)
+    if list(array.shape) != list(spec["shape"]):
+        raise Unsealable("another shape")
+    offsets = _asarray(spec["offsets"], dtype=np.float64)
+    cells = np.floor((_projections(array, spec["seed"]) - offsets) / float(spec["grid"]))
+    return [int(c) for c in cells]
+
+
+def _new_quantization(array: np.ndarray, seed: str) -> tuple[dict[str, Any], list[int]]:
+    """A grid for the projections of ``array`` whose cells have each projection at their
+    centre: the same array computed another way (float32, another order of operations) falls
+    into the same cells, a different one does not. Only the offsets of the projections
+    within a cell are stored, never the projections."""
+    projections = _projections(array, seed)
+    grid = _GRID * float(np.abs(array).sum())
+    offsets = np.mod(projections - grid / 2, grid)
+    spec = {"shape": list(array.shape), "seed": seed, "grid": grid, "offsets": offsets.tolist()}
+    return spec, _quantized(array, spec)
+
+
 def seal_entry(entry: dict[str, Any]) -> dict[str, Any]:
     """``entry`` (with ``params``) sealed: a digest of its arguments and its result encrypted
-    with a key derived from them, no arguments or result in the clear. Raises
-    :class:`Unsealable` when the arguments have no exact canonical form (float arrays)."""
+    with a key derived from them, no arguments or result in the clear, so only a call with
+    those arguments opens it. Exact values (ints, strings, integral floats, containers) are
+    held exactly; a float array by a few of its projections quantized on a fine grid (equal
+    within about 2e-6 of the sum of its absolute values). Raises :class:`Unsealable` when an
+    argument is neither (an object, NaN)."""
     params, defaults = list(entry["params"]), dict(entry.get("defaults") or {})
     bound = _bind(params, defaults, list(entry["args"]), dict(entry["kwargs"]))
     if bound is None:
         raise Unsealable("the arguments do not fit the parameters")
-    form = {name: _canonical(bound[name]) for name in params}
+    form: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for name in params:
+        try:
+            form[name] = _canonical(bound[name])
+        except Unsealable:
+            arrays[name] = _float_values(bound[name])
+    floats = {}
+    exact = json.dumps(form, sort_keys=True).encode()
+    for name, array in arrays.items():
+        seed = hashlib.sha256(exact + name.encode()).hexdigest()
+        floats[name], cells = _new_quantization(array, seed)
+        form[name] = {"f": cells}
     call = json.dumps(form, sort_keys=True, separators=(",", ":")).encode()
     plain = json.dumps(wire.encode(entry["result"])).encode()
     key = hashlib.sha256(_KEY + call).digest()
     box = bytes(a ^ b for a, b in zip(plain, _keystream(key, len(plain)), strict=True))
-    return {
+    sealed = {
         "params": params,
         "defaults": defaults,
         "digest": hashlib.sha256(_DIGEST + call).hexdigest(),
         "box": base64.b64encode(box).decode("ascii"),
     }
+    if floats:
+        sealed["floats"] = floats
+    return sealed
 
 
 def _open(
@@ -266,12 +340,16 @@ def _open(
 ) -> Any:
     """The result sealed in ``entry`` if the call has its arguments, else ``_CLOSED``."""
     params, defaults = entry.get("params"), entry.get("defaults") or {}
+    floats = entry.get("floats") or {}
     if not isinstance(params, list) or not isinstance(defaults, dict):
         return _CLOSED
-    signature = (tuple(params), json.dumps(wire.encode(defaults), sort_keys=True))
-    if signature not in canonical:
-        canonical[signature] = _canonical_call(params, defaults, args, kwargs)
-    call = canonical[signature]
+    if floats:  # quantized on this entry's own grid
+        call = _canonical_call(params, defaults, args, kwargs, floats)
+    else:
+        signature = (tuple(params), json.dumps(wire.encode(defaults), sort_keys=True))
+        if signature not in canonical:
+            canonical[signature] = _canonical_call(params, defaults, args, kwargs)
+        call = canonical[signature]
     if call is None or hashlib.sha256(_DIGEST + call).hexdigest() != entry["digest"]:
         return _CLOSED
     box = base64.b64decode(entry["box"])
