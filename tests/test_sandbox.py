@@ -128,3 +128,155 @@ def test_timeouts_and_a_dying_kernel_are_results_not_crashes():
     short = sandbox.Limits(cell_seconds=30, notebook_seconds=8)
     result = executor.execute(_job("import time\ntime.sleep(25)", limits=short))
     assert result.status == "timed-out" and "longer than 8 s in all" in result.reason
+
+
+# ------------------------------------------------------------------ limits the kernel enforces
+
+MEMORY = 512 * 1024**2
+TMPFS_FILL = """
+import os
+block = b"\\1" * 2**20
+for folder in ("/dev/shm", "/tmp", os.path.expanduser("~")):
+    with open(os.path.join(folder, "hog.bin"), "wb") as handle:
+        for _ in range(300):  # 3 x 300 MiB of tmpfs, over the 512 MiB limit
+            handle.write(block)
+            handle.flush()
+print("never: all of it was held")
+"""
+
+
+def _leftover_cgroups() -> list[str]:
+    kind, parent, why = sandbox._memory_hierarchy()
+    if parent is None:
+        return []
+    return sorted(p.name for p in parent.glob(sandbox.CGROUP_PREFIX + "*"))
+
+
+def _require_cgroup() -> None:
+    if not sandbox.MemoryGuard.create(sandbox.Limits()).remove():
+        pytest.fail("a sandbox cgroup could not be removed")
+    if "cgroup" not in sandbox.memory_enforcement():
+        pytest.fail(f"no memory cgroup on this machine: {sandbox.memory_enforcement()}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cgroups", ["auto", "off"])
+def test_memory_held_in_tmpfs_counts_and_is_stopped(monkeypatch, cgroups):
+    monkeypatch.setenv(sandbox.CGROUPS_ENV, cgroups)
+    if cgroups == "auto":
+        _require_cgroup()
+    limits = sandbox.Limits(
+        cell_seconds=60, notebook_seconds=120, memory_bytes=MEMORY, disk_bytes=400 * 1024**2
+    )
+    result = executor.execute(_job(TMPFS_FILL, "print('after')", limits=limits))
+    assert result.status == "over-memory", (result.status, result.reason, _printed(result))
+    assert "over the limit of 0.5 GiB" in result.reason
+    assert "never" not in "".join(_printed(result))
+    if cgroups == "auto":
+        assert "cgroup" in result.memory_guard and 0 < result.memory_peak <= MEMORY
+    else:
+        assert result.memory_guard.startswith("watchdog") and result.memory_peak == 0
+        assert "/dev/shm" in result.reason  # the watchdog saw tmpfs pages
+    assert _leftover_cgroups() == []
+
+
+@pytest.mark.slow
+def test_a_fast_memory_burst_is_stopped_at_the_limit():
+    _require_cgroup()
+    limits = sandbox.Limits(cell_seconds=60, notebook_seconds=120, memory_bytes=MEMORY)
+    burst = "import numpy as np\nhog = np.ones(int(3 * 512 * 2**20 / 8))\nprint('never')"
+    result = executor.execute(_job(burst, limits=limits))
+    assert result.status == "over-memory", (result.status, result.reason)
+    print(f"peak {result.memory_peak / 2**20:.0f} MiB, limit {MEMORY / 2**20:.0f} MiB")
+    assert MEMORY * 0.5 < result.memory_peak <= MEMORY  # the OS held it at the limit
+    assert result.cgroup_seconds < 0.5
+    assert _leftover_cgroups() == []
+
+
+@pytest.mark.slow
+def test_the_sandbox_cannot_leave_its_cgroup():
+    _require_cgroup()
+    escape = (
+        "import os, glob\n"
+        "tried = []\n"
+        "for path in glob.glob('/sys/fs/cgroup/**/cgroup.procs', recursive=True) + [\n"
+        "        '/sys/fs/cgroup/memory/cgroup.procs', '/sys/fs/cgroup/cgroup.procs']:\n"
+        "    try:\n"
+        "        open(path, 'w').write(str(os.getpid())); tried.append('MOVED ' + path)\n"
+        "    except OSError as e:\n"
+        "        tried.append(type(e).__name__)\n"
+        "try:\n"
+        "    os.makedirs('/tmp/cg'); os.system('mount -t cgroup -o memory none /tmp/cg 2>&1')\n"
+        "    tried.append(str(os.listdir('/tmp/cg')))\n"
+        "except OSError as e:\n"
+        "    tried.append(type(e).__name__)\n"
+        "print(tried, os.path.exists('/sys'))\n"
+    )
+    result = executor.execute(_job(escape))
+    assert result.status == "ok", result.reason
+    text = "".join(_printed(result))
+    assert "MOVED" not in text and "[]" in text and "False" in text, text
+    assert result.memory_peak > 0  # it ran inside its cgroup
+    kind, parent, _ = sandbox._memory_hierarchy()
+    for name in ("cgroup.procs", "memory.max", "memory.limit_in_bytes"):
+        probe_guard = sandbox.MemoryGuard.create(sandbox.Limits())
+        try:
+            target = probe_guard.path / name
+            if target.exists():  # owned by the grader, writable by nobody else
+                info = target.stat()
+                assert info.st_uid == os.geteuid() and not info.st_mode & 0o022, name
+        finally:
+            probe_guard.remove()
+    assert _leftover_cgroups() == []
+
+
+def test_cgroups_of_a_dead_grader_are_swept(tmp_path):
+    _require_cgroup()
+    kind, parent, _ = sandbox._memory_hierarchy()
+    dead = 2**22 + 12345  # above pid_max: no such process
+    stale = parent / f"{sandbox.CGROUP_PREFIX}{dead}-0-deadbeef"
+    stale.mkdir()
+    sandbox._sweep(parent)
+    assert not stale.exists()
+
+
+FLOOD = """
+import subprocess, sys
+real_stdout = getattr(sys.stdout, "_original_stdstream_copy", None) or 1  # not the cell's
+code = "\\n".join([
+    "import os",
+    "block = b'y' * 2**20",
+    "for _ in range(300):",
+    "    os.write(1, block)",
+    "os.write(1, b'END-OF-THE-FLOOD\\\\n')",
+])
+subprocess.run([sys.executable, "-c", code], stdout=real_stdout, stderr=real_stdout)
+print("cell done")
+"""
+
+
+@pytest.mark.slow
+def test_a_stdout_flood_writes_no_host_file_and_the_log_keeps_its_end():
+    import threading
+
+    from test_hostile_binding import largest_sandbox_file
+
+    biggest = [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.1):
+            biggest[0] = max(biggest[0], largest_sandbox_file())
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        result = executor.execute(_job(FLOOD))
+    finally:
+        done.set()
+        watcher.join()
+    assert result.status == "ok", (result.reason, result.log[-300:])
+    assert "cell done\n" in _printed(result)
+    assert result.log.rstrip().endswith("END-OF-THE-FLOOD"), result.log[-200:]
+    assert len(result.log) <= executor.LOG_TAIL_BYTES
+    assert biggest[0] < 1024**2, f"a host file of {biggest[0]} bytes"
