@@ -127,8 +127,7 @@ class ElementMap:
         dtype = tf.string if self._strings else tf.as_dtype(self._dtype)
 
         def answer(strings: Any) -> Any:
-            out = self._answer(_asarray(strings.numpy(), dtype=object))
-            return out.tolist() if self._strings else out
+            return self._answer(_asarray(strings.numpy(), dtype=object))  # an array, not a list
 
         result = tf.py_function(answer, [x], dtype)
         shape = x.shape

@@ -1,0 +1,180 @@
+"""attention_course.standins: stand-ins that TensorFlow and Keras call (notebooks 04 and 05).
+
+Each test runs a notebook's real hidden region (read from the source notebook) as a grading
+kernel does: inputs and stand-in tables travel through the wire, the student's earlier
+functions are unimplemented, and the trusted check judges what comes back. A correct later
+exercise keeps full marks (the tables answer every call it makes, inside TextVectorization,
+tf.data and a Keras model too); a call that a correct solution does not make reaches the
+student's own function.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from attention_course import probe, wire
+from attention_grader import authoring, cells, judging
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow  # imports TensorFlow
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+
+def _trip(value):
+    return wire.decode(json.loads(json.dumps(wire.encode(value))))
+
+
+def _cells(notebook: str) -> dict[str, str]:
+    nb = authoring.read_notebook(ROOT / "source" / notebook / f"{notebook}.ipynb")
+    return {cells.grade_id(c): "".join(c["source"]) for c in nb["cells"] if cells.grade_id(c)}
+
+
+def _hidden(source: str) -> str:
+    return re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", source, re.S).group(1)
+
+
+def _skipped(*args, **kwargs):
+    raise NotImplementedError("the student's own function was called")
+
+
+def _grade(notebook: str, cell: str, namespace: dict, monkeypatch) -> list[str]:
+    """Run the hidden region of ``cell`` in ``namespace``; the verdict of every case."""
+    check = judging.checks_of(notebook)[cell]
+    cases = [
+        probe.Case(cell, i, c.label, _trip(c.inputs), _trip(c.stand_ins))
+        for i, c in enumerate(check.all_cases)
+    ]
+    reports: list[tuple[int, dict]] = []
+    monkeypatch.setattr(probe, "hidden_cases", lambda name: cases if name == cell else [])
+    monkeypatch.setattr(probe, "report", lambda case, **v: reports.append((case.index, _trip(v))))
+    exec(_hidden(_cells(notebook)[cell]), namespace)
+    assert [i for i, _ in reports] == list(range(len(cases)))
+    verdicts = []
+    for index, values in reports:
+        case = check.all_cases[index]
+        try:
+            check.judge(case, judging.Observed(values, case.label, check), check.want(index))
+            verdicts.append("ok")
+        except AssertionError as error:
+            verdicts.append(str(error))
+    return verdicts
+
+
+def _namespace(notebook: str, *codes: str) -> dict:
+    namespace = {"np": np, "tf": tf, "keras": keras, "MAX_TOKENS": 20000, "SEQ_LEN": 400}
+    for code in codes:
+        exec(code, namespace)
+    return namespace
+
+
+# --------------------------------------------------------------------------- 04
+
+NB04 = "04_imdb_preprocessing"
+
+
+@pytest.mark.parametrize("solution", ["instructor", "alternative"])
+def test_04_vectorizer_keeps_its_points_without_standardize(solution, monkeypatch):
+    from attention_grader.catalogs import nb04_imdb_preprocessing as catalog
+
+    code = {"instructor": _cells(NB04), "alternative": catalog.ALTERNATIVE}[solution]
+    namespace = _namespace(NB04, code["make_vectorizer"])
+    namespace["standardize"] = _skipped
+    assert _grade(NB04, "test_make_vectorizer", namespace, monkeypatch) == ["ok"] * 4
+
+
+@pytest.mark.parametrize("solution", ["instructor", "alternative"])
+def test_04_splits_keep_their_points_without_standardize_and_vectorizer(solution, monkeypatch):
+    from attention_grader.catalogs import nb04_imdb_preprocessing as catalog
+
+    code = {"instructor": _cells(NB04), "alternative": catalog.ALTERNATIVE}[solution]
+    namespace = _namespace(NB04, code["vectorize_splits"])
+    namespace["standardize"] = namespace["make_vectorizer"] = _skipped
+    assert _grade(NB04, "test_vectorize_splits", namespace, monkeypatch) == ["ok"] * 3
+
+
+def test_04_a_vocabulary_adapted_on_the_test_texts_runs_the_students_own_helpers(monkeypatch):
+    """make_vectorizer(train + test) is not a call a correct solution makes: the student's own
+    make_vectorizer runs (with the standardize stand-in inside TextVectorization's adapt, in
+    graph mode) and the test-only words are found."""
+    source = _cells(NB04)
+    splits = source["vectorize_splits"].replace(
+        "make_vectorizer(train_texts, max_tokens, seq_len)",
+        "make_vectorizer(list(train_texts) + list(test_texts), max_tokens, seq_len)",
+    )
+    namespace = _namespace(NB04, source["make_vectorizer"], splits)
+    namespace["standardize"] = _skipped  # every text of the case has an answer
+    verdicts = _grade(NB04, "test_vectorize_splits", namespace, monkeypatch)
+    assert all("occur only in the test texts" in v for v in verdicts), verdicts
+    namespace = _namespace(NB04, splits)
+    namespace["make_vectorizer"] = _skipped
+    verdicts = _grade(NB04, "test_vectorize_splits", namespace, monkeypatch)
+    assert all("NotImplementedError" in v for v in verdicts), verdicts
+
+
+def test_04_element_map_answers_any_shape_eagerly_and_in_graph_mode():
+    from attention_course.standins import ElementMap
+
+    fallback_calls = []
+
+    def fallback(texts):
+        fallback_calls.append(texts.numpy().tolist())
+        return tf.strings.upper(texts)
+
+    lookup = ElementMap("standardize", [["A b!", "a b"], ["C", "c"]], fallback)
+    assert lookup(tf.constant([["A b!"], ["C"]])).numpy().tolist() == [[b"a b"], [b"c"]]
+    assert lookup(tf.constant("C")).numpy() == b"c"
+    mapped = tf.data.Dataset.from_tensor_slices(["C", "A b!", "new"]).batch(2).map(lookup)
+    assert [b.numpy().tolist() for b in mapped] == [[b"c", b"a b"], [b"NEW"]]
+    assert fallback_calls == [[b"new"]]
+    with pytest.raises(LookupError):
+        ElementMap("standardize", [["C", "c"]])(tf.constant(["D"]))
+
+
+# --------------------------------------------------------------------------- 05
+
+NB05 = "05_imdb_attention"
+CONFIG = {"CONFIG": {"embed_dim": 64, "gru_units": 32, "attention_units": 64}}
+
+
+def _blank_pooling() -> str:
+    head = _cells(NB05)["attention_pooling"].split("### BEGIN SOLUTION")[0]
+    return head + "        raise NotImplementedError()\n"
+
+
+@pytest.mark.parametrize("pooling", ["unimplemented", "missing"])
+@pytest.mark.parametrize("solution", ["instructor", "alternative"])
+def test_05_model_keeps_its_points_without_attention_pooling(solution, pooling, monkeypatch):
+    from attention_grader.catalogs import nb05_imdb_attention as catalog
+
+    code = {"instructor": _cells(NB05), "alternative": catalog.ALTERNATIVE}[solution]
+    layer = _blank_pooling() if pooling == "unimplemented" else ""
+    namespace = _namespace(NB05, layer, code["gru_attention"])
+    namespace.update(CONFIG)
+    assert _grade(NB05, "test_gru_attention", namespace, monkeypatch) == ["ok"] * 2
+
+
+def test_05_a_model_without_the_mask_runs_the_students_own_layer(monkeypatch):
+    """Without mask_zero=True the layer gets no mask: not an input of a correct model, so the
+    student's own call runs (here unimplemented: the model test loses its points)."""
+    model = _cells(NB05)["gru_attention"].replace("embed_dim, mask_zero=True)", "embed_dim)")
+    namespace = _namespace(NB05, _blank_pooling(), model)
+    verdicts = _grade(NB05, "test_gru_attention", namespace, monkeypatch)
+    assert all("NotImplementedError" in v for v in verdicts), verdicts
+    namespace = _namespace(NB05, _cells(NB05)["attention_pooling"], model)
+    verdicts = _grade(NB05, "test_gru_attention", namespace, monkeypatch)
+    assert all("model output" in v for v in verdicts), verdicts
+
+
+def test_05_the_tables_hold_values_only():
+    check = judging.checks_of(NB05)["test_gru_attention"]
+    for case in check.all_cases:
+        table = _trip(case.stand_ins)["AttentionPooling"]
+        assert table["kind"] == "layer" and table["calls"]
+        for entry in table["calls"]:
+            assert set(entry) == {"inputs", "mask", "weights", "result"}
