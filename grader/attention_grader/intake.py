@@ -126,16 +126,20 @@ class _Copier:
         return Refused(f"{shown(rel)}: {why}" if rel else why)
 
     def tree(self, dir_fd: int, dst: Path, rel: str, depth: int) -> None:
+        entries = []
         try:
-            entries = sorted(os.scandir(dir_fd), key=lambda e: e.name)
+            with os.scandir(dir_fd) as listing:
+                for entry in listing:  # (stops at the limit: a huge folder is not listed whole)
+                    entries.append(entry)
+                    if self.count + len(entries) > self.limits.max_files:
+                        raise self.refuse(
+                            rel,
+                            f"too many files: more than {self.limits.max_files} files and "
+                            "folders in the submission",
+                        )
         except OSError as error:
             raise self.refuse(rel, f"the folder cannot be listed ({error.strerror})") from None
-        if self.count + len(entries) > self.limits.max_files:
-            raise self.refuse(
-                rel,
-                f"too many files: more than {self.limits.max_files} files and folders in the "
-                "submission",
-            )
+        entries.sort(key=lambda e: e.name)
         for entry in entries:
             child = f"{rel}/{entry.name}" if rel else entry.name
             if entry.name in SKIPPED:
