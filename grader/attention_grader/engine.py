@@ -229,6 +229,7 @@ class Summary:
     seconds: float
     workers: str
     interrupted: bool = False
+    memory: str = ""  # how the sandboxes' memory limit is enforced (sandbox.memory_enforcement)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -245,6 +246,8 @@ class Summary:
             f"{len(self.flagged)} flagged, {self.count('skipped')} unchanged (not regraded)"
             f" in {self.seconds:.0f} s ({rate:.1f} submissions/min, {self.workers})"
         ]
+        if self.memory:
+            lines.append(f"  memory limit: {self.memory}")
         if self.interrupted:
             lines.append(
                 "INTERRUPTED: every result above was recorded; run the same command "
@@ -534,6 +537,8 @@ class Engine:
             else (f"scheduler {self.scheduler}" if self.scheduler else f"{self.workers} workers")
         )
         summary = Summary(outcomes, 0.0, mode + (", NO SANDBOX" if self.unsafe else ""))
+        if not self.unsafe and not self.scheduler:  # remote workers: in each notebook's result
+            summary.memory = sandbox.memory_enforcement()
         with (
             _Signals() as signals,
             _progress(len(todo), self.progress) as bar,
