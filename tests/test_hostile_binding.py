@@ -310,3 +310,4 @@ def test_the_batch_completes(battery):
     for student in ("solution", "blank", "partial"):
         outcome = _outcome(battery, student)
         assert outcome.status == "graded" and outcome.notes == [], outcome.notes
+    assert re.search(r"memory limit: cgroup v[12] ", battery.report.text())  # said once

@@ -280,3 +280,16 @@ def test_a_stdout_flood_writes_no_host_file_and_the_log_keeps_its_end():
     assert result.log.rstrip().endswith("END-OF-THE-FLOOD"), result.log[-200:]
     assert len(result.log) <= executor.LOG_TAIL_BYTES
     assert biggest[0] < 1024**2, f"a host file of {biggest[0]} bytes"
+
+
+def test_only_the_graders_own_processes_count_as_its_own():
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert sandbox._ours(os.getpid()) and sandbox._ours(child.pid)
+        assert not sandbox._ours(os.getppid()) and not sandbox._ours(1)
+    finally:
+        child.kill()
+        child.wait()

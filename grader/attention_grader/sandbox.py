@@ -347,6 +347,7 @@ def command(
 
 CGROUPS_ENV = "COURSE_SANDBOX_CGROUPS"  # "auto" (default) or "off": the watchdog alone
 CGROUP_PREFIX = "course-sandbox-"
+GRADER_LEAF = "course-grader-"  # cgroup v2: where the grader moves itself (see _enable_v2)
 TMPFS_MOUNTS = ("/tmp", "/dev/shm", HOME)  # memory that is no process's resident set
 _CGROUP_SERIAL = itertools.count()
 
@@ -389,6 +390,8 @@ def _own_cgroup_dirs() -> list[tuple[str, Path]]:
                 continue
             path = path[len(root) :] or "/"
         folder = Path(point) / path.lstrip("/")
+        if kind == "cgroup2" and folder.name.startswith(GRADER_LEAF):
+            folder = folder.parent  # the leaf the grader moved itself into (see _enable_v2)
         if folder.is_dir() and (kind, folder) not in found:
             found.append((kind, folder))
     return sorted(found, key=lambda item: item[0] != "cgroup2")
@@ -404,16 +407,64 @@ def _usable(kind: str, folder: Path) -> str | None:
         if "memory" not in (folder / "cgroup.controllers").read_text().split():
             return "the memory controller is not enabled for this cgroup"
         if "memory" not in (folder / "cgroup.subtree_control").read_text().split():
-            (folder / "cgroup.subtree_control").write_text("+memory")
-    except OSError as error:  # EBUSY: this cgroup holds processes itself
+            return _enable_v2(folder)
+    except OSError as error:
         return f"cannot enable the memory controller below {folder} ({error.strerror})"
+    return None
+
+
+def _ours(pid: int) -> bool:
+    """Whether ``pid`` is this process or one of its descendants."""
+    for _ in range(64):
+        if pid == os.getpid():
+            return True
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+                pid = int(handle.read().rsplit(")", 1)[1].split()[1])  # the parent's pid
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid <= 1:
+            return False
+    return False
+
+
+def _enable_v2(folder: Path) -> str | None:
+    """Turn the memory controller on for ``folder``'s children. cgroup v2 allows that only
+    for a cgroup without processes of its own: if the grader's processes are all that is in
+    it (``systemd-run --scope -p Delegate=yes ...``), they move into a leaf of their own,
+    ``folder/course-grader-<pid>``, and the sandboxes' cgroups become its siblings."""
+    subtree = folder / "cgroup.subtree_control"
+    try:
+        subtree.write_text("+memory")
+        return None
+    except OSError as error:
+        if error.errno != errno.EBUSY:
+            return f"cannot enable the memory controller below {folder} ({error.strerror})"
+    pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
+    if not all(_ours(pid) for pid in pids):
+        return (
+            f"{folder} holds other processes than the grader's, so cgroup v2 cannot give it "
+            "children with a memory limit (run the grader in a cgroup of its own, e.g. "
+            "`systemd-run --scope -p Delegate=yes course autograde`)"
+        )
+    leaf = folder / f"{GRADER_LEAF}{os.getpid()}"
+    leaf.mkdir(exist_ok=True)
+    for _ in range(5):  # processes forked meanwhile are moved in the next round
+        remaining = (folder / "cgroup.procs").read_text().split()
+        if not remaining:
+            break
+        for pid in remaining:
+            with contextlib.suppress(OSError):
+                _write(leaf / "cgroup.procs", pid)
+    subtree.write_text("+memory")
     return None
 
 
 def _sweep(folder: Path) -> None:
     """Remove cgroups that an earlier grader process (now dead) left behind."""
-    for entry in folder.glob(CGROUP_PREFIX + "*"):
-        owner = entry.name[len(CGROUP_PREFIX) :].split("-")[0]
+    for entry in [*folder.glob(CGROUP_PREFIX + "*"), *folder.glob(GRADER_LEAF + "*")]:
+        prefix = CGROUP_PREFIX if entry.name.startswith(CGROUP_PREFIX) else GRADER_LEAF
+        owner = entry.name[len(prefix) :].split("-")[0]
         if not owner.isdigit() or int(owner) == os.getpid():
             continue
         try:
@@ -423,7 +474,11 @@ def _sweep(folder: Path) -> None:
             pass
         except OSError:
             continue
-        MemoryGuard("cgroup", 0, entry).remove(timeout=2.0)
+        if prefix == GRADER_LEAF:  # never kill what is in a grader's leaf: only if empty
+            with contextlib.suppress(OSError):
+                entry.rmdir()
+        else:
+            MemoryGuard("cgroup", 0, entry).remove(timeout=2.0)
 
 
 @functools.cache
@@ -589,6 +644,7 @@ class MemoryGuard:
 def problem() -> str | None:
     """Why no sandbox can run here (None when one can). Tries a real one, once per process."""
     limits = Limits.from_env()
+    _memory_hierarchy()  # before any worker starts (cgroup v2 may move the grader to a leaf)
     try:
         layout = Layout.create(limits)
     except OSError as error:  # pragma: no cover - an unwritable temp folder
