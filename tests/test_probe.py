@@ -293,3 +293,15 @@ def test_sealed_float_arrays_match_within_a_tolerance_and_are_not_shown():
         assert windows(*args) == "own"
     with pytest.raises(probe.Unsealable):
         probe.seal_entry({**entry, "args": [np.array([np.nan]), np.array([1]), 4, 2]})
+
+
+def test_instructor_mode_cases_carry_their_stand_ins_too(monkeypatch):
+    monkeypatch.delenv(probe.CASES_ENV, raising=False)
+    notebook.setup(seed=0, notebook="01_tokenization")
+    cases = probe.hidden_cases("test_learn_bpe")
+    assert cases and all(set(c.stand_ins) == {"pair_counts", "merge_pair"} for c in cases)
+    first = cases[0]
+    word_freqs = {tuple(w) + ("</w>",): n for w, n in first["word_counts"].items()}
+    with probe.standing_in(globals(), **first.stand_ins):
+        counts = globals()["pair_counts"](word_freqs)  # answered from the grader's values
+    assert counts[("e", "s")] == 9 and "pair_counts" not in globals()
