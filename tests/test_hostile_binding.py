@@ -205,10 +205,13 @@ def _students(release_nb: dict, source_nb: dict) -> dict[str, dict]:
 
 
 def largest_sandbox_file() -> int:
-    """The size of the largest file in any sandbox's host folder now."""
+    """The size of the largest file in any sandbox's host folder now (but ``stage/``, the
+    grader's copy of a submission's files, read-only inside)."""
     biggest = 0
     for top in glob.glob(os.path.join(tempfile.gettempdir(), "course-sandbox-*")):
-        for folder, _, names in os.walk(top):  # folders vanishing meanwhile are skipped
+        for folder, subfolders, names in os.walk(top):  # vanishing folders are skipped
+            if folder == top and "stage" in subfolders:
+                subfolders.remove("stage")
             for name in names:
                 with contextlib.suppress(OSError):
                     biggest = max(biggest, os.lstat(os.path.join(folder, name)).st_size)

@@ -293,3 +293,27 @@ def test_only_the_graders_own_processes_count_as_its_own():
     finally:
         child.kill()
         child.wait()
+
+
+HOST_FOLDER_WRITE = """
+import os
+from ipykernel.connect import get_connection_file
+found = []
+for path in (os.path.dirname(get_connection_file()) + "/big.bin", get_connection_file()):
+    try:
+        with open(path, "ab") as handle:
+            handle.write(b"0" * 2**20)
+        found.append("WROTE " + path)
+    except OSError as error:
+        found.append(type(error).__name__)
+print(found)
+"""
+
+
+@pytest.mark.slow
+def test_the_kernel_cannot_write_files_into_its_host_folder():
+    if os.geteuid() != 0:
+        pytest.fail("needs root: only a sandbox with a uid of its own can be kept out")
+    result = executor.execute(_job(HOST_FOLDER_WRITE))
+    assert result.status == "ok", result.reason
+    assert _printed(result) == ["['PermissionError', 'PermissionError']\n"]

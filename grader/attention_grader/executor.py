@@ -550,6 +550,7 @@ async def _run(client: _Client, result: Result) -> int | None:
         result.kernel_start_seconds = round(time.monotonic() - started, 3)
         assert client.kc is not None
         await client.async_wait_for_reply(await ensure_async(client.kc.kernel_info()))
+        client.km.layout.seal()  # before any student code runs
         for index, cell in enumerate(client.nb.cells):
             if cell.get("metadata", {}).get(SKIP_KEY):  # unchanged demonstration: nothing
                 cell.outputs = [
@@ -580,6 +581,12 @@ def execute(job: Job) -> Result:
     guard = sandbox.MemoryGuard("watchdog", job.limits.memory_bytes)
     try:
         guard = sandbox.MemoryGuard.create(job.limits, isolated=job.isolated)
+        if guard.error:
+            result.memory_guard = "watchdog: resident memory + tmpfs usage"
+            result.events.append(
+                f"no memory cgroup for this sandbox ({guard.error}); the watchdog counted "
+                "its memory instead"
+            )
         _stage(layout, job)
         env = sandbox.kernel_env(
             job.limits,

@@ -17,7 +17,10 @@ What the kernel sees and may do:
   cell and per notebook, and output size.
 
 The kernel talks to the grader through Unix sockets in a folder bound into the sandbox
-(ZeroMQ ``ipc`` transport), so no network is needed for that either.
+(ZeroMQ ``ipc`` transport), so no network is needed for that either; once the kernel has bound
+them, the folder is sealed (:meth:`Layout.seal`): no file of the sandbox's can be written to
+the host. The kernel's own stdout and stderr go to a pipe the executor reads (only their last
+64 KiB are kept), never to a file.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def _env_int(name: str, default: int) -> int:
 class Limits:
     """What one submission's kernel may use. Defaults suit a 2-core, 8+ GiB machine."""
 
-    memory_bytes: int = 4 * 1024**3  # COURSE_SANDBOX_MEMORY: resident memory, all processes
+    memory_bytes: int = 4 * 1024**3  # COURSE_SANDBOX_MEMORY: all processes, tmpfs included
     processes: int = 512  # COURSE_SANDBOX_PROCESSES: processes + threads (TF uses ~50)
     disk_bytes: int = 512 * 1024**2  # COURSE_SANDBOX_DISK: home and /tmp, each
     cell_seconds: int = 120  # COURSE_CELL_TIMEOUT: one cell, then it is interrupted
@@ -150,6 +153,20 @@ class Layout:
             else None
         )
         return cls(root, uid, isolated)
+
+    def seal(self) -> None:
+        """Once the kernel has bound its sockets: the sandbox's user may no longer create or
+        write files in the ipc folder (a host folder: files there would fill the host's
+        disk). Only when the sandbox has a uid of its own (the grader runs as root)."""
+        if self.uid is None or not self.isolated:
+            return
+        owner = os.geteuid()
+        for entry in self.ipc_dir.iterdir():
+            if not entry.is_socket():  # the connection file: read at start, never again
+                os.chown(entry, owner, owner, follow_symlinks=False)
+                os.chmod(entry, 0o644, follow_symlinks=False)
+        os.chown(self.ipc_dir, owner, owner)
+        os.chmod(self.ipc_dir, 0o711)
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -546,6 +563,7 @@ class MemoryGuard:
     limit: int
     path: Path | None = None
     setup_seconds: float = 0.0
+    error: str = ""  # why this sandbox got no cgroup although the machine has them
 
     @classmethod
     def create(cls, limits: Limits, isolated: bool = True) -> MemoryGuard:
@@ -556,7 +574,10 @@ class MemoryGuard:
             return cls("watchdog", limits.memory_bytes)
         name = f"{CGROUP_PREFIX}{os.getpid()}-{next(_CGROUP_SERIAL)}-{secrets.token_hex(4)}"
         path = parent / name
-        path.mkdir(mode=0o755)
+        try:
+            path.mkdir(mode=0o755)
+        except OSError as error:  # e.g. the hierarchy's limit of descendants
+            return cls("watchdog", limits.memory_bytes, error=f"{path}: {error.strerror}")
         guard = cls(kind, limits.memory_bytes, path)
         try:
             if kind == "cgroup2":
@@ -568,9 +589,9 @@ class MemoryGuard:
                 _write(path / "memory.limit_in_bytes", limits.memory_bytes)
                 if (path / "memory.memsw.limit_in_bytes").exists():  # no way around it by swap
                     _write(path / "memory.memsw.limit_in_bytes", limits.memory_bytes)
-        except OSError:
+        except OSError as error:
             guard.remove(timeout=1.0)
-            raise
+            return cls("watchdog", limits.memory_bytes, error=f"{path}: {error.strerror}")
         guard.setup_seconds = time.monotonic() - start
         return guard
 
