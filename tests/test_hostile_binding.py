@@ -17,6 +17,8 @@ and blank submissions with:
   folder (tmpfs: memory that is nobody's resident set) beyond the memory limit.
 - ``stdout-flood``: the solution, plus a subprocess that writes 200 MiB straight to file
   descriptor 1 (the kernel's own stdout, not a cell output).
+- ``host-folder-flood``: the solution, plus 100 MiB files written into the one host folder
+  the sandbox sees (its sockets' folder) and appended to its connection file.
 
 Honest scores must not move (23 and 0), no attack may gain a point, the batch completes.
 """
@@ -157,6 +159,20 @@ _sp.run([_sys.executable, "-c", _code])  # fd 1 as the kernel has it: the cell's
 """
 
 
+HOST_FOLDER_FLOOD = """
+import os as _os
+from ipykernel.connect import get_connection_file as _connection
+for _i in range(3):  # the host folder of the sandbox: its sockets and connection file
+    for _path in (f"{_os.path.dirname(_connection())}/flood{_i}.bin", _connection()):
+        try:
+            with open(_path, "ab") as _f:
+                _f.write(b"0" * 100 * 2**20)
+            print("WROTE", _path)
+        except OSError as _e:
+            print("refused:", type(_e).__name__)
+"""
+
+
 def _insert_before_return(text: str, function: str, code: str) -> str:
     """``code`` (indented) as the first statement of ``function``'s body in ``text``."""
     match = re.search(rf"def {function}\(.*?\).*?:\n(\s+\"\"\".*?\"\"\"\n)?", text, re.S)
@@ -191,6 +207,8 @@ def _students(release_nb: dict, source_nb: dict) -> dict[str, dict]:
     flood["build_vocab"] = MISPLACED_REPORTS.format(checks=tests) + "\n" + code["build_vocab"]
     hog = dict(code)
     hog["one_hot"] = TMPFS_HOG + "\n" + code["one_hot"]
+    host = dict(code)
+    host["one_hot"] = HOST_FOLDER_FLOOD + "\n" + code["one_hot"]
     shout = dict(code)
     shout["one_hot"] = STDOUT_FLOOD + "\n" + code["one_hot"]
     return {
@@ -201,6 +219,7 @@ def _students(release_nb: dict, source_nb: dict) -> dict[str, dict]:
         "misplaced-reports": fill(release_nb, flood),
         "tmpfs-hog": fill(release_nb, hog),
         "stdout-flood": fill(release_nb, shout),
+        "host-folder-flood": fill(release_nb, host),
     }
 
 
@@ -305,6 +324,14 @@ def test_a_stdout_flood_writes_no_host_file_and_the_log_keeps_its_end(battery):
     outcome = _outcome(battery, "stdout-flood")
     assert re.search(r"output: more than the output limit", " ".join(outcome.notes))
     assert _autograded(battery, "stdout-flood").stat().st_size < 4 * 2**20
+
+
+def test_no_file_reaches_the_host_folder(battery):
+    assert _score(battery, "host-folder-flood") == TOTAL
+    nb = json.loads(_autograded(battery, "host-folder-flood").read_text())
+    printed = json.dumps([c.get("outputs", []) for c in nb["cells"]])
+    assert "WROTE" not in printed and printed.count("refused: PermissionError") == 6
+    assert battery.biggest_host_file < 2**20, battery.biggest_host_file
 
 
 def test_the_batch_completes(battery):
