@@ -426,6 +426,9 @@ def test_the_collecting_users_own_folders_keep_their_name_but_not_their_claimed_
     odd.mkdir()
     (odd / NB).write_bytes(release_nb)
     (odd / "timestamp.txt").write_text(f"{now:%Y-%m-%d %H:%M:%S} /etc/localtime")
+    # a student id that is HTML (formgrader would print it unescaped)
+    html_id = "<img src=x onerror=alert(1)>"
+    (inbound / f"{html_id}+{A}+{now.strftime(STAMP)}+x").mkdir()
     proc = _instructor(root, "collect", A, exchange_root=exchange_root)
     assert sorted(p.name for p in (root / "submitted").iterdir()) == ["carla"]
     got = datetime.datetime.strptime(
@@ -438,4 +441,4 @@ def test_the_collecting_users_own_folders_keep_their_name_but_not_their_claimed_
     )
     assert "REFUSED" in proc.stdout + proc.stderr
     got = {r["claimed_student"]: r["kind"] for r in exchange.refusals(root, A)}
-    assert got == {"dan": "backdated", "erin": "time"}
+    assert got == {"dan": "backdated", "erin": "time", html_id: "unsafe-id"}
