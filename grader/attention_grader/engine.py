@@ -661,8 +661,9 @@ def _execute(job: executor.Job) -> executor.Result:
 
 
 def _entries(base: Path) -> list[str]:
-    """The names in ``submitted/`` (sorted; nothing followed, editors' leftovers left out)."""
-    if base.is_symlink() or not base.is_dir():
+    """The names in ``submitted/`` (sorted; editors' leftovers left out). ``submitted/`` itself
+    is the instructor's and may be a link to another disk; nothing inside it is followed."""
+    if not base.is_dir():
         return []
     with os.scandir(base) as entries:
         return sorted(e.name for e in entries if e.name not in intake.SKIPPED)
