@@ -2,6 +2,11 @@
 
 Autograde, sanitizing (before nbgrader's ``OverwriteCells``):
 
+- :class:`IntakeGate` (first) refuses, in stock ``nbgrader autograde`` and formgrader, which
+  read ``submitted/`` themselves, a notebook reached through a symbolic link or that is not a
+  regular file and a student id outside the safe alphabet, and keeps every file of the
+  submission but notebooks and checked receipts out of ``autograded/`` (``course autograde``
+  reads only the intake's copy, :mod:`intake`).
 - :class:`RestoreLayout` rebuilds the submission on the assignment's own skeleton: every
   locked cell (setup cell, test cells) in its released order and with its recorded source,
   also when a student deleted or moved it; the student's answers in their cells; cells the
