@@ -19,12 +19,14 @@ GRADING_FLAGS = $(foreach s,$(STUDENT),--student $(s)) $(if $(FORCE),--force) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 .PHONY: help setup system demo test test-fast lint release autograde feedback grades sync \
-	clean bench bench-grading
+	clean bench bench-grading hub
 
 help:
 	@echo "make demo           the whole nbgrader cycle on sample submissions (the main job)"
 	@echo "make test           the project's test suite (everything, 15-20 min on 2 cores)"
 	@echo "make test-fast      the tests that start no kernel (~1 min)"
+	@echo "make hub            JupyterHub + ngshare (.venv-hub) and its proxy (hub/node_modules):"
+	@echo "                    the authenticated exchange's test, and the recipe of a course hub"
 	@echo "make lint           ruff check + ruff format --check"
 	@echo "make release        nbgrader generate_assignment -> release/ (commit the result)"
 	@echo "make autograde      grade new or changed submissions: sandboxed, in parallel"
@@ -52,10 +54,34 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml grader/pyproject.tom
 
 setup: system $(STAMP)
 
+# The hub side of the ngshare exchange, apart from the course's .venv (ngshare 0.6.0 needs
+# SQLAlchemy 1.4, see requirements-hub.txt): JupyterHub and ngshare in .venv-hub, the
+# configurable-http-proxy (Node.js >= 20, npm) in hub/node_modules. ~2 min once; `make test`
+# needs it (tests/test_ngshare.py runs a real hub).
+HUB_STAMP := .venv-hub/.installed-stamp
+CHP_STAMP := hub/node_modules/.installed-stamp
+
+$(HUB_STAMP): requirements-hub.txt
+	$(PYTHON) -m venv .venv-hub
+	.venv-hub/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-hub.txt
+	@touch $@
+
+$(CHP_STAMP): hub/package.json hub/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "error: make hub needs \
+	Node.js >= 20 and npm (the hub's proxy, configurable-http-proxy): install them, e.g. \
+	https://nodejs.org or NodeSource's nodejs package (Debian 12's nodejs is 18)" >&2; exit 1; }
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { \
+	echo "error: make hub needs Node.js >= 20 for configurable-http-proxy 5.3.0, found \
+	$$(node --version)" >&2; exit 1; }
+	cd hub && npm ci --no-audit --no-fund
+	@touch $@
+
+hub: $(HUB_STAMP) $(CHP_STAMP)
+
 demo: setup
 	$(BIN)/course demo $(GRADING_FLAGS)
 
-test: setup
+test: setup hub
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=12
 
 test-fast: setup
