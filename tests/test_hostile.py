@@ -473,7 +473,7 @@ def test_feedback_of_a_student_who_prints_hidden_tests_hides_them(battery):
         graded.root / "feedback" / "exfiltrate-hidden" / ASSIGNMENT / f"{NOTEBOOK_ID}.html"
     ).read_text()
     assert "output removed: it showed hidden test code" in page
-    assert "_ref_pairs" not in page and "hidden_cases(" not in page
+    assert "hidden_cases(" not in page and "case.stand_ins" not in page
 
 
 def test_no_process_outlives_grading(battery):
