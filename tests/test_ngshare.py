@@ -14,8 +14,9 @@ What must hold: identity comes from the hub token (bob cannot submit as alice, n
 the client's variables, not with ``--student``, not by forging the REST request); time comes
 from the server (a backdated ``timestamp.txt`` is overwritten, ``collect --update`` compares
 server times); ``submitted/`` holds no link and nothing outside it is written; the course's
-engine grades what collect brought; each student fetches only her own feedback HTML; a
-refused submit or release exits non-zero.
+engine grades what collect brought; a submission that would break collect (a folder named
+``timestamp.txt``, an unsafe file name) is refused alone; each student fetches only her own
+feedback HTML; a refused submit or release exits non-zero.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from attention_grader import authoring, cycle, gradebook, submissions
+from attention_grader import authoring, cycle, exchange, gradebook, submissions
 from conftest import ROOT
 from courses import grade_submitted, make_course
 
@@ -380,13 +381,26 @@ def test_ngshare_takes_identity_and_time_from_the_hub(tmp_path, course_env, hub)
     assert not any(p.name == escape for p in tmp_path.rglob("*"))
 
     # --- alice hands in again: --update compares the server's times (her folder's 2999
-    #     claim did not survive collect, so it cannot block the update)
+    #     claim did not survive collect, so it cannot block the update). bob, through the
+    #     REST API, a folder named timestamp.txt (stock collect stops there for everyone
+    #     after him) and a name that is HTML: refused alone, his collected submission kept
     first = max(times["alice"])
+    bad = {"timestamp.txt/x": b"x", NB: blank, "<svg onload=alert(1)>.ipynb": blank}
+    r = _api(hub, "POST", f"/submission/{COURSE}/{A}", "bob", data={"files": _files(**bad)})
+    assert r.status_code == 200, r.text
     run.ok("alice", "submit", A)
     out = run.ok("prof", "collect", "--update", A)
     second = (submitted / "alice" / A / "timestamp.txt").read_text().strip()
     assert second > first and "Updating submission: alice" in out, (first, second, out)
-    assert "Updating submission: bob" not in out, out
+    assert "REFUSED the submission of 'bob'" in out, out
+    assert (submitted / "bob" / A / "timestamp.txt").read_text() == max(times["bob"])
+    assert sorted(p.name for p in (submitted / "bob" / A).iterdir()) == [
+        NB,
+        "outside.txt",
+        "timestamp.txt",
+    ]
+    (record,) = exchange.refusals(root, A)
+    assert (record["student"], record["kind"], record["exchange"]) == ("bob", "path", "ngshare")
 
     # --- the course's intake and engine grade what collect brought
     graded = grade_submitted(root, A, NB)
