@@ -50,6 +50,7 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml grader/pyproject.tom
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . -e ./grader
+	mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d && cp grader/jupyter-config/jupyter_server_config.d/attention_grader.json $(VENV)/etc/jupyter/jupyter_server_config.d/  # formgrader escapes its pages (an editable install skips data-files)
 	@touch $@
 
 setup: system $(STAMP)

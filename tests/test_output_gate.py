@@ -389,3 +389,11 @@ def test_the_gate_runs_after_the_scores_are_saved_and_before_feedback():
     feedback = [getattr(p, "__name__", p) for p in config.GenerateFeedback.preprocessors]
     assert "OutputGate" in feedback
     assert config.HTMLExporter.extra_template_basedirs == outputs.TEMPLATE_BASEDIRS
+
+
+def test_a_dropped_attachment_leaves_the_markdown_rendered():
+    nb = copy.deepcopy(ATTACKS["SVG attachment"][0])
+    nb.cells[0].source = "*my figure*: ![a](attachment:a.svg)"
+    cell = outputs.clean_notebook(nb).cells[0]
+    assert cell.source == '<p><em>my figure</em>: <img src="" alt="a"></p>'
+    assert "attachments" not in cell

@@ -137,11 +137,20 @@ def _passes_verbatim(source: str) -> bool:
     return render_markdown(source).strip() == source
 
 
+class _Renderer(IPythonRenderer):
+    """nbconvert's markdown renderer, where a reference to an attachment the gate dropped
+    (SVG, anything but PNG/JPEG/GIF) becomes an empty image instead of an error."""
+
+    def _embed_image_or_attachment(self, src: str) -> str:
+        prefix = "attachment:"
+        if src.startswith(prefix) and src[len(prefix) :] not in self.attachments:
+            return ""
+        return super()._embed_image_or_attachment(src)
+
+
 def render_markdown(source: str, attachments: dict | None = None) -> str:
     """Markdown as nbconvert renders it (math kept for MathJax, attachments inlined)."""
-    renderer = IPythonRenderer(
-        escape=False, attachments=attachments or {}, exclude_anchor_links=True
-    )
+    renderer = _Renderer(escape=False, attachments=attachments or {}, exclude_anchor_links=True)
     return MarkdownWithMath(renderer=renderer).render(source)
 
 
