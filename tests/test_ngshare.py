@@ -428,3 +428,65 @@ def test_ngshare_takes_identity_and_time_from_the_hub(tmp_path, course_env, hub)
     assert not any(canary.encode() in p.read_bytes() for p in bob_got), bob_got
     assert not any(p.name == "not-for-students.txt" for p in bob_got), bob_got
     assert any(p.suffix == ".html" for p in bob_got), bob_got  # his own did arrive
+
+
+# ------------------------------------------------------------------ collect's unpacking
+def _collector(tmp_path: Path, **limits: int):
+    from nbgrader.coursedir import CourseDirectory
+
+    from attention_grader import intake, ngshare
+
+    collector = ngshare.CheckedCollect(
+        coursedir=CourseDirectory(root=str(tmp_path)), authenticator=None
+    )
+    collector.limits = intake.IntakeLimits(**limits)
+    return collector, ngshare._Refusal
+
+
+def _listing(**contents: bytes) -> list[dict]:
+    return json.loads(_files(**contents))
+
+
+def test_collect_unpacks_only_plain_relative_paths_within_the_limits(tmp_path):
+    """What a (compromised or future) service hands over is checked again by the client:
+    every path a plain relative path of safe names, nothing written outside the staging
+    folder, the student's ``timestamp.txt`` left out, the limits of the intake."""
+    collector, refusal = _collector(tmp_path / "course", max_files=6, max_file_bytes=100)
+    raw = tmp_path / "raw"
+    collector._unpack(
+        _listing(
+            **{
+                NB: b"{}",
+                "data/words.txt": b"a b",
+                "timestamp.txt": b"2000-01-01 00:00:00",
+                "timestamp.txt/x": b"folder",
+                ".ipynb_checkpoints/old.ipynb": b"{}",
+            }
+        ),
+        raw,
+    )
+    got = sorted(str(p.relative_to(raw)) for p in raw.rglob("*") if p.is_file())
+    assert got == [NB, "data/words.txt"]
+    assert (raw / "data" / "words.txt").read_bytes() == b"a b"
+
+    bad_lists = {
+        "absolute": {"/tmp/x": b"x"},
+        "parent": {"../x": b"x"},
+        "inner parent": {"a/../../x": b"x"},
+        "empty part": {"a//b": b"x"},
+        "dot": {"./x": b"x"},
+        "html name": {"<svg onload=alert(1)>.ipynb": b"x"},
+        "backslash": {"a\\..\\x": b"x"},
+        "file and folder": {"a": b"1", "a/b": b"2"},
+        "too many": {f"f{i}": b"" for i in range(7)},
+        "too large": {"big": b"x" * 200},
+        "too deep": {"a/b/c/d/e/f": b"x"},
+    }
+    for case, contents in bad_lists.items():
+        target = tmp_path / f"raw-{len(case)}-{case.replace(' ', '-')}"
+        with pytest.raises(refusal):
+            collector._unpack(_listing(**contents), target)
+        written = [p for p in target.rglob("*") if p.is_file()]
+        assert len(written) <= 1, (case, written)  # at most what came before the bad entry
+    outside = {p.name for p in tmp_path.iterdir()}
+    assert "x" not in outside and not Path("/tmp/x").exists(), outside

@@ -259,16 +259,19 @@ class CheckedCollect(ExchangeCollect):
         for item in files:
             path = item.get("path") if isinstance(item, dict) else None
             parts = path.split("/") if isinstance(path, str) else []
-            if not parts or not all(intake.safe_name(part) for part in parts):
+            if not parts or any(part in ("", ".", "..") for part in parts):
+                raise _Refusal(
+                    "path", f"the file name {intake.shown(path)} is not a plain relative path"
+                )
+            if any(part in intake.SKIPPED for part in parts):
+                continue  # editors' and Python's leftovers, as the intake skips them
+            if not all(intake.safe_name(part) for part in parts):
                 raise _Refusal(
                     "path",
-                    f"the file name {intake.shown(path)} is not a relative path of names from "
-                    "the safe alphabet",
+                    f"the file name {intake.shown(path)} holds a name outside the safe alphabet",
                 )
             if len(parts) - 1 > self.limits.max_depth:
                 raise _Refusal("intake", f"{intake.shown(path)}: folders nested too deep")
-            if any(part in intake.SKIPPED for part in parts):
-                continue  # editors' and Python's leftovers, as the intake skips them
             if parts[0] == "timestamp.txt":
                 self.log.info(f"  left out the student's own {intake.shown(path)}")
                 continue
@@ -279,6 +282,8 @@ class CheckedCollect(ExchangeCollect):
                 data = base64.b64decode(content, validate=False)
             except (binascii.Error, ValueError):
                 raise _Refusal("intake", f"{intake.shown(path)} is not base64") from None
+            if len(data) > self.limits.max_file_bytes:
+                raise _Refusal("intake", f"{intake.shown(path)} is too large")
             total += len(data)
             if total > self.limits.max_total_bytes:
                 raise _Refusal("intake", "the submission is too large")
