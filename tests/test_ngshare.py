@@ -431,7 +431,9 @@ def test_ngshare_takes_identity_and_time_from_the_hub(tmp_path, course_env, hub)
 
 
 # ------------------------------------------------------------------ collect's unpacking
-def _collector(tmp_path: Path, **limits: int):
+def _collector(tmp_path: Path, monkeypatch, **limits: int):
+    # the module names a user when first imported if the environment has none: not here
+    monkeypatch.setenv("USER", os.environ.get("USER") or "instructor")
     from nbgrader.coursedir import CourseDirectory
 
     from attention_grader import intake, ngshare
@@ -447,11 +449,13 @@ def _listing(**contents: bytes) -> list[dict]:
     return json.loads(_files(**contents))
 
 
-def test_collect_unpacks_only_plain_relative_paths_within_the_limits(tmp_path):
+def test_collect_unpacks_only_plain_relative_paths_within_the_limits(tmp_path, monkeypatch):
     """What a (compromised or future) service hands over is checked again by the client:
     every path a plain relative path of safe names, nothing written outside the staging
     folder, the student's ``timestamp.txt`` left out, the limits of the intake."""
-    collector, refusal = _collector(tmp_path / "course", max_files=6, max_file_bytes=100)
+    collector, refusal = _collector(
+        tmp_path / "course", monkeypatch, max_files=6, max_file_bytes=100
+    )
     raw = tmp_path / "raw"
     collector._unpack(
         _listing(
