@@ -1,0 +1,466 @@
+"""A real browser: what students submit never runs as code in the instructor's formgrader
+page nor in the feedback page.
+
+Notebooks 01 (autograded) and 02 (with a written answer graded by hand) are graded through
+the engine, sandboxed, with an honest full and a blank submission next to submissions that
+carry scripts in every place a notebook can: HTML, JavaScript, SVG, markdown and image outputs
+and their metadata, markdown cells (raw HTML, ``javascript:`` links, frames, styles, refresh
+tags, an SVG attachment), a raw HTML cell, cell tags, a solution cell's source and the written
+answer. A student whose id is itself HTML is added to the gradebook as stock nbgrader would
+create it. Then one Jupyter server with nbgrader's formgrader runs in the course root, one
+headless Chromium (Debian's ``chromium``, driven over the DevTools protocol) logs in with the
+server's token as an instructor does and opens the manual-grading page of each submission and
+the pages that list students, and finally the feedback pages as files.
+
+Every student script tries to change ``document.title`` and to write a file through the
+Jupyter REST API with the page's XSRF cookie; the test fails if a title changed or such a file
+exists, and proves both detectors work by running the same script itself at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import websocket
+
+from attention_grader import authoring, cycle, submissions
+from courses import grade_submitted, make_course, submit
+
+pytestmark = pytest.mark.slow
+
+A01, A02 = "01_tokenization", "02_metrics"
+PWNED = "PWNED"
+TITLE_PREFIX = f"{PWNED}-"
+
+
+def attack(tag: str) -> str:
+    """JavaScript that marks the page's title and writes ``pwned-<tag>.txt`` into the server's
+    root through the REST API (as an instructor's page may), written as
+    ``eval(decodeURIComponent('%..%..'))``: no slash, space or double quote, so it fits a
+    folder name, any attribute and a Python string."""
+    script = (
+        f"document.title='{TITLE_PREFIX}{tag}';"
+        "var m=document.cookie.match(/_xsrf=([^;]+)/);"
+        f"fetch('/api/contents/pwned-{tag}.txt',{{method:'PUT',"
+        "headers:{'X-XSRFToken':m?decodeURIComponent(m[1]):'','Content-Type':'application/json'},"
+        "body:JSON.stringify({type:'file',format:'text',content:'pwned'})});"
+    )
+    assert "%" not in script
+    encoded = "".join(f"%{byte:02X}" for byte in script.encode())
+    return f"eval(decodeURIComponent('{encoded}'))"
+
+
+# A student id that is HTML (short: it is a folder name; it only marks the title).
+HTML_ID = f"<img src=x onerror=document.title='{TITLE_PREFIX}student-id'>"
+
+
+def _svg(tag: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" onload="{attack(tag)}">'
+        f"<script>{attack(tag + '-script')}</script><rect width='9' height='9'/></svg>"
+    )
+
+
+OUTPUT_ATTACKS = f'''
+from IPython.display import HTML, Javascript, Markdown, SVG, display
+display(HTML("<script>{attack("html-script")}</script><b>bold stays</b>"))
+display(HTML("<img src=x onerror=\\"{attack("html-onerror")}\\">"))
+display(Javascript("{attack("javascript")}"))
+display(SVG("""{_svg("svg-output")}"""))
+display(Markdown("<img src=x onerror=\\"{attack("markdown-output")}\\"> *markdown*"))
+display({{"text/html": "<iframe srcdoc=\\"<script>parent.{attack("iframe")}</script>\\"></iframe>"
+          "<a href=\\"javascript:{attack("js-url")}\\">link</a>"
+          "<meta http-equiv=\\"refresh\\" content=\\"0;url=javascript:{attack("refresh")}\\">"
+          "<style>body {{ background: url(javascript:{attack("style")}) }}</style>"}}, raw=True)
+display({{"image/png": "x\\" onerror=\\"{attack("png-data")}", "text/plain": "png"}}, raw=True)
+display({{"image/png": "iVBORw0KGgo="}},
+        metadata={{"image/png": {{"width": "1 onerror={attack("png-width")}"}}}}, raw=True)
+display({{"application/vnd.jupyter.widget-view+json": {{"model_id": "x", "version_major": 2}},
+          "text/plain": "widget"}}, raw=True)
+import pandas as pd
+display(pd.DataFrame({{"word": ["<b>", "cat"], "count": [3, 1]}}))
+print("<script>{attack("stream")}</script>")
+'''
+
+MARKDOWN_ATTACKS = f"""A student's note with **markdown**, math $x < y$ and a table:
+
+| a | b |
+|---|---|
+| 1 | 2 |
+
+<script>{attack("md-script")}</script>
+<img src=x onerror="{attack("md-onerror")}">
+<svg onload="{attack("md-svg")}"></svg>
+[a link](javascript:{attack("md-js-url")})
+<iframe src="javascript:{attack("md-iframe")}"></iframe>
+<meta http-equiv="refresh" content="0;url=javascript:{attack("md-refresh")}">
+<style>body {{ background: url("javascript:{attack("md-style")}") }}</style>
+
+![attached](attachment:evil.svg)
+"""
+
+ESSAY = (
+    "False positives burden healthy patients; false negatives burden sick ones. "
+    f'<img src=x onerror="{attack("essay")}"><script>{attack("essay-script")}</script>'
+)
+
+
+def _code_cell(source: str, tags: list[str] | None = None) -> dict:
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": []}
+    cell["source"] = source
+    cell["id"] = f"added-{abs(hash(source)) % 10**8}"
+    if tags:
+        cell["metadata"]["tags"] = tags
+    return cell
+
+
+def _hostile_01(release_nb: dict, source_nb: dict) -> dict[str, dict]:
+    code = submissions.solution_code(source_nb)
+    outputs_nb = submissions.solved(release_nb, source_nb)
+    outputs_nb["cells"].append(
+        _code_cell(OUTPUT_ATTACKS, tags=[f'x" onmouseover="{attack("tag")}'])
+    )
+    markdown_nb = submissions.solved(release_nb, source_nb)
+    svg = base64.b64encode(_svg("attachment").encode()).decode()
+    markdown_nb["cells"] += [
+        {
+            "cell_type": "markdown",
+            "id": "student-note",
+            "metadata": {},
+            "source": MARKDOWN_ATTACKS,
+            "attachments": {"evil.svg": {"image/svg+xml": svg}},
+        },
+        {
+            "cell_type": "raw",
+            "id": "student-raw",
+            "metadata": {"raw_mimetype": "text/html"},
+            "source": (
+                f'<img src=x onerror="{attack("raw-cell")}"><script>{attack("raw-script")}</script>'
+            ),
+        },
+    ]
+    sourced = dict(code)
+    sourced["build_vocab"] = (
+        f"# </pre><script>{attack('source-script')}</script>\n"
+        f"_note = '<img src=x onerror=\"{attack('source-img')}\">'\n" + code["build_vocab"]
+    )
+    return {
+        "solution": submissions.solved(release_nb, source_nb),
+        "blank": copy.deepcopy(release_nb),
+        "xss-outputs": outputs_nb,
+        "xss-markdown": markdown_nb,
+        "xss-source": submissions.fill(release_nb, sourced),
+    }
+
+
+def _hostile_02(release_nb: dict, source_nb: dict) -> dict[str, dict]:
+    code = submissions.solution_code(source_nb)
+    essay = dict(code)
+    essay["ethics_answer"] = ESSAY
+    return {
+        "solution": submissions.solved(release_nb, source_nb),
+        "blank": copy.deepcopy(release_nb),
+        "xss-essay": submissions.fill(release_nb, essay),
+    }
+
+
+def _grade(root: Path, assignment: str, make) -> None:
+    notebook = f"{assignment}.ipynb"
+    release_nb = authoring.read_notebook(root / "release" / assignment / notebook)
+    source_nb = authoring.read_notebook(root / "source" / assignment / notebook)
+    for student, nb in make(release_nb, source_nb).items():
+        submit(root, student, assignment, notebook, nb)
+    graded = grade_submitted(root, assignment, notebook)
+    assert graded.total("solution")[0] == graded.total("solution")[1] > 0, graded.results
+    assert graded.total("blank")[0] == 0, graded.results
+
+
+def _add_html_student(root: Path) -> None:
+    """A student whose id is HTML, with a 02 submission, as stock nbgrader's autograde of a
+    folder of that name would leave it (the course's own intake refuses such names)."""
+    from nbgrader.api import Gradebook
+
+    from attention_grader.gradebook import db_url
+
+    with Gradebook(db_url(root)) as gb:
+        gb.add_student(HTML_ID)
+        gb.add_submission(A02, HTML_ID)
+    shutil.copytree(root / "autograded" / "blank" / A02, root / "autograded" / HTML_ID / A02)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, course_env) -> Path:
+    root = make_course(tmp_path_factory.mktemp("browser"), [A01, A02])
+    cycle.release(root, [A01, A02])
+    _grade(root, A01, _hostile_01)
+    _grade(root, A02, _hostile_02)
+    _add_html_student(root)
+    return root
+
+
+# ------------------------------------------------------------------------------ the browser
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.fail(
+        "Chromium is not installed: this test opens formgrader in a real browser "
+        "(`make setup` installs Debian's chromium, or: apt-get install chromium)"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{proc.args[0]} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        time.sleep(0.25)
+    pytest.fail(f"{url} did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+class Browser:
+    """One headless Chromium page driven over the Chrome DevTools Protocol."""
+
+    def __init__(self, ws_url: str):
+        self.ws = websocket.create_connection(ws_url, timeout=30, suppress_origin=True)
+        self.next_id = 0
+        self.call("Page.enable")
+        self.call("Runtime.enable")
+
+    def call(self, method: str, **params) -> dict:
+        self.next_id += 1
+        ident = self.next_id
+        self.ws.send(json.dumps({"id": ident, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == ident:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message["result"]
+
+    def wait_event(self, name: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
+            message = json.loads(self.ws.recv())
+            if message.get("method") == name:
+                return
+        raise TimeoutError(name)
+
+    def open(self, url: str, settle: float = 1.5) -> None:
+        """Navigate, wait for the load event, then let timers, image errors and API
+        requests of the page run."""
+        self.call("Page.navigate", url=url)
+        self.wait_event("Page.loadEventFired")
+        time.sleep(settle)
+
+    def js(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(result["exceptionDetails"])
+        return result["result"].get("value")
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.fixture(scope="module")
+def browser(course, tmp_path_factory):
+    """The formgrader server in the course root, and a logged-in Chromium page."""
+    chromium = _chromium()
+    work = tmp_path_factory.mktemp("browser-run")
+    port, token = _free_port(), base64.b32encode(os.urandom(20)).decode().lower()
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(work / "jupyter-config"),  # no user configuration
+        "JUPYTER_RUNTIME_DIR": str(work / "jupyter-runtime"),
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+    }
+    server_log = work / "server.log"
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "jupyter"),
+            "server",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--port-retries=0",
+            "--allow-root",  # the test may run as root (CI containers)
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={course}",
+        ],
+        cwd=course,
+        env=env,
+        stdout=server_log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    chrome_log = work / "chromium.log"
+    profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=work))
+    chrome = None
+    page = None
+    try:
+        _wait_http(f"{base}/api/status?token={token}", 60, server, server_log)
+        assert "formgrader's pages escape what they print" in server_log.read_text(), (
+            "attention_grader.formgrader_guard is not enabled in this environment (make setup "
+            "installs etc/jupyter/jupyter_server_config.d/attention_grader.json)"
+        )
+        chrome = subprocess.Popen(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            stdout=chrome_log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if chrome.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Chromium did not start:\n{chrome_log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        devtools = int(port_file.read_text().split()[0])
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{devtools}/json/list"))
+        page = Browser(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
+        # Log in as an instructor does: the server's login page, the token in its form.
+        page.open(f"{base}/login", settle=0.2)
+        page.js(
+            "document.querySelector('input[name=password]').value = "
+            f"{json.dumps(token)}; document.querySelector('form').submit()"
+        )
+        page.wait_event("Page.loadEventFired")
+        cookies = page.call("Network.getCookies", urls=[base])["cookies"]
+        assert any(c["name"].startswith("username-") for c in cookies), cookies
+        yield page, base
+    finally:
+        if page is not None:
+            page.close()
+        for proc in (chrome, server):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, 15)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, 9)
+                    proc.wait()
+
+
+def _pwned_files(root: Path) -> list[str]:
+    return sorted(p.name for p in root.rglob("pwned-*"))
+
+
+def _submission_ids(root: Path) -> dict[tuple[str, str], str]:
+    from nbgrader.api import Gradebook
+
+    from attention_grader.gradebook import db_url
+
+    out = {}
+    with Gradebook(db_url(root)) as gb:
+        for assignment in (A01, A02):
+            for sub in gb.notebook_submissions(assignment, assignment):
+                out[(assignment, sub.student.id)] = sub.id
+    return out
+
+
+def test_no_student_script_runs_in_formgrader_or_feedback(course, browser):
+    page, base = browser
+    ids = _submission_ids(course)
+    assert (A02, HTML_ID) in ids
+    seen: dict[str, dict] = {}
+
+    def visit(label: str, url: str, checks: str = "null") -> None:
+        page.open(url)
+        seen[label] = page.js(
+            "({title: document.title, text: document.body ? document.body.innerText : '',"
+            f" check: {checks}}})"
+        )
+
+    for (assignment, student), sub_id in sorted(ids.items()):
+        visit(
+            f"submission {student}/{assignment}",
+            f"{base}/formgrader/submissions/{sub_id}/",
+            "Array.from(document.querySelectorAll('.name-shown')).map(e => e.textContent.trim())",
+        )
+    quoted = urllib.parse.quote(HTML_ID, safe="")
+    visit("manage students", f"{base}/formgrader/manage_students")
+    visit(
+        "gradebook 02",
+        f"{base}/formgrader/gradebook/{A02}/{A02}",
+        f"document.body.textContent.includes({json.dumps(HTML_ID)})",
+    )
+    visit("student's assignments", f"{base}/formgrader/manage_students/{quoted}")
+    visit("student's notebooks", f"{base}/formgrader/manage_students/{quoted}/{A02}")
+
+    for assignment in (A01, A02):
+        assert cycle.feedback(course, assignment)
+    for page_path in sorted((course / "feedback").glob("*/*/*.html")):
+        visit(f"feedback {page_path.relative_to(course / 'feedback')}", page_path.as_uri())
+    time.sleep(1.0)  # a last fetch in flight
+
+    ran = {label: v["title"] for label, v in seen.items() if v["title"].startswith(PWNED)}
+    assert ran == {}, f"student scripts ran: {ran}"
+    assert _pwned_files(course) == [], "a student script wrote through the REST API"
+
+    # The pages show what they must: the id as text, the answers, the rubric, the tables.
+    html_page = seen[f"submission {HTML_ID}/{A02}"]
+    assert HTML_ID in html_page["check"], html_page["check"]
+    assert HTML_ID in seen["manage students"]["text"]
+    assert seen["gradebook 02"]["check"] is True  # listed as text (shown on demand)
+    solution_02 = seen[f"submission solution/{A02}"]["text"]
+    assert "Rubric (4 points)" in solution_02 and "false positive" in solution_02
+    essay = seen[f"submission xss-essay/{A02}"]["text"]
+    assert "False positives burden healthy patients" in essay
+    outputs = seen[f"submission xss-outputs/{A01}"]["text"]
+    assert "bold stays" in outputs and "markdown" in outputs and "<b>" in outputs
+    note = seen[f"submission xss-markdown/{A01}"]["text"]
+    assert "A student's note with markdown" in note and "x < y" in note
+    source = seen[f"submission xss-source/{A01}"]["text"]
+    assert "<script>" in source  # the student's code is shown as text
+    assert "Rubric" not in seen[f"feedback solution/{A02}/{A02}.html"]["text"]
+
+    # Both detectors work: the same script, run by the test in the same page, is seen.
+    page.open(f"{base}/formgrader/manage_students")
+    page.js(attack("control"))
+    deadline = time.monotonic() + 10
+    while not _pwned_files(course) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert page.js("document.title") == f"{TITLE_PREFIX}control"
+    assert _pwned_files(course) == ["pwned-control.txt"]
