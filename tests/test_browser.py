@@ -421,6 +421,7 @@ def test_no_student_script_runs_in_formgrader_or_feedback(course, browser):
         )
     quoted = urllib.parse.quote(HTML_ID, safe="")
     visit("manage students", f"{base}/formgrader/manage_students")
+    visit("submissions of 02", f"{base}/formgrader/manage_submissions/{A02}")
     visit(
         "gradebook 02",
         f"{base}/formgrader/gradebook/{A02}/{A02}",
@@ -443,6 +444,8 @@ def test_no_student_script_runs_in_formgrader_or_feedback(course, browser):
     html_page = seen[f"submission {HTML_ID}/{A02}"]
     assert HTML_ID in html_page["check"], html_page["check"]
     assert HTML_ID in seen["manage students"]["text"]
+    assert HTML_ID in seen["submissions of 02"]["text"]
+    assert any(HTML_ID in label for label in seen if label.startswith("feedback"))
     assert seen["gradebook 02"]["check"] is True  # listed as text (shown on demand)
     solution_02 = seen[f"submission solution/{A02}"]["text"]
     assert "Rubric (4 points)" in solution_02 and "false positive" in solution_02
