@@ -68,7 +68,6 @@ their path (``formgrade/formgrade_macros.html.j2``)."""
 TEMPLATE_FILTERS = {"course_escape_strings": "attention_grader.outputs.escape_strings"}
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif")
-KEPT_MIMES = ("text/plain", "text/latex", "text/html", *IMAGE_MIMES)
 SVG_NOTE = "[SVG image removed by the course's output gate; only PNG/JPEG/GIF images are shown]"
 REMOVED_NOTE = "[output removed by the course's output gate: {kinds}]"
 
