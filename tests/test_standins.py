@@ -178,3 +178,31 @@ def test_05_the_tables_hold_values_only():
         assert table["kind"] == "layer" and table["calls"]
         for entry in table["calls"]:
             assert set(entry) == {"inputs", "mask", "weights", "result"}
+
+
+def test_05_the_layer_answers_inside_a_traced_function_too(monkeypatch):
+    """model.predict traces the model: the stand-in then looks its values up in
+    tf.py_function and gives what it gives eagerly, the reference's answer."""
+    from attention_course.standins import answering_layer
+
+    namespace = _namespace(NB05, _blank_pooling(), _cells(NB05)["gru_attention"])
+    monkeypatch.setattr(probe, "hidden_cases", lambda name: [])
+    exec(_hidden(_cells(NB05)["test_gru_attention"]), namespace)  # defines the interface only
+    check = judging.checks_of(NB05)["test_gru_attention"]
+    case = check.all_cases[1]
+    inputs, table = _trip(case.inputs), _trip(case.stand_ins)["AttentionPooling"]
+    namespace["AttentionPooling"] = answering_layer(
+        namespace["_PoolingInterface"], table, fallback=namespace["AttentionPooling"]
+    )
+    model, _ = namespace["build_gru_attention"](
+        inputs["vocab_size"],
+        inputs["embed_dim"],
+        inputs["gru_units"],
+        inputs["attention_units"],
+        inputs["dropout"],
+    )
+    model.set_weights(inputs["weights"])
+    for index, ids in enumerate(inputs["ids"]):
+        traced = model.predict(ids, verbose=0)
+        np.testing.assert_allclose(traced, np.asarray(model(ids)), rtol=1e-6)
+        np.testing.assert_allclose(traced, check.want(1)["probabilities"][index], atol=1e-5)

@@ -269,7 +269,6 @@ def _layer_in_graph(self: Any, tf: Any, inputs: Any, mask: Any, answer_now: Any,
     """Inside a traced function (``model.predict``): look the values up in ``tf.py_function``."""
     spec = self.compute_output_spec(inputs, mask=mask)
     specs = list(spec) if isinstance(spec, (tuple, list)) else [spec]
-    weights = list(self.weights)
 
     def answer(*values: Any) -> Any:
         x, m = values[0], values[1]
@@ -282,7 +281,7 @@ def _layer_in_graph(self: Any, tf: Any, inputs: Any, mask: Any, answer_now: Any,
         return [_asarray(r) for r in result]
 
     mask_value = tf.zeros([0]) if mask is None else mask
-    outputs = tf.py_function(answer, [inputs, mask_value, *weights], [inputs.dtype] * len(specs))
+    outputs = tf.py_function(answer, [inputs, mask_value], [inputs.dtype] * len(specs))
     for out, s in zip(outputs, specs, strict=True):
         out.set_shape(s.shape)
     return tuple(outputs) if isinstance(spec, (tuple, list)) else outputs[0]
