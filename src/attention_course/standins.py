@@ -160,8 +160,9 @@ class Prepared:
     def __getattr__(self, attribute: str) -> Any:
         methods = self.__dict__.get("_methods", {})
         if attribute not in methods:
+            name = self.__dict__.get("_name", "a notebook function")
             raise AttributeError(
-                f"the grader's stand-in for the result of {self._name} has no {attribute!r} "
+                f"the grader's stand-in for the result of {name} has no {attribute!r} "
                 f"(it answers: calls on the case's texts, {', '.join(sorted(methods))})"
             )
 
