@@ -7,7 +7,8 @@ and ``hubadmin`` (ngshare admin); ngshare 0.6.0 runs as the hub's managed servic
 nbgrader command is the CLI of the course's ``.venv`` under ONE uid, as where students'
 containers share a uid, with only what a single-user server's environment holds
 (``JUPYTERHUB_USER``, ``JUPYTERHUB_API_URL``, ``JUPYTERHUB_API_TOKEN``; no ``USER``).
-Students configure nbgrader with :func:`attention_grader.ngshare.configure`, the instructor
+Students configure nbgrader with :func:`attention_course.ngshare_client.configure` (the
+student package: no grader on their servers), the instructor
 with the course's ``nbgrader_config.py`` and ``COURSE_NGSHARE_URL``.
 
 What must hold: identity comes from the hub token (bob cannot submit as alice, not through
@@ -85,10 +86,10 @@ c.JupyterHub.load_roles = [
 """
 
 STUDENT_CONFIG = """
-from attention_grader import ngshare
+from attention_course import ngshare_client
 
 c = get_config()  # noqa
-ngshare.configure(c, {url!r})
+ngshare_client.configure(c, {url!r})
 c.CourseDirectory.course_id = {course!r}
 """
 

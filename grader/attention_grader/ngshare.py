@@ -22,8 +22,9 @@ release answers every write with success and stores nothing), ngshare_exchange 0
 nbgrader 0.9.6 on JupyterHub 6.1.1 (``tests/test_ngshare.py``).
 
 Use: ``nbgrader_config.py`` calls :func:`configure` when ``COURSE_NGSHARE_URL`` is set (the
-instructor's side); students' servers call it from their own nbgrader configuration (the
-README's hub recipe). Nothing here is imported otherwise.
+instructor's side); students' servers call ``attention_course.ngshare_client.configure``
+(the student package, so that no grader code is on their servers; the README's hub recipe).
+Nothing here is imported otherwise.
 
 Three client classes are the course's own. ngshare_exchange's submit and release log an
 error and then end with success (exit status 0, "Submitted"/"Released" missing but nothing
@@ -32,7 +33,7 @@ failed), and its collect trusts the file list a student sent: a submission holdi
 folder without a time, so without a late penalty); a failed download deletes the previously
 collected submission.
 
-:class:`CheckedSubmit`
+:class:`CheckedSubmit` (in ``attention_course.ngshare_client``)
     ``nbgrader submit`` that fails (non-zero exit status, an error naming what happened and
     that nothing was handed in) when the service did not store the submission.
 :class:`CheckedReleaseAssignment`
@@ -55,80 +56,34 @@ import binascii
 import datetime
 import json
 import os
-import pwd
 import shutil
 import tempfile
 from pathlib import Path
 
+from nbgrader.utils import find_all_notebooks, parse_utc
 
-def _ensure_user() -> None:
-    """ngshare_exchange reads ``$JUPYTERHUB_USER`` or ``$USER`` when it is imported (a
-    ``KeyError`` without both, e.g. in a container or a cron job): give it the hub user's
-    name, else the account's. (The name only labels the local cache: the service takes the
-    user from the API token.)"""
-    if os.environ.get("JUPYTERHUB_USER") or os.environ.get("USER"):
-        return
-    try:
-        os.environ["USER"] = pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        os.environ["USER"] = f"uid{os.getuid()}"
+# ngshare_client gives ngshare_exchange the user name its import needs, then imports it
+from attention_course import ngshare_client
+from attention_course.ngshare_client import CheckedSubmit
 
-
-_ensure_user()
-
-import ngshare_exchange  # noqa: E402  (needs the user name above)
-from nbgrader.utils import find_all_notebooks, parse_utc  # noqa: E402
-from ngshare_exchange import (  # noqa: E402
-    ExchangeCollect,
-    ExchangeReleaseAssignment,
-    ExchangeSubmit,
-)
-
-from . import intake  # noqa: E402
-from .exchange import REFUSALS  # noqa: E402
+from . import intake
+from .exchange import REFUSALS
 
 __all__ = ["CheckedCollect", "CheckedReleaseAssignment", "CheckedSubmit", "configure"]
 
 
 def configure(c, url: str) -> None:
-    """Make nbgrader's exchange ngshare at ``url`` (e.g.
-    ``http://127.0.0.1:8000/services/ngshare``, or ``http://proxy-public/services/ngshare``
-    on Kubernetes): every exchange class is ngshare_exchange's, but submit and
-    release_assignment are the checked ones of this module. Replaces the filesystem
-    exchange's classes (``SafeCollect``, ``SafeReleaseFeedback``): under ngshare, identity
-    and time come from the service, and the intake gate still checks what collect brought."""
-    if not url:
-        raise ValueError("the ngshare URL is empty (COURSE_NGSHARE_URL)")
-    ngshare_exchange.configureExchange(c, url.rstrip("/"))
-    c.ExchangeFactory.submit = "attention_grader.ngshare.CheckedSubmit"
+    """The instructor's side: students' configuration (``attention_course.ngshare_client``:
+    ngshare_exchange's classes with the checked submit) plus the checked release_assignment
+    and collect of this module. Replaces the filesystem exchange's classes (``SafeCollect``,
+    ``SafeReleaseFeedback``): under ngshare, identity and time come from the service, and
+    the intake gate still checks what collect brought."""
+    ngshare_client.configure(c, url)
     c.ExchangeFactory.release_assignment = "attention_grader.ngshare.CheckedReleaseAssignment"
     c.ExchangeFactory.collect = "attention_grader.ngshare.CheckedCollect"
-    if "Exchange" in c:  # the filesystem exchange's folder means nothing to ngshare's classes
-        c.Exchange.pop("root", None)
 
 
-class CheckedSubmit(ExchangeSubmit):
-    """``nbgrader submit`` through ngshare that fails loudly when nothing was stored.
-
-    ngshare_exchange's submit logs "Failed to submit." and returns, so the command exits 0
-    and the Assignments tab shows no error: a student whose token expired, who is not
-    enrolled, or whose hub is down believes she handed in. Here the command fails
-    (``ExchangeError``: exit status 1, and the Assignments tab shows the message)."""
-
-    def copy_files(self) -> None:
-        self.timestamp = None
-        super().copy_files()
-        if not self.timestamp:
-            self.fail(
-                f"NOT SUBMITTED: the exchange service did not accept "
-                f"{self.coursedir.course_id}/{self.coursedir.assignment_id} (see the error "
-                "above: not enrolled in the course, the assignment not released, the hub "
-                "session expired or the service unreachable). Nothing was handed in; your work "
-                f"is unchanged in {self.src_path}. Try again, or tell your instructor."
-            )
-
-
-class CheckedReleaseAssignment(ExchangeReleaseAssignment):
+class CheckedReleaseAssignment(ngshare_client.ngshare_exchange.ExchangeReleaseAssignment):
     """``nbgrader release_assignment`` through ngshare that fails unless the service lists
     the assignment with every released notebook afterwards."""
 
@@ -161,7 +116,7 @@ class _Refusal(Exception):
         self.reason = reason
 
 
-class CheckedCollect(ExchangeCollect):
+class CheckedCollect(ngshare_client.ngshare_exchange.ExchangeCollect):
     """``nbgrader collect`` through ngshare where one submission can only refuse itself (see
     the module docstring). Who: the service's student id (from the hub token at submit
     time); when: the service's time of the newest submission, written into
