@@ -67,7 +67,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
-from nbgrader.utils import check_mode, notebook_hash, parse_utc
+from nbgrader.utils import check_mode, notebook_hash
 from traitlets import Bool, Float, Unicode
 
 from . import intake
@@ -299,11 +299,7 @@ class SafeCollect(ExchangeCollect):
 
     def _check_claim(self, candidate: _Candidate, what: str, text: str) -> None:
         text = text.strip()
-        try:
-            # only a plain time reaches nbgrader's parser: it opens a time zone named by a path
-            claimed = parse_utc(text) if intake.TIMESTAMP.fullmatch(text) else None
-        except Exception:  # noqa: BLE001 (dateutil raises several kinds)
-            claimed = None
+        claimed = intake.plain_time(text)
         if claimed is None:
             raise _Refusal("time", f"{what} is not a plain time: {_shown(text[:64])!r}")
         slack = datetime.timedelta(seconds=self.clock_tolerance)

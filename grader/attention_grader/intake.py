@@ -21,6 +21,7 @@ its parent's descriptor, so swapping a folder for a symlink during the copy is r
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import shutil
@@ -244,6 +245,21 @@ TIMESTAMP = re.compile(
 RECEIPT_BYTES = 1024
 
 
+def plain_time(text: str) -> datetime.datetime | None:
+    """``text`` as a UTC time if it is a plain time (``2026-03-01 12:00:00 UTC``, an ISO time
+    with an offset), else None. Only such text reaches nbgrader's parser: given a zone name it
+    opens a time zone file named by it, a path a student chooses."""
+    from nbgrader.utils import parse_utc
+
+    text = text.strip()
+    if not TIMESTAMP.fullmatch(text):
+        return None
+    try:
+        return parse_utc(text)
+    except Exception:  # noqa: BLE001 - dateutil raises several kinds; any is "not a time"
+        return None
+
+
 def read_small(path: Path, limit: int = RECEIPT_BYTES) -> bytes | None:
     """The first ``limit`` bytes of ``path`` if it is a regular file (no link followed, a
     FIFO never waited for); None otherwise."""
@@ -264,16 +280,11 @@ def receipts(folder: Path, notes: list[str]) -> dict[str, str]:
     late penalty) and ``submission_secret.txt`` (``release_feedback``). A timestamp that is
     not a plain time refuses the submission (nbgrader would stop on it, and its parser opens a
     time zone named by a path); a secret that is not hexadecimal is left out, with a note."""
-    from nbgrader.utils import parse_utc
-
     out = {}
     data = read_small(folder / "timestamp.txt")
     if data is not None:
         text = data.decode("utf-8", "replace").strip()
-        try:
-            when = parse_utc(text) if TIMESTAMP.fullmatch(text) else None
-        except Exception:  # noqa: BLE001 - any time that does not parse is refused
-            when = None
+        when = plain_time(text)
         if when is None:
             raise Refused(f"timestamp.txt does not hold a time ({shown(text[:64])})")
         out["timestamp.txt"] = when.strftime("%Y-%m-%d %H:%M:%S.%f UTC")

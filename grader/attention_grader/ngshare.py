@@ -60,7 +60,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from nbgrader.utils import find_all_notebooks, parse_utc
+from nbgrader.utils import find_all_notebooks
 
 # ngshare_client gives ngshare_exchange the user name its import needs, then imports it
 from attention_course import ngshare_client
@@ -178,10 +178,7 @@ class CheckedCollect(ngshare_client.ngshare_exchange.ExchangeCollect):
         if response is None:
             raise _Refusal("download", "the service did not hand the submission over")
         stamp = str(response.get("timestamp", ""))
-        try:
-            served = parse_utc(stamp) if intake.TIMESTAMP.fullmatch(stamp) else None
-        except Exception:  # noqa: BLE001 (dateutil raises several kinds)
-            served = None
+        served = intake.plain_time(stamp)
         if served is None:
             raise _Refusal("time", f"the service's time {intake.shown(stamp)} is not a time")
         staging = Path(tempfile.mkdtemp(prefix=".collect-", dir=self.coursedir.root))
