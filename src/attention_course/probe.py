@@ -216,6 +216,13 @@ def _canonical(value: Any, depth: int = 0) -> Any:
     if isinstance(value, Mapping):
         pairs = [[_canonical(k, depth + 1), _canonical(v, depth + 1)] for k, v in value.items()]
         return {"d": sorted(pairs, key=lambda pair: json.dumps(pair[0]))}
+    if callable(getattr(value, "__array__", None)):  # a tensor: held as the array it is
+        try:
+            array = _asarray(value)
+        except Exception:  # noqa: BLE001 - anything that is not an array cannot be sealed
+            raise Unsealable(f"a {type(value).__name__}") from None
+        if isinstance(array, _ndarray) and array.dtype.kind in "biuf":
+            return _canonical(array, depth + 1)
     raise Unsealable(f"a {type(value).__name__}")
 
 
@@ -271,14 +278,37 @@ def _projections(array: np.ndarray, seed: str) -> np.ndarray:
     return signs @ array.ravel()
 
 
+# A score at or below this (or -inf) is a blocked one (masked attention): held by where it is,
+# not by its value, so -1e9, -1e30 and -inf are alike, and the grid is that of the other values.
+_BLOCKED = -1e8
+
+
+def _blocked_values(value: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(values with the blocked ones as 0, where they are)`` of a float array that may hold
+    -inf (NaN and +inf cannot be sealed)."""
+    try:
+        array = _asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise Unsealable(f"not a numeric array ({error})") from None
+    if array.size == 0 or np.any(np.isnan(array)) or np.any(np.isposinf(array)):
+        raise Unsealable("an empty array, or one with NaN or +inf")
+    blocked = array <= _BLOCKED
+    return np.where(blocked, 0.0, array), blocked
+
+
 def _quantized(value: Any, spec: dict[str, Any]) -> list[int]:
-    """The cells of ``value``'s projections on the grid of ``spec`` (see :func:`seal_entry`)."""
-    array = _float_values(value)
+    """The cells of ``value``'s projections on the grid of ``spec`` (see :func:`seal_entry`);
+    with ``"blocked"`` in ``spec``, those of its other values, then where its blocked ones are."""
+    if spec.get("blocked"):
+        array, blocked = _blocked_values(value)
+    else:
+        array, blocked = _float_values(value), None
     if list(array.shape) != list(spec["shape"]):
         raise Unsealable("another shape")
     offsets = _asarray(spec["offsets"], dtype=np.float64)
     cells = np.floor((_projections(array, spec["seed"]) - offsets) / float(spec["grid"]))
-    return [int(c) for c in cells]
+    where = [] if blocked is None else np.packbits(blocked.ravel()).tolist()
+    return [int(c) for c in cells] + [int(b) for b in where]
 
 
 def _new_quantization(array: np.ndarray, seed: str) -> tuple[dict[str, Any], list[int]]:
@@ -286,10 +316,14 @@ def _new_quantization(array: np.ndarray, seed: str) -> tuple[dict[str, Any], lis
     centre: the same array computed another way (float32, another order of operations) falls
     into the same cells, a different one does not. Only the offsets of the projections
     within a cell are stored, never the projections."""
-    projections = _projections(array, seed)
-    grid = _GRID * float(np.abs(array).sum())
+    blocked = array <= _BLOCKED
+    values = np.where(blocked, 0.0, array)  # blocked scores count by where they are only
+    projections = _projections(values, seed)
+    grid = _GRID * max(float(np.abs(values).sum()), 1e-9)
     offsets = np.mod(projections - grid / 2, grid)
     spec = {"shape": list(array.shape), "seed": seed, "grid": grid, "offsets": offsets.tolist()}
+    if blocked.any():
+        spec["blocked"] = True
     return spec, _quantized(array, spec)
 
 

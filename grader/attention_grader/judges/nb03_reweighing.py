@@ -21,7 +21,16 @@ import numpy as np
 from attention_course import wire
 from attention_course.checks import check_close, check_equal, check_shape, check_sums_to_one, fail
 
-from ..judging import Case, Check, Observed, any_spelling, case, recorded_calls, register
+from ..judging import (
+    Case,
+    Check,
+    Observed,
+    any_spelling,
+    case,
+    recorded_calls,
+    register,
+    sealed,
+)
 
 NB = "03_reweighing"
 LN_EPSILON = 1e-6  # the notebook's LayerNormalization(epsilon=1e-6)
@@ -178,7 +187,11 @@ def encoder_shapes(
 # multi_head_attention is graded, split_heads, merge_heads and scaled_dot_product_attention are:
 # each hidden case carries the calls a correct solution makes to them, with the answers computed
 # here (probe.StandIn answers those calls from the values and any other call with the student's
-# own function). No reference code enters the student's kernel.
+# own function). No reference code enters the student's kernel, and every entry is sealed
+# (judging.sealed): a digest of its arguments and its answer encrypted with a key derived from
+# them, so a blank exercise cannot read the weights or the merged heads of a case out of the
+# table; it gets them only by making the calls a correct solution makes. Blocked scores (-1e9
+# here, -1e30 or -inf in a student's code) are held by where they are, not by their value.
 
 
 def attention_calling(softmax: Callable[..., Any]) -> Callable[..., Any]:
@@ -230,7 +243,7 @@ def softmax_tables(calls: list[tuple[Any, Any, Any, Any]]) -> dict[str, list[dic
         for q, k, v, mask in calls:
             attention(q, k, v, mask)
 
-    return any_spelling(recorded_calls(run, softmax=ref_softmax), softmax=ref_softmax)
+    return sealed(any_spelling(recorded_calls(run, softmax=ref_softmax), softmax=ref_softmax))
 
 
 def mha_tables(inputs: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -252,7 +265,7 @@ def mha_tables(inputs: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "merge_heads": ref_merge,
         "scaled_dot_product_attention": ref_attention,
     }
-    return any_spelling(recorded_calls(run, **references), **references)
+    return sealed(any_spelling(recorded_calls(run, **references), **references))
 
 
 # ------------------------------------------------------------------------ helpers
