@@ -3,7 +3,10 @@ and grading through the engine (nbgrader in this process, notebooks in sandboxes
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,22 @@ class GradedCourse:
     def total(self, student: str) -> tuple[float, float]:
         per = self.results[student]
         return sum(s for s, _ in per.values()), sum(m for _, m in per.values())
+
+
+@contextlib.contextmanager
+def environment(overrides: dict[str, str]) -> Iterator[None]:
+    """``overrides`` in ``os.environ`` while the block runs (e.g. a battery's small limits);
+    every variable is put back as it was afterwards."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def make_course(base: Path, assignments: list[str]) -> Path:

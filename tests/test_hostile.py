@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 
 from attention_grader import authoring, cells, cycle, submissions
 from conftest import ROOT
-from courses import GradedCourse, grade_submitted, make_course, submit
+from courses import GradedCourse, environment, grade_submitted, make_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -290,9 +289,7 @@ def _sandbox_processes() -> list[str]:
 
 @pytest.fixture(scope="module")
 def battery(tmp_path_factory, course_env) -> tuple[GradedCourse, dict, dict]:
-    saved = {k: os.environ.get(k) for k in LIMITS}
-    os.environ.update(LIMITS)
-    try:
+    with environment(LIMITS):
         root = make_course(tmp_path_factory.mktemp("hostile"), [ASSIGNMENT])
         cycle.release(root, [ASSIGNMENT])
         release_nb = authoring.read_notebook(root / "release" / ASSIGNMENT / NOTEBOOK)
@@ -316,12 +313,6 @@ def battery(tmp_path_factory, course_env) -> tuple[GradedCourse, dict, dict]:
         before = _snapshot(root)
         graded = grade_submitted(root, ASSIGNMENT, NOTEBOOK, sequential=False, workers=1)
         after = _snapshot(root)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return graded, before, after
 
 

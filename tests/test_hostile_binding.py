@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 
 from attention_grader import authoring, cells, cycle, submissions
-from courses import GradedCourse, grade_submitted, make_course, submit
+from courses import GradedCourse, environment, grade_submitted, make_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -245,9 +245,7 @@ def _watch_host_files(biggest: list[int], done: threading.Event) -> None:
 
 @pytest.fixture(scope="module")
 def battery(tmp_path_factory, course_env) -> GradedCourse:
-    saved = {k: os.environ.get(k) for k in LIMITS}
-    os.environ.update(LIMITS)
-    try:
+    with environment(LIMITS):
         root = make_course(tmp_path_factory.mktemp("binding"), [ASSIGNMENT])
         cycle.release(root, [ASSIGNMENT])
         release_nb = authoring.read_notebook(root / "release" / ASSIGNMENT / NOTEBOOK)
@@ -263,12 +261,6 @@ def battery(tmp_path_factory, course_env) -> GradedCourse:
             done.set()
             watcher.join()
         graded.biggest_host_file = biggest[0]  # type: ignore[attr-defined]
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     print(graded.report.text())
     for student in graded.results:
         print(student, graded.total(student), sorted(graded.lost(student)))

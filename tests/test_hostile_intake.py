@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from attention_grader import authoring, cycle, gradebook, intake, submissions
-from courses import GradedCourse, grade_submitted, make_course, submit
+from courses import GradedCourse, environment, grade_submitted, make_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -108,9 +108,7 @@ def _prepare(root: Path, solved: dict, blank: dict) -> None:
 
 @pytest.fixture(scope="module")
 def battery(tmp_path_factory, course_env) -> tuple[GradedCourse, float, int]:
-    saved = {k: os.environ.get(k) for k in LIMITS}
-    os.environ.update(LIMITS)
-    try:
+    with environment(LIMITS):
         root = make_course(tmp_path_factory.mktemp("intake"), [ASSIGNMENT])
         cycle.release(root, [ASSIGNMENT])
         release_nb = authoring.read_notebook(root / "release" / ASSIGNMENT / NOTEBOOK)
@@ -121,12 +119,6 @@ def battery(tmp_path_factory, course_env) -> tuple[GradedCourse, float, int]:
         graded = grade_submitted(root, ASSIGNMENT, NOTEBOOK, sequential=False, workers=1)
         seconds = time.monotonic() - start
         grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return graded, seconds, grown_kib
 
 
@@ -259,9 +251,7 @@ def stock(tmp_path_factory, course_env) -> tuple[Path, subprocess.CompletedProce
     """Stock ``nbgrader autograde`` (it reads submitted/ itself) on what it can survive: a
     notebook symlinked to source/, an extra file symlinked to /etc/shadow, an HTML student id,
     next to the honest solution with a data file."""
-    saved = {k: os.environ.get(k) for k in LIMITS}
-    os.environ.update(LIMITS)
-    try:
+    with environment(LIMITS):
         root = make_course(tmp_path_factory.mktemp("stock"), [ASSIGNMENT])
         cycle.release(root, [ASSIGNMENT])
         release_nb = authoring.read_notebook(root / "release" / ASSIGNMENT / NOTEBOOK)
@@ -285,12 +275,6 @@ def stock(tmp_path_factory, course_env) -> tuple[Path, subprocess.CompletedProce
             capture_output=True,
             timeout=900,
         )
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return root, proc
 
 
