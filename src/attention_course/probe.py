@@ -198,6 +198,11 @@ def _canonical(value: Any, depth: int = 0) -> Any:
         raise Unsealable("nested too deep")
     if value is None or isinstance(value, str):
         return None if value is None else ["s", str.__str__(value)]
+    if isinstance(value, bytes):  # a string from a tensor (TensorFlow holds UTF-8 bytes)
+        try:
+            return ["s", bytes.decode(value, "utf-8")]
+        except UnicodeDecodeError:
+            raise Unsealable("bytes that are not UTF-8") from None
     if isinstance(value, (bool, _bool_)):
         return int(bool(value))
     if isinstance(value, (int, np.integer)):
@@ -208,9 +213,9 @@ def _canonical(value: Any, depth: int = 0) -> Any:
             return int(number)
         raise Unsealable("a float that is not an integer")
     if isinstance(value, _ndarray):
-        if value.dtype.kind not in "biuf":
+        if value.dtype.kind not in "biufUSO":
             raise Unsealable(f"an array of dtype {value.dtype}")
-        return _canonical(value.tolist(), depth + 1)
+        return _canonical(value.tolist(), depth + 1)  # strings and objects checked one by one
     if isinstance(value, (list, tuple)):
         return [_canonical(v, depth + 1) for v in value]
     if isinstance(value, Mapping):
@@ -221,7 +226,7 @@ def _canonical(value: Any, depth: int = 0) -> Any:
             array = _asarray(value)
         except Exception:  # noqa: BLE001 - anything that is not an array cannot be sealed
             raise Unsealable(f"a {type(value).__name__}") from None
-        if isinstance(array, _ndarray) and array.dtype.kind in "biuf":
+        if isinstance(array, _ndarray) and array.dtype.kind in "biufUSO":
             return _canonical(array, depth + 1)
     raise Unsealable(f"a {type(value).__name__}")
 

@@ -6,8 +6,9 @@ that way: it is called on string tensors inside ``tf.data`` (graph mode), or on 
 model. The stand-ins here answer such calls from values as well: the grader computed every
 answer a correct solution needs for the hidden case's inputs, and the stand-in looks them up
 (element by element for strings, by the layer's inputs and weights for a layer). No algorithm
-of the notebook is in this module or in the tables: a student who prints them sees the answers
-to the hidden inputs, nothing that solves another input.
+of the notebook is in this module or in the tables. Sealed tables (what the grader sends) show
+not even those answers: a string's output opens only for that string, a factory's object only
+for its call's arguments, so reading a table tells nothing that making the calls would not.
 
 A hidden test cell turns the case's tables into stand-ins with :func:`prepared`::
 
@@ -19,10 +20,14 @@ Tables (plain wire data, made by the grader):
 
 - a list of calls: a :class:`~attention_course.probe.StandIn`, as ``standing_in`` makes it;
 - ``{"kind": "elementwise", "pairs": [[input string, output], ...]}``: a function applied to
-  each string of a tensor (:class:`ElementMap`), e.g. ``standardize``;
+  each string of a tensor (:class:`ElementMap`), e.g. ``standardize``; sealed
+  (:func:`seal_pairs`), ``{"kind": "elementwise", "sealed": {digest: box}, "item": ...}``:
+  each string's output encrypted with a key derived from the string, under a digest of it;
 - ``{"kind": "factory", "calls": [{"args", "kwargs", "params", "defaults", "object"}]}``: a
   function returning an object (:class:`Factory`), e.g. ``make_vectorizer``; ``object`` is
-  ``{"call": <elementwise table>, "methods": {name: value}}`` (:class:`Prepared`);
+  ``{"call": <elementwise table>, "methods": {name: value}}`` (:class:`Prepared`); an entry
+  sealed by :func:`attention_course.probe.seal_entry` (its ``result`` the ``object``) opens only
+  for its arguments;
 - ``{"kind": "layer", "calls": [{"inputs", "mask", "weights", "result"}]}``: a Keras layer's
   ``call`` (:func:`answering_layer`); the hidden cell gives the layer's interface (the
   notebook's given ``__init__`` and output shapes) as a class.
@@ -33,13 +38,16 @@ as if no stand-in were there; without one it raises ``LookupError``.
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from . import probe
+from . import probe, wire
 
 # Bound at import (before any student cell runs), as in probe and wire.
 _asarray, _allclose, _array_equal, _empty = np.asarray, np.allclose, np.array_equal, np.empty
@@ -64,16 +72,40 @@ class ElementMap:
     ``TextVectorization`` does). Strings without an answer go to ``fallback``, all at once."""
 
     def __init__(
-        self, name: str, pairs: list[Any], fallback: Any = None, squeeze_last: bool = False
+        self,
+        name: str,
+        pairs: list[Any],
+        fallback: Any = None,
+        squeeze_last: bool = False,
+        sealed: Mapping[str, Any] | None = None,
     ) -> None:
         self.__name__ = self.name = name
         self._table = {str(key): value for key, value in pairs}
         self._fallback = fallback
         self._squeeze_last = squeeze_last
+        self._sealed = dict((sealed or {}).get("sealed") or {})
+        item = (sealed or {}).get("item")
+        if isinstance(item, Mapping):  # the kind of the outputs, stated (no output in clear)
+            self._strings = bool(item.get("strings"))
+            self._item_shape = tuple(int(n) for n in item.get("shape") or ())
+            self._dtype = None if self._strings else np.dtype(str(item.get("dtype")))
+            return
         sample = next(iter(self._table.values()), "")
         self._strings = isinstance(sample, str)
         self._item_shape = () if self._strings else tuple(_asarray(sample).shape)
         self._dtype = None if self._strings else _asarray(sample).dtype
+
+    def _opened(self, text: str) -> bool:
+        """Whether ``text`` has an answer, opening its sealed entry if there is one."""
+        if text in self._table:
+            return True
+        if not self._sealed or not isinstance(text, str):
+            return False
+        box = self._sealed.get(_pair_digest(text))
+        if not isinstance(box, str):
+            return False
+        self._table[text] = _pair_open(text, box)
+        return True
 
     def __repr__(self) -> str:
         return f"<stand-in for {self.name}: {len(self._table)} prepared answers>"
@@ -100,7 +132,7 @@ class ElementMap:
         if self._squeeze_last and strings.ndim >= 2 and strings.shape[-1] == 1:
             strings = strings[..., 0]
         flat = [_text(s) for s in strings.ravel().tolist()]
-        missing = sorted({s for s in flat if s not in self._table})
+        missing = sorted({s for s in flat if not self._opened(s)})
         found = dict(self._table)
         if missing:
             if not callable(self._fallback):
@@ -151,7 +183,13 @@ class Prepared:
 
     def __init__(self, name: str, spec: Mapping[str, Any]) -> None:
         self._name = name
-        self._call = ElementMap(f"{name}(...)", spec["call"]["pairs"], squeeze_last=True)
+        table = spec["call"]
+        self._call = ElementMap(
+            f"{name}(...)",
+            table.get("pairs") or [],
+            squeeze_last=True,
+            sealed=table if "sealed" in table else None,
+        )
         self._methods = dict(spec.get("methods") or {})
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -180,8 +218,13 @@ class Factory(probe.StandIn):
     call returns a :class:`Prepared` built from the entry's ``object``."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        canonical: dict[tuple, bytes | None] = {}
         for entry in self._calls:
-            if probe._matches(entry, list(args), kwargs):
+            if "digest" in entry:  # sealed: the object opens for its call's arguments only
+                opened = probe._open(entry, list(args), kwargs, canonical)
+                if opened is not probe._CLOSED:
+                    return Prepared(self.name, opened)
+            elif probe._matches(entry, list(args), kwargs):
                 return Prepared(self.name, entry["object"])
         if callable(self._fallback):
             return self._fallback(*args, **kwargs)
@@ -189,6 +232,45 @@ class Factory(probe.StandIn):
             f"{self.name} is not defined in the notebook (the grader answers only the calls "
             "a correct solution makes)"
         )
+
+
+# --------------------------------------------------------------------------- sealed pairs
+
+_PAIR_DIGEST, _PAIR_KEY = b"attention-course element digest\0", b"attention-course element key\0"
+
+
+def _pair_digest(text: str) -> str:
+    return hashlib.sha256(_PAIR_DIGEST + text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _pair_key(text: str) -> bytes:
+    return hashlib.sha256(_PAIR_KEY + text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _xor(data: bytes, key: bytes) -> bytes:
+    return bytes(a ^ b for a, b in zip(data, probe._keystream(key, len(data)), strict=True))
+
+
+def _pair_open(text: str, box: str) -> Any:
+    return wire.decode(json.loads(_xor(base64.b64decode(box), _pair_key(text))))
+
+
+def seal_pairs(pairs: list[Any]) -> dict[str, Any]:
+    """An elementwise table whose outputs open only for their own input strings: ``{"kind":
+    "elementwise", "sealed": {digest of the string: output encrypted with a key derived from
+    it}, "item": the kind of the outputs}``. Made by the grader; :class:`ElementMap` opens it."""
+    items = [(str(key), value) for key, value in pairs]
+    sample = items[0][1] if items else ""
+    strings = isinstance(sample, str)
+    item: dict[str, Any] = {"strings": strings}
+    if not strings:
+        item.update(shape=list(_asarray(sample).shape), dtype=str(_asarray(sample).dtype))
+    sealed = {}
+    for text, value in items:
+        plain = json.dumps(wire.encode(value)).encode()
+        box = _xor(plain, _pair_key(text))
+        sealed[_pair_digest(text)] = base64.b64encode(box).decode("ascii")
+    return {"kind": "elementwise", "sealed": sealed, "item": item}
 
 
 # --------------------------------------------------------------------------- layers
@@ -300,7 +382,8 @@ def prepared(tables: Mapping[str, Any], namespace: Mapping[str, Any]) -> dict[st
         fallback = namespace.get(name)
         kind = table.get("kind") if isinstance(table, Mapping) else None
         if kind == "elementwise":
-            out[name] = ElementMap(name, table["pairs"], fallback)
+            sealed = table if "sealed" in table else None
+            out[name] = ElementMap(name, table.get("pairs") or [], fallback, sealed=sealed)
         elif kind == "factory":
             out[name] = Factory(name, table["calls"], fallback)
         elif kind == "calls":

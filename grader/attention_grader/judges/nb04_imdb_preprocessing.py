@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from attention_course import wire
+from attention_course import probe, standins, wire
 from attention_course.checks import check_equal, fail
 
 from ..judging import Case, Check, Observed, case, describe, register
@@ -78,13 +78,30 @@ def ref_fixed_length(sequences: list, seq_len: int, pad_id: int) -> np.ndarray:
 # (attention_course.standins.ElementMap looks them up, also inside TextVectorization and tf.data).
 # While vectorize_splits is graded, make_vectorizer is answered too: the call a correct solution
 # makes returns an object that answers the case's texts with their ids and get_vocabulary() with
-# the vocabulary. No reference code enters the student's kernel.
+# the vocabulary. No reference code enters the student's kernel, and the tables are sealed
+# (seal_table): a text's standardized form or ids open only for that text, make_vectorizer's
+# object only for the call a correct solution makes, so reading a table (its _table, _calls,
+# the grading cases file) gives nothing that making the calls would not.
 
 
 def standardize_table(texts: list[str]) -> dict[str, Any]:
     """``standardize``'s answers for ``texts`` (each text on its own)."""
     unique = list(dict.fromkeys(str(t) for t in texts))
     return {"kind": "elementwise", "pairs": [[t, ref_standardize(t)] for t in unique]}
+
+
+def seal_table(table: dict[str, Any]) -> dict[str, Any]:
+    """``table`` (elementwise or factory) sealed: each text's answer encrypted with a key
+    derived from the text (standins.seal_pairs); each factory call by probe.seal_entry, its
+    object (with its own sealed pairs) the result that only the call's arguments open."""
+    if table["kind"] == "elementwise":
+        return standins.seal_pairs(table["pairs"])
+    calls = []
+    for entry in table["calls"]:
+        obj = dict(entry["object"])
+        obj["call"] = seal_table(obj["call"])
+        calls.append(probe.seal_entry({**entry, "result": obj}))
+    return {"kind": "factory", "calls": calls}
 
 
 def vectorizer_table(train: list[str], texts: list[str], max_tokens: int, seq_len: int) -> dict:
@@ -410,7 +427,11 @@ class MakeVectorizer(Check):
             Case(
                 c.label,
                 c.inputs,
-                {"standardize": standardize_table(c.inputs["texts"] + c.inputs["probe"])},
+                {
+                    "standardize": seal_table(
+                        standardize_table(c.inputs["texts"] + c.inputs["probe"])
+                    )
+                },
             )
             for c in self.cases()
         ]
@@ -585,9 +606,11 @@ class VectorizeSplits(Check):
         for c in self.cases():
             train, test = c.inputs["train"], c.inputs["test"]
             tables = {
-                "standardize": standardize_table(train + test),
-                "make_vectorizer": vectorizer_table(
-                    train, train + test, c.inputs["max_tokens"], c.inputs["seq_len"]
+                "standardize": seal_table(standardize_table(train + test)),
+                "make_vectorizer": seal_table(
+                    vectorizer_table(
+                        train, train + test, c.inputs["max_tokens"], c.inputs["seq_len"]
+                    )
                 ),
             }
             out.append(Case(c.label, c.inputs, tables))
