@@ -175,9 +175,9 @@ def test_05_the_tables_hold_values_only():
     check = judging.checks_of(NB05)["test_gru_attention"]
     for case in check.all_cases:
         table = _trip(case.stand_ins)["AttentionPooling"]
-        assert table["kind"] == "layer" and table["calls"]
-        for entry in table["calls"]:
-            assert set(entry) == {"inputs", "mask", "weights", "result"}
+        assert table["kind"] == "layer" and table["sealed"] and not table.get("calls")
+        for entry in table["sealed"]:  # no states, weights or answer in the clear
+            assert set(entry) == {"params", "defaults", "digest", "box", "floats"}
 
 
 def test_05_the_layer_answers_inside_a_traced_function_too(monkeypatch):
@@ -206,3 +206,114 @@ def test_05_the_layer_answers_inside_a_traced_function_too(monkeypatch):
         traced = model.predict(ids, verbose=0)
         np.testing.assert_allclose(traced, np.asarray(model(ids)), rtol=1e-6)
         np.testing.assert_allclose(traced, check.want(1)["probabilities"][index], atol=1e-5)
+
+
+# --------------------------------------------------------------------------- leaks
+#
+# A hostile student: the graded exercise is (partly) blank and reads the answer of the running
+# case out of the stand-in's table. On readable tables (as before sealing; rebuilt here by
+# turning sealing off) the cheat gets every case, which proves it works; on the tables the
+# grader sends it gets none.
+
+
+@pytest.fixture
+def readable(monkeypatch):
+    from attention_grader.judges import nb04_imdb_preprocessing as nb04
+    from attention_grader.judges import nb05_imdb_attention as nb05
+
+    monkeypatch.setattr(nb04, "seal_table", lambda table: table)
+    monkeypatch.setattr(nb05, "seal_table", lambda table: table)
+    _forget_cases()
+    yield
+    _forget_cases()
+
+
+def _forget_cases():
+    for notebook in (NB04, NB05):
+        for check in judging.checks_of(notebook).values():
+            check.__dict__.pop("all_cases", None)
+
+
+# vectorize_splits without calling make_vectorizer: the prepared vectorizer out of its table
+SPLITS_FROM_TABLE = """
+def vectorize_splits(train_texts, test_texts, max_tokens, seq_len):
+    import gc
+    from attention_course.standins import Prepared
+
+    for thing in gc.get_objects():
+        if type(thing).__name__ == "Factory":
+            for entry in vars(thing).get("_calls", []):
+                if "object" in entry:
+                    layer = Prepared("make_vectorizer", entry["object"])
+                    return (layer, np.asarray(layer(tf.constant(list(train_texts)))),
+                            np.asarray(layer(tf.constant(list(test_texts)))))
+    raise NotImplementedError()
+"""
+
+# the model is right, its weights_model is blank: the pooling weights of each batch of ids out
+# of the layer stand-in's table (in the closure of its call)
+WEIGHTS_MODEL_FROM_TABLE = """
+    def _table():
+        for cell in AttentionPooling.call.__closure__ or ():
+            found = cell.cell_contents
+            if isinstance(found, list) and found and isinstance(found[0], dict):
+                if "result" in found[0]:
+                    return found
+        raise NotImplementedError()
+
+    answers = iter([np.asarray(entry["result"][1]) for entry in _table()])
+    return model, lambda ids, training=False: next(answers)
+"""
+
+
+def _model_with_blank_weights_model() -> str:
+    code = _cells(NB05)["gru_attention"]
+    head = code.split("    return (keras.Model(ids, probability")[0]
+    return head + "    model = keras.Model(ids, probability)\n" + WEIGHTS_MODEL_FROM_TABLE
+
+
+def _splits_cheat_score(monkeypatch) -> list[str]:
+    namespace = _namespace(NB04, SPLITS_FROM_TABLE)
+    namespace["standardize"] = namespace["make_vectorizer"] = _skipped
+    return _grade(NB04, "test_vectorize_splits", namespace, monkeypatch)
+
+
+def _weights_model_cheat_score(monkeypatch) -> list[str]:
+    namespace = _namespace(NB05, _blank_pooling(), _model_with_blank_weights_model())
+    namespace.update(CONFIG)
+    return _grade(NB05, "test_gru_attention", namespace, monkeypatch)
+
+
+def test_the_cheats_score_on_readable_tables(readable, monkeypatch):
+    assert _splits_cheat_score(monkeypatch) == ["ok"] * 3
+    assert _weights_model_cheat_score(monkeypatch) == ["ok"] * 2
+
+
+def test_04_a_blank_vectorize_splits_cannot_read_the_vectorizer_from_its_table(monkeypatch):
+    verdicts = _splits_cheat_score(monkeypatch)
+    assert all("NotImplementedError" in v for v in verdicts), verdicts
+    for cell in ("test_make_vectorizer", "test_vectorize_splits"):
+        for case in judging.checks_of(NB04)[cell].all_cases:
+            text = json.dumps(wire.encode(case.stand_ins))
+            for t in case.inputs.get("texts", []) + case.inputs.get("train", []):
+                assert len(t) < 8 or json.dumps(t)[1:-1] not in text, t
+
+
+def test_05_a_blank_weights_model_cannot_read_the_pooling_weights_from_its_table(monkeypatch):
+    verdicts = _weights_model_cheat_score(monkeypatch)
+    assert all("NotImplementedError" in v for v in verdicts), verdicts
+
+
+def test_04_sealed_texts_open_only_for_themselves():
+    from attention_course.standins import ElementMap, seal_pairs
+
+    table = seal_pairs([["A b!", "a b"], ["C", "c"]])
+    assert "a b" not in json.dumps(table) and "A b!" not in json.dumps(table)
+    own = []
+    lookup = ElementMap(
+        "standardize", [], lambda t: own.append(t) or tf.strings.lower(t), sealed=table
+    )
+    assert lookup(tf.constant([["A b!"], ["C"]])).numpy().tolist() == [[b"a b"], [b"c"]]
+    assert lookup(tf.constant(["D!"])).numpy().tolist() == [b"d!"] and len(own) == 1
+    mapped = tf.data.Dataset.from_tensor_slices(["C", "A b!"]).batch(2).map(lookup)
+    assert [b.numpy().tolist() for b in mapped] == [[b"c", b"a b"]]

@@ -316,7 +316,9 @@ def _quantized(value: Any, spec: dict[str, Any]) -> list[int]:
     return [int(c) for c in cells] + [int(b) for b in where]
 
 
-def _new_quantization(array: np.ndarray, seed: str) -> tuple[dict[str, Any], list[int]]:
+def _new_quantization(
+    array: np.ndarray, seed: str, coarse: float = 0.0
+) -> tuple[dict[str, Any], list[int]]:
     """A grid for the projections of ``array`` whose cells have each projection at their
     centre: the same array computed another way (float32, another order of operations) falls
     into the same cells, a different one does not. Only the offsets of the projections
@@ -324,7 +326,7 @@ def _new_quantization(array: np.ndarray, seed: str) -> tuple[dict[str, Any], lis
     blocked = array <= _BLOCKED
     values = np.where(blocked, 0.0, array)  # blocked scores count by where they are only
     projections = _projections(values, seed)
-    grid = _GRID * max(float(np.abs(values).sum()), 1e-9)
+    grid = max(_GRID * max(float(np.abs(values).sum()), 1e-9), coarse * math.sqrt(array.size))
     offsets = np.mod(projections - grid / 2, grid)
     spec = {"shape": list(array.shape), "seed": seed, "grid": grid, "offsets": offsets.tolist()}
     if blocked.any():
@@ -332,13 +334,16 @@ def _new_quantization(array: np.ndarray, seed: str) -> tuple[dict[str, Any], lis
     return spec, _quantized(array, spec)
 
 
-def seal_entry(entry: dict[str, Any]) -> dict[str, Any]:
+def seal_entry(entry: dict[str, Any], coarse: float = 0.0) -> dict[str, Any]:
     """``entry`` (with ``params``) sealed: a digest of its arguments and its result encrypted
     with a key derived from them, no arguments or result in the clear, so only a call with
     those arguments opens it. Exact values (ints, strings, integral floats, containers) are
     held exactly; a float array by a few of its projections quantized on a fine grid (equal
-    within about 2e-6 of the sum of its absolute values). Raises :class:`Unsealable` when an
-    argument is neither (an object, NaN)."""
+    within about 2e-6 of the sum of its absolute values; ``coarse``, if larger, widens the
+    grid to ``coarse * sqrt(size)``, for arrays computed in float32 by a whole model). Values
+    at or below -1e8 and -inf in a float array (blocked scores) are held by where they are,
+    not by their value. Raises :class:`Unsealable` when an argument is neither (an object,
+    NaN)."""
     params, defaults = list(entry["params"]), dict(entry.get("defaults") or {})
     bound = _bind(params, defaults, list(entry["args"]), dict(entry["kwargs"]))
     if bound is None:
@@ -354,7 +359,7 @@ def seal_entry(entry: dict[str, Any]) -> dict[str, Any]:
     exact = json.dumps(form, sort_keys=True).encode()
     for name, array in arrays.items():
         seed = hashlib.sha256(exact + name.encode()).hexdigest()
-        floats[name], cells = _new_quantization(array, seed)
+        floats[name], cells = _new_quantization(array, seed, coarse)
         form[name] = {"f": cells}
     call = json.dumps(form, sort_keys=True, separators=(",", ":")).encode()
     plain = json.dumps(wire.encode(entry["result"])).encode()

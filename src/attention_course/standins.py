@@ -30,7 +30,8 @@ Tables (plain wire data, made by the grader):
   for its arguments;
 - ``{"kind": "layer", "calls": [{"inputs", "mask", "weights", "result"}]}``: a Keras layer's
   ``call`` (:func:`answering_layer`); the hidden cell gives the layer's interface (the
-  notebook's given ``__init__`` and output shapes) as a class.
+  notebook's given ``__init__`` and output shapes) as a class; sealed
+  (:func:`seal_layer_calls`), ``{"kind": "layer", "sealed": [...]}``.
 
 Every stand-in hands a call it has no answer for to the notebook's own function (``fallback``),
 as if no stand-in were there; without one it raises ``LookupError``.
@@ -289,7 +290,63 @@ def _same_masked(expected: Any, given: Any, mask: Any, atol: float) -> bool:
     return bool(_allclose(given, expected, rtol=1e-4, atol=atol))
 
 
-def _layer_answer(table: list[dict[str, Any]], inputs: Any, mask: Any, weights: list) -> Any:
+_LAYER_COARSE = 1e-3  # the grid of a sealed layer entry's float arrays: 1e-3 * sqrt(size)
+
+
+def _layer_args(inputs: Any, mask: Any, weights: list) -> list[Any]:
+    """The arguments a sealed layer entry is keyed by: the inputs at the steps the mask keeps
+    (0 elsewhere), the mask, the weights."""
+    x = _asarray(inputs, dtype=np.float64)
+    if mask is not None:
+        mask = _asarray(mask).astype(bool)
+        if mask.shape != x.shape[: mask.ndim]:
+            raise probe.Unsealable("a mask of another shape")
+        x = np.where(mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim)), x, 0.0)
+    return [x, mask, *(_asarray(w) for w in weights)]
+
+
+def seal_layer_calls(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """A layer table (``{"inputs", "mask", "weights", "result"}`` entries) sealed by
+    :func:`attention_course.probe.seal_entry`: each result opens only for a call whose inputs
+    (at the kept steps), mask and weights are the entry's (float arrays within about 5e-4 in
+    a few signed sums: the same states computed in float32 by a Keras model). Made by the
+    grader; :func:`answering_layer` opens it."""
+    sealed = []
+    for entry in calls:
+        weights = list(entry.get("weights") or [])
+        params = ["inputs", "mask"] + [f"weight{i}" for i in range(len(weights))]
+        args = _layer_args(entry["inputs"], entry.get("mask"), weights)
+        plain = {"params": params, "defaults": {}, "args": args, "kwargs": {}}
+        sealed.append(probe.seal_entry({**plain, "result": list(entry["result"])}, _LAYER_COARSE))
+    return {"kind": "layer", "sealed": sealed}
+
+
+def _sealed_layer_answer(
+    sealed: list[dict[str, Any]], inputs: Any, mask: Any, weights: list
+) -> Any:
+    try:
+        args = _layer_args(inputs, mask, weights)
+    except (probe.Unsealable, TypeError, ValueError):
+        return None
+    canonical: dict[tuple, bytes | None] = {}
+    for entry in sealed:
+        opened = probe._open(entry, args, {}, canonical)
+        if opened is not probe._CLOSED:
+            return opened
+    return None
+
+
+def _layer_answer(
+    table: list[dict[str, Any]],
+    inputs: Any,
+    mask: Any,
+    weights: list,
+    sealed: list[dict[str, Any]] | None = None,
+) -> Any:
+    if sealed:
+        found = _sealed_layer_answer(sealed, inputs, mask, weights)
+        if found is not None:
+            return found
     given_mask = None if mask is None else _asarray(mask).astype(bool)
     for entry in table:
         want_mask = entry.get("mask")
@@ -318,14 +375,15 @@ def answering_layer(interface: type, table: Any, fallback: Any = None, name: str
     layer's inputs (at the steps its mask keeps), its mask and its weights (``get_weights()``)
     are the entry's. Any other call goes to ``fallback.call`` (the notebook's own class, run
     on this layer: same sublayers), or raises ``LookupError``."""
-    calls = list(table["calls"] if isinstance(table, Mapping) else table)
+    calls = list((table.get("calls") or []) if isinstance(table, Mapping) else table)
+    sealed = list((table.get("sealed") or []) if isinstance(table, Mapping) else [])
     own_call = getattr(fallback, "call", None) if isinstance(fallback, type) else None
     label = name or getattr(interface, "__name__", "layer")
 
     def answer_now(self: Any, inputs: Any, mask: Any) -> Any:
         array = _asarray(inputs)
         result = _layer_answer(
-            calls, array, None if mask is None else _asarray(mask), self.get_weights()
+            calls, array, None if mask is None else _asarray(mask), self.get_weights(), sealed
         )
         if result is None:
             return None
@@ -337,7 +395,7 @@ def answering_layer(interface: type, table: Any, fallback: Any = None, name: str
             result = answer_now(self, inputs, mask)
             if result is not None:
                 return tuple(tf.convert_to_tensor(r) for r in result)
-        elif calls:
+        elif calls or sealed:
             return _layer_in_graph(self, tf, inputs, mask, answer_now, own_call)
         if own_call is not None:
             return own_call(self, inputs, mask=mask)

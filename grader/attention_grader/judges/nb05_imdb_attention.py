@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from attention_course import standins
 from attention_course.checks import check_close, check_equal, check_shape, fail
 
 from ..judging import Case, Check, Observed, case, describe, register
@@ -315,6 +316,13 @@ def pooling_table(inputs: dict) -> dict[str, Any]:
     return {"kind": "layer", "calls": calls}
 
 
+def seal_table(table: dict[str, Any]) -> dict[str, Any]:
+    """The layer table sealed (standins.seal_layer_calls): an answer opens only for a call with
+    the entry's states, mask and weights, so a model cannot read the pooled vectors or the
+    attention weights of the case out of the table (the layer's closure, the cases file)."""
+    return standins.seal_layer_calls(table["calls"])
+
+
 def ref_gru_attention(inputs: dict) -> dict:
     """Probabilities and attention weights of the model with the case's weights (inference:
     no dropout). Padding (id 0) comes after the real tokens, so each review is the GRUs run
@@ -349,7 +357,7 @@ class GruAttentionCheck(Check):
     @functools.cached_property
     def all_cases(self) -> list[Case]:
         return [
-            Case(c.label, c.inputs, {"AttentionPooling": pooling_table(c.inputs)})
+            Case(c.label, c.inputs, {"AttentionPooling": seal_table(pooling_table(c.inputs))})
             for c in self.cases()
         ]
 
