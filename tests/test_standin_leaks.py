@@ -276,3 +276,21 @@ def test_a_masked_softmax_entry_opens_only_for_its_allowed_scores():
     assert softmax(np.where(allowed, scores + 1e-3, -1e9)) == "own"
     assert softmax(np.where(allowed & (np.arange(4) != 1), scores, -1e9)) == "own"
     assert softmax(scores) == "own"
+
+
+def test_every_stand_in_entry_of_03_is_sealed():
+    """No table of 03 holds an argument or an answer in the clear (the grading cases file,
+    which the kernel can read, holds the tables of every cell at once)."""
+    tables = 0
+    for check in judging.checks_of(NB).values():
+        for case in check.all_cases:
+            for name, table in case.stand_ins.items():
+                tables += 1
+                assert table, (check.cell, name)
+                for entry in table:
+                    assert set(entry) <= {"params", "defaults", "digest", "box", "floats"}, (
+                        check.cell,
+                        name,
+                        sorted(entry),
+                    )
+    assert tables >= 20
