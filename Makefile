@@ -32,6 +32,7 @@ help:
 	@echo "make autograde      grade new or changed submissions: sandboxed, in parallel"
 	@echo "                    (A=assignment STUDENT=id FORCE=1 WORKERS=n SCHEDULER=address)"
 	@echo "make feedback       nbgrader generate_feedback (hidden tests scrubbed)"
+	@echo "                    (held back while a written answer waits: ALLOW_PENDING=1)"
 	@echo "make grades         grades.csv, score table, reports/class_report.html"
 	@echo "make sync           strip notebooks, rewrite Colab badges/setup cells from pyproject.toml"
 	@echo "make bench          IMDB models of notebook 05 on the official split (IMDB=<archive or folder>)"
@@ -99,7 +100,7 @@ autograde: setup
 	$(BIN)/course autograde $(A) $(GRADING_FLAGS)
 
 feedback: $(STAMP)
-	$(BIN)/course feedback $(A)
+	$(BIN)/course feedback $(A) $(if $(ALLOW_PENDING),--allow-pending)
 
 grades: $(STAMP)
 	$(BIN)/course grades

@@ -106,7 +106,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
+    "attention_grader.nbgrader_ext.KeepHumanGrades",  # SaveAutoGrades; keeps human grades
     "nbgrader.preprocessors.AssignLatePenalties",
     OutputGate,  # last: what autograded/ keeps is made inert; the scores are already saved
 ]  # (no second CheckCellMetadata: the metadata was checked when sanitizing, and since then

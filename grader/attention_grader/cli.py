@@ -2,7 +2,9 @@
 
     course release [ASSIGNMENT ...]     nbgrader generate_assignment (student versions)
     course autograde [ASSIGNMENT ...]   grade new or changed submissions (sandboxed, parallel)
-    course feedback [ASSIGNMENT ...]    nbgrader generate_feedback (hidden tests scrubbed)
+    course feedback [ASSIGNMENT ...]    nbgrader generate_feedback (hidden tests scrubbed;
+                                        held back while a written answer waits:
+                                        --allow-pending)
     course grades [--csv PATH]          export grades, print the score table and class report
     course demo                         the whole cycle on three sample submissions
     course sync-notebooks               strip outputs, rewrite Colab badges and setup cells
@@ -117,14 +119,37 @@ def _apply_late_policy(root: Path) -> None:
         print(f"late policy applied to the current scores: {changed} penalties changed")
 
 
-def cmd_feedback(root: Path, names: list[str]) -> int:
+def cmd_feedback(root: Path, names: list[str], allow_pending: bool = False) -> int:
+    """``make feedback``: feedback HTML of every graded notebook whose written answers are
+    graded too (the others are held back and named; ``allow_pending`` writes them anyway)."""
     _apply_late_policy(root)
     for name in names:
-        if cycle.feedback(root, name):
-            print(f"feedback/*/{name}/ written")
-        else:
+        run = cycle.feedback(root, name, allow_pending=allow_pending)
+        if run is None:
             print(f"{name}: no graded submission yet, no feedback")
+            continue
+        print(f"feedback/*/{name}/ written")
+        if run.held:
+            print(
+                f"{name}: feedback HELD BACK for {len(run.held)} notebook(s) whose written "
+                "answers are not graded yet (it would show them as 0 points): grade them in "
+                "formgrader and run this again, or release them as they are with "
+                f"`make feedback ALLOW_PENDING=1` (--allow-pending): {_names(run.held)}"
+            )
+        for path in run.removed:
+            print(f"{name}: removed {path} (written earlier; its written answer waits now)")
+        if run.released_pending:
+            print(
+                f"{name}: --allow-pending: feedback written for {len(run.released_pending)} "
+                "notebook(s) whose written answers are not graded yet (shown as 0 points): "
+                f"{_names(run.released_pending)}"
+            )
     return 0
+
+
+def _names(items: list[str], shown: int = 20) -> str:
+    more = len(items) - shown
+    return ", ".join(items[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def cmd_demo(root: Path, args: argparse.Namespace) -> int:
@@ -315,6 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("assignments", nargs="*", help="default: every assignment in source/")
         if name == "autograde":
             _grading_options(p)
+        if name == "feedback":
+            p.add_argument(
+                "--allow-pending",
+                action="store_true",
+                help="also write the feedback of notebooks whose written answers are not "
+                "graded yet (they show 0 points for them)",
+            )
     p = sub.add_parser("grades")
     p.add_argument("--csv", default="grades.csv")
     p = sub.add_parser("demo")
@@ -346,7 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "autograde":
             return cmd_autograde(root, args)
         if args.command == "feedback":
-            return cmd_feedback(root, args.assignments or cycle.assignments(root))
+            return cmd_feedback(
+                root, args.assignments or cycle.assignments(root), args.allow_pending
+            )
         if args.command == "grades":
             cmd_grades(root, root / args.csv)
             return 0

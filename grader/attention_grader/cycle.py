@@ -17,6 +17,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from attention_course import runmode
@@ -97,16 +98,73 @@ def graded_submissions(root: Path, assignment: str) -> list[Path]:
 FEEDBACK_RECEIPTS = ("timestamp.txt", "submission_secret.txt")  # release_feedback reads them
 
 
-def feedback(root: Path, assignment: str) -> bool:
-    """``nbgrader generate_feedback`` (hidden tests scrubbed, see nbgrader_ext); False
-    (and nothing run) when the assignment has no graded submission yet. Each feedback folder
-    then holds only the feedback HTML and nbgrader's two receipts (:func:`prune_feedback`)."""
-    if not graded_submissions(root, assignment):
-        return False
-    nbgrader(root, "generate_feedback", assignment, "--force")
+@dataclass
+class FeedbackRun:
+    """What :func:`feedback` did besides writing feedback (names are ``student/notebook``)."""
+
+    held: list[str] = field(default_factory=list)  # not written: a written answer waits
+    released_pending: list[str] = field(default_factory=list)  # written anyway (allow_pending)
+    removed: list[str] = field(default_factory=list)  # earlier feedback files of held notebooks
+
+
+def pending_notebooks(root: Path, assignment: str) -> dict[str, list[str]]:
+    """``{student: [notebooks]}`` of ``assignment`` that nbgrader marks "needs manual grade":
+    a written answer nobody graded yet (or that changed since it was graded by hand)."""
+    from . import gradebook
+
+    out: dict[str, list[str]] = {}
+    for row in gradebook.scores(root):
+        if row.assignment == assignment and row.needs_manual:
+            out.setdefault(row.student, []).append(row.notebook)
+    return {student: sorted(names) for student, names in sorted(out.items())}
+
+
+def feedback(root: Path, assignment: str, allow_pending: bool = False) -> FeedbackRun | None:
+    """``nbgrader generate_feedback`` (hidden tests scrubbed, see nbgrader_ext); None (and
+    nothing run) when the assignment has no graded submission yet. Each feedback folder then
+    holds only the feedback HTML and nbgrader's two receipts (:func:`prune_feedback`).
+
+    A notebook whose written answer waits for a human would show it as 0 points: its feedback
+    is held back (no HTML, so ``release_feedback`` has nothing of it to release), and an HTML
+    file left from an earlier run is removed. A student none of whose notebooks is ready is
+    not given to nbgrader at all. ``allow_pending`` writes them all anyway."""
+    graded = graded_submissions(root, assignment)
+    if not graded:
+        return None
+    run = FeedbackRun()
+    pending = pending_notebooks(root, assignment)
+    flat = [f"{student}/{name}" for student, names in pending.items() for name in names]
+    args = ["generate_feedback", assignment, "--force"]
+    if allow_pending:
+        run.released_pending = flat
+    else:
+        run.held = flat
+        waiting = set()
+        for folder in graded:
+            student = folder.parent.name
+            names = {p.stem for p in folder.glob("*.ipynb")}
+            if names and names <= set(pending.get(student, [])):
+                waiting.add(student)
+        for student, names in pending.items():  # earlier runs' files: never to be released
+            for name in names:
+                stale = root / "feedback" / student / assignment / f"{name}.html"
+                if os.path.lexists(stale):
+                    stale.unlink()
+                    run.removed.append(str(stale.relative_to(root)))
+        if waiting:  # (student ids passed the intake's safe alphabet: no comma)
+            args.append(f"--CourseDirectory.student_id_exclude={','.join(sorted(waiting))}")
+        if len(waiting) == len(graded):
+            return run
+    nbgrader(root, *args)
     for folder in sorted((root / "feedback").glob(f"*/{assignment}")):
         prune_feedback(folder)
-    return True
+    if not allow_pending:
+        for held in run.held:
+            student, name = held.split("/")
+            path = root / "feedback" / student / assignment / f"{name}.html"
+            if os.path.lexists(path):
+                path.unlink()
+    return run
 
 
 def prune_feedback(folder: Path) -> list[str]:

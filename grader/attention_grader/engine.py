@@ -512,6 +512,12 @@ class Engine:
             outcome.log += response.get("log", "") + response.get("error", "")
             if not refusals:
                 outcome.reasons.append("nbgrader could not record it (see the log)")
+        else:  # written answers a human graded that changed since (nbgrader_ext.KeepHumanGrades)
+            outcome.notes.extend(
+                nbgrader_ext.KeepHumanGrades.changed_answers(
+                    self.coursedir.db_url, sub.assignment, sub.student
+                )
+            )
         if outcome.reasons:
             outcome.status = "failed"
         else:

@@ -47,9 +47,15 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbgrader.api import Gradebook
+import sqlalchemy as sa
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, NbGraderPreprocessor
+from nbgrader.preprocessors import (
+    ClearHiddenTests,
+    ClearMarkScheme,
+    NbGraderPreprocessor,
+    SaveAutoGrades,
+)
 from nbgrader.utils import is_grade, is_locked, is_solution
 from traitlets import Bool
 
@@ -413,6 +419,108 @@ class TrustedVerdicts(NbGraderPreprocessor):
                 False, f"{verdict.message} Your code raised {_error_text(kernel_errors[-1])}"
             )
         return verdict
+
+
+# ------------------------------------------------------------------------------ human grades
+
+
+class KeepHumanGrades(SaveAutoGrades):
+    """nbgrader's ``SaveAutoGrades``, except that a regrade keeps what a human decided.
+
+    Stock nbgrader marks every answer that has a manual score "needs manual grading" again
+    whenever a submission is autograded again (``FORCE=1``, or anything that decides grades
+    changed): a class's hand-graded essays would all reappear in formgrader. Here a written
+    answer (an nbgrader solution cell that is also a grade cell) keeps its manual grade and
+    stays graded when its content (cell type, source, attachments) is the one that was in
+    the notebook when the human graded it; a changed answer keeps nbgrader's flag (its old
+    score is kept until someone grades it again; :meth:`changed_answers` lists it for the
+    engine's summary).
+
+    What was graded is known from a digest of each answer kept in the gradebook itself (table
+    ``course_graded_answer``: one row per student, assignment, notebook and answer, holding
+    the SHA-256 of the answer as last autograded, which is what formgrader showed). A
+    gradebook without a digest for an answer (graded before this existed) gets nbgrader's
+    behaviour once. Test cells whose score a human overrode are left to nbgrader (flagged
+    for review after a regrade).
+    """
+
+    table = sa.Table(
+        "course_graded_answer",
+        sa.MetaData(),
+        sa.Column("key", sa.String(64), primary_key=True),  # sha256 of the ids (see _key)
+        sa.Column("digest", sa.String(64), nullable=False),
+    )
+
+    @staticmethod
+    def answer_digest(cell: Any) -> str:
+        """What identifies a written answer: its type, source and attachments."""
+        content = [cell.get("cell_type"), source_of(cell), cell.get("attachments") or {}]
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    def _key(self, cell: Any) -> str:
+        ids = [self.student_id, self.assignment_id, self.notebook_id, grade_id(cell)]
+        return hashlib.sha256(json.dumps(ids).encode()).hexdigest()
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        self._table_ready = False
+        return super().preprocess(nb, resources)
+
+    def _add_score(self, cell: Any, resources: dict) -> None:
+        if not is_solution(cell):
+            super()._add_score(cell, resources)
+            return
+        session = self.gradebook.db
+        if not self._table_ready:
+            self.table.create(session.connection(), checkfirst=True)
+            self._table_ready = True
+        grade = self.gradebook.find_grade(
+            grade_id(cell), self.notebook_id, self.assignment_id, self.student_id
+        )
+        decided = grade.manual_score is not None and not grade.needs_manual_grade
+        key, digest = self._key(cell), self.answer_digest(cell)
+        seen = session.execute(
+            sa.select(self.table.c.digest).where(self.table.c.key == key)
+        ).scalar_one_or_none()
+        super()._add_score(cell, resources)  # (sets needs_manual_grade when a manual score exists)
+        if decided and seen == digest:
+            grade.needs_manual_grade = False
+        elif decided:
+            self.log.warning(
+                "%s/%s: written answer %s changed since it was graded by hand: it needs "
+                "manual grading again",
+                self.student_id,
+                self.notebook_id,
+                grade_id(cell),
+            )
+        session.execute(sa.delete(self.table).where(self.table.c.key == key))
+        session.execute(sa.insert(self.table).values(key=key, digest=digest))
+        session.commit()
+
+    @staticmethod
+    def changed_answers(db_url: str, assignment: str, student: str) -> list[str]:
+        """One line per written answer of ``student``'s ``assignment`` that has a manual score
+        but needs manual grading again (it changed since it was graded by hand)."""
+        lines = []
+        with Gradebook(db_url) as gb:
+            try:
+                submission = gb.find_submission(assignment, student)
+            except MissingEntry:
+                return lines
+            for nb in submission.notebooks:
+                answers = {cell.name for cell in nb.notebook.solution_cells}
+                for grade in nb.grades:
+                    if (
+                        grade.name in answers
+                        and grade.manual_score is not None
+                        and grade.needs_manual_grade
+                    ):
+                        lines.append(
+                            f"{nb.name}: written answer {grade.name} changed since it was "
+                            f"graded by hand: it needs manual grading again in formgrader "
+                            f"(its earlier score, {grade.manual_score:g} of "
+                            f"{grade.max_score:g}, counts until then)"
+                        )
+        return lines
 
 
 # ------------------------------------------------------------------------------ feedback
