@@ -178,3 +178,28 @@ def test_stock_nbgrader_flags_every_hand_grade_again(course, saver):
     expected_flag = saver is SaveAutoGrades
     assert _essay(root, "kept").needs_manual_grade is expected_flag
     assert _essay(root, "kept").manual_score == 3
+
+
+def test_regrade_keeps_hand_grades_in_a_postgresql_gradebook(tmp_path, course_env, monkeypatch):
+    """The answers' digests live in the gradebook: on PostgreSQL too (its own DDL)."""
+    from support.postgres import running_postgres
+
+    with running_postgres(tmp_path) as url:
+        monkeypatch.setenv("COURSE_DB_URL", url)
+        monkeypatch.setenv("PATH", cycle.environment()["PATH"])  # nbgrader runs alembic
+        root = make_course(tmp_path, [A])
+        cycle.release(root, [A])
+        release_nb = authoring.read_notebook(root / "release" / A / NB)
+        source_nb = authoring.read_notebook(root / "source" / A / NB)
+        solved = submissions.solved(release_nb, source_nb)
+        submit(root, "kept", A, NB, _with_essay(solved, "Essay of kept."))
+        submit(root, "edited", A, NB, _with_essay(solved, "Essay of edited."))
+        grade_submitted(root, A, NB)
+        _grade_by_hand(root, "kept", 1)
+        _grade_by_hand(root, "edited", 1)
+        submit(root, "edited", A, NB, _with_essay(solved, "Essay of edited, changed."))
+        engine.Engine(root, sequential=True, progress=False, force=True).grade([A])
+        assert (
+            not _essay(root, "kept").needs_manual_grade and _essay(root, "kept").manual_score == 1
+        )
+        assert _essay(root, "edited").needs_manual_grade

@@ -24,6 +24,8 @@ Autograde, grading (in place of nbgrader's ``Execute``):
   reported, with :mod:`judging` (outside the student's kernel). Errors raised inside the
   kernel are shown, not scored; a failed verdict becomes the cell's error output, which is
   what nbgrader's ``SaveAutoGrades`` scores as 0.
+- :class:`KeepHumanGrades` (in place of ``SaveAutoGrades``) saves the scores, and keeps a
+  written answer graded by hand graded when a regrade finds it unchanged.
 
 Feedback:
 
