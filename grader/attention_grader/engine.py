@@ -5,8 +5,11 @@
    (owned by the grader; symlinks, FIFOs, devices, unsafe names and ids, too many or too large
    files refuse that submission alone, with the reason), and nothing after this step reads
    ``submitted/``. A submission is graded when it is new or its staged files changed (a
-   content hash), or when what grades it changed (release notebook, trusted checks, limits);
-   ``force`` regrades everything. The hash that was graded is kept in
+   content hash), or when what grades it changed (:func:`grading_version`: the code of both
+   packages, the notebook's judges, nbgrader's configuration, the release, the limits, the
+   installed distributions); ``force`` regrades everything. When only its due date or the
+   late policy changed (:func:`late_version`), nothing is executed: the penalties are
+   computed again on the recorded scores. The hashes that were graded are kept in
    ``autograded/<student>/<assignment>/.course-grading.json``.
 2. **Prepare** (this process, trusted): each notebook is read and sanitized with nbgrader's
    own preprocessors (hidden tests restored from the gradebook), exactly as nbgrader will.
@@ -51,11 +54,10 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 from traitlets.utils.importstring import import_item
 
-from . import cells, executor, intake, judging, nbgrader_ext, sandbox, tamper
+from . import cells, executor, intake, judging, late, nbgrader_ext, sandbox, tamper
 
 STAMP = ".course-grading.json"
 TIMINGS = ".course-timings.json"  # in autograded/: seconds per notebook, to start long ones first
-ENGINE_VERSION = "1"
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
 INTAKE = ".intake"  # in the course root: the grader's copies of the submissions (git-ignored)
 STAGED_FILES = f"{INTAKE}/files"  # every regular file of a submission, as it passed the gate
@@ -116,24 +118,134 @@ def _digest_files(folder: Path, files: list[str]) -> str:
     return digest.hexdigest()
 
 
-def grading_version(root: Path, config: Config, assignment: str) -> str:
-    """What decides a grade besides the submission: release, trusted checks, limits."""
-    coursedir = CourseDirectory(config=config)
-    digest = hashlib.sha256(ENGINE_VERSION.encode())
-    release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
-    for path in sorted(release.glob("*.ipynb")):
-        digest.update(path.read_bytes())
-        module = sys.modules.get(judging.judges_module(path.stem))
-        if module is None:
-            judging.checks_of(path.stem)
-            module = sys.modules.get(judging.judges_module(path.stem))
-        if module is not None and getattr(module, "__file__", None):
-            digest.update(Path(module.__file__).read_bytes())
+GRADING_PACKAGES = ("attention_course", "attention_grader")
+NOT_GRADING = (
+    "catalogs/*",  # typical mistakes: read by the tests and `make demo`, never when grading
+    "judges/nb*.py",  # each notebook's judges: part of its own assignment's version only
+)
+UNRELATED_SETTINGS = ("CourseDirectory.root",)  # where the course is decides no grade
+# (sections whose name holds "Exchange" move files between people and decide no grade either;
+#  HTMLExporter renders pages for people; the late policy has a version of its own)
+
+
+def package_folders() -> dict[str, Path]:
+    """``{package: folder}`` of :data:`GRADING_PACKAGES` as imported (installed) here."""
+    import importlib
+
+    return {name: Path(importlib.import_module(name).__file__).parent for name in GRADING_PACKAGES}
+
+
+def code_files(folders: dict[str, Path]) -> list[tuple[str, Path]]:
+    """``(package/relative path, path)`` of every ``.py`` file of the packages in ``folders``
+    whose code may decide any grade: all of them but :data:`NOT_GRADING`."""
+    out = []
+    for package, folder in sorted(folders.items()):
+        for path in sorted(folder.rglob("*.py")):
+            rel = path.relative_to(folder)
+            if "__pycache__" in rel.parts or any(rel.match(p) for p in NOT_GRADING):
+                continue
+            out.append((f"{package}/{rel.as_posix()}", path))
+    return out
+
+
+def judges_file(folders: dict[str, Path], notebook: str) -> Path | None:
+    """The judges module of ``notebook`` in ``folders`` (None when it has none)."""
+    package, *parts = judging.judges_module(notebook).split(".")
+    path = folders[package].joinpath(*parts[:-1], parts[-1] + ".py")
+    return path if path.is_file() else None
+
+
+def _canonical(value: Any) -> Any:
+    """A configuration value as stable text (classes by their import name, never an id)."""
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return repr(value)
+
+
+def _late_plugin(config: Config) -> Any:
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    name = AssignLatePenalties(config=config).plugin_class
+    cls = import_item(name) if isinstance(name, str) else name
+    return cls(config=config)
+
+
+def settings_version(root: Path, config: Config) -> str:
+    """nbgrader_config.py as written and every setting it resolved (the environment's
+    included), but for those that decide no grade and the late policy (:func:`late_version`)."""
+    late_sections = {"AssignLatePenalties"} | {
+        cls.__name__ for cls in type(_late_plugin(config)).mro()
+    }
+    settings = {}
+    for section, values in config.items():
+        if "exchange" in section.lower() or section in late_sections | {"HTMLExporter"}:
+            continue
+        for key, value in values.items():
+            if f"{section}.{key}" not in UNRELATED_SETTINGS:
+                settings[f"{section}.{key}"] = _canonical(value)
+    digest = hashlib.sha256((root / "nbgrader_config.py").read_bytes())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def distributions_version() -> str:
+    """The Python version and every installed distribution (name and version: the first
+    found of each name, as imports find it; a folder on ``sys.path`` twice changes nothing)."""
+    import importlib.metadata
+
+    versions: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        versions.setdefault(dist.metadata["Name"].lower().replace("_", "-"), dist.version)
+    return hashlib.sha256(json.dumps([sys.version, sorted(versions.items())]).encode()).hexdigest()
+
+
+def common_version(root: Path, config: Config, folders: dict[str, Path]) -> str:
+    """What decides every grade of the course: the packages' code (:func:`code_files`), the
+    configuration (:func:`settings_version`), the sandbox's limits, the installed
+    distributions."""
+    digest = hashlib.sha256()
+    for name, path in code_files(folders):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    digest.update(settings_version(root, config).encode())
     limits = dict(sandbox.Limits.from_env().__dict__)
     limits.pop("uid_base")  # which uids the sandboxes get changes no grade
     digest.update(json.dumps(limits, sort_keys=True).encode())
-    digest.update(coursedir.db_url.encode())
+    digest.update(distributions_version().encode())
     return digest.hexdigest()
+
+
+def grading_version(
+    root: Path, config: Config, assignment: str, folders: dict[str, Path] | None = None
+) -> str:
+    """What decides a grade of ``assignment`` besides the submission (its due date and the
+    late policy aside): :func:`common_version`, and each release notebook with its judges."""
+    folders = folders or package_folders()
+    coursedir = CourseDirectory(config=config)
+    digest = hashlib.sha256(common_version(root, config, folders).encode())
+    release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
+    for path in sorted(release.glob("*.ipynb")):
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        judges = judges_file(folders, path.stem)
+        if judges is not None:
+            digest.update(hashlib.sha256(judges.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def late_version(config: Config, due: str | None) -> str:
+    """What decides a submission's late penalty besides its score and timestamp: its due date
+    (the gradebook's, extension included) and the late plugin with its settings."""
+    plugin = _late_plugin(config)
+    settings = {name: _canonical(getattr(plugin, name)) for name in plugin.trait_names(config=True)}
+    cls = type(plugin)
+    text = json.dumps([f"{cls.__module__}.{cls.__qualname__}", settings, due], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------- engine
@@ -246,6 +358,11 @@ class Summary:
             f"{len(self.flagged)} flagged, {self.count('skipped')} unchanged (not regraded)"
             f" in {self.seconds:.0f} s ({rate:.1f} submissions/min, {self.workers})"
         ]
+        if self.count("penalty"):
+            lines.append(
+                f"  {self.count('penalty')} unchanged with a new due date or late policy: "
+                "late penalties recomputed on the recorded scores (nothing executed)"
+            )
         if self.memory:
             lines.append(f"  memory limit: {self.memory}")
         if self.interrupted:
@@ -275,7 +392,10 @@ class Engine:
         force: bool = False,
         unsafe: bool = False,
         progress: bool = True,
+        code: dict[str, Path] | None = None,
     ) -> None:
+        """``code``: ``{package: folder}`` whose files the stamps hash (default: the
+        imported packages, :func:`package_folders`)."""
         self.root = root.resolve()
         self.config = load_config(self.root)
         if unsafe:
@@ -292,7 +412,9 @@ class Engine:
             unsafe,
             progress,
         )
+        self.code = code or package_folders()
         self._versions: dict[str, str] = {}
+        self._late: dict[tuple[str, str], str] = {}  # (student, assignment): late_version
 
     # -- plan ---------------------------------------------------------------------------
 
@@ -322,26 +444,57 @@ class Engine:
         base = Path(self.coursedir.format_path(self.coursedir.submitted_directory, ".", "."))
         for assignment in assignments:
             names = self._notebooks(assignment)
-            self._versions[assignment] = grading_version(self.root, self.config, assignment)
+            self._versions[assignment] = grading_version(
+                self.root, self.config, assignment, self.code
+            )
+            default_due, due = self._due_dates(assignment)
             for student in _entries(base):
                 if students and student not in students:
                     continue
                 sub = self.intake(base, student, assignment, names)
                 if sub is None:
                     continue
+                self._late[(student, assignment)] = late_version(
+                    self.config, due.get(student, default_due)
+                )
                 if sub.refused:
                     todo.append(sub)
                     continue
-                stamp = self._autograded(sub) / STAMP
-                try:
-                    previous = json.loads(stamp.read_text())
-                except (OSError, ValueError):
-                    previous = None
-                if not self.force and previous == self._stamp(sub):
-                    unchanged.append(sub)
+                previous = self._previous_stamp(sub)
+                stamp = self._stamp(sub)
+                if not self.force and all(
+                    previous.get(key) == stamp[key] for key in ("submission", "grading")
+                ):
+                    unchanged.append(sub)  # (its late penalty may be stale: stale_penalties)
                 else:
                     todo.append(sub)
         return todo, unchanged
+
+    def _due_dates(self, assignment: str) -> tuple[str | None, dict[str, str]]:
+        """(the assignment's due date, ``{student: due date with extension}`` of the
+        recorded submissions), from the gradebook: the dates nbgrader charges lateness from
+        (``make release`` writes them from ``schedule.toml``)."""
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+            default = gb.find_assignment(assignment).duedate
+            due = {
+                s.student.id: None if s.duedate is None else s.duedate.isoformat()
+                for s in gb.assignment_submissions(assignment)
+            }
+        return (None if default is None else default.isoformat()), due
+
+    def _previous_stamp(self, sub: Submission) -> dict[str, str]:
+        try:
+            previous = json.loads((self._autograded(sub) / STAMP).read_text())
+        except (OSError, ValueError):
+            return {}
+        return previous if isinstance(previous, dict) else {}
+
+    def stale_penalties(self, unchanged: list[Submission]) -> list[Submission]:
+        """The unchanged submissions whose due date or late policy changed since they were
+        graded: their penalties are recomputed on the recorded scores, nothing is executed."""
+        return [
+            s for s in unchanged if self._previous_stamp(s).get("late") != self._stamp(s)["late"]
+        ]
 
     def intake(
         self, base: Path, student: str, assignment: str, notebooks: list[str]
@@ -398,7 +551,11 @@ class Engine:
         return sub
 
     def _stamp(self, sub: Submission) -> dict[str, str]:
-        return {"submission": sub.digest, "grading": self._versions[sub.assignment]}
+        return {
+            "submission": sub.digest,
+            "grading": self._versions[sub.assignment],
+            "late": self._late[(sub.student, sub.assignment)],
+        }
 
     # -- prepare ------------------------------------------------------------------------
 
@@ -536,7 +693,12 @@ class Engine:
         if not self.unsafe and sandbox.problem():
             raise GradingError(f"no sandbox: {sandbox.problem()}")
         todo, unchanged = self.plan(assignments, students)
-        outcomes = [Outcome(s, "skipped") for s in unchanged]
+        repriced = self.stale_penalties(unchanged)
+        if repriced:
+            late.apply_policy(self.root)  # every recorded penalty, from the gradebook's dates
+            for sub in repriced:
+                (self._autograded(sub) / STAMP).write_text(json.dumps(self._stamp(sub)))
+        outcomes = [Outcome(s, "penalty" if s in repriced else "skipped") for s in unchanged]
         mode = (
             "sequential"
             if self.sequential
@@ -585,6 +747,10 @@ class Engine:
                 processes=True,
                 memory_limit=0,
                 dashboard_address=None,
+                # dashboard_address=None alone still starts the scheduler's HTTP server, on
+                # Dask's default port 8787 ("Port 8787 is already in use" when another process
+                # holds it, and a fixed port on a shared machine): a free loopback port instead
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.ERROR,
             )
             client = Client(cluster)
