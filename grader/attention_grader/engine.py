@@ -698,7 +698,10 @@ class Engine:
             late.apply_policy(self.root)  # every recorded penalty, from the gradebook's dates
             for sub in repriced:
                 (self._autograded(sub) / STAMP).write_text(json.dumps(self._stamp(sub)))
-        outcomes = [Outcome(s, "penalty" if s in repriced else "skipped") for s in unchanged]
+        repriced_names = {s.name for s in repriced}
+        outcomes = [
+            Outcome(s, "penalty" if s.name in repriced_names else "skipped") for s in unchanged
+        ]
         mode = (
             "sequential"
             if self.sequential
