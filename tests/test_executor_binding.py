@@ -136,3 +136,28 @@ def test_misplaced_reports_count_against_the_output_limit():
     assert _reports(cells[1]) == []
     assert _reports(cells[3]) == [{"check": "test_x", "case": 0, "values": {"v": "own"}}]
     assert len(json.dumps(result.notebook)) < 50_000
+
+
+def test_empty_outputs_are_not_free():
+    """Displayed outputs cost a fixed amount each and are capped in number: 30,000 empty
+    displays once made a 35 MB notebook and minutes of the grader's time, unnoticed."""
+    result = _run("for _ in range(30_000):\n    display({}, raw=True)", output_bytes=64 * 1024**2)
+    shown = len(result.notebook.cells[1].outputs)
+    assert shown <= executor.MAX_DISPLAYS + 1  # + the grader's note
+    assert any(e.startswith("displays: more than the output limit") for e in result.events)
+    assert "10000 displayed outputs was dropped" in _outputs(result)
+    small = _run("for _ in range(30_000):\n    display({}, raw=True)")  # 1 MiB of output
+    assert len(small.notebook.cells[1].outputs) <= 1024**2 // executor.OUTPUT_COST + 1
+
+
+def test_a_report_costs_what_it_costs_once_parsed():
+    """A report of 12 MB of JSON text made of empty lists is hundreds of MB once parsed: it
+    is charged per list, so a flood of them stops at the report budget, not at the grader's
+    memory."""
+    payload = "{'check': 'test_x', 'case': 0, 'values': {'v': [[]] * 4_000_000}}"
+    result = _run(
+        _test_cell("test_x", f"for _ in range(2):\n    display({{MIME: {payload}}}, raw=True)"),
+        output_bytes=64 * 1024**2,  # report budget 256 MB: 12 MB of text fits by length
+    )
+    assert _reports(result.notebook.cells[1]) == []
+    assert any(e.startswith("report: more than the output limit") for e in result.events)

@@ -398,3 +398,26 @@ def test_a_dropped_attachment_leaves_the_markdown_rendered():
     cell = outputs.clean_notebook(nb).cells[0]
     assert cell.source == '<p><em>my figure</em>: <img src="" alt="a"></p>'
     assert "attachments" not in cell
+
+
+@pytest.mark.parametrize(
+    "html_text",
+    ["<div>" * 150_000, "<div>" * 250 + "deep", "<p>x</p>" * 70_000],
+    ids=["150k nested", "250 nested", "over 512 KiB"],
+)
+def test_html_too_deep_or_too_large_becomes_a_note_in_bounded_time(html_text):
+    """nh3's time grows with the square of the nesting (150,000 nested divs: minutes of the
+    coordinator's time, for every later student too): such HTML is never handed to it."""
+    import time
+
+    start = time.monotonic()
+    cleaned = outputs.clean_html(html_text)
+    md = outputs.markdown_as_clean_html(html_text)
+    assert time.monotonic() - start < 1.0
+    assert "output gate" in cleaned and "output gate" in md
+    assert "<div>" not in cleaned
+
+
+def test_nesting_within_the_limit_is_kept():
+    nested = "<div>" * 150 + "kept" + "</div>" * 150
+    assert outputs.clean_html(nested) == nested

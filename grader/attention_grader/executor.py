@@ -199,16 +199,30 @@ class SandboxKernelManager(AsyncKernelManager):
         return None if process is None else process.pid
 
 
+OUTPUT_COST = 256  # bytes charged per displayed output besides its data: each is an object
+CONTAINER_COST = 64  # per list or dict in a JSON value: what it costs once parsed, not its text
+MAX_DISPLAYS = 10_000  # displayed outputs per notebook (prints merge into one stream output)
+
+
+def _json_cost(value: Any) -> int:
+    """What a JSON value costs the grader: its text, and every list and dict in it (``[[]] *
+    7_000_000`` is 21 MB of text but gigabytes of objects once parsed)."""
+    text = json.dumps(value, default=str)
+    return len(text) + CONTAINER_COST * (text.count("[") + text.count("{"))
+
+
 def _size(msg: dict[str, Any]) -> int:
     content = msg.get("content") or {}
     if msg["msg_type"] == "stream":
         return len(str(content.get("text", "")))
     data = content.get("data") or {}
     if not isinstance(data, dict):
-        return len(json.dumps(data, default=str))
-    return sum(
-        len(v) if isinstance(v, str) else len(json.dumps(v, default=str)) for v in data.values()
-    ) + len(json.dumps(content.get("traceback", []), default=str))
+        return OUTPUT_COST + _json_cost(data)
+    return (
+        OUTPUT_COST
+        + sum(len(v) if isinstance(v, str) else _json_cost(v) for v in data.values())
+        + len(json.dumps(content.get("traceback", []), default=str))
+    )
 
 
 def _own_report(cell: Any, payload: Any) -> bool:
@@ -250,7 +264,11 @@ class _Client(NotebookClient):
             },
         )
         self.limits = limits
-        self.budget = {"output": limits.output_bytes, "report": 4 * limits.output_bytes}
+        self.budget = {
+            "output": limits.output_bytes,
+            "report": 4 * limits.output_bytes,
+            "displays": MAX_DISPLAYS,
+        }
         self.events: list[str] = []
         self.current: tuple[int, float] | None = None  # (cell index, start) of the running cell
         self.on_cell_execute = self._started
@@ -292,13 +310,17 @@ class _Client(NotebookClient):
         if self.budget[pool] >= 0:
             return True
         if pool not in {e.split(":")[0] for e in self.events}:
+            limit = (
+                f"{MAX_DISPLAYS} displayed outputs"
+                if pool == "displays"
+                else f"{self.limits.output_bytes} bytes"
+            )
             self.events.append(f"{pool}: more than the output limit, the rest was dropped")
             cell.outputs.append(
                 nbformat.v4.new_output(
                     "stream",
                     name="stdout",
-                    text=f"[grader] output beyond the limit of {self.limits.output_bytes} "
-                    "bytes was dropped\n",
+                    text=f"[grader] output beyond the limit of {limit} was dropped\n",
                 )
             )
         return False
@@ -332,6 +354,8 @@ class _Client(NotebookClient):
                     self._spend("output", _size(msg), cell)
                     return None
             if not self._spend(pool, _size(msg), cell):
+                return None
+            if kind != "stream" and not self._spend("displays", 1, cell):
                 return None
         return super().process_message(msg, cell, cell_index)
 

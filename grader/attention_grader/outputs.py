@@ -46,6 +46,7 @@ import binascii
 import html
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +93,41 @@ def _url_filter(element: str, attribute: str, value: str) -> str | None:
     return value
 
 
+MAX_HTML_BYTES = 512 * 1024  # one output's or cell's HTML; more is shown as a note
+MAX_HTML_DEPTH = 200  # nested elements: nh3's time grows with the square of the nesting
+TOO_COMPLEX_NOTE = (
+    "[HTML removed by the course's output gate: larger than 512 KiB or nested deeper than "
+    "200 elements]"
+)
+_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)")
+_VOID = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+    "track", "wbr",
+}  # fmt: skip
+
+
+def too_complex(text: str) -> bool:
+    """Whether ``text`` is too large or too deeply nested to be sanitized in bounded time (a
+    linear scan of its tags; 40,000 nested ``<div>`` cost nh3 10 s, 150,000 minutes)."""
+    if len(text) > MAX_HTML_BYTES:
+        return True
+    depth = 0
+    for match in _TAG.finditer(text):
+        if match.group(1):
+            depth = max(0, depth - 1)
+        elif match.group(2).lower() not in _VOID:
+            depth += 1
+            if depth > MAX_HTML_DEPTH:
+                return True
+    return False
+
+
 def clean_html(text: str) -> str:
     """``text`` through the allow-list (scripts, styles, event handlers, frames, forms,
-    ``javascript:`` URLs, SVG and MathML are removed; text is escaped)."""
+    ``javascript:`` URLs, SVG and MathML are removed; text is escaped); a note instead when
+    it is too large or nested too deeply (:func:`too_complex`)."""
+    if too_complex(text):
+        return f"<p>{html.escape(TOO_COMPLEX_NOTE)}</p>"
     return nh3.clean(
         text,
         tags=TAGS,
@@ -148,7 +181,10 @@ class _Renderer(IPythonRenderer):
 
 
 def render_markdown(source: str, attachments: dict | None = None) -> str:
-    """Markdown as nbconvert renders it (math kept for MathJax, attachments inlined)."""
+    """Markdown as nbconvert renders it (math kept for MathJax, attachments inlined); a
+    source over :data:`MAX_HTML_BYTES` is shown as the note instead of being rendered."""
+    if len(source) > MAX_HTML_BYTES:
+        return f"<p>{html.escape(TOO_COMPLEX_NOTE)}</p>"
     renderer = _Renderer(escape=False, attachments=attachments or {}, exclude_anchor_links=True)
     return MarkdownWithMath(renderer=renderer).render(source)
 
