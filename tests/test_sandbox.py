@@ -146,10 +146,12 @@ print("never: all of it was held")
 
 
 def _leftover_cgroups() -> list[str]:
+    """This process's sandbox cgroups still there (another test process may be grading at
+    the same time under the same parent: its live cgroups are not leftovers of ours)."""
     kind, parent, why = sandbox._memory_hierarchy()
     if parent is None:
         return []
-    return sorted(p.name for p in parent.glob(sandbox.CGROUP_PREFIX + "*"))
+    return sorted(p.name for p in parent.glob(f"{sandbox.CGROUP_PREFIX}{os.getpid()}-*"))
 
 
 def _require_cgroup() -> None:
