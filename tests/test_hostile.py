@@ -282,7 +282,10 @@ def _sandbox_processes() -> list[str]:
     for proc in psutil.process_iter(["pid", "cmdline", "uids"]):
         cmd = " ".join(proc.info["cmdline"] or [])
         uid = proc.info["uids"].real if proc.info["uids"] else 0
-        if "sleep 600" in cmd or uid >= int(LIMITS["COURSE_SANDBOX_UID_BASE"]):
+        base = int(LIMITS["COURSE_SANDBOX_UID_BASE"])
+        # a sandbox's uid is base + (pid % 100000) * 64 + serial % 64: this battery's range
+        # only (the other batteries, graded at the same time, have bases 10,000,000 apart)
+        if "sleep 600" in cmd or base <= uid < base + 100_000 * 64:
             found.append(f"{proc.info['pid']} uid={uid} {cmd[:120]}")
     return found
 
