@@ -25,7 +25,6 @@ import copy
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ import websocket
 
 from attention_grader import authoring, cycle, submissions
 from courses import grade_submitted, make_course, submit
+from support.ports import free_ports
 
 pytestmark = pytest.mark.slow
 
@@ -226,12 +226,6 @@ def _chromium() -> str:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -295,7 +289,7 @@ def browser(course, tmp_path_factory):
     """The formgrader server in the course root, and a logged-in Chromium page."""
     chromium = _chromium()
     work = tmp_path_factory.mktemp("browser-run")
-    port, token = _free_port(), base64.b32encode(os.urandom(20)).decode().lower()
+    (port,), token = free_ports(1), base64.b32encode(os.urandom(20)).decode().lower()
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(work / "jupyter-config"),  # no user configuration

@@ -28,7 +28,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ import requests
 from attention_grader import authoring, cycle, exchange, gradebook, submissions
 from conftest import ROOT
 from courses import grade_submitted, make_course
+from support.ports import free_ports
 
 pytestmark = pytest.mark.slow
 
@@ -50,12 +50,6 @@ COURSE = "lesson5-attention"  # the course id of nbgrader_config.py (COURSE_ID's
 HUB_PYTHON = ROOT / ".venv-hub" / "bin" / "python"
 PROXY = ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 STUDENTS = ("alice", "bob")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 HUB_CONFIG = """
@@ -118,7 +112,7 @@ def hub(tmp_path):
             pytest.fail(f"{path} is missing ({what}): run `make hub` (needs Node.js >= 20, npm)")
     root = tmp_path / "hub"
     root.mkdir()
-    ports = {k: _free_port() for k in ("public", "hub", "proxy_api", "ngshare")}
+    ports = dict(zip(("public", "hub", "proxy_api", "ngshare"), free_ports(4), strict=True))
     driver = secrets.token_hex(32)
     (root / "jupyterhub_config.py").write_text(
         HUB_CONFIG.format(
