@@ -173,10 +173,11 @@ def test_memory_held_in_tmpfs_counts_and_is_stopped(monkeypatch, cgroups):
     result = executor.execute(_job(TMPFS_FILL, "print('after')", limits=limits))
     assert result.status == "over-memory", (result.status, result.reason, _printed(result))
     assert "over the limit of 0.5 GiB" in result.reason
-    assert "never" not in "".join(_printed(result))
-    if cgroups == "auto":
+    if cgroups == "auto":  # the operating system stops the fill before it completes
+        assert "never" not in "".join(_printed(result))
         assert "cgroup" in result.memory_guard and 0 < result.memory_peak <= MEMORY
-    else:
+    else:  # a watchdog looks 5 times a second: a fast fill may complete before it is stopped
+        # (the README says so), but the sandbox is stopped and the pages are counted
         assert result.memory_guard.startswith("watchdog") and result.memory_peak == 0
         assert "/dev/shm" in result.reason  # the watchdog saw tmpfs pages
     assert _leftover_cgroups() == []
