@@ -102,22 +102,72 @@ def test_unknown_objects_and_exceptions_arrive_as_markers():
     assert isinstance(raised, wire.Raised) and repr(raised) == "ValueError: bad shape"
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        {"__ndarray__": "AAAA", "dtype": "object", "shape": [1]},  # dtype not allowed
-        {"__ndarray__": base64.b64encode(b"\0" * 8).decode(), "dtype": "float64", "shape": [2]},
+def test_object_arrays_keep_shape_and_items():
+    array = np.empty((2, 2), dtype=object)
+    array[:] = [[1, "a"], [None, (2, 3)]]
+    back = roundtrip(array)
+    assert back.dtype == object and back.shape == (2, 2)
+    assert back.tolist() == [[1, "a"], [None, (2, 3)]]
+
+
+B64_8 = base64.b64encode(b"\0" * 8).decode()
+
+# Every malformed input, with the words of the WireError it must raise: the error says which
+# rule the data broke (a check that is removed lets the data through or fails otherwise).
+MALFORMED = {
+    "bytes": (b"x", "unexpected bytes"),
+    "an object": (object(), "unexpected object"),
+    "an empty dict": ({}, "unexpected dict"),
+    "an unknown tag": ({"something": 1}, "unknown tagged value"),
+    "tuple items not a list": ({"__tuple__": "ab"}, "expected a list"),
+    "dict entries not a list": ({"__dict__": {"a": 1}}, "expected a list"),
+    "dict entry not a pair": ({"__dict__": [[1]]}, "malformed dict entry"),
+    "dict entry not a list": ({"__dict__": [5]}, "malformed dict entry"),
+    "unhashable dict key": ({"__dict__": [[[1], 2]]}, "unhashable dict key"),
+    "unhashable set item": ({"__set__": [[1]]}, "unhashable set item"),
+    "opaque set item": ({"__set__": [{"__object__": "x"}]}, "unhashable set item"),
+    "set items not a list": ({"__set__": "ab"}, "expected a list"),
+    "float not a non-finite name": ({"__float__": "1e999"}, "malformed float"),
+    "float a list": ({"__float__": []}, "malformed float"),
+    "array dtype not allowed": (
+        {"__ndarray__": "AAAA", "dtype": "object", "shape": [1]},
+        "not allowed",
+    ),
+    "array bytes do not match": (
+        {"__ndarray__": B64_8, "dtype": "float64", "shape": [2]},
+        "does not match its shape and dtype",
+    ),
+    "array data not base64": (
         {"__ndarray__": "not base64!", "dtype": "int8", "shape": [1]},
-        {"__ndarray__": "AA==", "dtype": "int8", "shape": [-1]},
-        {"__dict__": [[[1], 2]]},  # unhashable key
-        {"__float__": "1e999"},
-        {"something": 1},
-        {"__raised__": ["ValueError"]},
-    ],
-)
-def test_malformed_data_is_rejected(data):
-    with pytest.raises(wire.WireError):
+        "not base64",
+    ),
+    "array data not ascii": ({"__ndarray__": "é", "dtype": "int8", "shape": [1]}, "not base64"),
+    "array data not text": ({"__ndarray__": 5, "dtype": "int8", "shape": [1]}, "array data"),
+    "negative dimension": ({"__ndarray__": "AA==", "dtype": "int8", "shape": [-1]}, "shape"),
+    "boolean dimension": ({"__ndarray__": "AA==", "dtype": "int8", "shape": [True]}, "shape"),
+    "no shape": ({"__ndarray__": "AA==", "dtype": "int8"}, "shape"),
+    "text array shape differs": ({"__strarray__": ["a"], "shape": [2]}, "does not match"),
+    "text array without shape": ({"__strarray__": ["a"]}, "shape"),
+    "object array shape differs": ({"__objarray__": [1], "shape": [2]}, "does not match"),
+    "object array items not a list": ({"__objarray__": "ab", "shape": [2]}, "expected a list"),
+    "object array shape text": ({"__objarray__": [1], "shape": "1"}, "shape"),
+    "exception not a pair": ({"__raised__": ["ValueError"]}, "malformed exception"),
+    "exception not text": ({"__raised__": [1, 2]}, "malformed exception"),
+    "exception not a list": ({"__raised__": "ab"}, "expected a list"),
+}
+
+
+@pytest.mark.parametrize("data, words", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_data_is_rejected(data, words):
+    with pytest.raises(wire.WireError, match=words):
         wire.decode(data)
+
+
+@pytest.mark.parametrize("data, words", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_data_is_rejected_inside_containers(data, words):
+    for outer in ([data], {"__tuple__": [data]}, {"__dict__": [["k", data]]}):
+        with pytest.raises(wire.WireError, match=words):
+            wire.decode(outer)
 
 
 def test_decoding_has_limits_on_size_and_depth():

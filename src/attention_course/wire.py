@@ -185,60 +185,79 @@ def _decode(data: Any, depth: int, budget: list[int]) -> Any:
         return [_decode(v, depth + 1, budget) for v in data]
     if kind is not dict or len(data) == 0:
         raise WireError(f"unexpected {kind.__name__} in wire data")
-    if "__tuple__" in data:
-        items = _expect_list(data["__tuple__"])
-        _spend(budget, len(items))
-        return tuple(_decode(v, depth + 1, budget) for v in items)
-    if "__dict__" in data:
-        pairs = _expect_list(data["__dict__"])
-        _spend(budget, len(pairs))
-        out = {}
-        for pair in pairs:
-            if type(pair) is not list or len(pair) != 2:
-                raise WireError("malformed dict entry")
-            key = _decode(pair[0], depth + 1, budget)
-            try:
-                out[key] = _decode(pair[1], depth + 1, budget)
-            except TypeError:
-                raise WireError("unhashable dict key") from None
-        return out
-    if "__set__" in data:
-        items = _expect_list(data["__set__"])
-        _spend(budget, len(items))
-        try:
-            return {_decode(v, depth + 1, budget) for v in items}
-        except TypeError:
-            raise WireError("unhashable set item") from None
-    if "__float__" in data:
-        text = data["__float__"]
-        if text not in ("nan", "inf", "-inf"):
-            raise WireError("malformed float")
-        return float(text)
-    if "__ndarray__" in data:
-        return _decode_array(data, budget)
-    if "__strarray__" in data:
-        shape = _expect_shape(data.get("shape"))
-        values = _decode(data["__strarray__"], depth + 1, budget)
-        array = _array(values, dtype=str)
-        if array.shape != shape:
-            raise WireError("text array does not match its shape")
-        return array
-    if "__objarray__" in data:
-        shape = _expect_shape(data.get("shape"))
-        items = [_decode(v, depth + 1, budget) for v in _expect_list(data["__objarray__"])]
-        if len(items) != math.prod(shape):
-            raise WireError("object array does not match its shape")
-        array = _empty(len(items), dtype=object)
-        array[:] = items
-        return array.reshape(shape)
-    if "__object__" in data:
-        return Opaque(str(data["__object__"])[:100], str(data.get("error", ""))[:200])
-    if "__raised__" in data:
-        pair = _expect_list(data["__raised__"])
-        if len(pair) != 2 or not all(type(p) is str for p in pair):
-            raise WireError("malformed exception")
-        return Raised(pair[0], pair[1])
+    for tag, decode_tagged in _TAGGED:  # the first tag present decides
+        if tag in data:
+            return decode_tagged(data, depth, budget)
     raise WireError("unknown tagged value")
+
+
+def _decode_tuple(data: dict, depth: int, budget: list[int]) -> tuple:
+    items = _expect_list(data["__tuple__"])
+    _spend(budget, len(items))
+    return tuple(_decode(v, depth + 1, budget) for v in items)
+
+
+def _decode_dict(data: dict, depth: int, budget: list[int]) -> dict:
+    pairs = _expect_list(data["__dict__"])
+    _spend(budget, len(pairs))
+    out = {}
+    for pair in pairs:
+        if type(pair) is not list or len(pair) != 2:
+            raise WireError("malformed dict entry")
+        key = _decode(pair[0], depth + 1, budget)
+        value = _decode(pair[1], depth + 1, budget)
+        try:
+            out[key] = value
+        except TypeError:
+            raise WireError("unhashable dict key") from None
+    return out
+
+
+def _decode_set(data: dict, depth: int, budget: list[int]) -> set:
+    items = _expect_list(data["__set__"])
+    _spend(budget, len(items))
+    values = [_decode(v, depth + 1, budget) for v in items]
+    try:
+        return set(values)
+    except TypeError:
+        raise WireError("unhashable set item") from None
+
+
+def _decode_float(data: dict, depth: int, budget: list[int]) -> float:
+    text = data["__float__"]
+    if text not in ("nan", "inf", "-inf"):
+        raise WireError("malformed float")
+    return float(text)
+
+
+def _decode_strarray(data: dict, depth: int, budget: list[int]) -> np.ndarray:
+    shape = _expect_shape(data.get("shape"))
+    values = _decode(data["__strarray__"], depth + 1, budget)
+    array = _array(values, dtype=str)
+    if array.shape != shape:
+        raise WireError("text array does not match its shape")
+    return array
+
+
+def _decode_objarray(data: dict, depth: int, budget: list[int]) -> np.ndarray:
+    shape = _expect_shape(data.get("shape"))
+    items = [_decode(v, depth + 1, budget) for v in _expect_list(data["__objarray__"])]
+    if len(items) != math.prod(shape):
+        raise WireError("object array does not match its shape")
+    array = _empty(len(items), dtype=object)
+    array[:] = items
+    return array.reshape(shape)
+
+
+def _decode_object(data: dict, depth: int, budget: list[int]) -> Opaque:
+    return Opaque(str(data["__object__"])[:100], str(data.get("error", ""))[:200])
+
+
+def _decode_raised(data: dict, depth: int, budget: list[int]) -> Raised:
+    pair = _expect_list(data["__raised__"])
+    if len(pair) != 2 or not all(type(p) is str for p in pair):
+        raise WireError("malformed exception")
+    return Raised(pair[0], pair[1])
 
 
 def _expect_list(value: Any) -> list:
@@ -253,7 +272,7 @@ def _expect_shape(value: Any) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _decode_array(data: dict, budget: list[int]) -> Any:
+def _decode_array(data: dict, depth: int, budget: list[int]) -> Any:
     dtype_name = data.get("dtype")
     if dtype_name not in NUMERIC_DTYPES:
         raise WireError(f"array dtype {dtype_name!r} is not allowed")
@@ -272,3 +291,17 @@ def _decode_array(data: dict, budget: list[int]) -> Any:
     array = _frombuffer(raw, dtype=dtype).astype(dtype.newbyteorder("="), copy=True)
     array = array.reshape(shape)
     return array[()] if shape == () else array
+
+
+# Tagged objects, in the order their tags are looked for.
+_TAGGED = (
+    ("__tuple__", _decode_tuple),
+    ("__dict__", _decode_dict),
+    ("__set__", _decode_set),
+    ("__float__", _decode_float),
+    ("__ndarray__", _decode_array),
+    ("__strarray__", _decode_strarray),
+    ("__objarray__", _decode_objarray),
+    ("__object__", _decode_object),
+    ("__raised__", _decode_raised),
+)
