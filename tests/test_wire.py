@@ -102,6 +102,14 @@ def test_unknown_objects_and_exceptions_arrive_as_markers():
     assert isinstance(raised, wire.Raised) and repr(raised) == "ValueError: bad shape"
 
 
+@pytest.mark.parametrize("dtype", [str, object, "float32"])
+@pytest.mark.parametrize("shape", [(0, 5), (3, 0), (0,), ()])
+def test_empty_and_zero_dimensional_arrays_keep_their_shape(dtype, shape):
+    array = np.zeros(shape, dtype=dtype)
+    back = roundtrip(array)
+    assert np.asarray(back).shape == shape and np.asarray(back).dtype == array.dtype
+
+
 def test_object_arrays_keep_shape_and_items():
     array = np.empty((2, 2), dtype=object)
     array[:] = [[1, "a"], [None, (2, 3)]]
@@ -154,6 +162,46 @@ MALFORMED = {
     "exception not a pair": ({"__raised__": ["ValueError"]}, "malformed exception"),
     "exception not text": ({"__raised__": [1, 2]}, "malformed exception"),
     "exception not a list": ({"__raised__": "ab"}, "expected a list"),
+    # these raised TypeError, ValueError or OverflowError from NumPy or hashing before
+    "array dtype a list": ({"__ndarray__": "", "dtype": [], "shape": [1]}, "not allowed"),
+    "array dtype a dict": ({"__ndarray__": "", "dtype": {}, "shape": [1]}, "not allowed"),
+    "array too many dimensions": (
+        {"__ndarray__": "AA==", "dtype": "int8", "shape": [1] * 70},
+        "dimensions",
+    ),
+    "empty array with a huge dimension": (
+        {"__ndarray__": "", "dtype": "int8", "shape": [0, 10**30]},
+        "too large",
+    ),
+    "empty array with huge dimensions": (
+        {"__ndarray__": "", "dtype": "int8", "shape": [0, 2**62, 2**62]},
+        "too large",
+    ),
+    "object array too many dimensions": ({"__objarray__": [1], "shape": [1] * 70}, "dimensions"),
+    "empty object array with a huge dimension": (
+        {"__objarray__": [], "shape": [0, 10**30]},
+        "too large",
+    ),
+    "text array too many dimensions": ({"__strarray__": [], "shape": [1] * 70}, "dimensions"),
+    "empty text array with a huge dimension": (
+        {"__strarray__": [], "shape": [0, 10**30]},
+        "too large",
+    ),
+    "ragged text array": ({"__strarray__": [["a"], ["a", "b"]], "shape": [2]}, "does not match"),
+    "ragged text array, shape of the first row": (
+        {"__strarray__": [["a"], ["a", "b"]], "shape": [2, 1]},
+        "does not match",
+    ),
+    "text array of numbers": ({"__strarray__": [1, 2], "shape": [2]}, "does not match"),
+    "text array of a tagged value": (
+        {"__strarray__": {"__set__": ["a"]}, "shape": []},
+        "does not match",
+    ),
+    "object marker not text": ({"__object__": 5}, "malformed object marker"),
+    "object marker error not text": (
+        {"__object__": "Thing", "error": ["x"]},
+        "malformed object marker",
+    ),
 }
 
 
@@ -181,3 +229,100 @@ def test_decoding_has_limits_on_size_and_depth():
     big = {"__ndarray__": "", "dtype": "uint8", "shape": [10**9]}
     with pytest.raises(wire.WireError, match="too large"):
         wire.decode(big)
+    for tag in ("__objarray__", "__strarray__"):  # array elements count, whatever the array
+        with pytest.raises(wire.WireError, match="too large"):
+            wire.decode({tag: [], "shape": [11, 0]}, max_items=10)
+
+
+JUNK = [
+    None,
+    True,
+    0,
+    -1,
+    2**70,
+    1.5,
+    float("nan"),
+    "",
+    "nan",
+    "AA==",
+    [],
+    [0],
+    [-1],
+    [1] * 40,
+    [2**64],
+    {},
+    {"k": 1},
+    [[1]],
+    ["a", ["b"]],
+    {"__set__": [[]]},
+    {"__object__": 1},
+]
+
+
+def _mutants(value, rng):
+    """``value`` with one node (a list item, a dict value or key) replaced by junk."""
+    nodes = []
+
+    def walk(node):
+        if type(node) is list:
+            nodes.extend((node, i) for i in range(len(node)))
+            for item in node:
+                walk(item)
+        elif type(node) is dict:
+            nodes.extend((node, k) for k in node)
+            for item in node.values():
+                walk(item)
+
+    walk(value)
+    if not nodes:
+        return
+    for _ in range(40):
+        copy = json.loads(json.dumps(value))
+        nodes.clear()
+        walk(copy)
+        parent, at = nodes[rng.randrange(len(nodes))]
+        junk = json.loads(json.dumps(rng.choice(JUNK)))
+        if type(parent) is dict and rng.random() < 0.3:
+            parent["junk" if rng.random() < 0.5 else rng.choice(list(TAGS))] = parent.pop(at)
+        else:
+            parent[at] = junk
+        yield copy
+
+
+TAGS = {
+    "__tuple__",
+    "__dict__",
+    "__set__",
+    "__float__",
+    "__ndarray__",
+    "__strarray__",
+    "__objarray__",
+    "__object__",
+    "__raised__",
+    "shape",
+    "dtype",
+    "error",
+}
+
+
+def test_mangled_wire_data_decodes_or_raises_wire_error_only():
+    import random
+
+    rng = random.Random(21)
+    text = np.array([["a", "bc"], ["", "d"]])
+    objects = np.empty(2, dtype=object)
+    objects[:] = [(1, 2), "x"]
+    samples = [
+        (1, [2.5, "x"], {"k": {3, 4}}),
+        {"a": np.arange(6, dtype="int16").reshape(2, 3), (1,): float("inf")},
+        [text, objects, wire.Raised("E", "m"), np.float32(2)],
+    ]
+    tried = 0
+    for sample in samples:
+        for mutant in _mutants(wire.encode(sample), rng):
+            tried += 1
+            try:
+                wire.decode(mutant)
+            except wire.WireError:
+                pass
+    assert tried == 120

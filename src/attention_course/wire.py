@@ -48,6 +48,7 @@ NUMERIC_DTYPES = frozenset(
     }
 )
 MAX_DEPTH = 32
+MAX_DIMS = 32  # array dimensions (NumPy 1 allows 32, NumPy 2 allows 64)
 MAX_ITEMS = 1_000_000  # list items, dict entries and array elements, summed over a value
 
 
@@ -232,25 +233,41 @@ def _decode_float(data: dict, depth: int, budget: list[int]) -> float:
 
 def _decode_strarray(data: dict, depth: int, budget: list[int]) -> np.ndarray:
     shape = _expect_shape(data.get("shape"))
-    values = _decode(data["__strarray__"], depth + 1, budget)
-    array = _array(values, dtype=str)
-    if array.shape != shape:
+    _spend_on_shape(budget, shape)
+    values = data["__strarray__"]
+    _expect_text_cells(values, shape)
+    return _array(values, dtype=str).reshape(shape)
+
+
+def _expect_text_cells(values: Any, shape: tuple[int, ...]) -> None:
+    """``values`` is nested lists of ``str`` that fill ``shape`` exactly."""
+    if not shape:
+        if type(values) is not str:
+            raise WireError("text array does not match its shape")
+        return
+    if type(values) is not list or len(values) != shape[0]:
         raise WireError("text array does not match its shape")
-    return array
+    for value in values:
+        _expect_text_cells(value, shape[1:])
 
 
 def _decode_objarray(data: dict, depth: int, budget: list[int]) -> np.ndarray:
     shape = _expect_shape(data.get("shape"))
-    items = [_decode(v, depth + 1, budget) for v in _expect_list(data["__objarray__"])]
-    if len(items) != math.prod(shape):
+    _spend_on_shape(budget, shape)
+    items = _expect_list(data["__objarray__"])
+    if len(items) != _prod(shape):
         raise WireError("object array does not match its shape")
+    items = [_decode(v, depth + 1, budget) for v in items]
     array = _empty(len(items), dtype=object)
     array[:] = items
     return array.reshape(shape)
 
 
 def _decode_object(data: dict, depth: int, budget: list[int]) -> Opaque:
-    return Opaque(str(data["__object__"])[:100], str(data.get("error", ""))[:200])
+    type_name, error = data["__object__"], data.get("error", "")
+    if type(type_name) is not str or type(error) is not str:
+        raise WireError("malformed object marker")
+    return Opaque(type_name[:100], error[:200])
 
 
 def _decode_raised(data: dict, depth: int, budget: list[int]) -> Raised:
@@ -269,15 +286,23 @@ def _expect_list(value: Any) -> list:
 def _expect_shape(value: Any) -> tuple[int, ...]:
     if type(value) is not list or not all(type(d) is int and d >= 0 for d in value):
         raise WireError("malformed array shape")
+    if len(value) > MAX_DIMS:
+        raise WireError(f"array has more than {MAX_DIMS} dimensions")
     return tuple(value)
+
+
+def _spend_on_shape(budget: list[int], shape: tuple[int, ...]) -> None:
+    """Spend an array's elements; an empty array spends its non-zero dimensions, so that no
+    dimension is too large for NumPy even when another one is zero."""
+    _spend(budget, _prod(d for d in shape if d != 0))
 
 
 def _decode_array(data: dict, depth: int, budget: list[int]) -> Any:
     dtype_name = data.get("dtype")
-    if dtype_name not in NUMERIC_DTYPES:
-        raise WireError(f"array dtype {dtype_name!r} is not allowed")
+    if type(dtype_name) is not str or dtype_name not in NUMERIC_DTYPES:
+        raise WireError(f"array dtype {dtype_name!r:.40} is not allowed")
     shape = _expect_shape(data.get("shape"))
-    _spend(budget, math.prod(shape))
+    _spend_on_shape(budget, shape)
     encoded = data["__ndarray__"]
     if type(encoded) is not str:
         raise WireError("malformed array data")
