@@ -585,6 +585,73 @@ def test_arff_bad_header(tmp_path: Path, edit, message: str) -> None:
         data.parse_arff(path)
 
 
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda ls: [], "not an ARFF file"),
+        (lambda ls: ["% only a comment", ""], "not an ARFF file"),
+        (lambda ls: ls[: ls.index("@DATA")], "no '@DATA' line"),
+        (lambda ls: ls[: ls.index("@DATA") + 1], "no data rows"),
+        (lambda ls: [*ls[: ls.index("@DATA") + 1], "% a comment", ""], "no data rows"),
+        (
+            lambda ls: [line.replace("eyeDetection {0,1}", "eyeDetection NUMERIC") for line in ls],
+            "must be nominal",
+        ),
+        (
+            lambda ls: [line.replace("F7 NUMERIC", "F7 {a,b}") for line in ls],
+            "channel 'F7' must be NUMERIC",
+        ),
+        (lambda ls: [line.replace("F7 NUMERIC", "'F7 NUMERIC") for line in ls], "unterminated"),
+        (lambda ls: [line.replace("F7 NUMERIC", "F7") for line in ls], "expected '@ATTRIBUTE"),
+        (lambda ls: [line.replace("F7 NUMERIC", "'F7'") for line in ls], "expected '@ATTRIBUTE"),
+        (lambda ls: [ls[0], "@FOO bar", *ls[1:]], "line 2: expected '@ATTRIBUTE' or '@DATA'"),
+    ],
+    ids=[
+        "empty",
+        "comments only",
+        "no @DATA",
+        "@DATA and nothing after",
+        "@DATA and comments after",
+        "numeric label",
+        "nominal channel",
+        "unterminated quote",
+        "no type",
+        "quoted, no type",
+        "unknown keyword",
+    ],
+)
+def test_arff_malformed_files(tmp_path: Path, edit, message: str) -> None:
+    path = tmp_path / "bad.arff"
+    _write_lines(path, edit(_arff_lines(tmp_path)))
+    with pytest.raises(DataError, match=message):
+        data.parse_arff(path)
+
+
+def test_arff_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="Cannot read the ARFF file"):
+        data.parse_arff(tmp_path)  # a folder
+
+
+def test_arff_quoted_names_comments_and_blank_lines(tmp_path: Path) -> None:
+    lines = _arff_lines(tmp_path)
+    expected = data.parse_arff(tmp_path / "eeg.arff")
+    lines = [
+        line.replace("@ATTRIBUTE F7 ", "@attribute 'F7' ")
+        .replace("@ATTRIBUTE AF4 ", '@Attribute "AF4"  ')
+        .replace("@ATTRIBUTE O1 NUMERIC", "@ATTRIBUTE O1 real")
+        .replace("@ATTRIBUTE O2 NUMERIC", "@ATTRIBUTE O2 INTEGER")
+        for line in lines
+    ]
+    at = lines.index("@DATA")
+    lines[at + 3 : at + 3] = ["", "% a comment between rows", "   "]
+    lines[1:1] = ["% a comment in the header"]
+    path = tmp_path / "edited.arff"
+    _write_lines(path, lines)
+    x, y, channels = data.parse_arff(path)
+    assert channels == expected[2] and np.array_equal(y, expected[1])
+    assert np.array_equal(x, expected[0]) and x.shape == (30, 14)
+
+
 def test_load_eeg_from_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = make_eeg_fixture(tmp_path / "copy.arff", n_steps=80, seed=5)
     monkeypatch.setenv("COURSE_EEG", str(path))

@@ -553,9 +553,27 @@ def parse_arff(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, li
     except OSError as err:
         raise DataError(f"Cannot read the ARFF file {path}: {err}") from None
     lines = text.splitlines()
+    attributes, data_start = _arff_header(lines, path)
+    label_col, channels = _arff_columns(attributes, path)
+    rows: list[list[float]] = []
+    labels: list[int] = []
+    for number in range(data_start + 1, len(lines) + 1):
+        line = lines[number - 1].strip()
+        if not line or line.startswith("%"):
+            continue
+        values, label = _arff_row(line, f"{path}, line {number}", label_col, channels)
+        rows.append(values)
+        labels.append(label)
+    if not rows:
+        raise DataError(f"{path}: no data rows after '@DATA'")
+    x = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(channels))
+    return x, np.asarray(labels, dtype=np.int64), channels
+
+
+def _arff_header(lines: list[str], path: Path) -> tuple[list[tuple[str, str]], int]:
+    """The attributes ``(name, type)`` of the header, and the line number of ``@DATA``."""
     attributes: list[tuple[str, str]] = []
     seen_relation = False
-    data_start = None
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line or line.startswith("%"):
@@ -569,14 +587,16 @@ def parse_arff(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, li
         elif keyword == "@attribute":
             attributes.append(_attribute(line, where))
         elif keyword == "@data":
-            data_start = number
-            break
+            return attributes, number
         else:
             raise DataError(f"{where}: expected '@ATTRIBUTE' or '@DATA', got {line[:60]!r}")
     if not seen_relation:
         raise DataError(f"{path}: not an ARFF file (no '@RELATION' line)")
-    if data_start is None:
-        raise DataError(f"{path}: no '@DATA' line after the header")
+    raise DataError(f"{path}: no '@DATA' line after the header")
+
+
+def _arff_columns(attributes: list[tuple[str, str]], path: Path) -> tuple[int, list[str]]:
+    """The label's column and the channel names; the label nominal, the channels numeric."""
     names = [name for name, _ in attributes]
     if EEG_LABEL not in names:
         raise DataError(f"{path}: no '@ATTRIBUTE {EEG_LABEL} {{0,1}}' in the header")
@@ -587,38 +607,32 @@ def parse_arff(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, li
     for i, (name, kind) in enumerate(attributes):
         if i != label_col and kind != "numeric":
             raise DataError(f"{path}: channel {name!r} must be NUMERIC, got {kind}")
-    n_fields = len(attributes)
-    rows: list[list[float]] = []
-    labels: list[int] = []
-    for number in range(data_start + 1, len(lines) + 1):
-        line = lines[number - 1].strip()
-        if not line or line.startswith("%"):
-            continue
-        where = f"{path}, line {number}"
-        fields = [field.strip() for field in line.split(",")]
-        if len(fields) != n_fields:
-            raise DataError(
-                f"{where}: expected {n_fields} comma-separated values, found {len(fields)} "
-                f"(truncated or malformed line)"
-            )
-        label = fields.pop(label_col)
-        if label not in {"0", "1"}:
-            raise DataError(f"{where}: {EEG_LABEL} must be 0 or 1, got {label!r}")
-        values = []
-        for name, field in zip(channels, fields, strict=True):
-            try:
-                value = float(field)
-            except ValueError:
-                value = math.nan
-            if not math.isfinite(value):
-                raise DataError(f"{where}: value {field!r} of {name} is not a finite number")
-            values.append(value)
-        rows.append(values)
-        labels.append(int(label))
-    if not rows:
-        raise DataError(f"{path}: no data rows after '@DATA'")
-    x = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(channels))
-    return x, np.asarray(labels, dtype=np.int64), channels
+    return label_col, channels
+
+
+def _arff_row(
+    line: str, where: str, label_col: int, channels: list[str]
+) -> tuple[list[float], int]:
+    """One data line: the channels' values (finite numbers) and the label (0 or 1)."""
+    fields = [field.strip() for field in line.split(",")]
+    if len(fields) != len(channels) + 1:
+        raise DataError(
+            f"{where}: expected {len(channels) + 1} comma-separated values, found {len(fields)} "
+            f"(truncated or malformed line)"
+        )
+    label = fields.pop(label_col)
+    if label not in {"0", "1"}:
+        raise DataError(f"{where}: {EEG_LABEL} must be 0 or 1, got {label!r}")
+    values = []
+    for name, field in zip(channels, fields, strict=True):
+        try:
+            value = float(field)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise DataError(f"{where}: value {field!r} of {name} is not a finite number")
+        values.append(value)
+    return values, int(label)
 
 
 def load_eeg(source: Source = "auto") -> tuple[np.ndarray, np.ndarray, list[str]]:
