@@ -305,3 +305,80 @@ def test_instructor_mode_cases_carry_their_stand_ins_too(monkeypatch):
     with probe.standing_in(globals(), **first.stand_ins):
         counts = globals()["pair_counts"](word_freqs)  # answered from the grader's values
     assert counts[("e", "s")] == 9 and "pair_counts" not in globals()
+
+
+# ------------------------------------------------------------------ canonical arguments
+
+
+class _Tensor:
+    """Holds an array the way a TensorFlow tensor does: only through ``__array__``."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __array__(self, dtype=None, copy=None):
+        if isinstance(self.array, Exception):
+            raise self.array
+        return self.array
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("ab", b"ab"),  # TensorFlow holds strings as UTF-8 bytes
+        ([True, np.bool_(False)], (1, 0)),
+        ([np.int64(3), 4.0, np.float32(-2.0)], [3, 4, -2]),
+        (np.array([[1, 2], [3, 4]], dtype="int8"), [[1.0, 2.0], (3, 4)]),
+        (np.array(["a", "b"]), ["a", b"b"]),
+        ({"b": 1, "a": [2]}, {"a": (2,), "b": True}),
+        (_Tensor(np.array([5, 6])), [5, 6]),
+        (None, None),
+    ],
+)
+def test_canonical_forms_are_equal_for_equal_arguments_however_held(one, other):
+    assert probe._canonical(one) == probe._canonical(other)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("1", 1), (None, 0), ([1, 2], [2, 1]), ({"a": 1}, [["a", 1]]), ([1], 1), (b"ab", "ba")],
+)
+def test_canonical_forms_differ_for_different_arguments(one, other):
+    assert probe._canonical(one) != probe._canonical(other)
+
+
+def _nested(depth):
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (1.5, "not an integer"),
+        (float("nan"), "not an integer"),
+        (np.float32("inf"), "not an integer"),
+        (b"\xff", "not UTF-8"),
+        (np.array([1 + 2j]), "an array of dtype complex128"),
+        (np.array(["2020-01-01"], dtype="datetime64[D]"), "an array of dtype datetime64"),
+        (np.array([1.5]), "not an integer"),
+        (np.array([object()], dtype=object), "a object"),
+        ({"k": 0.5}, "not an integer"),
+        (_nested(40), "nested too deep"),
+        (_Tensor(ValueError("no array")), "a _Tensor"),
+        (_Tensor(np.array([1j])), "a _Tensor"),
+        (object(), "a object"),
+        ({1, 2}, "a set"),
+    ],
+)
+def test_arguments_without_an_exact_canonical_form_are_refused(value, words):
+    with pytest.raises(probe.Unsealable, match=words):
+        probe._canonical(value)
+
+
+def test_canonical_depth_limit_is_32_levels():
+    assert probe._canonical(_nested(32)) == _nested(32)
+    with pytest.raises(probe.Unsealable, match="nested too deep"):
+        probe._canonical(_nested(33))

@@ -196,6 +196,25 @@ def _canonical(value: Any, depth: int = 0) -> Any:
     dicts as sorted pairs."""
     if depth > 32:
         raise Unsealable("nested too deep")
+    if value is None or isinstance(value, _SCALARS):
+        return _canonical_scalar(value)
+    if isinstance(value, _ndarray):
+        if value.dtype.kind not in "biufUSO":
+            raise Unsealable(f"an array of dtype {value.dtype}")
+        return _canonical(value.tolist(), depth + 1)  # strings and objects checked one by one
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v, depth + 1) for v in value]
+    if isinstance(value, Mapping):
+        pairs = [[_canonical(k, depth + 1), _canonical(v, depth + 1)] for k, v in value.items()]
+        return {"d": sorted(pairs, key=lambda pair: json.dumps(pair[0]))}
+    return _canonical(_tensor_array(value), depth + 1)
+
+
+_SCALARS = (str, bytes, bool, _bool_, int, np.integer, float, np.floating)
+
+
+def _canonical_scalar(value: Any) -> Any:
+    """The canonical form of ``None`` or an instance of one of :data:`_SCALARS`."""
     if value is None or isinstance(value, str):
         return None if value is None else ["s", str.__str__(value)]
     if isinstance(value, bytes):  # a string from a tensor (TensorFlow holds UTF-8 bytes)
@@ -207,27 +226,21 @@ def _canonical(value: Any, depth: int = 0) -> Any:
         return int(bool(value))
     if isinstance(value, (int, np.integer)):
         return int(value)
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        if math.isfinite(number) and number.is_integer():
-            return int(number)
-        raise Unsealable("a float that is not an integer")
-    if isinstance(value, _ndarray):
-        if value.dtype.kind not in "biufUSO":
-            raise Unsealable(f"an array of dtype {value.dtype}")
-        return _canonical(value.tolist(), depth + 1)  # strings and objects checked one by one
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v, depth + 1) for v in value]
-    if isinstance(value, Mapping):
-        pairs = [[_canonical(k, depth + 1), _canonical(v, depth + 1)] for k, v in value.items()]
-        return {"d": sorted(pairs, key=lambda pair: json.dumps(pair[0]))}
-    if callable(getattr(value, "__array__", None)):  # a tensor: held as the array it is
+    number = float(value)
+    if math.isfinite(number) and number.is_integer():
+        return int(number)
+    raise Unsealable("a float that is not an integer")
+
+
+def _tensor_array(value: Any) -> np.ndarray:
+    """The array a tensor holds (through ``__array__``); :class:`Unsealable` for anything else."""
+    if callable(getattr(value, "__array__", None)):
         try:
             array = _asarray(value)
         except Exception:  # noqa: BLE001 - anything that is not an array cannot be sealed
             raise Unsealable(f"a {type(value).__name__}") from None
         if isinstance(array, _ndarray) and array.dtype.kind in "biufUSO":
-            return _canonical(array, depth + 1)
+            return array
     raise Unsealable(f"a {type(value).__name__}")
 
 
