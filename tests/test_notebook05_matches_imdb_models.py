@@ -1,12 +1,12 @@
-"""Notebook 05's models and `make bench`'s models are the same networks.
+"""Notebook 05's models and the reference models that `make bench` trains are the same networks.
 
 `make bench` reports figures for "the notebook's full-run configurations" but trains the
-reference models of `attention_grader.bench` (instructor-only). Here the notebook's own class
+reference models of `attention_grader.imdb_models` (instructor-only). Here the notebook's own class
 and function definitions (solution version) are executed, both versions of each model are
 built and given the same random weights, and both must give the same probabilities on reviews
 with padding. An edit to either side that changes the architecture or the masking breaks this
 test. The full-run configuration (`FULL_RUN`, defined in the notebook's setup cell and in the
-bench) and notebook 04's standardization (provided code in notebook 05, and the bench's) are
+reference) and notebook 04's standardization (provided code in notebook 05, and the reference's) are
 compared too.
 """
 
@@ -17,9 +17,9 @@ import ast
 import numpy as np
 import pytest
 
-from attention_grader import authoring, bench
+from attention_grader import authoring, imdb_models
 from conftest import ROOT
-from test_imdb_bench import RULE_CASES
+from test_imdb_models import RULE_CASES
 
 pytestmark = pytest.mark.slow  # builds Keras models (imports TensorFlow)
 
@@ -100,41 +100,41 @@ def _notebook_model(ns: dict, name: str):
 
 
 @pytest.mark.parametrize("name", ["gru", "gru_attention", "transformer"])
-def test_notebook_model_equals_the_bench_model(notebook_ns, name):
+def test_notebook_model_equals_the_reference_model(notebook_ns, name):
     notebook_model = _notebook_model(notebook_ns, name)
-    bench_model = bench.build_model(name, VOCAB, SEQ_LEN, cfg=SMALL)
+    reference = imdb_models.build_model(name, VOCAB, SEQ_LEN, cfg=SMALL)
     shapes = [tuple(w.shape) for w in notebook_model.get_weights()]
-    assert shapes == [tuple(w.shape) for w in bench_model.get_weights()], (
-        f"{name}: the notebook's and the bench's weights differ in shape or order: "
+    assert shapes == [tuple(w.shape) for w in reference.get_weights()], (
+        f"{name}: the notebook's and the reference's weights differ in shape or order: "
         "the two architectures have drifted apart"
     )
     rng = np.random.default_rng(1)
     weights = [rng.normal(scale=0.5, size=s).astype("float32") for s in shapes]
     notebook_model.set_weights(weights)
-    bench_model.set_weights(weights)
+    reference.set_weights(weights)
     ids = _ids()
     np.testing.assert_allclose(
         np.asarray(notebook_model(ids, training=False)),
-        np.asarray(bench_model(ids, training=False)),
+        np.asarray(reference(ids, training=False)),
         rtol=1e-4,
         atol=1e-6,
         err_msg=f"{name}: same weights, different outputs",
     )
 
 
-def test_notebook_full_run_equals_the_bench_configuration(notebook_ns):
-    assert notebook_ns["FULL_RUN"] == bench.FULL_RUN, (
-        "FULL_RUN in notebook 05's setup cell and in attention_grader.bench differ: the bench "
-        "would no longer measure the notebook's full-run configuration"
+def test_notebook_full_run_equals_the_reference_configuration(notebook_ns):
+    assert notebook_ns["FULL_RUN"] == imdb_models.FULL_RUN, (
+        "FULL_RUN in notebook 05's setup cell and in attention_grader.imdb_models differ: "
+        "make bench would no longer measure the notebook's full-run configuration"
     )
 
 
-def test_notebook_standardization_equals_the_bench_standardization(notebook_ns):
+def test_notebook_standardization_equals_the_reference_standardization(notebook_ns):
     import tensorflow as tf
 
     raw = list(RULE_CASES)
     for text in raw:
-        assert notebook_ns["standardize_text"](text) == bench.standardize_text(text), text
+        assert notebook_ns["standardize_text"](text) == imdb_models.standardize_text(text), text
     got = notebook_ns["standardize"](tf.constant(raw)).numpy().tolist()
-    assert got == bench.standardize(tf.constant(raw)).numpy().tolist()
+    assert got == imdb_models.standardize(tf.constant(raw)).numpy().tolist()
     assert [s.decode("utf-8") for s in got] == list(RULE_CASES.values())
