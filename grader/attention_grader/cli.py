@@ -330,6 +330,16 @@ def _grading_options(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    root = _root(args.root)
+    try:
+        return _run(root, args)
+    except (cycle.CycleError, GradingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -368,40 +378,37 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="subset of tfidf_logreg gru gru_attention transformer (default: all)",
     )
-    args = parser.parse_args(argv)
-    root = _root(args.root)
-    try:
-        if args.command == "release":
-            for path in cycle.release(root, args.assignments or None):
-                print(f"released {path.relative_to(root)}")
-            return 0
-        if args.command == "autograde":
-            return cmd_autograde(root, args)
-        if args.command == "feedback":
-            return cmd_feedback(
-                root, args.assignments or cycle.assignments(root), args.allow_pending
-            )
-        if args.command == "grades":
-            cmd_grades(root, root / args.csv)
-            return 0
-        if args.command == "demo":
-            return cmd_demo(root, args)
-        if args.command == "bench":
-            return cmd_bench(args.imdb, args.models)
-        if args.command == "bench-grading":
-            return cmd_bench_grading(root, args.workers)
-        if args.command == "bench-sandbox":
-            return cmd_bench_sandbox(args.runs)
-        if args.command == "sync-notebooks":
-            changed = authoring.sync_all(root)
-            for path in changed:
-                print(f"updated {path.relative_to(root)}")
-            print(f"{len(changed)} notebook(s) changed")
-            return 0
-    except (cycle.CycleError, GradingError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 1  # pragma: no cover
+    return parser
+
+
+def _run(root: Path, args: argparse.Namespace) -> int:
+    """Run the command ``args`` names; its exit status."""
+    if args.command == "release":
+        for path in cycle.release(root, args.assignments or None):
+            print(f"released {path.relative_to(root)}")
+        return 0
+    if args.command == "autograde":
+        return cmd_autograde(root, args)
+    if args.command == "feedback":
+        return cmd_feedback(root, args.assignments or cycle.assignments(root), args.allow_pending)
+    if args.command == "grades":
+        cmd_grades(root, root / args.csv)
+        return 0
+    if args.command == "demo":
+        return cmd_demo(root, args)
+    if args.command == "bench":
+        return cmd_bench(args.imdb, args.models)
+    if args.command == "bench-grading":
+        return cmd_bench_grading(root, args.workers)
+    if args.command == "bench-sandbox":
+        return cmd_bench_sandbox(args.runs)
+    if args.command == "sync-notebooks":
+        changed = authoring.sync_all(root)
+        for path in changed:
+            print(f"updated {path.relative_to(root)}")
+        print(f"{len(changed)} notebook(s) changed")
+        return 0
+    return 1  # pragma: no cover - argparse allows only the commands above
 
 
 if __name__ == "__main__":
