@@ -791,6 +791,11 @@ class MakeDataset(Check):
             or not isinstance(epoch.get("labels"), list)
         ):
             fail(f"{label}: no batches could be read.")
+        if len(epoch["ids"]) != len(epoch["labels"]):
+            fail(
+                f"{label}: {len(epoch['ids'])} batches of ids but {len(epoch['labels'])} "
+                "batches of labels."
+            )
         ids, labels = inputs["ids"], inputs["labels"]
         row_of = {tuple(row): i for i, row in enumerate(ids.tolist())}
         order: list[int] = []
@@ -824,99 +829,117 @@ class MakeDataset(Check):
 
     def judge(self, case, got, want):
         builds = _value(got, "builds", list, "one observation per dataset built")
-        inputs, training = case.inputs, case.inputs["training"]
-        n, b = want["n"], inputs["batch_size"]
+        inputs = case.inputs
         if len(builds) != len(inputs["builds"]):
             fail(
                 f"{case.label}: {len(builds)} datasets observed, expected {len(inputs['builds'])}."
             )
-        orders: list[list[np.ndarray]] = []
-        for build, plan in zip(builds, inputs["builds"], strict=True):
-            seed = plan["seed"]
-            label = case.label if seed is None else f"{case.label} (seed={seed})"
-            if isinstance(build, wire.Raised):
-                hint = (
-                    "replace `raise NotImplementedError()` with your code."
-                    if build.type_name == "NotImplementedError"
-                    else None
-                )
-                fail(f"{label}: your code raised {build!r}", hint)
-            if not isinstance(build, dict):
-                fail(f"{label}: no observation came back, got {describe(build)}.")
-            spec = build.get("spec")
-            if not isinstance(spec, list) or len(spec) != 2:
-                fail(
-                    f"{label}: each element should be a pair (ids_batch, labels_batch), the "
-                    f"element_spec is {_nice(spec)}.",
-                    "from_tensor_slices((ids, labels)) and then batch.",
-                )
-            (ids_shape, _), (labels_shape, labels_dtype) = spec
-            if list(ids_shape) != [None, want["seq_len"]] or list(labels_shape) != [None]:
-                fail(
-                    f"{label}: element_spec shapes {tuple(ids_shape)} and "
-                    f"{tuple(labels_shape)}, expected (None, {want['seq_len']}) and (None,).",
-                    "batch(batch_size) without drop_remainder: the batch size is not fixed, "
-                    "the last batch holds the remainder.",
-                )
-            if not str(labels_dtype).startswith(("int", "uint")):
-                fail(
-                    f"{label}: the labels have dtype {labels_dtype}, expected integers.",
-                    "cast the labels to integers (they may come as floats).",
-                )
-            if build.get("cardinality") != want["batches"]:
-                fail(
-                    f"{label}: cardinality {build.get('cardinality')}, expected "
-                    f"{want['batches']} batches of {b} ({n} examples).",
-                    "one pass over the data per epoch: no repeat(), no drop_remainder.",
-                )
-            if build.get("final") != "_PrefetchDataset":
-                fail(
-                    f"{label}: the last step of the dataset is {build.get('final')}, not "
-                    "a prefetch.",
-                    "end with .prefetch(tf.data.AUTOTUNE), after batching.",
-                )
-            if build.get("prefetch_buffer") != -1:
-                fail(
-                    f"{label}: the prefetch buffer is {build.get('prefetch_buffer')}, "
-                    "expected tf.data.AUTOTUNE (-1).",
-                    "prefetch(tf.data.AUTOTUNE).",
-                )
-            epochs = build.get("epochs")
-            if not isinstance(epochs, list) or len(epochs) != plan["epochs"]:
-                fail(f"{label}: {plan['epochs']} epochs expected, got {describe(epochs)}.")
-            these = []
-            for e, epoch in enumerate(epochs):
-                where = f"{label}, epoch {e + 1}"
-                sizes = [
-                    len(x) if isinstance(x, np.ndarray) else -1
-                    for x in (epoch.get("ids", []) if isinstance(epoch, dict) else [])
-                ]
-                order = self._epoch(where, epoch, inputs)
-                if sorted(order.tolist()) != list(range(n)):
+        orders = [
+            self._build_orders(case.label, build, plan, inputs, want)
+            for build, plan in zip(builds, inputs["builds"], strict=True)
+        ]
+        if inputs["training"]:
+            self._judge_shuffle(case.label, inputs, orders, want["n"], inputs["batch_size"])
+        else:
+            self._judge_kept_order(case.label, orders, want["n"])
+
+    def _build_orders(
+        self, case_label: str, build: Any, plan: dict, inputs: dict, want: dict
+    ) -> list[np.ndarray]:
+        """The order of the examples in each epoch of one dataset built (checked)."""
+        seed = plan["seed"]
+        label = case_label if seed is None else f"{case_label} (seed={seed})"
+        self._judge_build(label, build, want, inputs["batch_size"])
+        epochs = build.get("epochs")
+        if not isinstance(epochs, list) or len(epochs) != plan["epochs"]:
+            fail(f"{label}: {plan['epochs']} epochs expected, got {describe(epochs)}.")
+        return [
+            self._epoch_order(f"{label}, epoch {e + 1}", epoch, inputs, want)
+            for e, epoch in enumerate(epochs)
+        ]
+
+    def _judge_build(self, label: str, build: Any, want: dict, b: int) -> None:
+        """The dataset as built: its element spec, size and last step."""
+        if isinstance(build, wire.Raised):
+            hint = (
+                "replace `raise NotImplementedError()` with your code."
+                if build.type_name == "NotImplementedError"
+                else None
+            )
+            fail(f"{label}: your code raised {build!r}", hint)
+        if not isinstance(build, dict):
+            fail(f"{label}: no observation came back, got {describe(build)}.")
+        self._judge_spec(label, build.get("spec"), want)
+        if build.get("cardinality") != want["batches"]:
+            fail(
+                f"{label}: cardinality {build.get('cardinality')}, expected "
+                f"{want['batches']} batches of {b} ({want['n']} examples).",
+                "one pass over the data per epoch: no repeat(), no drop_remainder.",
+            )
+        if build.get("final") != "_PrefetchDataset":
+            fail(
+                f"{label}: the last step of the dataset is {build.get('final')}, not a prefetch.",
+                "end with .prefetch(tf.data.AUTOTUNE), after batching.",
+            )
+        if build.get("prefetch_buffer") != -1:
+            fail(
+                f"{label}: the prefetch buffer is {build.get('prefetch_buffer')}, "
+                "expected tf.data.AUTOTUNE (-1).",
+                "prefetch(tf.data.AUTOTUNE).",
+            )
+
+    @staticmethod
+    def _judge_spec(label: str, spec: Any, want: dict) -> None:
+        """``element_spec``: (ids batch, labels batch) of shapes (None, seq_len), (None,)."""
+        if not isinstance(spec, list) or len(spec) != 2:
+            fail(
+                f"{label}: each element should be a pair (ids_batch, labels_batch), the "
+                f"element_spec is {_nice(spec)}.",
+                "from_tensor_slices((ids, labels)) and then batch.",
+            )
+        (ids_shape, _), (labels_shape, labels_dtype) = spec
+        if list(ids_shape) != [None, want["seq_len"]] or list(labels_shape) != [None]:
+            fail(
+                f"{label}: element_spec shapes {tuple(ids_shape)} and "
+                f"{tuple(labels_shape)}, expected (None, {want['seq_len']}) and (None,).",
+                "batch(batch_size) without drop_remainder: the batch size is not fixed, "
+                "the last batch holds the remainder.",
+            )
+        if not str(labels_dtype).startswith(("int", "uint")):
+            fail(
+                f"{label}: the labels have dtype {labels_dtype}, expected integers.",
+                "cast the labels to integers (they may come as floats).",
+            )
+
+    def _epoch_order(self, where: str, epoch: Any, inputs: dict, want: dict) -> np.ndarray:
+        """The order of the examples in one epoch: each exactly once, in batches of the size."""
+        order = self._epoch(where, epoch, inputs)
+        n = want["n"]
+        if sorted(order.tolist()) != list(range(n)):
+            fail(
+                f"{where}: {len(order)} examples served, expected each of the {n} exactly once.",
+                "one pass over all examples: do not drop the last, smaller batch "
+                "(no drop_remainder), do not repeat.",
+            )
+        sizes = [len(x) for x in epoch["ids"]]  # arrays: checked by _epoch
+        if sizes != want["sizes"]:
+            fail(
+                f"{where}: batch sizes {sizes[:12]}, expected {want['sizes'][:12]}.",
+                f"batch({inputs['batch_size']}): the last batch holds the remainder.",
+            )
+        return order
+
+    @staticmethod
+    def _judge_kept_order(label: str, orders: list[list[np.ndarray]], n: int) -> None:
+        """Without training, every epoch serves the examples in their order."""
+        for these in orders:
+            for order in these:
+                if order.tolist() != list(range(n)):
                     fail(
-                        f"{where}: {len(order)} examples served, expected each of the {n} "
-                        "exactly once.",
-                        "one pass over all examples: do not drop the last, smaller batch "
-                        "(no drop_remainder), do not repeat.",
+                        f"{label}: the examples came in the order "
+                        f"{order[:12].tolist()}..., expected 0, 1, 2, ...",
+                        "shuffle only when training=True.",
                     )
-                if sizes != want["sizes"]:
-                    fail(
-                        f"{where}: batch sizes {sizes[:12]}, expected {want['sizes'][:12]}.",
-                        f"batch({b}): the last batch holds the remainder.",
-                    )
-                these.append(order)
-            orders.append(these)
-        if not training:
-            for these in orders:
-                for order in these:
-                    if order.tolist() != list(range(n)):
-                        fail(
-                            f"{case.label}: the examples came in the order "
-                            f"{order[:12].tolist()}..., expected 0, 1, 2, ...",
-                            "shuffle only when training=True.",
-                        )
-            return
-        self._judge_shuffle(case.label, inputs, orders, n, b)
 
     def _judge_shuffle(self, label: str, inputs: dict, orders: list, n: int, b: int) -> None:
         plans = inputs["builds"]
