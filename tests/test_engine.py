@@ -18,7 +18,7 @@ import psutil
 import pytest
 from nbgrader.api import Gradebook
 
-from attention_grader import authoring, cycle, engine, gradebook, submissions
+from attention_grader import authoring, cycle, engine, gradebook, stamps, submissions
 from courses import make_course, submit
 
 pytestmark = pytest.mark.slow
@@ -131,7 +131,7 @@ def test_an_interrupted_run_then_a_rerun_equals_an_uninterrupted_run(
     )
     tree: set[int] = set()
     deadline = time.monotonic() + 300
-    while not list((root / "autograded").glob(f"*/{A}/{engine.STAMP}")):
+    while not list((root / "autograded").glob(f"*/{A}/{stamps.STAMP}")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
         try:
             tree |= {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
@@ -269,37 +269,15 @@ def test_quiet_dask_settings_hold_inside_and_leave_dask_whole():
     there, so a second local cluster in the same process can start."""
     code = (
         "import dask\n"
-        "from attention_grader import engine\n"
-        "with engine.quiet_dask():\n"
-        "    inside = {k: dask.config.get(k) for k in engine.QUIET_DASK}\n"
-        "assert inside == engine.QUIET_DASK, inside\n"
+        "from attention_grader import workers\n"
+        "with workers.quiet_dask():\n"
+        "    inside = {k: dask.config.get(k) for k in workers.QUIET_DASK}\n"
+        "assert inside == workers.QUIET_DASK, inside\n"
         "assert dask.config.get('distributed.comm.require-encryption') in (None, False)\n"
         "assert dask.config.get('distributed.worker.profile.enabled') is True\n"
-        "with engine.quiet_dask():\n"
+        "with workers.quiet_dask():\n"
         "    assert dask.config.get('distributed.scheduler.work-stealing') is False\n"
         "print('ok')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
-
-
-def test_while_grading_nbgrader_gets_one_sql_engine_per_url(tmp_path, monkeypatch):
-    """The coordinator's recording opens many Gradebooks; they share one SQLAlchemy engine
-    (and its compiled statements) per URL while grading, and nothing outside grading does."""
-    import nbgrader.api
-
-    monkeypatch.setenv("PATH", cycle.environment()["PATH"])  # nbgrader runs alembic
-
-    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    with engine._one_sql_engine_per_url():
-        with Gradebook(url) as one, Gradebook(url) as two:
-            assert one.engine is two.engine
-            one.add_student("ana")
-        with Gradebook(url) as three:  # usable after the others closed (and disposed) it
-            assert [s.id for s in three.students] == ["ana"]
-        other = Gradebook(f"sqlite:///{tmp_path / 'other.db'}")
-        assert other.engine is not three.engine
-        other.close()
-    with Gradebook(url) as four, Gradebook(url) as five:
-        assert four.engine is not five.engine
-    assert nbgrader.api.create_engine.__module__.startswith("sqlalchemy")

@@ -5,7 +5,7 @@ or late policy recomputes the penalties on the recorded scores without executing
 And the local Dask cluster listens on no fixed port (Dask's dashboard default is 8787).
 
 The packages' code is hashed from a copy (``Engine(code=...)``, the seam that
-:func:`engine.package_folders` fills by default): the tests change a byte in the copy, never
+:func:`stamps.package_folders` fills by default): the tests change a byte in the copy, never
 in the installed files."""
 
 from __future__ import annotations
@@ -27,7 +27,16 @@ import psutil
 import pytest
 from nbgrader.api import Gradebook
 
-from attention_grader import authoring, cycle, engine, executor, gradebook, submissions
+from attention_grader import (
+    authoring,
+    course_config,
+    cycle,
+    engine,
+    executor,
+    gradebook,
+    stamps,
+    submissions,
+)
 from courses import environment, make_course, submit
 
 pytestmark = pytest.mark.slow
@@ -55,7 +64,7 @@ def graded(tmp_path_factory, course_env):
     cycle.release(root, [A1, A2])
     code = {
         name: Path(shutil.copytree(folder, base / "code" / name, ignore=_pycache))
-        for name, folder in engine.package_folders().items()
+        for name, folder in stamps.package_folders().items()
     }
     _submit(root, "ana", A1, solved=True)
     _submit(root, "ana", A2, solved=True)
@@ -75,9 +84,9 @@ def _engine(root: Path, code: dict[str, Path], **options) -> engine.Engine:
 
 def _planned(root: Path, code: dict[str, Path]) -> set[str]:
     """The submissions the engine would grade now (plan only: nothing executed)."""
-    todo, unchanged = _engine(root, code).plan([A1, A2])
-    assert len(todo) + len(unchanged) == 3
-    return {s.name for s in todo}
+    plan = _engine(root, code).planner.plan([A1, A2])
+    assert len(plan.todo) + len(plan.unchanged) == 3
+    return {s.name for s in plan.todo}
 
 
 @contextlib.contextmanager
@@ -95,7 +104,7 @@ ALL = {f"ana/{A1}", f"ana/{A2}", f"ben/{A2}"}
 
 
 def test_the_installed_packages_code_is_what_is_hashed():
-    folders = engine.package_folders()
+    folders = stamps.package_folders()
     import attention_course
     import attention_grader
 
@@ -103,25 +112,25 @@ def test_the_installed_packages_code_is_what_is_hashed():
         "attention_course": Path(attention_course.__file__).parent,
         "attention_grader": Path(attention_grader.__file__).parent,
     }
-    hashed = {name for name, _ in engine.code_files(folders)}
+    hashed = {name for name, _ in stamps.code_files(folders)}
     for module in ("judging", "nbgrader_ext", "executor", "sandbox", "_launch", "engine", "late"):
         assert f"attention_grader/{module}.py" in hashed, module
     for module in ("probe", "wire", "checks", "standins", "notebook", "data", "fixtures"):
         assert f"attention_course/{module}.py" in hashed, module
     assert "attention_grader/judges/__init__.py" in hashed  # shared by every notebook's judges
     assert not [n for n in hashed if "/catalogs/" in n or "/judges/nb" in n], hashed
-    assert engine.judges_file(folders, A2) == folders["attention_grader"] / "judges/nb02_metrics.py"
+    assert stamps.judges_file(folders, A2) == folders["attention_grader"] / "judges/nb02_metrics.py"
 
 
 def test_the_version_is_the_same_in_another_process(graded):
     """`course autograde` (another process, other sys.path) and an in-process run stamp alike:
     otherwise every run after the other kind would regrade everything."""
     root, _ = graded
-    ours = engine.grading_version(root, engine.load_config(root), A2)
+    ours = stamps.grading_version(root, course_config.load_config(root), A2)
     script = (
-        "import sys; from pathlib import Path; from attention_grader import engine; "
+        "import sys; from pathlib import Path; from attention_grader import course_config, stamps; "
         "root = Path(sys.argv[1]); "
-        "print(engine.grading_version(root, engine.load_config(root), sys.argv[2]))"
+        "print(stamps.grading_version(root, course_config.load_config(root), sys.argv[2]))"
     )
     theirs = subprocess.run(
         [sys.executable, "-c", script, str(root), A2],

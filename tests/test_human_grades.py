@@ -20,7 +20,7 @@ import pytest
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import SaveAutoGrades
 
-from attention_grader import authoring, cli, cycle, engine, gradebook, submissions
+from attention_grader import authoring, cli, course_config, cycle, engine, gradebook, submissions
 from attention_grader.nbgrader_ext import KeepHumanGrades
 from courses import grade_submitted, make_course, submit
 
@@ -162,7 +162,7 @@ def test_stock_nbgrader_flags_every_hand_grade_again(course, saver):
     marks it "needs manual grading" again; the course's keeps it graded."""
     root, _ = course
     _grade_by_hand(root, "kept", 3)
-    config = engine.load_config(root)
+    config = course_config.load_config(root)
     # the answer as it reaches the saving step (autograded/ holds it after the output gate)
     nb = nbformat.read(root / "submitted" / "kept" / A / NB, as_version=4)
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == ESSAY]

@@ -10,7 +10,15 @@ import pytest
 from nbgrader.coursedir import CourseDirectory
 
 from attention_course import wire
-from attention_grader import authoring, cells, cycle, engine, nbgrader_ext, submissions
+from attention_grader import (
+    authoring,
+    cells,
+    course_config,
+    cycle,
+    engine,
+    nbgrader_ext,
+    submissions,
+)
 from courses import make_course
 
 pytestmark = pytest.mark.slow  # runs nbgrader's generate_assignment once
@@ -22,7 +30,7 @@ A = "01_tokenization"
 def course(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("ext"), [A])
     cycle.release(root, [A])
-    config = engine.load_config(root)
+    config = course_config.load_config(root)
     release = nbformat.read(str(root / "release" / A / f"{A}.ipynb"), as_version=4)
     source = nbformat.read(str(root / "source" / A / f"{A}.ipynb"), as_version=4)
     return root, config, release, source
@@ -231,8 +239,9 @@ def test_the_solved_notebook_is_prepared_like_nbgrader_prepares_it(course, tmp_p
     target.parent.mkdir(parents=True)
     authoring.write_notebook(solved, target)
     grader = engine.Engine(root, sequential=True, progress=False)
-    (sub,), _ = grader.plan([A])
-    jobs, refusals, notes = grader.prepare(sub)
-    assert refusals == [] and notes == [] and len(jobs) == 1
+    (sub,) = grader.planner.plan([A]).todo
+    prepared = grader.preparer.prepare(sub, grader.planner.notebooks(A))
+    jobs = prepared.jobs
+    assert prepared.refused == {} and prepared.notes == [] and len(jobs) == 1
     assert "hidden_cases" in nbformat.writes(nbformat.from_dict(jobs[0].notebook))
     assert jobs[0].cases and set(wire.decode(jobs[0].cases)) >= {"test_one_hot"}

@@ -74,7 +74,7 @@ def test_the_nbgrader_defaults_in_the_table_are_the_configurations():
     table = _table()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_")}
     code = (
-        "from pathlib import Path; from attention_grader.engine import load_config;"
+        "from pathlib import Path; from attention_grader.course_config import load_config;"
         f"c = load_config(Path({str(ROOT)!r}));"
         "print(c.CourseDirectory.course_id); print(c.CourseDirectory.db_url);"
         "print(c.Exchange.root); print(c.Execute.timeout)"

@@ -18,14 +18,15 @@ same id, in any cell).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import os
-import secrets
 import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,15 +34,13 @@ from typing import Any
 import nbformat
 import psutil
 import zmq
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from attention_course import probe, wire
 
-from . import cells, sandbox
+from . import cells, compat, sandbox
 from .sandbox import Layout, Limits
 
 LOCKED_CELL_SECONDS = 300  # instructor code (the setup cell) may take long on a busy machine
@@ -89,13 +88,11 @@ class Result:
     cgroup_seconds: float = 0.0  # time to set up and remove the sandbox's cgroup
 
 
-class SandboxKernelClient(AsyncKernelClient):
+class SandboxKernelClient(compat.SocketLimitClient):
     """A kernel client that refuses messages over :data:`MAX_MESSAGE_BYTES`."""
 
-    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> Any:
-        sock = super()._create_connected_socket(channel, identity)
+    def configure_socket(self, sock: Any) -> None:
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
-        return sock
 
 
 class LogTail(threading.Thread):
@@ -126,7 +123,7 @@ class LogTail(threading.Thread):
             return bytes(self._buffer[-size:]).decode("utf-8", "replace")
 
 
-class SandboxKernelManager(AsyncKernelManager):
+class SandboxKernelManager(compat.HookedKernelManager):
     """Starts the kernel inside :mod:`sandbox`, talking over Unix sockets in its ipc folder."""
 
     def __init__(
@@ -152,13 +149,10 @@ class SandboxKernelManager(AsyncKernelManager):
         if self.layout.uid is not None:  # the kernel runs as the sandbox's own user
             os.chown(self.connection_file, self.layout.uid, self.layout.uid)
 
-    async def _async_interrupt_kernel(self) -> None:
+    def before_interrupt(self) -> None:
         # A signal would reach bubblewrap, not the kernel: ask the kernel itself instead.
         assert self.kernel_spec is not None
         self.kernel_spec.interrupt_mode = "message"
-        await super()._async_interrupt_kernel()
-
-    interrupt_kernel = _async_interrupt_kernel
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         argv = super().format_kernel_cmd(extra_arguments)
@@ -166,7 +160,8 @@ class SandboxKernelManager(AsyncKernelManager):
             return argv
         return sandbox.command(self.layout, self.limits, self.sandbox_env, argv, self.guard)
 
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+    @contextlib.contextmanager
+    def launch_options(self, kw: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if self.layout.isolated:
             kw.update(
                 cwd=str(self.layout.root), env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -182,7 +177,7 @@ class SandboxKernelManager(AsyncKernelManager):
         self.kernel_output.start()
         kw.update(stdout=write_end, stderr=write_end)
         try:
-            await super()._async_launch_kernel(kernel_cmd, **kw)
+            yield kw
         finally:
             os.close(write_end)  # the kernel's processes hold the only other copies
 
@@ -195,8 +190,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     @property
     def sandbox_pid(self) -> int | None:
-        process = getattr(self.provisioner, "process", None)
-        return None if process is None else process.pid
+        return None if self.process is None else self.process.pid
 
 
 OUTPUT_COST = 256  # bytes charged per displayed output besides its data: each is an object
@@ -252,7 +246,7 @@ class _Client(NotebookClient):
             iopub_timeout=10,
             raise_on_iopub_timeout=False,
             extra_arguments=["--HistoryManager.hist_file=:memory:"],
-            skip_cells_with_tag="never-skip-" + secrets.token_hex(16),  # no tag skips a cell
+            skip_cells_with_tag=compat.never_skip_tag(),  # no tag skips a cell
             timeout_func=self._cell_timeout,
             error_on_timeout={
                 "ename": "CellTimeoutError",
@@ -626,7 +620,7 @@ def execute(job: Job) -> Result:
         elif guard.oom_kills() > 0:
             result.status, result.reason = "over-memory", memory_reason(job.limits)
         elif died_at is not None:
-            code = km.provisioner.process.poll() if km.provisioner else None
+            code = km.process.poll() if km.process is not None else None
             result.status = "kernel-died"
             result.reason = f"the kernel died in cell {died_at}" + (
                 f" (exit status {code})" if code is not None else ""
@@ -641,8 +635,8 @@ def execute(job: Job) -> Result:
     finally:
         if watchdog is not None:
             watchdog.stop()
-        if client is not None and client.kc is not None:
-            client.kc.stop_channels()  # nbclient leaves the channels of a km it was given
+        if client is not None:
+            compat.stop_channels(client)
         if km is not None:
             kill_tree(km.sandbox_pid)
         result.memory_peak = guard.peak()

@@ -14,7 +14,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 
-from .engine import load_config
+from .course_config import load_config
 
 
 def db_url(root: Path) -> str:

@@ -50,7 +50,7 @@ class IntakeLimits:
       perhaps with a small data file; 200 leaves room for a folder of images.
     - ``max_total_bytes``: 100 MB for the whole submission.
     - ``max_file_bytes``: 50 MB per file (a notebook itself is limited to 20 MB later, by
-      ``engine.MAX_NOTEBOOK_BYTES``, with its own reason).
+      ``preparing.MAX_NOTEBOOK_BYTES``, with its own reason).
     - ``max_depth``: folders inside the submission folder (0 = files at its top only).
     """
 

@@ -44,7 +44,7 @@ def policy(root: Path) -> LateSubmissionPlugin:
     from nbgrader.preprocessors import AssignLatePenalties
     from traitlets.utils.importstring import import_item
 
-    from .engine import load_config
+    from .course_config import load_config
 
     config = load_config(root)
     name = AssignLatePenalties(config=config).plugin_class

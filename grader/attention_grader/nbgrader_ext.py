@@ -45,6 +45,7 @@ import json
 import os
 import shutil
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +53,13 @@ import nbformat
 import sqlalchemy as sa
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import (
-    ClearHiddenTests,
-    ClearMarkScheme,
-    NbGraderPreprocessor,
-    SaveAutoGrades,
-)
+from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_locked, is_solution
-from traitlets import Bool
+from traitlets import Bool, Instance
 
 from attention_course import wire
 
-from . import executor, intake, judging, sandbox
+from . import compat, executor, intake, judging, sandbox
 from .cells import grade_id
 from .cells import nbgrader as nbgrader_meta
 from .cells import source as source_of
@@ -271,21 +267,26 @@ class RestoreLayout(NbGraderPreprocessor):
 
 # ------------------------------------------------------------------------------ execute
 
-PREEXECUTED: dict[tuple[str, str, str], tuple[str, executor.Result] | str] = {}
-"""Results of grading workers, by (student, assignment, notebook): (notebook digest, result),
-or the reason why the coordinator refused it. :mod:`engine` fills it before it lets nbgrader
-record a submission."""
 
+@dataclass(eq=False)
+class Recording:
+    """What the engine hands nbgrader's autograde for one submission it records: the staged
+    folder whose files the sandbox gets and, for each notebook, the worker's result with the
+    digest of the notebook it executed (``results``) or why the engine refused it
+    (``refused``). The engine sets it as ``GradingExecute.recording`` on a copy of the
+    configuration made for this one recording (:mod:`recording`), so it lives exactly as long
+    as that recording; :class:`GradingExecute` lists in ``executed_again`` the notebooks it
+    had to execute itself because nbgrader's notebook was not the one a worker executed."""
 
-STAGED: dict[tuple[str, str], Path] = {}
-"""The staged copy of each submission (student, assignment) that :mod:`engine` is recording:
-nbgrader reads a folder that holds only the notebooks, the sandbox gets the other files from
-here."""
+    student: str
+    assignment: str
+    folder: Path
+    results: dict[str, tuple[str, executor.Result]] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    executed_again: list[str] = field(default_factory=list)
 
-
-EXECUTED_AGAIN: set[str] = set()
-"""Keys of notebooks executed here although a worker had executed a differing preparation
-(never expected: the engine reports it)."""
+    def __deepcopy__(self, memo: dict) -> Recording:
+        return self  # (traitlets copies configurations: the engine's object must stay one)
 
 
 class GradingRefused(RuntimeError):
@@ -320,23 +321,31 @@ class GradingExecute(NbGraderPreprocessor):
         "course). Only for machines where no sandbox can be had.",
     ).tag(config=True)
 
+    recording = Instance(
+        Recording,
+        allow_none=True,
+        help="Set by the engine for one recorded submission (never in nbgrader_config.py).",
+    ).tag(config=True)
+
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         info = resources["nbgrader"]
         ident = (info["student"], info["assignment"], info["notebook"])
-        digest = notebook_digest(nb)
-        done = PREEXECUTED.pop(ident, None)
-        if isinstance(done, str):
-            raise GradingRefused(done)
-        if done is not None and done[0] == digest:
+        recording = self.recording
+        if recording is not None and (recording.student, recording.assignment) != ident[:2]:
+            raise GradingRefused(f"{'/'.join(ident)} is not the submission being recorded")
+        if recording is not None and ident[2] in recording.refused:
+            raise GradingRefused(recording.refused[ident[2]])
+        done = None if recording is None else recording.results.get(ident[2])
+        if done is not None and done[0] == notebook_digest(nb):
             result = done[1]
         else:
             if done is not None:  # the coordinator prepared another notebook than nbgrader's
-                EXECUTED_AGAIN.add("/".join(ident))
+                recording.executed_again.append(ident[2])
             if not self.unsafe_no_sandbox and sandbox.problem():
                 raise sandbox.SandboxUnavailable(
                     f"refusing to run students' code without a sandbox: {sandbox.problem()}"
                 )
-            folder = STAGED.get(ident[:2]) or Path(resources["metadata"]["path"])
+            folder = recording.folder if recording else Path(resources["metadata"]["path"])
             files = submission_files(folder)
             result = executor.execute(
                 make_job(nb, files, *ident, isolated=not self.unsafe_no_sandbox)
@@ -426,7 +435,7 @@ class TrustedVerdicts(NbGraderPreprocessor):
 # ------------------------------------------------------------------------------ human grades
 
 
-class KeepHumanGrades(SaveAutoGrades):
+class KeepHumanGrades(compat.ScoreSaver):
     """nbgrader's ``SaveAutoGrades``, except that a regrade keeps what a human decided.
 
     Stock nbgrader marks every answer that has a manual score "needs manual grading" again
@@ -467,11 +476,11 @@ class KeepHumanGrades(SaveAutoGrades):
         self._table_ready = False
         return super().preprocess(nb, resources)
 
-    def _add_score(self, cell: Any, resources: dict) -> None:
+    def add_score(self, cell: Any, resources: dict) -> None:
         if not is_solution(cell):
-            super()._add_score(cell, resources)
+            super().add_score(cell, resources)
             return
-        session = self.gradebook.db
+        session = self.session
         if not self._table_ready:
             self.table.create(session.connection(), checkfirst=True)
             self._table_ready = True
@@ -483,7 +492,7 @@ class KeepHumanGrades(SaveAutoGrades):
         seen = session.execute(
             sa.select(self.table.c.digest).where(self.table.c.key == key)
         ).scalar_one_or_none()
-        super()._add_score(cell, resources)  # (sets needs_manual_grade when a manual score exists)
+        super().add_score(cell, resources)  # (sets needs_manual_grade when a manual score exists)
         if decided and seen == digest:
             grade.needs_manual_grade = False
         elif decided:
@@ -543,12 +552,11 @@ class ScrubHiddenTests(NbGraderPreprocessor):
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         hidden: set[str] = set()
-        rubric = ClearMarkScheme(enforce_metadata=False, check_attachment_leakage=False)
         for cell in nb.cells:
-            rubric._remove_mark_scheme_region(cell)
+            compat.remove_mark_scheme(cell)
             if cell.cell_type == "code" and is_grade(cell) and is_locked(cell):
                 before = set(cell.source.splitlines())
-                ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
+                compat.remove_hidden_tests(cell)
                 hidden |= {
                     line.strip()
                     for line in before - set(cell.source.splitlines())

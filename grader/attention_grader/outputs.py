@@ -53,9 +53,11 @@ from typing import Any
 import markupsafe
 import nbgrader
 import nh3
-from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+from nbconvert.filters.markdown_mistune import MarkdownWithMath
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_locked
+
+from . import compat
 
 _NBGRADER_TEMPLATES = (
     Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
@@ -169,15 +171,13 @@ def _passes_verbatim(source: str) -> bool:
     return render_markdown(source).strip() == source
 
 
-class _Renderer(IPythonRenderer):
+class _Renderer(compat.AttachmentRenderer):
     """nbconvert's markdown renderer, where a reference to an attachment the gate dropped
     (SVG, anything but PNG/JPEG/GIF) becomes an empty image instead of an error."""
 
-    def _embed_image_or_attachment(self, src: str) -> str:
+    def attachment_missing(self, src: str) -> bool:
         prefix = "attachment:"
-        if src.startswith(prefix) and src[len(prefix) :] not in self.attachments:
-            return ""
-        return super()._embed_image_or_attachment(src)
+        return src.startswith(prefix) and src[len(prefix) :] not in self.attachments
 
 
 def render_markdown(source: str, attachments: dict | None = None) -> str:

@@ -1,0 +1,172 @@
+"""Every place where the grader relies on another library's private behaviour, in one module.
+
+Each reliance is one name here, written as a small public hook over the private one, and
+``tests/test_compat.py`` has one guard test per name that checks the behaviour against the
+installed library. An upgrade of nbgrader, nbclient, jupyter_client, nbconvert or SQLAlchemy
+that changes one of them fails in that named test, not somewhere in the middle of grading.
+No other module of the grader calls or overrides a private name of these libraries.
+
+======================  =========================================================  ===========
+name                    what it relies on                                          library
+======================  =========================================================  ===========
+shared_sql_engines      ``Gradebook`` creates its engine through the module        nbgrader
+                        attribute ``nbgrader.api.create_engine``
+remove_mark_scheme      ``ClearMarkScheme._remove_mark_scheme_region(cell)``       nbgrader
+remove_hidden_tests     ``ClearHiddenTests._remove_hidden_test_region(cell)``      nbgrader
+ScoreSaver              ``SaveAutoGrades._add_score(cell, resources)`` once per    nbgrader
+                        grade cell, ``self.gradebook.db`` its session
+never_skip_tag          cells tagged ``skip-execution`` are skipped unless         nbclient
+                        ``skip_cells_with_tag`` names another tag
+stop_channels           nbclient leaves the channels of a kernel manager it was    nbclient
+                        given open
+SocketLimitClient       ``AsyncKernelClient._create_connected_socket``             jupyter_client
+HookedKernelManager     ``_async_interrupt_kernel``, ``_async_launch_kernel``,     jupyter_client
+                        ``provisioner.process``
+AttachmentRenderer      ``IPythonRenderer._embed_image_or_attachment(src)``        nbconvert
+======================  =========================================================  ===========
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+from nbconvert.filters.markdown_mistune import IPythonRenderer
+from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, SaveAutoGrades
+
+# ------------------------------------------------------------------------------ nbgrader
+
+
+@contextlib.contextmanager
+def shared_sql_engines() -> Iterator[None]:
+    """nbgrader's ``Gradebook`` creates a new SQLAlchemy engine each time it is opened (about a
+    dozen times per recorded submission), so every query is compiled again. While the block
+    runs, one engine per URL serves them all (its compiled-statement cache survives
+    ``Gradebook.close``, which only closes the connections): recording costs a third less."""
+    import nbgrader.api
+
+    create = nbgrader.api.create_engine
+    engines: dict[tuple[str, str], Any] = {}
+
+    def shared(url: Any, **kwargs: Any) -> Any:
+        key = (str(url), repr(sorted(kwargs.items())))
+        if key not in engines:
+            engines[key] = create(url, **kwargs)
+        return engines[key]
+
+    nbgrader.api.create_engine = shared
+    try:
+        yield
+    finally:
+        nbgrader.api.create_engine = create
+        for sql_engine in engines.values():
+            sql_engine.dispose()
+
+
+def remove_mark_scheme(cell: Any) -> None:
+    """Remove the ``### BEGIN MARK SCHEME`` regions (rubrics) of a cell, in place."""
+    remover = ClearMarkScheme(enforce_metadata=False, check_attachment_leakage=False)
+    remover._remove_mark_scheme_region(cell)
+
+
+def remove_hidden_tests(cell: Any) -> None:
+    """Remove the ``### BEGIN HIDDEN TESTS`` regions of a cell, in place."""
+    ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
+
+
+class ScoreSaver(SaveAutoGrades):
+    """nbgrader's ``SaveAutoGrades`` with :meth:`add_score` as the hook that saves one grade
+    cell's score (nbgrader's private ``_add_score``) and :attr:`session` its gradebook's
+    SQLAlchemy session, open while the scores are saved."""
+
+    def _add_score(self, cell: Any, resources: dict) -> None:
+        self.add_score(cell, resources)
+
+    def add_score(self, cell: Any, resources: dict) -> None:
+        """Save the score of one grade cell (override, and call this for nbgrader's)."""
+        super()._add_score(cell, resources)
+
+    @property
+    def session(self) -> Any:
+        return self.gradebook.db
+
+
+# ------------------------------------------------------------------------------ nbclient
+
+
+def never_skip_tag() -> str:
+    """A value for nbclient's ``skip_cells_with_tag`` that no cell carries: by default nbclient
+    skips the cells tagged ``skip-execution``, which a student can add to a test cell."""
+    return "never-skip-" + secrets.token_hex(16)
+
+
+def stop_channels(client: Any) -> None:
+    """Close the channels of an nbclient ``NotebookClient`` that was given its kernel manager
+    (nbclient closes them only for a kernel manager it started itself)."""
+    if getattr(client, "kc", None) is not None:
+        client.kc.stop_channels()
+
+
+# ------------------------------------------------------------------------ jupyter_client
+
+
+class SocketLimitClient(AsyncKernelClient):
+    """A kernel client whose every ZeroMQ socket goes through :meth:`configure_socket`."""
+
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> Any:
+        sock = super()._create_connected_socket(channel, identity)
+        self.configure_socket(sock)
+        return sock
+
+    def configure_socket(self, sock: Any) -> None:
+        """Change a socket before it is used (override)."""
+
+
+class HookedKernelManager(AsyncKernelManager):
+    """jupyter_client's kernel manager with public hooks for the steps the sandbox changes:
+    :meth:`before_interrupt`, :meth:`launch_options` and :attr:`process`."""
+
+    async def _async_interrupt_kernel(self) -> None:
+        self.before_interrupt()
+        await super()._async_interrupt_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel
+
+    def before_interrupt(self) -> None:
+        """Called before the kernel is interrupted (override)."""
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        with self.launch_options(kw) as options:
+            await super()._async_launch_kernel(kernel_cmd, **options)
+
+    @contextlib.contextmanager
+    def launch_options(self, kw: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The keyword arguments the kernel's process is started with (``cwd``, ``env``,
+        ``stdout``...); what follows the ``yield`` runs once it was started (override)."""
+        yield kw
+
+    @property
+    def process(self) -> Any:
+        """The kernel's ``subprocess.Popen`` (None before it started)."""
+        return getattr(self.provisioner, "process", None)
+
+
+# ------------------------------------------------------------------------------ nbconvert
+
+
+class AttachmentRenderer(IPythonRenderer):
+    """nbconvert's markdown renderer where :meth:`attachment_missing` decides that a reference
+    to an attachment renders as nothing."""
+
+    def _embed_image_or_attachment(self, src: str) -> str:
+        if self.attachment_missing(src):
+            return ""
+        return super()._embed_image_or_attachment(src)
+
+    def attachment_missing(self, src: str) -> bool:
+        """True when ``src`` must render as nothing (override)."""
+        return False

@@ -1,0 +1,137 @@
+"""Step 3 (in the coordinator, trusted): turn a staged submission into jobs for the workers.
+
+Each notebook is read and sanitized with nbgrader's own sanitizing preprocessors as the course
+configures them (:class:`nbgrader_ext.RestoreLayout` puts the locked cells back, hidden tests
+restored from the gradebook), exactly as nbgrader will when it records the submission; the
+job carries the notebook, the submission's other files and the hidden checks' inputs.
+Workers never see the course.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbgrader.converters import Autograde
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import CheckCellMetadata, OverwriteCells
+from traitlets.config import Config
+from traitlets.utils.importstring import import_item
+
+from . import executor, nbgrader_ext, tamper
+from .staging import Submission
+
+MAX_NOTEBOOK_BYTES = 20 * 1024**2
+
+
+@dataclass
+class Prepared:
+    """A submission ready to execute: its jobs, the notebooks that cannot be graded (with the
+    reason) and what a human should look at."""
+
+    submission: Submission
+    jobs: list[executor.Job] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # notebook: reason
+    notes: list[str] = field(default_factory=list)
+
+
+class Preparer:
+    def __init__(self, config: Config, unsafe: bool = False) -> None:
+        self.config, self.unsafe = config, unsafe
+        self.coursedir = CourseDirectory(config=config)
+
+    @functools.cached_property
+    def sanitizers(self) -> list[Any]:
+        """nbgrader's sanitizing preprocessors as configured, but for those that only check
+        against the gradebook (``OverwriteCells``, ``CheckCellMetadata``): after
+        ``RestoreLayout`` they change nothing but checksums, which identify nothing here
+        (:func:`nbgrader_ext.notebook_digest`); nbgrader runs them when it records."""
+        converter = Autograde(coursedir=self.coursedir, config=self.config)
+        classes = [
+            import_item(p) if isinstance(p, str) else p for p in converter.sanitize_preprocessors
+        ]
+        return [
+            cls(config=self.config)
+            for cls in classes
+            if cls not in (OverwriteCells, CheckCellMetadata)
+        ]
+
+    def prepare(self, sub: Submission, notebooks: list[str]) -> Prepared:
+        prepared = Prepared(sub, notes=list(sub.notes))
+        if sub.refused:
+            return prepared
+        files = nbgrader_ext.submission_files(sub.folder)
+        source = Path(
+            self.coursedir.format_path(self.coursedir.source_directory, ".", sub.assignment)
+        )
+        files.update(nbgrader_ext.submission_files(source))
+        for name in notebooks:
+            path = sub.folder / f"{name}.ipynb"
+            if not path.exists():
+                prepared.notes.append(f"{name}.ipynb was not submitted (0 points)")
+                continue
+            problem = unreadable(path)
+            if problem:
+                prepared.refused[name] = f"{name}.ipynb: {problem}"
+                continue
+            try:
+                nb, resources = self.sanitize(path, sub, name)
+            except Exception as error:  # noqa: BLE001 - reported with its reason
+                prepared.refused[name] = (
+                    f"{name}.ipynb could not be prepared: {type(error).__name__}: {error}"
+                )
+                continue
+            prepared.notes.extend(f"{name}: {n}" for n in resources.get(nbgrader_ext.NOTES_KEY, []))
+            prepared.notes.extend(tamper.scan(path))
+            prepared.jobs.append(
+                nbgrader_ext.make_job(
+                    nb, files, sub.student, sub.assignment, name, isolated=not self.unsafe
+                )
+            )
+        return prepared
+
+    def sanitize(self, path: Path, sub: Submission, name: str) -> tuple[Any, dict]:
+        """The notebook at ``path`` as nbgrader's sanitizers leave it, and their resources."""
+        nb = nbformat.read(str(path), as_version=4)
+        resources = {
+            "unique_key": name,
+            "nbgrader": {
+                "student": sub.student,
+                "assignment": sub.assignment,
+                "notebook": name,
+                "db_url": self.coursedir.db_url,
+            },
+        }
+        for preprocessor in self.sanitizers:
+            nb, resources = preprocessor(nb, resources)
+        return nbformat.reads(nbformat.writes(nb), as_version=4), resources  # as nbgrader reads it
+
+
+def unreadable(path: Path) -> str | None:
+    """Why a submitted file cannot be graded as a notebook (None if it can)."""
+    if not path.is_file():
+        return "not a notebook (not a regular file)"
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        return f"the file is larger than {MAX_NOTEBOOK_BYTES // 1024**2} MB"
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as error:
+        return f"not a notebook (the file is not valid JSON: {error})"
+    if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
+        return "not a notebook (JSON without a list of cells)"
+    version = data.get("nbformat")
+    if not isinstance(version, int) or version < 4:
+        return (
+            f"old notebook format (nbformat {version}): open it in Jupyter, save it, and "
+            "submit it again"
+        )
+    try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)
+        nbformat.validate(nb)
+    except Exception as error:  # noqa: BLE001 - any validation problem is the reason
+        return f"not a valid notebook ({type(error).__name__}: {str(error)[:200]})"
+    return None

@@ -1,0 +1,194 @@
+"""Step 4: where notebooks execute. A :class:`Pool` runs :func:`run_job` in this process
+(sequential grading), on a local Dask cluster (one single-threaded worker process per core by
+default) or on a Dask scheduler's workers on other machines.
+
+Each job carries the coordinator's :func:`environment` (its installed distributions and the
+code of both packages): a worker whose own differs returns an ``environment-differs`` result
+instead of grading, and a lost worker becomes a ``worker-failed`` result; both are faults of
+the environment, never recorded as the student's (:mod:`recording`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import executor, nbgrader_ext, stamps
+
+TIMINGS = ".course-timings.json"  # in autograded/: seconds per notebook, to start long ones first
+
+QUIET_DASK = {
+    # Dask's defaults suit short tasks; grading runs a few long ones per worker. Measured on 2
+    # cores, an idle 2-worker LocalCluster used 5.8 s of CPU per 30 s with the defaults (the
+    # workers' sampling profiler, the 20 ms event-loop tick, the system monitor, work stealing)
+    # and 0.8 s with these: CPU that the sandboxed kernels need.
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.scheduler.work-stealing": False,
+}
+
+
+@contextlib.contextmanager
+def quiet_dask() -> Iterator[None]:
+    """:data:`QUIET_DASK` while the block runs (for the local cluster and this client)."""
+    import dask
+    import distributed  # noqa: F401 - its defaults must be loaded before they are changed
+
+    # (dask.config.set on a missing top-level section removes the whole section afterwards,
+    # with the defaults that importing distributed put there meanwhile)
+    with dask.config.set(QUIET_DASK):
+        yield
+
+
+def environment() -> str:
+    """What a process grades with besides the job: the installed distributions and the code
+    of both packages as imported here (computed anew: the coordinator's, once per run)."""
+    digest = hashlib.sha256(stamps.distributions_version().encode())
+    for name, path in stamps.code_files(stamps.package_folders()):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _worker_environment() -> str:
+    """:func:`environment` of this worker process, as it was when it ran its first job."""
+    return environment()
+
+
+def run_job(job: executor.Job, expected: str | None) -> executor.Result:
+    """What a worker runs (also this process when grading sequentially, ``expected`` None):
+    the job, if this worker's :func:`environment` is ``expected``."""
+    if expected is not None and _worker_environment() != expected:
+        result = executor.Result(key=job.key, notebook={"cells": []})
+        result.status = "environment-differs"
+        result.reason = (
+            f"the grading worker on {result.host} has another environment than the coordinator "
+            "(installed distributions or the course's code differ): start the workers from "
+            "the same environment"
+        )
+        return result
+    result = executor.execute(job)
+    result.input_digest = nbgrader_ext.notebook_digest(job.notebook)
+    return result
+
+
+def lost(key: str, error: BaseException) -> executor.Result:
+    """The result of a job whose worker failed or was lost."""
+    return executor.Result(
+        key=key,
+        notebook={"cells": []},
+        status="worker-failed",
+        reason=f"the grading worker failed: {type(error).__name__}: {error}",
+    )
+
+
+class Pool:
+    """Runs jobs; :meth:`ready` yields the results that are done, :meth:`results` waits for
+    all of them. ``scheduler``: a Dask scheduler's address; ``workers``: the size of the local
+    cluster (``sequential``: none, this process)."""
+
+    def __init__(
+        self, autograded: Path, workers: int, scheduler: str | None, sequential: bool
+    ) -> None:
+        self.workers, self.scheduler, self.sequential = workers, scheduler, sequential
+        self.timings_path = autograded / TIMINGS
+        self.timings: dict[str, float] = {}
+        self._done: list[executor.Result] = []
+        self._futures: dict[Any, str] = {}
+        self._stack = contextlib.ExitStack()
+        self.client: Any = None
+        self.environment: str | None = None  # the coordinator's (None: sequential)
+
+    @property
+    def mode(self) -> str:
+        if self.sequential:
+            return "sequential"
+        return f"scheduler {self.scheduler}" if self.scheduler else f"{self.workers} workers"
+
+    def __enter__(self) -> Pool:
+        try:
+            self.timings = json.loads(self.timings_path.read_text())
+        except (OSError, ValueError):
+            self.timings = {}
+        if not self.sequential:
+            self.environment = environment()
+            self._stack.enter_context(quiet_dask())
+            self.client = self._stack.enter_context(self._connect())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.close()
+        if self.timings and self.timings_path.parent.is_dir():
+            self.timings_path.write_text(json.dumps(self.timings, sort_keys=True))
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[Any]:
+        from distributed import Client, LocalCluster
+
+        cluster = None
+        if self.scheduler:
+            client = Client(self.scheduler, timeout="30s")
+        else:
+            cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=0,
+                dashboard_address=None,
+                # dashboard_address=None alone still starts the scheduler's HTTP server, on
+                # Dask's default port 8787 ("Port 8787 is already in use" when another process
+                # holds it, and a fixed port on a shared machine): a free loopback port instead
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close(timeout=10)
+            if cluster is not None:
+                cluster.close(timeout=10)
+
+    def submit(self, job: executor.Job) -> None:
+        if self.client is None:
+            self._done.append(self._timed(run_job(job, None)))
+            return
+        cost = self.timings.get(job.key.rsplit("/", 1)[-1], 0)  # the longest notebooks first
+        future = self.client.submit(
+            run_job, job, self.environment, pure=False, retries=0, priority=int(cost)
+        )
+        self._futures[future] = job.key
+
+    def ready(self) -> Iterator[executor.Result]:
+        """The results that are done (sequential: the job just submitted)."""
+        while self._done:
+            yield self._done.pop(0)
+
+    def results(self) -> Iterator[executor.Result]:
+        """Every outstanding result, as each completes."""
+        yield from self.ready()
+        if not self._futures:
+            return
+        from distributed import as_completed
+
+        futures, self._futures = self._futures, {}
+        for future in as_completed(list(futures)):
+            try:
+                result = future.result()
+            except Exception as error:  # noqa: BLE001 - a lost worker is a result too
+                result = lost(futures[future], error)
+            yield self._timed(result)
+
+    def _timed(self, result: executor.Result) -> executor.Result:
+        if result.status == "ok":
+            notebook = result.key.rsplit("/", 1)[-1]
+            before = self.timings.get(notebook, result.seconds)
+            self.timings[notebook] = round(0.5 * before + 0.5 * result.seconds, 2)
+        return result

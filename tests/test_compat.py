@@ -1,0 +1,236 @@
+"""One guard test per reliance on another library's private behaviour (:mod:`compat`).
+
+Each test checks the behaviour against the installed library, so an upgrade that changes it
+fails here, by name, and not in the middle of grading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import SaveAutoGrades
+
+from attention_grader import compat, cycle
+
+# ------------------------------------------------------------------------------ nbgrader
+
+
+def test_shared_sql_engines_one_engine_per_gradebook_url(tmp_path, monkeypatch):
+    """nbgrader's Gradebook creates its engine through ``nbgrader.api.create_engine``: inside
+    the block Gradebooks share one engine (and its compiled statements) per URL, outside it
+    nbgrader's own function is back."""
+    import nbgrader.api
+
+    monkeypatch.setenv("PATH", cycle.environment()["PATH"])  # nbgrader runs alembic
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with compat.shared_sql_engines():
+        with Gradebook(url) as one, Gradebook(url) as two:
+            assert one.engine is two.engine
+            one.add_student("ana")
+        with Gradebook(url) as three:  # usable after the others closed (and disposed) it
+            assert [s.id for s in three.students] == ["ana"]
+        other = Gradebook(f"sqlite:///{tmp_path / 'other.db'}")
+        assert other.engine is not three.engine
+        other.close()
+    with Gradebook(url) as four, Gradebook(url) as five:
+        assert four.engine is not five.engine
+    assert nbgrader.api.create_engine.__module__.startswith("sqlalchemy")
+
+
+def _cell(source: str, **meta) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": True, "locked": True, "grade_id": "t", **meta}
+    return cell
+
+
+def test_remove_mark_scheme_removes_the_region():
+    cell = nbformat.v4.new_markdown_cell(
+        "answer\n### BEGIN MARK SCHEME\nrubric line\n### END MARK SCHEME\nafter"
+    )
+    compat.remove_mark_scheme(cell)
+    assert "rubric line" not in cell.source and "answer" in cell.source
+    assert "after" in cell.source
+
+
+def test_remove_hidden_tests_removes_the_region():
+    cell = _cell("visible()\n### BEGIN HIDDEN TESTS\nhidden()\n### END HIDDEN TESTS\nlast()")
+    compat.remove_hidden_tests(cell)
+    assert "hidden()" not in cell.source and "visible()" in cell.source and "last()" in cell.source
+
+
+def test_score_saver_add_score_is_called_once_per_grade_cell(tmp_path, monkeypatch):
+    """nbgrader's SaveAutoGrades saves each grade cell's score through ``_add_score`` with its
+    gradebook open: ScoreSaver's ``add_score`` hook and ``session`` rely on both."""
+    assert "_add_score" in vars(SaveAutoGrades)
+    seen = []
+
+    class Spy(compat.ScoreSaver):
+        def add_score(self, cell, resources):
+            seen.append((cell.metadata["nbgrader"]["grade_id"], self.session is not None))
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _cell("a = 1", grade_id="one", points=1),
+        nbformat.v4.new_code_cell("plain"),
+        _cell("b = 2", grade_id="two", points=2),
+    ]
+    monkeypatch.setenv("PATH", cycle.environment()["PATH"])  # nbgrader runs alembic
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        gb.add_assignment("a")
+        gb.add_student("s")
+        notebook = gb.add_notebook("n", "a")
+        for cell in (nb.cells[0], nb.cells[2]):
+            meta = cell.metadata["nbgrader"]
+            gb.add_grade_cell(
+                meta["grade_id"], "n", "a", max_score=meta["points"], cell_type="code"
+            )
+            gb.add_source_cell(
+                meta["grade_id"], "n", "a", cell_type="code", locked=True, source=cell.source
+            )
+        gb.add_submission("a", "s")
+        assert notebook is not None
+    resources = {"nbgrader": {"db_url": url, "assignment": "a", "notebook": "n", "student": "s"}}
+    Spy().preprocess(nb, resources)
+    assert seen == [("one", True), ("two", True)]
+
+
+# ------------------------------------------------------------------------------ nbclient
+
+
+def _run(nb, **options):
+    from nbclient import NotebookClient
+
+    client = NotebookClient(nb, kernel_name="python3", timeout=60, **options)
+    client.execute()
+    return nb
+
+
+def test_nbclient_skips_skip_execution_cells_unless_told_another_tag():
+    def notebook():
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("print('ran')")
+        cell.metadata["tags"] = ["skip-execution"]
+        nb.cells = [cell]
+        return nb
+
+    assert _run(notebook()).cells[0].outputs == []  # nbclient's default skips it
+    ran = _run(notebook(), skip_cells_with_tag=compat.never_skip_tag())
+    assert "ran" in ran.cells[0].outputs[0]["text"]
+    assert compat.never_skip_tag() != compat.never_skip_tag()  # a student cannot guess it
+
+
+def test_nbclient_leaves_the_channels_of_a_given_kernel_manager_open():
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+
+    async def main():
+        km = AsyncKernelManager(kernel_name="python3")
+        await km.start_kernel()
+        try:
+            nb = nbformat.v4.new_notebook()
+            nb.cells = [nbformat.v4.new_code_cell("1 + 1")]
+            client = NotebookClient(nb, km=km, timeout=60)
+            await client.async_execute()
+            assert client.kc is not None and client.kc.channels_running  # left open
+            compat.stop_channels(client)
+            assert not client.kc.channels_running
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    asyncio.run(main())
+
+
+# ------------------------------------------------------------------------ jupyter_client
+
+
+def test_socket_limit_client_sees_every_socket():
+    from jupyter_client.manager import AsyncKernelManager
+
+    configured = []
+
+    class Client(compat.SocketLimitClient):
+        def configure_socket(self, sock):
+            configured.append(sock)
+
+    async def main():
+        km = AsyncKernelManager(kernel_name="python3")
+        await km.start_kernel()
+        try:
+            kc = Client(connection_file=km.connection_file)
+            kc.load_connection_file()
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=60)
+            finally:
+                kc.stop_channels()
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    asyncio.run(main())
+    assert len(configured) >= 4  # shell, iopub, stdin, control (and heartbeat's own)
+
+
+def test_hooked_kernel_manager_hooks_run():
+    calls = []
+
+    class Manager(compat.HookedKernelManager):
+        def before_interrupt(self):
+            calls.append("interrupt")
+            self.kernel_spec.interrupt_mode = "message"
+
+        @contextlib.contextmanager
+        def launch_options(self, kw):
+            calls.append(("launch", sorted(kw)))
+            kw["env"] = {**kw.get("env", {}), "COURSE_COMPAT_PROBE": "1"}
+            yield kw
+            calls.append("launched")
+
+    async def main():
+        km = Manager(kernel_name="python3")
+        await km.start_kernel()
+        try:
+            assert km.process is not None and km.process.poll() is None
+            await km.interrupt_kernel()
+            kc = km.client()
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=60)
+                reply = await kc.execute_interactive(
+                    "import os; print(os.environ.get('COURSE_COMPAT_PROBE'))", timeout=60
+                )
+                assert reply["content"]["status"] == "ok"
+            finally:
+                kc.stop_channels()
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    asyncio.run(main())
+    assert calls[0][0] == "launch" and "env" in calls[0][1] and calls[1] == "launched"
+    assert "interrupt" in calls
+
+
+# ------------------------------------------------------------------------------ nbconvert
+
+
+def test_attachment_renderer_asks_for_each_image():
+    from nbconvert.filters.markdown_mistune import MarkdownWithMath
+
+    asked = []
+
+    class Renderer(compat.AttachmentRenderer):
+        def attachment_missing(self, src):
+            asked.append(src)
+            return src == "attachment:gone.svg"
+
+    png = "iVBORw0KGgo="
+    renderer = Renderer(escape=False, attachments={"kept.png": {"image/png": png}})
+    html = MarkdownWithMath(renderer=renderer).render(
+        "![a](attachment:gone.svg) ![b](attachment:kept.png)"
+    )
+    assert asked == ["attachment:gone.svg", "attachment:kept.png"]
+    assert "gone.svg" not in html and f"data:image/png;base64,{png}" in html
