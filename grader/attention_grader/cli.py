@@ -79,7 +79,7 @@ def cmd_autograde(root: Path, args: argparse.Namespace) -> int:
     print(summary.text())
     if summary.interrupted:
         return 130
-    return 1 if summary.count("failed") else 0
+    return 0 if summary.ok else 1  # failed or held submissions: 1
 
 
 def _released_with_submissions(root: Path) -> list[str]:
@@ -197,7 +197,7 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
             if summary.interrupted:  # Ctrl-C or SIGTERM stops the benchmark, not one run
                 print("bench-grading interrupted", file=sys.stderr)
                 return 130
-            failed = summary.count("failed")
+            failed = summary.count("failed") + summary.count("held")
             print(
                 f"workers={n} submissions={count} wall_s={summary.seconds:.1f} "
                 f"per_submission_s={summary.seconds / count:.2f}"
