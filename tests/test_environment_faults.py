@@ -126,6 +126,20 @@ def test_a_setup_cell_that_fails_for_one_submission_records_nothing(tmp_path):
     assert stamp["submission"] != outcome.submission.digest  # graded again by the next run
 
 
+def _cluster(**options):
+    """A local Dask cluster of one worker process (the test's own: it can reach the worker)."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        **options,
+    )
+
+
 def _another_environment(folder: Path) -> Path:
     """A worker preload script that puts one more distribution on the worker's path: the
     worker then has another environment than the coordinator (as a worker built from another
@@ -141,20 +155,11 @@ def _another_environment(folder: Path) -> Path:
 
 
 def test_workers_from_another_environment_grade_nothing(tmp_path):
-    from distributed import LocalCluster
-
     root, release_nb, source_nb = _course(tmp_path)
     submit(root, "ana", A, NB, submissions.solved(release_nb, source_nb))
     with (
         workers.quiet_dask(),
-        LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            preload=[str(_another_environment(tmp_path))],
-        ) as cluster,
+        _cluster(preload=[str(_another_environment(tmp_path))]) as cluster,
     ):
         summary = engine.Engine(root, scheduler=cluster.scheduler_address, progress=False).grade(
             [A]
@@ -179,8 +184,6 @@ def _kill_the_worker_that_runs(cluster, prefix: str, killed: list[int], stop: th
 
 
 def test_a_lost_worker_records_nothing(tmp_path):
-    from distributed import LocalCluster
-
     root, release_nb, source_nb = _course(tmp_path)
     code = submissions.solution_code(source_nb)
     first = next(iter(code))
@@ -194,13 +197,7 @@ def test_a_lost_worker_records_nothing(tmp_path):
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
         workers.quiet_dask(),
-        LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        ) as cluster,
+        _cluster() as cluster,
     ):
         killer = threading.Thread(
             target=_kill_the_worker_that_runs, args=(cluster, "run_job", killed, stop)
