@@ -140,7 +140,7 @@ def test_numpy_mha_equals_keras(label, config, mask_kind):
 
 
 def test_every_hidden_mha_case_equals_keras():
-    for check in (nb03.MultiHeadAttention(), nb03.MultiHeadAttentionMask()):
+    for check in (nb03.MhaAgainstKeras(), nb03.MhaMask()):
         for case in check.all_cases:
             x = case.inputs
             p, h = x["params"], x["num_heads"]
@@ -255,7 +255,7 @@ def test_a_plain_transpose_gets_the_hint():
 
 
 @pytest.mark.parametrize(
-    ("check", "seed"), [(nb03.MultiHeadAttention, 0), (nb03.MultiHeadAttentionMask, 4)]
+    ("check", "seed"), [(nb03.MhaAgainstKeras, 0), (nb03.MhaMask, 4)]
 )
 def test_hidden_cases_hold_the_visible_mha_inputs(check, seed):
     """The visible MHA tests draw x, then the Keras layer's weights, from one generator: the

@@ -324,3 +324,65 @@ def test_a_blank_exercise_cannot_read_its_answer_from_the_stand_ins(
     for c in judging.checks_of(notebook)[cell].all_cases:
         for table in c.stand_ins.values():
             assert all("args" not in e and "result" not in e and "digest" in e for e in table)
+
+
+# --------------------------------------------------------------------------- names
+
+NOTEBOOKS = sorted(path.name for path in (project_root() / "source").iterdir() if path.is_dir())
+
+
+def test_a_check_is_named_after_its_test_cell():
+    assert judging.check_class_name("test_attention_pooling") == "AttentionPooling"
+    assert judging.check_class_name("test_precision_recall_f1") == "PrecisionRecallF1"
+    assert judging.check_class_name("test_auc") == "Auc"
+    for not_a_test_cell in ("attention_pooling", "test_", "provided_standardize"):
+        with pytest.raises(TypeError, match="not the grade id of a test cell"):
+            judging.check_class_name(not_a_test_cell)
+
+
+def test_a_wrongly_named_check_is_refused_when_its_module_is_imported():
+    notebook = "99_naming_rule"  # no such notebook: nothing else registers checks for it
+
+    class AttentionPoolingCheck(judging.Check):
+        notebook, cell = "99_naming_rule", "test_attention_pooling"
+
+    with pytest.raises(
+        TypeError, match="must be named AttentionPooling, not AttentionPoolingCheck"
+    ):
+        judging.register(AttentionPoolingCheck)
+    assert notebook not in judging._REGISTRY
+
+    class AttentionPooling(judging.Check):
+        notebook, cell = "99_naming_rule", "test_attention_pooling"
+
+    try:
+        assert judging.register(AttentionPooling) is AttentionPooling
+        assert type(judging._REGISTRY[notebook]["test_attention_pooling"]) is AttentionPooling
+    finally:
+        judging._REGISTRY.pop(notebook, None)
+
+
+def test_there_are_six_notebooks_with_checks():
+    assert len(NOTEBOOKS) == 6 and all(judging.checks_of(name) for name in NOTEBOOKS), NOTEBOOKS
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_check_follows_the_naming_rule(notebook):
+    checks = judging.checks_of(notebook)
+    for cell, check in checks.items():
+        assert type(check).__name__ == judging.check_class_name(cell), (notebook, cell)
+    # every other check class of the module (a base class) says it is not a check of a cell
+    module = importlib.import_module(judging.judges_module(notebook))
+    registered = {type(check) for check in checks.values()}
+    for name, value in vars(module).items():
+        if isinstance(value, type) and issubclass(value, judging.Check):
+            if value.__module__ == module.__name__ and value not in registered:
+                assert name.startswith("_"), f"{module.__name__}.{name} is not registered"
+    # and every autograded test cell of the notebook has its check
+    nb = read_notebook(project_root() / "source" / notebook / f"{notebook}.ipynb")
+    graded = {
+        cells.grade_id(cell)
+        for cell in nb["cells"]
+        if cells.is_grade(cell) and not cells.is_solution(cell)
+    }
+    assert graded == set(checks)

@@ -47,9 +47,27 @@ def checks_of(notebook: str) -> dict[str, Check]:
 
 
 def register(cls: type[Check]) -> type[Check]:
-    """Class decorator: make ``cls`` the check of ``cls.notebook`` / ``cls.cell``."""
+    """Class decorator: make ``cls`` the check of ``cls.notebook`` / ``cls.cell``.
+
+    A check is named after its test cell (:func:`check_class_name`), so that the check of a
+    cell is found by its name; a wrongly named check is refused when its module is imported.
+    (Base classes, which are not registered, start with ``_``.)"""
+    expected = check_class_name(cls.cell)
+    if cls.__name__ != expected:
+        raise TypeError(
+            f"the check of {cls.notebook}/{cls.cell} must be named {expected}, "
+            f"not {cls.__name__} (a check is named after its test cell)"
+        )
     _REGISTRY.setdefault(cls.notebook, {})[cls.cell] = cls()
     return cls
+
+
+def check_class_name(cell: str) -> str:
+    """The class name of the check of test cell ``cell``: the grade id without ``test_``, in
+    CamelCase (``test_attention_pooling`` -> ``AttentionPooling``)."""
+    if not cell.startswith("test_") or not cell[len("test_") :]:
+        raise TypeError(f"{cell!r} is not the grade id of a test cell (test_<name>)")
+    return "".join(part.capitalize() for part in cell[len("test_") :].split("_"))
 
 
 # --------------------------------------------------------------------------- checks

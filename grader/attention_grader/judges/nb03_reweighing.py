@@ -1005,7 +1005,7 @@ class _MultiHead(Check):
 
 
 @register
-class MultiHeadAttention(_MultiHead):
+class MhaAgainstKeras(_MultiHead):
     notebook, cell = NB, "test_mha_against_keras"
     weights_hint = (
         "queries from `query`, keys from `key` (projected with Wk, bk), values from "
@@ -1042,7 +1042,7 @@ class MultiHeadAttention(_MultiHead):
 
 
 @register
-class MultiHeadAttentionMask(_MultiHead):
+class MhaMask(_MultiHead):
     notebook, cell = NB, "test_mha_mask"
     weights_hint = (
         "pass the mask on to the attention with an axis for the heads: "

@@ -88,7 +88,7 @@ def _padded_ids(
 
 
 @register
-class AttentionPoolingCheck(Check):
+class AttentionPooling(Check):
     notebook, cell = NB, "test_attention_pooling"
 
     def cases(self):
@@ -348,7 +348,7 @@ def ref_gru_attention(inputs: dict) -> dict:
 
 
 @register
-class GruAttentionCheck(Check):
+class GruAttention(Check):
     """While build_gru_attention is graded, AttentionPooling is answered from values (see
     :func:`pooling_table`): a mistake in the layer costs the layer's points only."""
 
@@ -533,7 +533,7 @@ class GruAttentionCheck(Check):
 
 
 @register
-class ModelShapesCheck(Check):
+class ModelShapes(Check):
     notebook, cell = NB, "test_model_shapes"
 
     def cases(self):
@@ -590,7 +590,7 @@ class ModelShapesCheck(Check):
 
 
 @register
-class TokenPositionCheck(Check):
+class TokenPositionEmbedding(Check):
     notebook, cell = NB, "test_token_position_embedding"
 
     def cases(self):
@@ -749,7 +749,7 @@ class TokenPositionCheck(Check):
 
 
 @register
-class NearestNeighboursCheck(Check):
+class NearestNeighbours(Check):
     notebook, cell = NB, "test_nearest_neighbours"
 
     def cases(self):

@@ -725,7 +725,7 @@ def _loader_data(n: int, window: int = 4, channels: int = 2) -> tuple[np.ndarray
 
 
 @register
-class WindowLoaderCheck(Check):
+class WindowLoader(Check):
     notebook, cell = NB, "test_window_loader"
 
     def cases(self):
