@@ -254,9 +254,7 @@ def test_a_plain_transpose_gets_the_hint():
         assert "transpose only the last two axes of k" in result.message, result.message
 
 
-@pytest.mark.parametrize(
-    ("check", "seed"), [(nb03.MhaAgainstKeras, 0), (nb03.MhaMask, 4)]
-)
+@pytest.mark.parametrize(("check", "seed"), [(nb03.MhaAgainstKeras, 0), (nb03.MhaMask, 4)])
 def test_hidden_cases_hold_the_visible_mha_inputs(check, seed):
     """The visible MHA tests draw x, then the Keras layer's weights, from one generator: the
     first hidden case of each cell is that same layer and input (hidden covers visible)."""
