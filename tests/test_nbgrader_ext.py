@@ -245,3 +245,30 @@ def test_the_solved_notebook_is_prepared_like_nbgrader_prepares_it(course, tmp_p
     assert prepared.refused == {} and prepared.notes == [] and len(jobs) == 1
     assert "hidden_cases" in nbformat.writes(nbformat.from_dict(jobs[0].notebook))
     assert jobs[0].cases and set(wire.decode(jobs[0].cases)) >= {"test_one_hot"}
+
+
+def test_an_error_under_a_full_marks_cell_says_it_cost_nothing(course):
+    """A wrong merge_pair makes learn_bpe's visible test fail in the student's notebook, while
+    learn_bpe itself, graded with reference helpers standing in, keeps its points: the feedback
+    says why the error under a full-marks cell cost nothing; the cell that lost points does not."""
+    from attention_grader.catalogs import nb01_tokenization as catalog
+
+    root, _, release, source = course
+    wrong = submissions.apply_mistake(release, source, catalog.MISTAKES["merge_pair_no_skip"])
+    target = root / "submitted" / "ana" / A / f"{A}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    authoring.write_notebook(wrong, target)
+    assert engine.Engine(root, sequential=True, progress=False).grade([A], ["ana"]).ok
+    graded = nbformat.read(str(root / "autograded" / "ana" / A / f"{A}.ipynb"), as_version=4)
+    by_id = {cells.grade_id(c): c for c in graded.cells if cells.grade_id(c)}
+
+    def text(gid):
+        return "".join(o.get("text", "") for o in by_id[gid].outputs)
+
+    learn = by_id["test_learn_bpe"].outputs
+    assert "[in the notebook]" in text("test_learn_bpe")  # the visible test failed...
+    assert not any(o.output_type == "error" for o in learn)  # ...and cost nothing
+    assert "the error above cost nothing" in text("test_learn_bpe")
+    assert "standing in" in text("test_learn_bpe")
+    assert any(o.output_type == "error" for o in by_id["test_merge_pair"].outputs)
+    assert "cost nothing" not in text("test_merge_pair")

@@ -406,8 +406,29 @@ class TrustedVerdicts(NbGraderPreprocessor):
                     traceback=[f"AssertionError: {verdict.message}"],
                 )
             )
+        elif kernel_errors:
+            outputs.append(
+                nbformat.v4.new_output(
+                    "stream", name="stdout", text=self._cost_nothing(resources, cell)
+                )
+            )
         cell.outputs = outputs
         return cell, resources
+
+    @staticmethod
+    def _cost_nothing(resources: dict, cell: Any) -> str:
+        """Why an error shown under a test cell with full marks cost nothing."""
+        check = judging.checks_of(resources["nbgrader"]["notebook"]).get(grade_id(cell))
+        helped = check is not None and any(case.stand_ins for case in check.all_cases)
+        because = (
+            "the hidden checks ran your function with reference versions of the functions it "
+            "builds on standing in, and it passed them: the error above most likely comes from "
+            "one of those earlier functions (its own test cell shows what is wrong)"
+            if helped
+            else "the hidden checks, which decide the points, passed: read the error above to "
+            "see what your notebook's own run tripped over"
+        )
+        return f"[grader] Full marks for this cell, and the error above cost nothing: {because}.\n"
 
     def _verdict(
         self, resources: dict, cell: Any, reports: list[dict], kernel_errors: list[Any]
