@@ -19,7 +19,7 @@ GRADING_FLAGS = $(foreach s,$(STUDENT),--student $(s)) $(if $(FORCE),--force) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 .PHONY: help setup system demo test test-fast lint release autograde feedback grades sync \
-	clean bench bench-grading hub
+	clean bench bench-grading hub student-env
 
 help:
 	@echo "make demo           the whole nbgrader cycle on sample submissions (the main job)"
@@ -27,6 +27,9 @@ help:
 	@echo "make test-fast      the tests that start no kernel (~1 min)"
 	@echo "make hub            JupyterHub + ngshare (.venv-hub) and its proxy (hub/node_modules):"
 	@echo "                    the authenticated exchange's test, and the recipe of a course hub"
+	@echo "make student-env PREFIX=/opt/lesson5   the students' environment for a hub, readable"
+	@echo "                    by every user: attention_course, the notebooks' pins, nbgrader's"
+	@echo "                    client, JupyterLab; never the grader (EXCHANGE=folder or NGSHARE=url)"
 	@echo "make lint           ruff check + ruff format --check"
 	@echo "make release        nbgrader generate_assignment -> release/ (commit the result)"
 	@echo "make autograde      grade new or changed submissions: sandboxed, in parallel"
@@ -79,6 +82,17 @@ $(CHP_STAMP): hub/package.json hub/package-lock.json
 	@touch $@
 
 hub: $(HUB_STAMP) $(CHP_STAMP)
+
+# The students' servers on a hub run this environment (tools/student_env.py): a venv every
+# user can read, with its own copy of the interpreter when the one running make is not
+# readable by others (pyenv under /root). Re-running updates it in place (~30 s; ~2 min new).
+# EXCHANGE=/srv/nbgrader/exchange or NGSHARE=http://<hub>/services/ngshare writes the
+# students' nbgrader_config.py (with the course id) into it.
+student-env:
+	@test -n "$(PREFIX)" || { echo "error: make student-env needs PREFIX=<folder every \
+	user can read>, e.g. make student-env PREFIX=/opt/lesson5" >&2; exit 1; }
+	$(PYTHON) tools/student_env.py "$(PREFIX)" $(if $(EXCHANGE),--exchange "$(EXCHANGE)") \
+		$(if $(NGSHARE),--ngshare "$(NGSHARE)")
 
 demo: setup
 	$(BIN)/course demo $(GRADING_FLAGS)
