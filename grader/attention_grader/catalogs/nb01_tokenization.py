@@ -17,9 +17,22 @@ MISTAKES = {
         breaks=frozenset({"test_build_vocab_reserved_ids"}),
         edits={"build_vocab": [("    counts.pop(PAD, None)\n    counts.pop(UNK, None)\n", "")]},
     ),
+    "vocab_constant": Mistake(
+        why="returns only the two reserved entries, whatever the texts (a constant vocabulary)",
+        breaks=frozenset(
+            {"test_build_vocab_reserved_ids", "test_build_vocab_order", "test_build_vocab_limits"}
+        ),
+        replace={
+            "build_vocab": """
+def build_vocab(token_lists, max_size=None, min_freq=1):
+    return {PAD: PAD_ID, UNK: UNK_ID}
+"""
+        },
+    ),
     "vocab_ties_by_first_appearance": Mistake(
-        why="Counter.most_common order: ties keep first appearance instead of alphabetical",
-        breaks=frozenset({"test_build_vocab_order"}),
+        why="Counter.most_common order: ties keep first appearance instead of alphabetical "
+        "(in the order and at the max_size cut)",
+        breaks=frozenset({"test_build_vocab_order", "test_build_vocab_limits"}),
         edits={
             "build_vocab": [
                 (
@@ -45,8 +58,9 @@ MISTAKES = {
         edits={"build_vocab": [("kept = kept[: max(max_size - 2, 0)]", "kept = kept[:max_size]")]},
     ),
     "vocab_sorted_alphabetically": Mistake(
-        why="real tokens sorted alphabetically only, not by decreasing frequency",
-        breaks=frozenset({"test_build_vocab_order"}),
+        why="real tokens sorted alphabetically only, not by decreasing frequency (so max_size "
+        "does not keep the most frequent ones either)",
+        breaks=frozenset({"test_build_vocab_order", "test_build_vocab_limits"}),
         edits={"build_vocab": [("kept.sort(key=lambda tok: (-counts[tok], tok))", "kept.sort()")]},
     ),
     "vocab_max_size_before_sorting": Mistake(
@@ -59,6 +73,24 @@ MISTAKES = {
                     "    if max_size is not None:\n"
                     "        kept = kept[: max(max_size - 2, 0)]\n",
                     "    if max_size is not None:\n"
+                    "        kept = kept[: max(max_size - 2, 0)]\n"
+                    "    kept.sort(key=lambda tok: (-counts[tok], tok))\n",
+                )
+            ]
+        },
+    ),
+    "vocab_max_size_cut_by_most_common": Mistake(
+        why="max_size keeps Counter.most_common's first tokens (ties by first appearance), "
+        "then sorts them: the order is right, but a tie at the cut lets the wrong token in",
+        breaks=frozenset({"test_build_vocab_limits"}),
+        edits={
+            "build_vocab": [
+                (
+                    "    kept.sort(key=lambda tok: (-counts[tok], tok))\n"
+                    "    if max_size is not None:\n"
+                    "        kept = kept[: max(max_size - 2, 0)]\n",
+                    "    if max_size is not None:\n"
+                    "        kept = [tok for tok, _ in counts.most_common() if tok in kept]\n"
                     "        kept = kept[: max(max_size - 2, 0)]\n"
                     "    kept.sort(key=lambda tok: (-counts[tok], tok))\n",
                 )
@@ -82,6 +114,19 @@ MISTAKES = {
         why="unknown tokens are encoded as 0 (<pad>) instead of 1 (<unk>)",
         breaks=frozenset({"test_encode_decode"}),
         edits={"encode_decode": [("vocab.get(tok, UNK_ID)", "vocab.get(tok, 0)")]},
+    ),
+    "encode_reserved_strings_as_unknown": Mistake(
+        why="a literal '<pad>' or '<unk>' in the text is encoded as UNK_ID instead of looked up",
+        breaks=frozenset({"test_encode_decode"}),
+        edits={
+            "encode_decode": [
+                (
+                    "return [vocab.get(tok, UNK_ID) for tok in tokens]",
+                    "return [UNK_ID if tok in (PAD, UNK) else vocab.get(tok, UNK_ID) "
+                    "for tok in tokens]",
+                )
+            ]
+        },
     ),
     "decode_keeps_padding": Mistake(
         why="decode returns '<pad>' tokens",

@@ -216,9 +216,35 @@ class BuildVocabReservedIds(Check):
         )
         yield _vocab_case("build_vocab([])", [])
         yield _vocab_case("build_vocab(..., max_size=2)", [["a", "b"]], max_size=2)
+        yield _vocab_case(
+            "build_vocab([['to', 'be', 'or', 'not', 'to', 'be']])",
+            [["to", "be", "or", "not", "to", "be"]],
+        )
+
+    def expected(self, inputs):
+        """The tokens the vocabulary must hold (without options: every token of the texts),
+        and the tokens it may hold (with max_size or min_freq: any subset of them)."""
+        allowed = {PAD, UNK} | {t for tokens in inputs["token_lists"] for t in tokens}
+        return {"exact": not inputs["options"], "allowed": sorted(allowed)}
 
     def judge(self, case, got, want):
         vocab = _check_vocab_type(got)
+        if want["exact"]:
+            check_equal(
+                sorted(vocab),
+                want["allowed"],
+                name=f"the tokens of {case.label}",
+                hint="the vocabulary holds <pad>, <unk> and every real token of the texts, "
+                "each once (build it from token_lists).",
+            )
+        else:
+            unknown = sorted(set(vocab) - set(want["allowed"]))
+            if unknown:
+                fail(
+                    f"{case.label}: the vocabulary holds {unknown[:5]!r}, which are not tokens "
+                    "of the texts.",
+                    "the vocabulary holds <pad>, <unk> and tokens of token_lists only.",
+                )
         check_equal(
             vocab.get(PAD),
             0,
@@ -294,6 +320,11 @@ class BuildVocabLimits(Check):
             [["c", "b", "a", "a", "a", "b"]],
             max_size=4,
         )
+        # ties straddle the cut: of the equally frequent tokens, the alphabetically first get in
+        # (they appear in another order, so first appearance or Counter.most_common differ)
+        tied = [["m", "m", "m", "k", "d", "b", "k", "d", "b", "z"]]
+        yield _vocab_case("build_vocab(texts with a tie at the cut, max_size=4)", tied, max_size=4)
+        yield _vocab_case("build_vocab(texts with a tie at the cut, max_size=5)", tied, max_size=5)
         # y occurs once in each of two texts, z twice in one: min_freq counts over all texts
         yield _vocab_case(
             "build_vocab([['x', 'y'], ['y', 'x'], ['x', 'z', 'z']], min_freq=2)",
@@ -311,7 +342,7 @@ class BuildVocabLimits(Check):
             name=case.label,
             hint="drop tokens seen fewer than min_freq times over all texts (count every "
             "occurrence); max_size counts the two reserved entries: keep the max_size - 2 most "
-            "frequent real tokens (sort first, then cut).",
+            "frequent real tokens (sort first, ties alphabetical, then cut).",
         )
 
 
@@ -336,9 +367,9 @@ class EncodeDecode(Check):
         )
         yield case("encode([])", op="encode", tokens=[], vocab=self.v)
         yield case(
-            "encode with repeats and '<pad>'",
+            "encode(['<pad>', 'q', 'z', 'z', '<unk>']) (literal reserved strings)",
             op="encode",
-            tokens=["<pad>", "q", "z", "z"],
+            tokens=["<pad>", "q", "z", "z", "<unk>"],
             vocab=self.v,
         )
         yield case(
@@ -383,7 +414,8 @@ class EncodeDecode(Check):
                 [int(i) for i in value],
                 want,
                 name=case.label,
-                hint="unknown tokens map to UNK_ID = 1.",
+                hint="unknown tokens map to UNK_ID = 1; every token is looked up in vocab, "
+                "so a literal '<pad>' gets id 0.",
             )
         else:
             check_equal(
