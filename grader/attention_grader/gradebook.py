@@ -6,6 +6,7 @@ default an SQLite file in the course root). Only the grading coordinator writes 
 
 from __future__ import annotations
 
+import datetime
 import shutil
 import time
 from dataclasses import dataclass
@@ -148,3 +149,148 @@ def unrecorded_notebooks(root: Path, assignment: str) -> dict[str, list[str]]:
                 ):
                     out.setdefault(submission.student.id, []).append(nb.name)
     return {student: sorted(names) for student, names in sorted(out.items())}
+
+
+# ------------------------------------------------------------------------ attempts and verdicts
+
+NO_RESPONSE = "No response."  # nbgrader's auto comment on a solution cell left as released
+
+
+def unanswered(root: Path, assignment: str) -> dict[str, set[str]]:
+    """``{student: {solution cells still as released}}`` of every recorded submission.
+
+    nbgrader's autograde comments every solution cell: "No response." when the cell's checksum
+    is the released one (the checksum comes from the gradebook, not from the student's
+    notebook), nothing otherwise. A student whose autograde was never recorded has no
+    comments: an empty set (nothing is known to be blank).
+    """
+    out: dict[str, set[str]] = {}
+    with Gradebook(db_url(root)) as gb:
+        for submission in gb.assignment_submissions(assignment):
+            blank = out.setdefault(submission.student.id, set())
+            for nb in submission.notebooks:
+                for comment in nb.comments:
+                    if comment.auto_comment == NO_RESPONSE:
+                        blank.add(comment.name)
+    return out
+
+
+def _cells(path: Path) -> list[dict]:
+    import json
+
+    if path.is_symlink() or not path.is_file():
+        return []
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
+
+
+def _nbgrader_meta(cell: dict) -> dict:
+    meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def exercise_cells(root: Path, assignment: str) -> dict[str, list[str]]:
+    """``{test cell: [the solution cells it tests]}`` from the released notebooks' order.
+
+    A test checks the code solution cells written since the test cells before them: in each
+    notebook, the solution cells between two runs of test cells form one exercise, and every
+    test of the run that follows belongs to it. (A written answer is its own cell.)
+    """
+    out: dict[str, list[str]] = {}
+    for path in sorted((root / "release" / assignment).glob("*.ipynb")):
+        group: list[str] = []
+        after_test = False
+        for cell in _cells(path):
+            meta = _nbgrader_meta(cell)
+            name = meta.get("grade_id")
+            if not isinstance(name, str) or cell.get("cell_type") != "code":
+                continue
+            if meta.get("solution") and not meta.get("grade"):
+                if after_test:
+                    group, after_test = [], False
+                group.append(name)
+            elif meta.get("grade"):
+                out[name] = list(group)
+                after_test = True
+    return out
+
+
+def verdict_messages(root: Path, assignment: str) -> dict[str, dict[str, str]]:
+    """``{student: {test cell: why it failed}}`` from the autograded notebooks.
+
+    The message is the error output ``TrustedVerdicts`` writes under a failed test cell (the
+    judge's message: the case that failed and, after ``Hint:``, the likely mistake). It is
+    the only error output a test cell keeps: errors raised in the kernel become text. Read
+    for the students the gradebook knows, from ``autograded/<student>/<assignment>/``; a
+    notebook that is missing, a link, or not JSON gives nothing. Student values quoted in a
+    message are text to escape.
+    """
+    out: dict[str, dict[str, str]] = {}
+    with Gradebook(db_url(root)) as gb:
+        pairs = [
+            (submission.student.id, nb.name)
+            for submission in gb.assignment_submissions(assignment)
+            for nb in submission.notebooks
+        ]
+    for student, notebook in pairs:
+        per = out.setdefault(student, {})
+        path = root / "autograded" / student / assignment / f"{notebook}.ipynb"
+        for cell in _cells(path):
+            meta = _nbgrader_meta(cell)
+            name = meta.get("grade_id")
+            if cell.get("cell_type") != "code" or not meta.get("grade") or meta.get("solution"):
+                continue
+            outputs = cell.get("outputs")
+            errors = [
+                o
+                for o in (outputs if isinstance(outputs, list) else [])
+                if isinstance(o, dict) and o.get("output_type") == "error"
+            ]
+            if isinstance(name, str) and errors and isinstance(errors[-1].get("evalue"), str):
+                per[name] = errors[-1]["evalue"]
+    return out
+
+
+# ------------------------------------------------------------------------ late submissions
+
+
+@dataclass(frozen=True)
+class Lateness:
+    """When one submission came in, against its due date (extension included)."""
+
+    student: str
+    assignment: str
+    submitted: datetime.datetime | None  # UTC (nbgrader stores naive UTC times)
+    due: datetime.datetime | None  # the student's due date: the assignment's + extension
+    extension: datetime.timedelta | None
+    seconds_late: float
+    penalty: float  # points taken off (sum over the notebooks)
+    score: float  # before the penalty
+    max_score: float
+
+
+def lateness(root: Path) -> list[Lateness]:
+    """Every submission with its times, extension and late penalty (in gradebook order)."""
+    out = []
+    with Gradebook(db_url(root)) as gb:
+        for assignment in gb.assignments:
+            for submission in gb.assignment_submissions(assignment.name):
+                notebooks = list(submission.notebooks)
+                out.append(
+                    Lateness(
+                        student=submission.student.id,
+                        assignment=assignment.name,
+                        submitted=submission.timestamp,
+                        due=submission.duedate,
+                        extension=submission.extension,
+                        seconds_late=float(submission.total_seconds_late or 0.0),
+                        penalty=sum(float(nb.late_submission_penalty or 0.0) for nb in notebooks),
+                        score=sum(float(nb.score) for nb in notebooks),
+                        max_score=sum(float(nb.max_score) for nb in notebooks),
+                    )
+                )
+    return sorted(out, key=lambda row: (row.assignment, row.student))
