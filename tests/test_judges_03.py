@@ -205,6 +205,66 @@ def test_numpy_encoder_block_equals_keras():
                 np.testing.assert_allclose(want, got, rtol=0, atol=1e-5, err_msg=case.label)
 
 
+class _DroppingBlock(_KerasBlock):
+    """The notebook's block with Dropout(rate) on each sub-layer's output, before the add."""
+
+    def __init__(self, d_model, num_heads, d_ff, rate):
+        super().__init__(d_model, num_heads, d_ff)
+        self.dropout1 = keras.layers.Dropout(rate)
+        self.dropout2 = keras.layers.Dropout(rate)
+
+    def call(self, x, mask=None, training=False):
+        a = self.attention(x, x, x, training=training)
+        h = self.norm1(x + self.dropout1(a, training=training))
+        return self.norm2(h + self.dropout2(self.ffn(h), training=training))
+
+
+def test_dropout_cases_equal_keras_with_every_sublayer_output_dropped():
+    """With rate 1.0 in training mode, the reference (norm2(norm1(x))) is what Keras gives for
+    dropout on each sub-layer's output; the inference runs of those cases drop nothing."""
+    cases = [c for c in nb03.EncoderBlock().all_cases if c.inputs["dropout"] == 1.0]
+    assert len(cases) == 2 and any(not r["training"] for c in cases for r in c.inputs["runs"])
+    for case in cases:
+        x = case.inputs
+        block = _DroppingBlock(x["d_model"], x["num_heads"], x["d_ff"], 1.0)
+        x0 = x["runs"][0]["x"]
+        block.attention(x0, x0, x0)
+        block.norm1(x0)
+        block.ffn(x0)
+        block.norm2(x0)
+        for name, weights in x["weights"].items():
+            getattr(block, name).set_weights(weights)
+        want = nb03.EncoderBlock().expected(x)
+        for run, expected in zip(x["runs"], want, strict=True):
+            got = np.asarray(block(run["x"], training=run["training"]))
+            np.testing.assert_allclose(expected, got, rtol=0, atol=1e-5, err_msg=case.label)
+            dropped = nb03.ref_encoder_all_dropped(run["x"], x["weights"])
+            assert np.allclose(expected, dropped) == run["training"], case.label
+
+
+def test_hidden_cases_hold_the_visible_cross_attention_inputs():
+    """The visible cross-attention test draws its layer's inputs and weights from one generator;
+    a hidden case of test_mha_against_keras is that same layer and input."""
+    rng = np.random.default_rng(1)
+    layer = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=4, output_shape=5)
+    q = rng.normal(size=(2, 3, 6)).astype("float32")
+    k = rng.normal(size=(2, 5, 6)).astype("float32")
+    v = rng.normal(size=(2, 5, 6)).astype("float32")
+    layer(q, v, k)
+    layer.set_weights(
+        [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+    )
+    mirror = nb03.MhaAgainstKeras().all_cases[1].inputs
+    for name, value in (("query", q), ("key", k), ("value", v)):
+        np.testing.assert_array_equal(mirror[name], value, err_msg=name)
+    for name, value in nb03.flat_mha_params(layer.get_weights()).items():
+        np.testing.assert_array_equal(mirror["params"][name], value, err_msg=name)
+    want, want_w = layer(q, v, k, return_attention_scores=True)
+    got, got_w = nb03.MhaAgainstKeras().expected(mirror)
+    np.testing.assert_allclose(got_w, np.asarray(want_w), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(got, np.asarray(want), rtol=0, atol=1e-5)
+
+
 def test_encoder_shapes_equal_keras():
     config = nb03.EncoderShapes.config
     x = np.zeros((config["batch"], config["T"], config["d_model"]), dtype="float32")

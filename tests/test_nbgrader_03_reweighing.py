@@ -34,6 +34,7 @@ class TestReweighing(NotebookSuite):
         "merge_without_transpose": "test_split_merge_heads",
         "mha_no_output_projection": "test_mha_against_keras",
         "mha_mask_without_head_axis": "test_mha_mask",
+        "encoder_dropout_on_the_sum": "test_encoder_block",
         "pe_sin_cos_swapped": "test_positional_encoding",
     }
     feedback_student = "mha_key_value_swapped"

@@ -362,7 +362,7 @@ def positional_encoding(seq_len, d_model):
             ]
         },
     ),
-    # --- exercise 8: encoder block ----------------------------------------------------
+    # --- exercise 7: encoder block ----------------------------------------------------
     "shapes_forgot_heads": Mistake(
         why="attention weights predicted without the heads axis",
         breaks=frozenset({"test_encoder_shapes"}),
@@ -448,6 +448,24 @@ def positional_encoding(seq_len, d_model):
             ]
         },
     ),
+    "encoder_dropout_on_the_sum": Mistake(
+        why="dropout applied to the residual sum (norm1(dropout1(x + a)), norm2(dropout2(h + f))) "
+        "instead of to each sub-layer's output before the add: in training it drops the residual "
+        "path too (seen with dropout=1.0, training=True)",
+        breaks=frozenset({"test_encoder_block"}),
+        edits={
+            "encoder_block": [
+                (
+                    "h = self.norm1(x + self.dropout1(a, training=training))",
+                    "h = self.norm1(self.dropout1(x + a, training=training))",
+                ),
+                (
+                    "return self.norm2(h + self.dropout2(f, training=training))",
+                    "return self.norm2(self.dropout2(h + f, training=training))",
+                ),
+            ]
+        },
+    ),
     "encoder_mask_not_expanded": Mistake(
         why="mask (batch, T) passed as attention_mask without the query axis: Keras broadcasts "
         "the batch axis against the queries",
@@ -497,7 +515,8 @@ FAMILIES = [
 ]
 
 # A different but correct solution: loops, TensorFlow instead of NumPy, einsum instead
-# of matmul, float64, tensors as return values, lists instead of tuples.
+# of matmul, float64, tensors as return values, lists instead of tuples, one Dropout layer for
+# both sub-layer outputs of the encoder block.
 ALTERNATIVE = {
     "smoothing_weights": """
 import math
@@ -617,7 +636,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
             extra["attention_mask"] = keras.ops.expand_dims(keras.ops.cast(mask, "bool"), 1)
         attended = self.attention(query=x, value=x, key=x, training=training, **extra)
         x = self.norm1(keras.ops.add(x, self.dropout1(attended, training=training)))
-        return self.norm2(keras.ops.add(x, self.dropout2(self.ffn(x, training=training),
+        # one Dropout layer for both sub-layer outputs: the same rate, the same placement
+        return self.norm2(keras.ops.add(x, self.dropout1(self.ffn(x, training=training),
                                                          training=training)))
 """,
 }

@@ -158,6 +158,13 @@ def ref_encoder(
     return ref_layer_norm(h + f, *weights["norm2"])
 
 
+def ref_encoder_all_dropped(x: Any, weights: dict[str, list[np.ndarray]]) -> np.ndarray:
+    """The block with dropout rate 1.0 in training mode, dropout on each sub-layer's output
+    before its residual add: both sub-layer outputs are zeroed, y = LN2(LN1(x))."""
+    h = ref_layer_norm(np.asarray(x, dtype=np.float64), *weights["norm1"])
+    return ref_layer_norm(h, *weights["norm2"])
+
+
 def ref_pe(seq_len: int, d_model: int) -> np.ndarray:
     pos = np.arange(seq_len, dtype=np.float64)[:, None]
     freq = 1.0 / 10000.0 ** (np.arange(0, d_model, 2) / d_model)
@@ -954,6 +961,27 @@ def mha_case_as_drawn(
     )
 
 
+def mha_cross_case_as_drawn(label: str, seed: int):
+    """Cross-attention as the visible test draws it: query (2, 3, 6), key (2, 5, 6), value
+    (2, 5, 6), then the weights of MultiHeadAttention(num_heads=2, key_dim=3, value_dim=4,
+    output_shape=5) in Keras' shapes and order (scale 0.5), all from one generator."""
+    rng = _rng(seed)
+    query = rng.normal(size=(2, 3, 6)).astype(np.float32)
+    key = rng.normal(size=(2, 5, 6)).astype(np.float32)
+    value = rng.normal(size=(2, 5, 6)).astype(np.float32)
+    shapes = [(6, 2, 3), (2, 3), (6, 2, 3), (2, 3), (6, 2, 4), (2, 4), (2, 4, 5), (5,)]
+    weights = [rng.normal(scale=0.5, size=shape).astype(np.float32) for shape in shapes]
+    return case(
+        label,
+        query=query,
+        value=value,
+        key=key,
+        params=flat_mha_params(weights),
+        num_heads=2,
+        mask=None,
+    )
+
+
 class _MultiHead(Check):
     """The multi-head cells: each case carries the helper calls of a correct solution."""
 
@@ -1014,6 +1042,9 @@ class MhaAgainstKeras(_MultiHead):
 
     def cases(self):
         yield mha_case_as_drawn("self-attention, 2 heads, d_model 6, T 4", 0, 2, 3, 6, 4)
+        yield mha_cross_case_as_drawn(
+            "cross-attention T_q 3, T_k 5, key != value, d_k 3, d_v 4, d_out 5 (the example)", 1
+        )
         yield mha_case(
             "cross-attention with key != value: 3 heads, d_k 6, d_v 7, d_model 8, T_q 4, T_k 5",
             1,
@@ -1123,7 +1154,7 @@ class PositionalEncoding(Check):
         )
 
 
-# ------------------------------------------------------------------------ exercise 8.1
+# ------------------------------------------------------------------------ exercise 7.1
 
 
 @register
@@ -1163,7 +1194,7 @@ class EncoderShapes(Check):
             )
 
 
-# ------------------------------------------------------------------------ exercise 8.2
+# ------------------------------------------------------------------------ exercise 7.2
 
 
 def block_case(
@@ -1218,9 +1249,10 @@ def block_case(
     )
 
 
-def visible_block_case():
+def visible_block_case(dropout: float = 0.0, training: bool = False):
     """The visible test's block: x (1, 3, 4), then every sub-layer's weights in Keras' shapes
-    and order (scale 0.5), all from one generator."""
+    and order (scale 0.5), all from one generator; with ``dropout`` and ``training`` as the
+    visible test's second block (the same weights, dropout 1.0, training=True)."""
     rng = _rng(0)
     x = rng.normal(size=(1, 3, 4)).astype(np.float32)
     d, h, key_dim, d_ff = 4, 2, 2, 8
@@ -1235,20 +1267,25 @@ def visible_block_case():
         for name, layer in shapes.items()
     }
     return case(
-        "the example: d_model 4, 2 heads, d_ff 8, x (1, 3, 4)",
+        f"the example: d_model 4, 2 heads, d_ff 8, x (1, 3, 4), dropout {dropout:g}, "
+        f"training={training}",
         d_model=d,
         num_heads=h,
         d_ff=d_ff,
-        dropout=0.0,
+        dropout=dropout,
         weights=weights,
-        runs=[{"x": x, "mask": None, "training": False}],
+        runs=[{"x": x, "mask": None, "training": training}],
     )
 
 
 class _EncoderBlock(Check):
     def expected(self, inputs):
+        """Per run: the block at inference, or with dropout 1.0 in training mode the block
+        whose sub-layer outputs are all dropped."""
         return [
-            ref_encoder(r["x"], inputs["weights"], inputs["num_heads"], r["mask"])
+            ref_encoder_all_dropped(r["x"], inputs["weights"])
+            if r["training"] and inputs["dropout"] == 1.0
+            else ref_encoder(r["x"], inputs["weights"], inputs["num_heads"], r["mask"])
             for r in inputs["runs"]
         ]
 
@@ -1299,12 +1336,37 @@ class EncoderBlock(_EncoderBlock):
             0.5,
             [{"shape": (2, 5, 8)}, {"shape": (2, 5, 8), "training": True}],
         )
+        # Where dropout sits: with rate 1.0 in training mode only the placement on each
+        # sub-layer's output (before the residual add) leaves y = norm2(norm1(x)).
+        yield visible_block_case(dropout=1.0, training=True)
+        yield block_case(
+            "d_model 12, 3 heads, d_ff 20, dropout 1.0",
+            45,
+            12,
+            3,
+            20,
+            1.0,
+            [{"shape": (2, 6, 12), "training": True}, {"shape": (3, 4, 12)}],
+        )
 
     def judge(self, case, got, want):
         ys = self.outputs(case, got)
         for i, run in enumerate(case.inputs["runs"]):
             y = self.output(case, got, ys, i)
             name = f"block output for x {run['x'].shape} ({case.label})"
+            if run["training"] and case.inputs["dropout"] == 1.0:
+                check_close(
+                    y,
+                    want[i],
+                    name=f"{name}, training=True",
+                    rtol=1e-4,
+                    atol=1e-5,
+                    hint="dropout goes on each sub-layer's output, before the residual add: "
+                    "h = norm1(x + dropout1(a)), y = norm2(h + dropout2(f)). With rate 1.0 in "
+                    "training both dropped outputs are 0, so y = norm2(norm1(x)); dropout on "
+                    "the sum (x + a, h + f) or on the input drops the residual path too.",
+                )
+                continue
             if run["training"]:
                 if np.allclose(y, want[i], rtol=1e-4, atol=1e-5):
                     fail(
