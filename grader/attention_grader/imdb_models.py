@@ -31,8 +31,8 @@ FULL_RUN: dict = {
     "attention_units": 64,
     "dropout": 0.3,
     # the transformer: on two CPU cores the (batch, heads, T, T) attention scores are the slow
-    # part, so one head of width 32 (2 heads took twice the time for lower test accuracy), and
-    # a smaller learning rate than the GRUs (its validation accuracy peaks in the first epochs)
+    # part, so one head of width 32 (fixed for speed, not tuned), and a smaller learning rate
+    # than the GRUs (its validation accuracy peaks in the first epochs)
     "transformer_dim": 32,
     "heads": 1,
     "ff_dim": 64,
@@ -95,10 +95,11 @@ def layer_classes() -> Layers:
 
 def _attention_pooling(keras: Any) -> type:
     class AttentionPooling(keras.layers.Layer):
-        """Additive attention pooling over time with a padding mask.
+        """Attention pooling over time (additive scores, one learned query) with a padding mask.
 
         ``(batch, T, d)`` hidden states -> ``(batch, d)``; weights ``(batch, T)`` sum to 1 over
-        the real steps and are 0 on padding.
+        the real steps and are 0 on padding; a row with no real step gets weights 0 and a zero
+        pooled vector (notebook 03's choice for a query that may attend to nothing).
         """
 
         def __init__(self, units: int, **kwargs):
@@ -111,8 +112,11 @@ def _attention_pooling(keras: Any) -> type:
         def call(self, h, mask=None, return_weights=False):
             scores = keras.ops.squeeze(self.score_out(self.score_hidden(h)), -1)  # (batch, T)
             if mask is not None:
-                scores = keras.ops.where(keras.ops.cast(mask, "bool"), scores, -1e9)
+                real = keras.ops.cast(mask, "bool")
+                scores = keras.ops.where(real, scores, -1e9)
             weights = keras.ops.softmax(scores, axis=-1)
+            if mask is not None:  # a row with no real step: all weights 0
+                weights = keras.ops.where(real, weights, 0.0)
             pooled = keras.ops.sum(weights[..., None] * h, axis=1)
             return (pooled, weights) if return_weights else pooled
 

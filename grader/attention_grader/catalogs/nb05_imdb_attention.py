@@ -29,11 +29,26 @@ MISTAKES = {
     "softmax_includes_padding": Mistake(
         why="the mask is ignored: padded steps take part in the softmax",
         breaks=frozenset({"test_attention_pooling"}),
+        replace={
+            "attention_pooling": _POOLING_CLASS.format(
+                body="""
+        scores = keras.ops.squeeze(self.score_out(self.score_hidden(h)), axis=-1)
+        weights = keras.ops.softmax(scores, axis=-1)
+        return keras.ops.sum(keras.ops.expand_dims(weights, -1) * h, axis=1), weights
+"""
+            )
+        },
+    ),
+    "empty_review_uniform": Mistake(
+        why="a review with no real token gets the softmax's uniform weights on its padding "
+        "(the mask is applied before the softmax only), not notebook 3's all-zero weights",
+        breaks=frozenset({"test_attention_pooling"}),
         edits={
             "attention_pooling": [
                 (
-                    "        if mask is not None:\n"
-                    '            scores = keras.ops.where(keras.ops.cast(mask, "bool"), scores, -1e9)\n',
+                    "        if mask is not None:  # a review with no real token: all weights 0 "
+                    "(notebook 3)\n"
+                    "            weights = keras.ops.where(real, weights, 0.0)\n",
                     "",
                 )
             ]
@@ -60,8 +75,8 @@ MISTAKES = {
         edits={
             "attention_pooling": [
                 (
-                    'keras.ops.where(keras.ops.cast(mask, "bool"), scores, -1e9)',
-                    'keras.ops.where(keras.ops.logical_not(keras.ops.cast(mask, "bool")), scores, -1e9)',
+                    'real = keras.ops.cast(mask, "bool")',
+                    'real = keras.ops.logical_not(keras.ops.cast(mask, "bool"))',
                 )
             ]
         },
@@ -220,7 +235,12 @@ MISTAKES = {
     "bidirectional_width_forgotten": Mistake(
         why="GRU states of width 32: the two directions are concatenated (64)",
         breaks=frozenset({"test_model_shapes"}),
-        edits={"model_shapes": [('"gru_states": (32, 400, 64),', '"gru_states": (32, 400, 32),')]},
+        edits={"model_shapes": [('"gru_states": (32, 200, 80),', '"gru_states": (32, 200, 40),')]},
+    ),
+    "pooled_width_of_attention": Mistake(
+        why="the pooled vector given the attention's width (24) instead of the GRU states' (80)",
+        breaks=frozenset({"test_model_shapes"}),
+        edits={"model_shapes": [('"pooled": (32, 80),', '"pooled": (32, 24),')]},
     ),
     # --- exercise 4: token + position embedding ---------------------------------------------------
     "positions_not_added": Mistake(
@@ -270,25 +290,70 @@ MISTAKES = {
             ]
         },
     ),
-    # --- exercise 5: nearest neighbours -----------------------------------------------------------
+    # --- exercise 5: nearest neighbours (notebook 01's contract) --------------------------------
     "dot_product_not_cosine": Mistake(
         why="ranked by dot product: long vectors win whatever their direction",
         breaks=frozenset({"test_nearest_neighbours"}),
         edits={
             "nearest_neighbours": [
-                ("(vectors @ vectors[target]) / (safe * safe[target])", "vectors @ vectors[target]")
+                (
+                    "unit = embeddings / np.where(norms > 0, norms, 1.0)[:, None]",
+                    "unit = embeddings",
+                )
             ]
         },
     ),
     "neighbours_include_the_word": Mistake(
         why="the word itself is its own nearest neighbour",
         breaks=frozenset({"test_nearest_neighbours"}),
-        edits={"nearest_neighbours": [("similarity[[0, 1, target]]", "similarity[[0, 1]]")]},
+        edits={"nearest_neighbours": [("for i in order if i != index]", "for i in order]")]},
     ),
-    "neighbours_include_reserved_ids": Mistake(
-        why="padding and [UNK] are not excluded",
+    "first_of_ranking_dropped": Mistake(
+        why="the word excluded as the first of the ranking, not by its row: a word pointing "
+        "exactly the same way may be dropped instead",
         breaks=frozenset({"test_nearest_neighbours"}),
-        edits={"nearest_neighbours": [("similarity[[0, 1, target]]", "similarity[[target]]")]},
+        edits={
+            "nearest_neighbours": [
+                (
+                    "[str(id_to_word[i]) for i in order if i != index][:k]",
+                    "[str(id_to_word[i]) for i in order[1:]][:k]",
+                )
+            ]
+        },
+    ),
+    "ties_in_reverse_row_order": Mistake(
+        why="np.argsort(sims)[::-1]: the most similar first, but equal similarities in reverse "
+        "row order",
+        breaks=frozenset({"test_nearest_neighbours"}),
+        edits={
+            "nearest_neighbours": [
+                ('np.argsort(-sims, kind="stable")', 'np.argsort(sims, kind="stable")[::-1]')
+            ]
+        },
+    ),
+    "dict_order_as_rows": Mistake(
+        why="the words taken in the dict's order as if it were the order of the rows",
+        breaks=frozenset({"test_nearest_neighbours"}),
+        edits={
+            "nearest_neighbours": [
+                (
+                    "id_to_word = {i: w for w, i in vocab.items()}",
+                    "id_to_word = dict(enumerate(vocab))",
+                )
+            ]
+        },
+    ),
+    "unknown_word_returns_empty": Mistake(
+        why="an unknown word gives an empty list instead of raising KeyError",
+        breaks=frozenset({"test_nearest_neighbours"}),
+        edits={
+            "nearest_neighbours": [
+                (
+                    "    index = vocab[word]  # KeyError for an unknown word\n",
+                    "    if word not in vocab:\n        return []\n    index = vocab[word]\n",
+                )
+            ]
+        },
     ),
     "zero_vector_gives_nan": Mistake(
         why="dividing by the norms without guarding zero vectors: nan similarity, ranked last",
@@ -296,8 +361,8 @@ MISTAKES = {
         edits={
             "nearest_neighbours": [
                 (
-                    "(vectors @ vectors[target]) / (safe * safe[target])",
-                    "(vectors @ vectors[target]) / (norms * norms[target])",
+                    "unit = embeddings / np.where(norms > 0, norms, 1.0)[:, None]",
+                    "unit = embeddings / norms[:, None]",
                 )
             ]
         },
@@ -336,6 +401,8 @@ class AttentionPooling(keras.layers.Layer):
         e = e - keras.ops.max(e, axis=1, keepdims=True)
         w = keras.ops.exp(e)
         w = w / keras.ops.sum(w, axis=1, keepdims=True)
+        if mask is not None:
+            w = w * keras.ops.cast(mask, w.dtype)
         return keras.ops.einsum("bt,btd->bd", w, h), w
 
     def compute_mask(self, inputs, mask=None):
@@ -355,8 +422,8 @@ def build_gru_attention(vocab_size, embed_dim=64, gru_units=32, attention_units=
     return model, keras.Model(inputs=inputs, outputs=attention)
 """,
     "model_shapes": """
-GRU_ATTENTION_SHAPES = dict(ids=[32, 400], embedded=[32, 400, 64], gru_states=[32, 400, 2 * 32],
-                            attention_hidden=[32, 400, 64], weights=[32, 400], pooled=[32, 64],
+GRU_ATTENTION_SHAPES = dict(ids=[32, 200], embedded=[32, 200, 48], gru_states=[32, 200, 2 * 40],
+                            attention_hidden=[32, 200, 24], weights=[32, 200], pooled=[32, 2 * 40],
                             probability=[32, 1])
 """,
     "token_position_embedding": """
@@ -375,13 +442,13 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         return keras.ops.cast(ids, "int32") > 0
 """,
     "nearest_neighbours": """
-def nearest_neighbours(vectors, vocab, word, k=5):
-    v = np.asarray(vectors, dtype=float)
+def nearest_neighbours(word, vocab, embeddings, k=5):
+    v = np.asarray(embeddings, dtype=float)
     lengths = np.sqrt((v ** 2).sum(axis=1, keepdims=True))
     unit = v / np.where(lengths == 0, 1, lengths)
-    me = list(vocab).index(word)
+    me = vocab[word]
     scores = unit @ unit[me]
-    ranked = sorted((i for i in range(2, len(vocab)) if i != me), key=lambda i: -scores[i])
-    return [vocab[i] for i in ranked[:k]]
+    words = sorted(vocab, key=lambda w: (-scores[vocab[w]], vocab[w]))
+    return [w for w in words if w != word][:k]
 """,
 }

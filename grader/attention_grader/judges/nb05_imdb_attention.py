@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from attention_course import standins
+from attention_course import standins, wire
 from attention_course.checks import check_close, check_equal, check_shape, fail
 
 from ..judging import Case, Check, Observed, case, describe, register
@@ -53,25 +53,35 @@ def _symbolic_hint(error) -> str | None:
 def ref_attention(
     h: np.ndarray, W: np.ndarray, b: np.ndarray, v: np.ndarray, mask: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Additive attention pooling in float64: (pooled (batch, d), weights (batch, T))."""
+    """Attention pooling with additive scores in float64: (pooled (batch, d), weights (batch, T)).
+
+    A row whose mask has no real step gets weights 0 and a zero pooled vector (notebook 03's
+    choice for a query that may attend to nothing)."""
     h = np.asarray(h, np.float64)
     e = (np.tanh(h @ np.asarray(W, np.float64) + b) @ np.asarray(v, np.float64))[..., 0]
-    if mask is not None:
-        e = np.where(np.asarray(mask).astype(bool), e, -np.inf)
+    real = np.ones(e.shape, bool) if mask is None else np.asarray(mask).astype(bool)
+    e = np.where(real, e, -np.inf)
+    e = np.where(real.any(axis=-1, keepdims=True), e, 0.0)  # no real step: no -inf row
     a = np.exp(e - e.max(axis=-1, keepdims=True))
-    a = a / a.sum(axis=-1, keepdims=True)
+    a = np.where(real, a / a.sum(axis=-1, keepdims=True), 0.0)
     return (a[..., None] * h).sum(axis=1), a
 
 
-def ref_cosine_neighbours(vectors: np.ndarray, vocab: list[str], word: str, k: int) -> list[str]:
-    vectors = np.asarray(vectors, np.float64)
-    target = list(vocab).index(word)
+def ref_cosine_neighbours(
+    word: str, vocab: dict[str, int], embeddings: np.ndarray, k: int
+) -> list[str] | None:
+    """Notebook 01's contract: the k most cosine-similar words, the word itself excluded,
+    equal similarities by row index; None for a word not in vocab (it must raise KeyError)."""
+    if word not in vocab:
+        return None
+    vectors = np.asarray(embeddings, np.float64)
     norms = np.linalg.norm(vectors, axis=1)
     unit = vectors / np.where(norms == 0, 1.0, norms)[:, None]
-    similarity = unit @ unit[target]
-    candidates = [i for i in range(len(vocab)) if i not in (0, 1, target)]
-    candidates.sort(key=lambda i: -similarity[i])  # stable: the cases have no ties
-    return [vocab[i] for i in candidates[:k]]
+    similarity = unit @ unit[vocab[word]]
+    row_to_word = {row: w for w, row in vocab.items()}
+    rows = [row for row in range(len(vectors)) if row != vocab[word]]
+    rows.sort(key=lambda row: -similarity[row])  # stable: equal similarities by row index
+    return [row_to_word[row] for row in rows[:k]]
 
 
 def _padded_ids(
@@ -123,6 +133,16 @@ class AttentionPooling(Check):
                 **common,
             )
             yield case(f"AttentionPooling ({what}) with mask=None", h=h, mask=None, **common)
+            if B > 1:
+                empty = mask.copy()
+                empty[0] = False  # review 0 has no real token
+                yield case(
+                    f"AttentionPooling ({what}) where review 0 has no real token (its mask "
+                    "is all False)",
+                    h=h,
+                    mask=empty,
+                    **common,
+                )
             if not mask.all():
                 loud = h.copy()
                 loud[~mask] = 50.0  # only the padded states change
@@ -135,6 +155,7 @@ class AttentionPooling(Check):
         for vocab_size, dim, units, lengths, T in [
             (30, 6, 5, [8, 3, 1], 8),
             (20, 4, 3, [5, 12], 12),
+            (25, 5, 4, [6, 0, 2], 6),  # review 1: padding only (ids all 0)
         ]:
             yield case(
                 f"AttentionPooling inside a Keras model, after Embedding({vocab_size}, "
@@ -193,6 +214,28 @@ class AttentionPooling(Check):
             hint="sum the weighted states over the time axis (axis=1): (batch, d).",
         )
         mask = want["mask"]
+        if mask is not None and not np.asarray(mask).any(axis=-1).all():
+            empty = ~np.asarray(mask).astype(bool).any(axis=-1)
+            rows = [int(i) for i in np.flatnonzero(empty)]
+            check_close(
+                weights[empty],
+                np.zeros(weights[empty].shape),
+                atol=0,
+                rtol=0,
+                name=f"weights of review(s) {rows} of {label}, which have no real token",
+                hint="a review with no real token has nothing to attend to: all its weights are "
+                "exactly 0 (notebook 3's choice; the softmax alone spreads the weight evenly "
+                "over the padding): set the weights of the padded steps to 0 after the "
+                "softmax too.",
+            )
+            check_close(
+                pooled[empty],
+                np.zeros(pooled[empty].shape),
+                atol=1e-6,
+                rtol=0,
+                name=f"pooled of review(s) {rows} of {label}, which have no real token",
+                hint="no real token: weights 0, so the pooled vector is the zero vector.",
+            )
         if mask is not None and not np.asarray(mask).all():
             pad = ~np.asarray(mask).astype(bool)
             check_close(
@@ -208,12 +251,12 @@ class AttentionPooling(Check):
         sums = weights.astype(np.float64).sum(axis=-1)
         check_close(
             sums,
-            np.ones_like(sums),
+            want["weights"].sum(axis=-1),
             rtol=0,
             atol=1e-5,
             name=f"sum of the weights over time of {label}",
             hint="softmax over the time axis, after masking: the real tokens share all "
-            "of the weight (masking after the softmax leaves a sum below 1).",
+            "of the weight, a sum of 1 (masking only after the softmax leaves a sum below 1).",
         )
         check_close(
             weights,
@@ -538,7 +581,7 @@ class ModelShapes(Check):
 
     def cases(self):
         yield case(
-            "GRU_ATTENTION_SHAPES", batch=32, T=400, embed_dim=64, gru_units=32, attention_units=64
+            "GRU_ATTENTION_SHAPES", batch=32, T=200, embed_dim=48, gru_units=40, attention_units=24
         )
 
     def expected(self, inputs):
@@ -561,10 +604,11 @@ class ModelShapes(Check):
         hints = {
             "embedded": "the embedding adds an axis of embed_dim values per token.",
             "gru_states": "return_sequences keeps one state per step; a bidirectional GRU "
-            "concatenates both directions (2 x 32 features).",
+            "concatenates both directions (2 x gru_units features).",
             "attention_hidden": "tanh(W h_t + b) has attention_units values per step.",
             "weights": "one weight per step: (batch, T).",
-            "pooled": "pooling removes the time axis and keeps the state width (2 x 32).",
+            "pooled": "pooling removes the time axis and keeps the width of the GRU's states "
+            "(2 x gru_units), not the attention's.",
             "probability": "Dense(1) gives one probability per review.",
         }
         extra = [key for key in shapes if key not in want]
@@ -750,55 +794,69 @@ class TokenPositionEmbedding(Check):
 
 @register
 class NearestNeighbours(Check):
+    """Notebook 01's contract (its Exercise 5.2), reused: cosine similarity, the word itself
+    excluded by its row, equal similarities by row index, KeyError for an unknown word, a zero
+    vector has similarity 0."""
+
     notebook, cell = NB, "test_nearest_neighbours"
 
     def cases(self):
-        toy_vocab = ["", "[UNK]", "good", "great", "bad", "awful", "movie"]
-        toy = np.array(
-            [[0.0, 0.0], [1.0, 0.1], [1.0, 0.0], [10.0, 1.0], [-1.0, 0.1], [-1.0, 0.2], [0.1, 1.0]]
-        )
         yield case(
-            "nearest_neighbours(toy vectors, toy vocab, 'good', k=2)",
-            vectors=toy,
-            vocab=toy_vocab,
+            "nearest_neighbours('good', toy_vocab, toy_vectors, k=2) of the visible test",
             word="good",
+            vocab={"good": 0, "great": 1, "bad": 2, "awful": 3, "movie": 4},
+            embeddings=np.array([[1.0, 0.0], [10.0, 1.0], [-1.0, 0.1], [-1.0, 0.2], [0.1, 1.0]]),
             k=2,
         )
+        zero_vocab = {"lovely": 4, "fine": 0, "dull": 1, "blank": 2, "nice": 3}
+        zero_vectors = np.array([[1.0, 0.2], [-1.0, 0.3], [0.0, 0.0], [0.9, 0.5], [1.8, 1.0]])
         yield case(
-            "nearest_neighbours(zero_vectors, zero_vocab, 'fine', k=3) of the visible "
-            "test (a zero vector)",
-            vectors=np.array(
-                [[0.0, 0.0], [0.0, 0.0], [1.0, 0.2], [-1.0, 0.3], [0.0, 0.0], [0.9, 0.5]]
-            ),
-            vocab=["", "[UNK]", "fine", "dull", "blank", "nice"],
+            "nearest_neighbours('fine', tie_vocab, tie_vectors, k=4) of the visible test (equal "
+            "similarities, a zero vector)",
             word="fine",
-            k=3,
+            vocab=zero_vocab,
+            embeddings=zero_vectors,
+            k=4,
         )
         rng = np.random.default_rng(55)
         vectors = rng.normal(size=(40, 6))
         vectors[7] *= 100.0  # a long vector must not win by its length
-        vocab = ["", "[UNK]"] + [f"w{i}" for i in range(2, 40)]
-        for word, k in [("w2", 4), ("w7", 4), ("w30", 1), ("w39", 6)]:
+        vocab = {f"w{i}": i for i in range(40)}
+        for word, k in [("w2", 4), ("w7", 4), ("w30", 1), ("w39", 6), ("w0", 3)]:
             yield case(
-                f"nearest_neighbours(random vectors, {word!r}, k={k})",
-                vectors=vectors,
-                vocab=vocab,
+                f"nearest_neighbours({word!r}, random vectors (40, 6), k={k})",
                 word=word,
+                vocab=vocab,
+                embeddings=vectors,
                 k=k,
             )
-        padded = vectors.copy()
-        padded[0] = 0.0
-        yield case(
-            "nearest_neighbours with a zero padding vector, 'w3', k=3",
-            vectors=padded,
-            vocab=vocab,
-            word="w3",
-            k=3,
+        # exact ties (vectors scaled by powers of 2): equal similarities by row index; "twin"
+        # (row 1) points exactly like "query" (row 4): the word is excluded by its row, not as
+        # the first of the ranking; the order of the dict is not the order of the rows
+        tied = np.array(
+            [[0, 1], [4, 0], [1, 1], [0, -2], [1, 0], [2, -2], [4, 4], [-1, 0]], dtype=float
         )
+        tied_vocab = {
+            "query": 4,
+            "delta": 6,
+            "alpha": 5,
+            "foxtrot": 7,
+            "echo": 0,
+            "bravo": 3,
+            "charlie": 2,
+            "twin": 1,
+        }
+        for word, k in [("query", 6), ("alpha", 3), ("charlie", 7)]:
+            yield case(
+                f"nearest_neighbours({word!r}, k={k}) with equal similarities",
+                word=word,
+                vocab=tied_vocab,
+                embeddings=tied,
+                k=k,
+            )
         # a zero vector among the words: similarity 0, above every negative similarity
         zero = np.array(
             [
-                [0.0, 0.0, 0.0],
                 [0.0, 0.0, 0.0],
                 [1.0, 0.2, 0.0],
                 [-1.0, 0.3, 0.1],
@@ -809,33 +867,48 @@ class NearestNeighbours(Check):
                 [-1.0, -0.1, -0.4],
             ]
         )
-        words = ["", "[UNK]", "fine", "dull", "blank", "nice", "awful", "odd", "bad"]
+        words = {"void": 0, "fine": 1, "dull": 2, "blank": 3, "nice": 4, "awful": 5, "odd": 6}
+        words["bad"] = 7
+        for word in ("fine", "dull"):
+            yield case(
+                f"nearest_neighbours({word!r}, k=5) when 'void' and 'blank' have zero vectors",
+                word=word,
+                vocab=words,
+                embeddings=zero,
+                k=5,
+            )
         yield case(
-            "nearest_neighbours('fine', k=4) when 'blank' has a zero vector (and ids 0 and 1 too)",
-            vectors=zero,
-            vocab=words,
-            word="fine",
-            k=4,
-        )
-        yield case(
-            "nearest_neighbours('dull', k=4) when 'blank' has a zero vector",
-            vectors=zero,
-            vocab=words,
-            word="dull",
-            k=4,
+            "nearest_neighbours of an unknown word",
+            word="not-a-word",
+            vocab=vocab,
+            embeddings=vectors,
+            k=3,
         )
 
     def expected(self, inputs):
         return ref_cosine_neighbours(
-            inputs["vectors"], inputs["vocab"], inputs["word"], inputs["k"]
+            inputs["word"], inputs["vocab"], inputs["embeddings"], inputs["k"]
         )
 
     def judge(self, case, got, want):
+        value = got.values.get("neighbours")
+        if want is None:
+            if not (isinstance(value, wire.Raised) and value.type_name == "KeyError"):
+                came = (
+                    f"raised {value!r}"
+                    if isinstance(value, wire.Raised)
+                    else (f"returned {describe(value)}")
+                )
+                fail(
+                    f"{case.label} should raise KeyError; your function {came}.",
+                    "as in notebook 1: an unknown word raises KeyError (vocab[word]).",
+                )
+            return
         value = got.raw("neighbours")
         if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
             fail(f"{case.label} should return a list of strings, got {describe(value)}.")
         zero_hint = (
-            " A zero vector has similarity 0 with everything (no nan: divide only by "
+            " A zero vector has similarity 0 with everything (no NaN: divide only by "
             "norms that are not 0)."
             if "zero vector" in case.label
             else ""
@@ -844,6 +917,8 @@ class NearestNeighbours(Check):
             value,
             want,
             name=case.label,
-            hint="rank by cosine similarity (divide by both norms), most similar first; "
-            "leave out the word itself and ids 0 and 1." + zero_hint,
+            hint="as in notebook 1: rank by cosine similarity (vector lengths differ), most "
+            "similar first; exclude the word itself by its row (not as the first of the "
+            "ranking); equal similarities by row index; vocab[word] is the row (the dict's "
+            "order is not)." + zero_hint,
         )
