@@ -4,38 +4,40 @@ folder, and one of them attacks it by writing straight into ``inbound/``.
 Two users are created for the run (``useradd``, unique names, removed at the end); the
 instructor is root, as on a hub where the grader runs as an admin. The students run the
 stock ``nbgrader fetch_assignment``/``submit``/``fetch_feedback`` as themselves
-(``runuser``); the instructor runs the stock ``nbgrader release_assignment``, ``collect``
+(``runuser``), from the students' environment of ``make student-env`` (built once per test
+session into a temporary ``PREFIX`` under ``/tmp``, with ``EXCHANGE=`` the shared exchange),
+with that environment first on their ``PATH`` as a hub's spawner sets it and no other help:
+no course id or exchange on the command line (the environment's ``nbgrader_config.py`` says
+them), nothing of the instructor's ``.venv`` or interpreter (pyenv under ``/root``, which they
+cannot enter). The instructor runs the stock ``nbgrader release_assignment``, ``collect``
 (with and without ``--update``), ``generate_feedback`` and ``release_feedback`` with the
-course's ``nbgrader_config.py``, and grades with the engine.
-
-Students must be able to run the project's Python: the venv is world-readable, but its base
-interpreter may live under a home folder other users cannot enter (pyenv in ``/root``). Then
-each student command runs in a private mount namespace in which that folder is replaced by
-an empty tmpfs holding only the interpreter's installation (bind-mounted read-only as it
-is): nothing of the developer's tree or home is changed or copied, and the students see no
-more of root's home than before. Without ``unshare``/``mount`` rights the test fails and
-says what to change.
+course's ``nbgrader_config.py``, and grades with the engine. Another test checks what that
+environment holds: readable by everyone, no grader, no solution.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib.util
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from attention_grader import authoring, cycle, exchange, gradebook, submissions
+from conftest import ROOT
 from courses import grade_submitted, make_course
 
 pytestmark = pytest.mark.slow
@@ -46,47 +48,65 @@ COURSE = "lesson5-attention"
 STAMP = "%Y-%m-%d %H:%M:%S.%f UTC"
 
 
+def _student_env_tool():
+    """tools/student_env.py, the code behind ``make student-env`` (not a package)."""
+    spec = importlib.util.spec_from_file_location("student_env", ROOT / "tools" / "student_env.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+student_env_tool = _student_env_tool()
+
+
+# ------------------------------------------------------------------ the students' environment
+@pytest.fixture(scope="session")
+def student_env():
+    """``make student-env PREFIX=<tmp> EXCHANGE=<tmp>/exchange``, once per session: the
+    environment's folder and the exchange folder its ``nbgrader_config.py`` names (the
+    ``hub`` fixture creates and removes the exchange itself)."""
+    if os.geteuid() != 0:
+        pytest.fail("this test creates Linux users: run it as root (CI and the dev box do)")
+    for tool in ("make", "runuser"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"`{tool}` is missing: install the make/util-linux packages")
+    shared = Path(tempfile.mkdtemp(prefix="student-env-", dir="/tmp"))
+    os.chmod(shared, 0o755)  # mkdtemp makes it 700: students must reach PREFIX through it
+    prefix, exchange_root = shared / "env", shared / "exchange"
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            ["make", "-s", "student-env", f"PYTHON={sys.executable}", f"PREFIX={prefix}"]
+            + [f"EXCHANGE={exchange_root}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+        if proc.returncode != 0:
+            pytest.fail(f"make student-env failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        print(f"make student-env: {time.monotonic() - started:.0f} s\n{proc.stdout}")
+        yield prefix, exchange_root
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 # ------------------------------------------------------------------ running as a student
-def _not_traversable(path: Path) -> Path | None:
-    """The first folder on the way to ``path`` that other users cannot enter."""
-    for folder in [*reversed(path.parents), path]:
-        if not os.stat(folder).st_mode & stat.S_IXOTH:
-            return folder
-    return None
-
-
 class Students:
-    """Runs commands as real users, with the project's Python reachable for them."""
+    """Runs commands as real users, with the students' environment on their ``PATH``."""
 
-    def __init__(self, stage: Path) -> None:
-        venv = Path(sys.prefix)
-        blocked_venv = _not_traversable(venv / "bin")
-        if blocked_venv is not None:
+    def __init__(self, prefix: Path) -> None:
+        blocked = student_env_tool.not_traversable(prefix / "bin")
+        if blocked is not None:
             pytest.fail(
-                f"other users cannot enter {blocked_venv}, so students cannot run the venv "
-                f"{venv}: give it o+rx (chmod o+rx {blocked_venv}) or build the venv where "
-                "every user can read it"
+                f"other users cannot enter {blocked}: the students' environment is "
+                "not readable by them"
             )
-        self.base = Path(sys.base_prefix).resolve()
-        self.blocked = _not_traversable(self.base)
-        self.stage = stage
-        if self.blocked is not None:
-            probe = subprocess.run(
-                ["unshare", "--mount", "--propagation", "private", "--", "true"],
-                capture_output=True,
-                text=True,
-            )
-            if probe.returncode != 0:
-                pytest.fail(
-                    f"students cannot run Python: its installation {self.base} is under "
-                    f"{self.blocked}, which other users cannot enter, and this process may "
-                    f"not create a mount namespace to expose it ({probe.stderr.strip()}). "
-                    "Install Python where every user can read it (e.g. /usr/local or /opt)."
-                )
+        self.prefix = prefix
 
     def argv(self, user: str, *command: str) -> list[str]:
         home = pwd.getpwnam(user).pw_dir
-        inner = [
+        return [
             "runuser",
             "-u",
             user,
@@ -95,32 +115,9 @@ class Students:
             "-i",
             f"HOME={home}",
             f"USER={user}",
-            "PATH=/usr/local/bin:/usr/bin:/bin",
+            f"PATH={self.prefix}/bin:/usr/local/bin:/usr/bin:/bin",
             "LANG=C.UTF-8",
             *command,
-        ]
-        if self.blocked is None:
-            return inner
-        script = (
-            'set -e; mount --bind "$1" "$2"; '
-            'mount -t tmpfs -o mode=0755,size=1m tmpfs "$3"; '
-            'mkdir -p "$1"; mount --bind "$2" "$1"; mount -o remount,bind,ro "$1"; '
-            'shift 3; exec "$@"'
-        )
-        return [
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            script,
-            "sh",
-            str(self.base),
-            str(self.stage),
-            str(self.blocked),
-            *inner,
         ]
 
     def run(self, user: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -135,16 +132,9 @@ class Students:
             assert proc.returncode == 0, f"{user}: {command}\n{proc.stdout}\n{proc.stderr}"
         return proc
 
-    def nbgrader(self, user: str, *args: str, exchange_root: Path) -> subprocess.CompletedProcess:
-        return self.run(
-            user,
-            str(Path(sys.prefix) / "bin" / "python"),
-            "-m",
-            "nbgrader",
-            *args,
-            f"--Exchange.root={exchange_root}",
-            f"--course={COURSE}",
-        )
+    def nbgrader(self, user: str, *args: str) -> subprocess.CompletedProcess:
+        """The stock command, as a student types it in her server's terminal."""
+        return self.run(user, "nbgrader", *args)
 
     def sh(self, user: str, script: str, *args: str) -> subprocess.CompletedProcess:
         """A shell script as ``user``: what a student can do by hand in a terminal."""
@@ -152,34 +142,36 @@ class Students:
 
 
 @pytest.fixture
-def hub(tmp_path):
-    """Two real users (removed afterwards), a shared exchange folder every user can reach
-    (``/tmp`` based: pytest's own tmp folder is private to root), and the student runner."""
-    if os.geteuid() != 0:
-        pytest.fail("this test creates Linux users: run it as root (CI and the dev box do)")
+def users():
+    """Two real users (removed afterwards)."""
     for tool in ("useradd", "userdel", "runuser"):
         if shutil.which(tool) is None:
             pytest.fail(f"`{tool}` is missing: install the passwd/util-linux packages")
     suffix = secrets.token_hex(3)
-    users = {"ana": f"ana{suffix}", "ben": f"ben{suffix}"}
-    shared = Path(tempfile.mkdtemp(prefix="hub-exchange-", dir="/tmp"))
-    os.chmod(shared, 0o755)
-    exchange_root = shared / "exchange"
-    # As nbgrader's documentation sets it up: a folder every user can write into.
-    exchange_root.mkdir()
-    os.chmod(exchange_root, 0o777)
-    stage = shared / "stage"
-    stage.mkdir(mode=0o700)
+    names = {"ana": f"ana{suffix}", "ben": f"ben{suffix}"}
     created = []
     try:
-        for name in users.values():
+        for name in names.values():
             subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True)
             created.append(name)
-        yield users, exchange_root, Students(stage)
+        yield names
     finally:
         for name in created:
             subprocess.run(["userdel", "--remove", name], capture_output=True)
-        shutil.rmtree(shared, ignore_errors=True)
+
+
+@pytest.fixture
+def hub(student_env, users):
+    """The two users, the shared exchange folder every user can reach (``/tmp`` based:
+    pytest's own tmp folder is private to root), and the student runner."""
+    prefix, exchange_root = student_env
+    # As nbgrader's documentation sets it up: a folder every user can write into.
+    exchange_root.mkdir()
+    os.chmod(exchange_root, 0o777)
+    try:
+        yield users, exchange_root, Students(prefix)
+    finally:
+        shutil.rmtree(exchange_root, ignore_errors=True)
 
 
 def _instructor(root: Path, *args: str, exchange_root: Path) -> subprocess.CompletedProcess:
@@ -237,7 +229,7 @@ def test_students_cannot_choose_their_name_time_or_files_through_the_exchange(
     peer_canary = f"ben-canary-{secrets.token_hex(8)}"
 
     def hand_in(user: str) -> None:
-        students.nbgrader(user, "fetch_assignment", A, exchange_root=exchange_root)
+        students.nbgrader(user, "fetch_assignment", A)
         home = Path(pwd.getpwnam(user).pw_dir)
         students.sh(user, 'cp "$1" "$2"', str(home / A / NB), str(home / "blank.ipynb"))
         fetched = home / A / NB
@@ -251,7 +243,7 @@ def test_students_cannot_choose_their_name_time_or_files_through_the_exchange(
             )
             cell["source"] = "".join(cell["source"]) + f"\n# {peer_canary}\n"
         authoring.write_notebook(solved, fetched)  # the file stays the student's
-        students.nbgrader(user, "submit", A, exchange_root=exchange_root)
+        students.nbgrader(user, "submit", A)
 
     _both(hand_in, ana, ben)
     ana_home = Path(pwd.getpwnam(ana).pw_dir)
@@ -359,7 +351,7 @@ def test_students_cannot_choose_their_name_time_or_files_through_the_exchange(
 
     # ben fetches his feedback with the stock command; ana gets nothing of his
     _both(
-        lambda user: students.nbgrader(user, "fetch_feedback", A, exchange_root=exchange_root),
+        lambda user: students.nbgrader(user, "fetch_feedback", A),
         ana,
         ben,
     )
@@ -442,3 +434,98 @@ def test_the_collecting_users_own_folders_keep_their_name_but_not_their_claimed_
     assert "REFUSED" in proc.stdout + proc.stderr
     got = {r["claimed_student"]: r["kind"] for r in exchange.refusals(root, A)}
     assert got == {"dan": "backdated", "erin": "time", html_id: "unsafe-id"}
+
+
+# ------------------------------------------------------------------ what the environment holds
+def _solution_lines() -> set[str]:
+    """Distinctive lines of the solutions and hidden tests of source/ that are neither in
+    release/ nor in the student package's sources (a hidden test's ``for case in
+    hidden_cases(...)`` is in ``probe``'s documentation on purpose; that src/ holds no
+    solution is tests/test_no_solutions.py's)."""
+    public = [
+        "".join(cell["source"])
+        for path in (ROOT / "release").glob("*/*.ipynb")
+        for cell in authoring.read_notebook(path)["cells"]
+    ] + [path.read_text() for path in (ROOT / "src" / "attention_course").glob("*.py")]
+    public_text = "\n".join(public)
+    lines = set()
+    for path in (ROOT / "source").glob("*/*.ipynb"):
+        for cell in authoring.read_notebook(path)["cells"]:
+            inside = False
+            for line in "".join(cell["source"]).splitlines():
+                if "### BEGIN SOLUTION" in line or "### BEGIN HIDDEN TESTS" in line:
+                    inside = True
+                elif "### END SOLUTION" in line or "### END HIDDEN TESTS" in line:
+                    inside = False
+                elif inside and len(line.strip()) >= 30 and line.strip() not in public_text:
+                    lines.add(line.strip())
+    return lines
+
+
+def test_the_student_environment_is_readable_by_all_and_holds_no_grader_or_solution(
+    student_env, users
+):
+    """Every folder and file of the environment readable by every user; the student package
+    a copy (not a link into this repository); no grader, no judge, no source notebook, no
+    line of a solution or hidden test; formgrader off; the hub's single-user server there."""
+    prefix, _ = student_env
+    site = next(prefix.glob("lib/python3*/site-packages"))
+    unreadable, forbidden, scanned = [], [], []
+    judge_files = {p.name for p in (ROOT / "grader" / "attention_grader" / "judges").glob("*.py")}
+    judge_files.discard("__init__.py")
+    source_notebooks = {p.name for p in (ROOT / "source").glob("*/*.ipynb")}
+    for folder, dirs, files in os.walk(prefix):
+        for name in dirs + files:
+            path = Path(folder, name)
+            mode = path.lstat().st_mode
+            if stat.S_ISDIR(mode) and mode & 0o005 != 0o005:
+                unreadable.append(path)
+            elif stat.S_ISREG(mode) and not mode & stat.S_IROTH:
+                unreadable.append(path)
+            lowered = name.lower().replace("-", "_")
+            if (
+                lowered.startswith("attention_grader")
+                or name in judge_files | source_notebooks
+                or (name == "judges" and "attention" in folder)
+            ):
+                forbidden.append(path)
+            if stat.S_ISREG(mode) and (
+                name.endswith(".ipynb") or Path(folder).is_relative_to(prefix / "etc")
+            ):
+                scanned.append(path)
+    assert not unreadable, f"not readable by other users: {unreadable[:10]}"
+    assert not forbidden, forbidden
+
+    (dist,) = site.glob("attention_course-*.dist-info")
+    direct_url = json.loads((dist / "direct_url.json").read_text())
+    assert not direct_url.get("dir_info", {}).get("editable"), direct_url
+    record = [line.split(",")[0] for line in (dist / "RECORD").read_text().splitlines()]
+    scanned += [site / name for name in record if (site / name).is_file()]
+    for pth in site.glob("*.pth"):
+        assert str(ROOT) not in pth.read_text(), pth  # nothing imported from the repository
+    solutions = _solution_lines()
+    assert len(solutions) > 20  # the check below has something to find
+    for path in scanned:
+        text = path.read_text(errors="replace")
+        leaked = [line for line in solutions if line in text]
+        assert not leaked, (path, leaked[:3])
+
+    # as a student: the package from the environment, no grader, the hub's server is there,
+    # the students' nbgrader_config.py is read and formgrader is off
+    students = Students(prefix)
+    probe = (
+        "import importlib.util, json, attention_course, nbgrader.apps\n"
+        "print(json.dumps([attention_course.__file__,\n"
+        "                  importlib.util.find_spec('attention_grader') is None]))\n"
+    )
+    where, no_grader = json.loads(students.run(users["ana"], "python", "-c", probe).stdout)
+    assert Path(where).is_relative_to(prefix) and no_grader, (where, no_grader)
+    grader_import = students.run(
+        users["ana"], "python", "-c", "import attention_grader", check=False
+    )
+    assert "ModuleNotFoundError" in grader_import.stderr
+    assert students.run(users["ana"], "jupyterhub-singleuser", "--version").stdout.strip()
+    extensions = students.run(users["ana"], "jupyter", "server", "extension", "list")
+    listing = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", extensions.stdout + extensions.stderr).split())
+    assert "nbgrader.server_extensions.formgrader disabled" in listing, listing
+    assert "nbgrader.server_extensions.assignment_list enabled" in listing, listing
