@@ -127,7 +127,7 @@ clean:
 		reports .autograde.lock
 
 bench: $(STAMP)
-	$(BIN)/course bench $(if $(IMDB),--imdb "$(IMDB)") $(if $(MODELS),--models $(MODELS))
+	$(BIN)/course bench $(if $(IMDB),--imdb "$(IMDB)") $(if $(MODELS),--models $(MODELS)) $(if $(SEEDS),--seeds $(SEEDS))
 
 bench-grading: setup
 	$(BIN)/course bench-grading

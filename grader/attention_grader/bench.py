@@ -2,13 +2,20 @@
 
 Instructor-only. Trains the tf-idf baseline and each network of
 :mod:`attention_grader.imdb_models` in its full-run configuration (``FULL_RUN``), and prints
-one line per model::
+one line per model and seed::
 
-    model=<name> test_acc=<0.xxxx> train_s=<seconds> epochs=<n> seq_len=<n>
+    model=<name> seed=<s> val_acc=<0.xxxx> test_acc=<0.xxxx> train_s=<s> epochs=<n> seq_len=<n>
 
-Epochs are chosen by early stopping on a validation split carved from the training
-reviews (``FULL_RUN["val_fraction"]``); the test split is evaluated once per model.
-``train_s`` is the wall time of ``fit`` (vectorization and evaluation excluded).
+For one seed, every model learns from the same part of the training reviews; the rest
+(``FULL_RUN["val_fraction"]``) is the validation split, on which the epochs are chosen (early
+stopping) and on which settings are to be compared; the test split is evaluated once per model.
+``train_s`` is the wall time of ``fit`` (vectorization and evaluation excluded). With several
+seeds (``seeds=n``: seeds ``FULL_RUN["seed"]`` to ``FULL_RUN["seed"] + n - 1``; a seed sets the
+validation split, the initial weights and the order of the batches), one summary line per model
+follows, with the mean and the sample standard deviation over the seeds::
+
+    summary model=<name> seeds=<n> val_acc_mean=<0.xxxx> val_acc_sd=<0.xxxx>
+        test_acc_mean=<0.xxxx> test_acc_sd=<0.xxxx> train_s_mean=<s>     (on one line)
 """
 
 from __future__ import annotations
@@ -27,16 +34,32 @@ BENCH_MODELS = ("tfidf_logreg", *NEURAL_MODELS)
 @dataclass
 class BenchResult:
     model: str
+    val_acc: float
     test_acc: float
     train_s: float
     epochs: int
     seq_len: int
+    seed: int = 0
 
     def line(self) -> str:
         return (
-            f"model={self.model} test_acc={self.test_acc:.4f} train_s={self.train_s:.0f} "
-            f"epochs={self.epochs} seq_len={self.seq_len}"
+            f"model={self.model} seed={self.seed} val_acc={self.val_acc:.4f} "
+            f"test_acc={self.test_acc:.4f} train_s={self.train_s:.0f} epochs={self.epochs} "
+            f"seq_len={self.seq_len}"
         )
+
+
+def summary_line(results: list[BenchResult]) -> str:
+    """Mean and sample standard deviation over the seeds of one model's results."""
+    val = np.array([r.val_acc for r in results])
+    test = np.array([r.test_acc for r in results])
+    ddof = 1 if len(results) > 1 else 0
+    return (
+        f"summary model={results[0].model} seeds={len(results)} "
+        f"val_acc_mean={val.mean():.4f} val_acc_sd={val.std(ddof=ddof):.4f} "
+        f"test_acc_mean={test.mean():.4f} test_acc_sd={test.std(ddof=ddof):.4f} "
+        f"train_s_mean={np.mean([r.train_s for r in results]):.0f}"
+    )
 
 
 def _split_train(texts: list[str], labels: np.ndarray, fraction: float, seed: int):
@@ -48,12 +71,17 @@ def _split_train(texts: list[str], labels: np.ndarray, fraction: float, seed: in
 
 
 def tfidf_logreg(
-    train: tuple[list[str], np.ndarray], test: tuple[list[str], np.ndarray]
+    train: tuple[list[str], np.ndarray],
+    test: tuple[list[str], np.ndarray],
+    cfg: dict | None = None,
 ) -> BenchResult:
-    """TF-IDF of unigrams and bigrams + logistic regression (the classic baseline)."""
+    """TF-IDF of unigrams and bigrams + logistic regression (the classic baseline), fitted on
+    the training part, as notebook 05 does (the validation split is held out)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
+    cfg = {**FULL_RUN, **(cfg or {})}
+    train, val = _split_train(train[0], train[1], cfg["val_fraction"], cfg["seed"])
     start = time.perf_counter()
     vectorizer = TfidfVectorizer(
         preprocessor=standardize_text,
@@ -66,8 +94,13 @@ def tfidf_logreg(
     features = vectorizer.fit_transform(train[0])
     classifier = LogisticRegression(C=4.0, max_iter=2000).fit(features, train[1])
     train_s = time.perf_counter() - start
-    accuracy = float(np.mean(classifier.predict(vectorizer.transform(test[0])) == test[1]))
-    return BenchResult("tfidf_logreg", accuracy, train_s, 1, 0)
+
+    def accuracy(texts, labels) -> float:
+        return float(np.mean(classifier.predict(vectorizer.transform(texts)) == labels))
+
+    return BenchResult(
+        "tfidf_logreg", accuracy(*val), accuracy(*test), train_s, 1, 0, seed=cfg["seed"]
+    )
 
 
 def neural(
@@ -111,7 +144,9 @@ def neural(
     best = int(np.argmax(val_acc)) + 1
     log(f"  {name}: val_accuracy per epoch {[round(v, 4) for v in val_acc]} -> epoch {best}")
     _, test_acc = model.evaluate(dataset(test[0], test[1], False), verbose=0)
-    return BenchResult(name, float(test_acc), train_s, best, cfg["seq_len"])
+    return BenchResult(
+        name, float(val_acc[best - 1]), float(test_acc), train_s, best, cfg["seq_len"], cfg["seed"]
+    )
 
 
 def run_benchmark(
@@ -120,22 +155,32 @@ def run_benchmark(
     cfg: dict | None = None,
     limit: int | None = None,
     log: Callable[[str], None] = print,
+    seeds: int = 1,
 ) -> list[BenchResult]:
-    """Train every model of ``models`` on the official split and print its result line."""
+    """Train every model of ``models`` on the official split with ``seeds`` seeds, print a
+    result line per model and seed, then (several seeds) a summary line per model."""
     from attention_course.data import load_imdb
 
     models = list(models)
     unknown = sorted(set(models) - set(BENCH_MODELS))
     if unknown:
         raise ValueError(f"unknown models {unknown}; choose from {list(BENCH_MODELS)}")
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
     train = load_imdb("train", source=source, limit=limit)
     test = load_imdb("test", source=source, limit=limit)
+    cfg = {**FULL_RUN, **(cfg or {})}
     results = []
-    for name in models:
-        if name == "tfidf_logreg":
-            result = tfidf_logreg(train, test)
-        else:
-            result = neural(name, train, test, cfg, log=log)
-        print(result.line(), flush=True)
-        results.append(result)
+    for seed in range(cfg["seed"], cfg["seed"] + seeds):  # a complete set of models per seed
+        seeded = {**cfg, "seed": seed}
+        for name in models:
+            if name == "tfidf_logreg":
+                result = tfidf_logreg(train, test, seeded)
+            else:
+                result = neural(name, train, test, seeded, log=log)
+            print(result.line(), flush=True)
+            results.append(result)
+    if seeds > 1:
+        for name in models:
+            print(summary_line([r for r in results if r.model == name]), flush=True)
     return results

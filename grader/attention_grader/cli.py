@@ -264,8 +264,8 @@ def cmd_bench_sandbox(runs: int) -> int:
     return 0
 
 
-def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
-    """``make bench``: one result line per model (see attention_grader.bench)."""
+def cmd_bench(imdb: str | None, models: list[str] | None, seeds: int = 1) -> int:
+    """``make bench``: one result line per model and seed (see attention_grader.bench)."""
     import json
     import os
 
@@ -287,6 +287,7 @@ def cmd_bench(imdb: str | None, models: list[str] | None) -> int:
             source="real",
             cfg=overrides,
             log=lambda line: print(line, file=sys.stderr, flush=True),
+            seeds=seeds,
         )
     except (data.DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -378,6 +379,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="subset of tfidf_logreg gru gru_attention transformer (default: all)",
     )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="train every model with this many seeds (FULL_RUN's seed and the next ones) and "
+        "print the mean and standard deviation per model",
+    )
     return parser
 
 
@@ -397,7 +405,7 @@ def _run(root: Path, args: argparse.Namespace) -> int:
     if args.command == "demo":
         return cmd_demo(root, args)
     if args.command == "bench":
-        return cmd_bench(args.imdb, args.models)
+        return cmd_bench(args.imdb, args.models, args.seeds)
     if args.command == "bench-grading":
         return cmd_bench_grading(root, args.workers)
     if args.command == "bench-sandbox":
