@@ -6,6 +6,9 @@
                                         held back while a written answer waits:
                                         --allow-pending)
     course grades [--csv PATH]          export grades, print the score table and class report
+    course export [--map FILE]          grades for Canvas and Moodle (late penalty applied,
+                                        pending written answers left empty)
+    course similarity ASSIGNMENT        similar submissions (copydetect) in an HTML report
     course demo                         the whole cycle on three sample submissions
     course sync-notebooks               strip outputs, rewrite Colab badges and setup cells
     course bench                        the IMDB models of notebook 05 on the official split
@@ -111,10 +114,63 @@ def cmd_grades(root: Path, csv_path: Path) -> None:
     print(f"\nClass report (figures, item analysis, who to grade by hand): {page}")
 
 
+def cmd_export(root: Path, args: argparse.Namespace) -> int:
+    """``make export``: the Canvas and Moodle import files (see attention_grader.lms)."""
+    from . import lms
+
+    try:
+        mapping = lms.load_mapping(Path(args.map) if args.map else None)
+    except (OSError, lms.MappingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _apply_late_policy(root)
+    canvas, moodle = root / args.canvas, root / args.moodle
+    data = lms.export(root, canvas, moodle, mapping, allow_pending=args.allow_pending)
+    pending = sorted(f"{g.student}/{g.assignment}" for g in data.grades.values() if g.pending)
+    print(f"Canvas: {canvas}\nMoodle: {moodle}")
+    print(
+        f"{len(data.students)} students, {len(data.assignments)} assignments, late penalty applied"
+    )
+    if pending:
+        what = "exported as provisional" if args.allow_pending else "left EMPTY (pending)"
+        print(f"written answers not graded yet, {what}: {_names(pending)}")
+    unknown = sorted(set(mapping.students) - {p.id for p in data.students})
+    if unknown:
+        print(f"mapping: students not in the gradebook (ignored): {_names(unknown)}")
+    return 0
+
+
+def cmd_similarity(root: Path, args: argparse.Namespace) -> int:
+    """``make similarity A=...``: pairs of submissions sharing much code (a pointer for a
+    human, never a grade; see attention_grader.similarity)."""
+    from . import similarity
+
+    name = args.assignment
+    if name not in cycle.assignments(root):
+        print(f"error: no assignment {name} in source/", file=sys.stderr)
+        return 2
+    threshold = similarity.THRESHOLD if args.threshold is None else args.threshold
+    path = root / (args.out or f"reports/similarity_{name}.html")
+    result = similarity.write_report(root, name, path, threshold)
+    print(
+        f"{name}: {len(result.pairs)} pairs compared, {len(result.flagged)} flagged at "
+        f"{threshold:.0%} (a pointer for a human, never a grade)"
+    )
+    for pair in result.flagged:
+        print(f"  {pair.similarity:4.0%}  {pair.a}  {pair.b}")
+    if result.skipped:
+        print(f"too little code of their own to compare: {_names(result.skipped)}")
+    print(f"report: {path}")
+    return 0
+
+
 def _apply_late_policy(root: Path) -> None:
     """Late penalties on the final score (hand-graded points included), before anyone reads it."""
     with cycle.exclusive(root):
+        extended = cycle.apply_extensions(root)  # schedule.toml's, on submissions new since
         changed = late.apply_policy(root)
+    if extended:
+        print(f"extensions of schedule.toml applied: {', '.join(extended)}")
     if changed:
         print(f"late policy applied to the current scores: {changed} penalties changed")
 
@@ -360,6 +416,19 @@ def _parser() -> argparse.ArgumentParser:
             )
     p = sub.add_parser("grades")
     p.add_argument("--csv", default="grades.csv")
+    p = sub.add_parser("export", help="the grades as Canvas and Moodle import CSV files")
+    p.add_argument("--canvas", default="exports/canvas_grades.csv", help="Canvas CSV path")
+    p.add_argument("--moodle", default="exports/moodle_grades.csv", help="Moodle CSV path")
+    p.add_argument("--map", default=None, help="course ids -> LMS ids (TOML or CSV roster)")
+    p.add_argument(
+        "--allow-pending",
+        action="store_true",
+        help="export the current score of notebooks whose written answers wait (provisional)",
+    )
+    p = sub.add_parser("similarity", help="similar submissions of an assignment (copydetect)")
+    p.add_argument("assignment")
+    p.add_argument("--threshold", type=float, default=None, help="share of own code (0.5)")
+    p.add_argument("--out", default=None, help="default: reports/similarity_<assignment>.html")
     p = sub.add_parser("demo")
     _grading_options(p)
     sub.add_parser("sync-notebooks")
@@ -404,6 +473,10 @@ def _run(root: Path, args: argparse.Namespace) -> int:
         return 0
     if args.command == "demo":
         return cmd_demo(root, args)
+    if args.command == "export":
+        return cmd_export(root, args)
+    if args.command == "similarity":
+        return cmd_similarity(root, args)
     if args.command == "bench":
         return cmd_bench(args.imdb, args.models, args.seeds)
     if args.command == "bench-grading":

@@ -9,6 +9,7 @@ runs ``alembic`` from there when it creates a gradebook). Autograding goes throu
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import os
 import shutil
@@ -70,17 +71,73 @@ def release(root: Path, names: list[str] | None = None) -> list[Path]:
     return out
 
 
-def due_dates(root: Path) -> dict[str, str]:
-    """``{assignment: ISO 8601 due date}`` from ``schedule.toml`` (empty without one)."""
+def _schedule(root: Path) -> dict:
     path = root / "schedule.toml"
     if not path.exists():
         return {}
-    due = tomllib.loads(path.read_text(encoding="utf-8")).get("due", {})
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise CycleError(f"schedule.toml: {error}") from None
+
+
+def due_dates(root: Path) -> dict[str, str]:
+    """``{assignment: ISO 8601 due date}`` from ``schedule.toml`` (empty without one)."""
+    due = _schedule(root).get("due", {})
     return {name: str(when) for name, when in due.items()}
 
 
+def extension_dates(root: Path) -> dict[str, dict[str, str]]:
+    """``{assignment: {student: her own due date}}`` from ``[extensions]`` in ``schedule.toml``
+    (``[extensions."01_tokenization"] ana = "2027-01-20T23:59:00+01:00"``)."""
+    table = _schedule(root).get("extensions", {})
+    if not isinstance(table, dict):
+        raise CycleError("schedule.toml: [extensions] must be a table of assignments")
+    out: dict[str, dict[str, str]] = {}
+    for name, students in table.items():
+        if not isinstance(students, dict):
+            raise CycleError(
+                f'schedule.toml: [extensions."{name}"] must map student ids to due dates'
+            )
+        out[name] = {student: str(when) for student, when in students.items()}
+    return out
+
+
+def _utc(when: str, what: str) -> datetime.datetime:
+    """An ISO 8601 time with a UTC offset, as the naive UTC time nbgrader stores."""
+    try:
+        value = datetime.datetime.fromisoformat(when)
+    except ValueError:
+        raise CycleError(f"schedule.toml: {what}: {when!r} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise CycleError(f"schedule.toml: {what}: {when!r} needs a UTC offset (+01:00, Z)")
+    return value.astimezone(datetime.UTC).replace(tzinfo=None)
+
+
+def student_due_dates(root: Path) -> dict[tuple[str, str], datetime.datetime]:
+    """``{(assignment, student): her own due date}`` (naive UTC) from ``[extensions]`` of
+    ``schedule.toml``. An extension needs the assignment's due date and cannot end before
+    it."""
+    dues = due_dates(root)
+    out = {}
+    for name, students in extension_dates(root).items():
+        if name not in dues:
+            raise CycleError(f"schedule.toml: extensions of {name}, which has no due date in [due]")
+        due = _utc(dues[name], f"[due] {name}")
+        for student, when in students.items():
+            own = _utc(when, f'[extensions."{name}"] {student}')
+            if own < due:
+                raise CycleError(
+                    f'schedule.toml: [extensions."{name}"] {student}: {when} is before the '
+                    f"assignment's due date {dues[name]}"
+                )
+            out[name, student] = own
+    return out
+
+
 def set_due_dates(root: Path, names: list[str]) -> None:
-    """Write the due date of each assignment into the gradebook (none: never late)."""
+    """Write the due date of each assignment into the gradebook (none: never late), and the
+    students' extensions (:func:`apply_extensions`)."""
     from nbgrader.api import Gradebook
 
     from .gradebook import db_url
@@ -89,6 +146,39 @@ def set_due_dates(root: Path, names: list[str]) -> None:
     with Gradebook(db_url(root)) as gb:
         for name in names:
             gb.update_or_create_assignment(name, duedate=dates.get(name))
+    apply_extensions(root, names)
+
+
+def apply_extensions(root: Path, names: list[str] | None = None) -> list[str]:
+    """Give every submission of an assignment with a due date in ``schedule.toml`` the
+    extension ``[extensions]`` gives its student (none: no extension), in the gradebook
+    (nbgrader's per-submission ``extension``: its ``duedate`` and ``total_seconds_late``
+    include it). ``schedule.toml`` is the one place of extensions: one removed there is
+    removed here. A submission only exists once collected or autograded, so this runs at
+    release and again before every command that reads grades (``course grades``,
+    ``feedback``, ``export``), before the late policy is applied. Returns
+    ``student/assignment`` of the submissions whose extension changed."""
+    from nbgrader.api import Gradebook
+
+    from .gradebook import db_url
+
+    own = student_due_dates(root)
+    scheduled = set(due_dates(root))
+    changed = []
+    with Gradebook(db_url(root)) as gb:
+        for assignment in gb.assignments:
+            if assignment.name not in scheduled or (names and assignment.name not in names):
+                continue
+            if assignment.duedate is None:  # not released with its due date yet
+                continue
+            for submission in gb.assignment_submissions(assignment.name):
+                date = own.get((assignment.name, submission.student.id))
+                want = None if date is None else date - assignment.duedate
+                if submission.extension != want:
+                    submission.extension = want
+                    changed.append(f"{submission.student.id}/{assignment.name}")
+        gb.db.commit()
+    return changed
 
 
 def graded_submissions(root: Path, assignment: str) -> list[Path]:
