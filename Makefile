@@ -19,7 +19,7 @@ GRADING_FLAGS = $(foreach s,$(STUDENT),--student $(s)) $(if $(FORCE),--force) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 .PHONY: help setup system demo test test-fast lint release autograde feedback grades sync \
-	clean bench bench-grading hub student-env
+	clean bench bench-grading hub student-env export similarity
 
 help:
 	@echo "make demo           the whole nbgrader cycle on sample submissions (the main job)"
@@ -37,6 +37,10 @@ help:
 	@echo "make feedback       nbgrader generate_feedback (hidden tests scrubbed)"
 	@echo "                    (held back while a written answer waits: ALLOW_PENDING=1)"
 	@echo "make grades         grades.csv, score table, reports/class_report.html"
+	@echo "make export         exports/canvas_grades.csv + moodle_grades.csv for the LMS"
+	@echo "                    (MAP=lms.toml: course ids -> LMS ids; ALLOW_PENDING=1)"
+	@echo "make similarity A=assignment   similar submissions (copydetect) ->"
+	@echo "                    reports/similarity_<assignment>.html (THRESHOLD=0.5)"
 	@echo "make sync           strip notebooks, rewrite Colab badges/setup cells from pyproject.toml"
 	@echo "make bench          IMDB models of notebook 05 on the official split (IMDB=<archive or folder>)"
 	@echo "make bench-grading  grading speed of the sample submissions with 1 and 2 workers,"
@@ -118,6 +122,13 @@ feedback: $(STAMP)
 
 grades: $(STAMP)
 	$(BIN)/course grades
+
+export: $(STAMP)
+	$(BIN)/course export $(if $(MAP),--map "$(MAP)") $(if $(ALLOW_PENDING),--allow-pending)
+
+similarity: $(STAMP)
+	@test -n "$(A)" || { echo "error: make similarity needs A=<assignment>" >&2; exit 1; }
+	$(BIN)/course similarity $(A) $(if $(THRESHOLD),--threshold $(THRESHOLD))
 
 sync: $(STAMP)
 	$(BIN)/course sync-notebooks
