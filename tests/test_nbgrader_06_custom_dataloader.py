@@ -17,6 +17,8 @@ class TestCustomDataloader(NotebookSuite):
         "test_pad_sequences": 2,
         "test_window_loader": 3,
         "test_model_shapes": 1,
+        "test_conv_shapes": 1,
+        "test_conv_models": 3,
     }
     required = {
         "windows_cross_label_changes": "test_make_windows",
@@ -33,5 +35,12 @@ class TestCustomDataloader(NotebookSuite):
         "padded_keeps_input_dtype": "test_pad_sequences",
         "loader_ignores_seed": "test_window_loader",
         "loader_unseeded_generator": "test_window_loader",
+        # goal 5.9 with convolutions: padding and pooling arithmetic, Flatten vs pooling over time
+        "conv_shapes_same_padding": "test_conv_shapes",
+        "conv_shapes_pool_rounds_up": "test_conv_shapes",
+        "conv_same_padding": "test_conv_models",
+        "conv_pool_stride_one": "test_conv_models",
+        "pooled_model_flattens": "test_conv_models",
+        "pooled_model_fixed_length": "test_conv_models",
     }
     feedback_student = "mask_from_pad_values"

@@ -389,6 +389,150 @@ def split_normalize_window(X, y, train_fraction, window, stride):
         breaks=frozenset({"test_model_shapes"}),
         edits={"model_shapes": [('"gru": (None, 64, 32),', '"gru": (None, 32),')]},
     ),
+    # --- convolutions: shapes and parameters ---------------------------------------------------
+    "conv_shapes_same_padding": Mistake(
+        why="Conv1D lengths as with padding='same' (64 steps kept instead of 64 - 7 + 1 = 58)",
+        breaks=frozenset({"test_conv_shapes"}),
+        edits={
+            "conv_shapes": [
+                ('"conv": (None, 58, 16),', '"conv": (None, 64, 16),'),
+                ('"pool": (None, 14, 16),', '"pool": (None, 16, 16),'),
+                ('"flatten": (None, 224),', '"flatten": (None, 256),'),
+                ('"flatten_dense": 224 + 1', '"flatten_dense": 256 + 1'),
+            ]
+        },
+    ),
+    "conv_shapes_pool_rounds_up": Mistake(
+        why="MaxPooling1D's length rounded up (58 / 4 -> 15) instead of down",
+        breaks=frozenset({"test_conv_shapes"}),
+        edits={
+            "conv_shapes": [
+                ('"pool": (None, 14, 16),', '"pool": (None, 15, 16),'),
+                ('"flatten": (None, 224),', '"flatten": (None, 240),'),
+                ('"flatten_dense": 224 + 1', '"flatten_dense": 240 + 1'),
+            ]
+        },
+    ),
+    "conv_params_without_bias": Mistake(
+        why="Conv1D parameters without the biases (7 * 14 * 16)",
+        breaks=frozenset({"test_conv_shapes"}),
+        edits={"conv_shapes": [('"conv": 7 * 14 * 16 + 16', '"conv": 7 * 14 * 16')]},
+    ),
+    "conv_shapes_pool_over_filters": Mistake(
+        why="the pooling over time removes the filters instead of the steps: (None, 14)",
+        breaks=frozenset({"test_conv_shapes"}),
+        edits={"conv_shapes": [('"global_pool": (None, 16),', '"global_pool": (None, 14),')]},
+    ),
+    # --- convolutions: the models -----------------------------------------------------------
+    "conv_same_padding": Mistake(
+        why="Conv1D(..., padding='same'): the text asks for no padding",
+        breaks=frozenset({"test_conv_models"}),
+        edits={
+            "build_conv_models": [
+                ('activation="relu")(inputs)', 'activation="relu", padding="same")(inputs)')
+            ]
+        },
+    ),
+    "conv_pool_stride_one": Mistake(
+        why="MaxPooling1D(pool_size, strides=1): overlapping blocks instead of blocks of pool_size",
+        breaks=frozenset({"test_conv_models"}),
+        edits={
+            "build_conv_models": [
+                ("keras.layers.MaxPooling1D(pool_size)", "keras.layers.MaxPooling1D(pool_size, 1)")
+            ]
+        },
+    ),
+    "pooled_model_flattens": Mistake(
+        why="pooled_model copies flat_model: Flatten (and a fixed length) where the text asks "
+        "pooling over time",
+        breaks=frozenset({"test_conv_models"}),
+        edits={
+            "build_conv_models": [
+                (
+                    "pooled_inputs = keras.Input(shape=(None, n_channels))",
+                    "pooled_inputs = keras.Input(shape=(window, n_channels))",
+                ),
+                ("keras.layers.GlobalAveragePooling1D()", "keras.layers.Flatten()"),
+            ]
+        },
+    ),
+    "pooled_model_fixed_length": Mistake(
+        why="pooled_model pools over time but its input has the window's length: not any length",
+        breaks=frozenset({"test_conv_models"}),
+        edits={
+            "build_conv_models": [
+                (
+                    "pooled_inputs = keras.Input(shape=(None, n_channels))",
+                    "pooled_inputs = keras.Input(shape=(window, n_channels))",
+                )
+            ]
+        },
+    ),
+    "pooled_model_global_max": Mistake(
+        why="GlobalMaxPooling1D instead of the mean over time (GlobalAveragePooling1D)",
+        breaks=frozenset({"test_conv_models"}),
+        edits={
+            "build_conv_models": [
+                ("keras.layers.GlobalAveragePooling1D()", "keras.layers.GlobalMaxPooling1D()")
+            ]
+        },
+    ),
+    "conv_without_relu": Mistake(
+        why="Conv1D without activation='relu'",
+        breaks=frozenset({"test_conv_models"}),
+        edits={
+            "build_conv_models": [
+                (
+                    'keras.layers.Conv1D(filters, kernel_size, activation="relu")',
+                    "keras.layers.Conv1D(filters, kernel_size)",
+                )
+            ]
+        },
+    ),
+    "conv_models_output_logits": Mistake(
+        why="Dense(1) without the sigmoid: logits, not probabilities",
+        breaks=frozenset({"test_conv_models"}),
+        edits={
+            "build_conv_models": [
+                (
+                    'keras.layers.Dense(1, activation="sigmoid")(flat)',
+                    "keras.layers.Dense(1)(flat)",
+                ),
+                (
+                    'keras.layers.Dense(1, activation="sigmoid")(pooled)',
+                    "keras.layers.Dense(1)(pooled)",
+                ),
+            ]
+        },
+    ),
+    "conv_sizes_hard_coded": Mistake(
+        why="the sizes of Exercise 8 written in (Conv1D(16, 7), MaxPooling1D(4)), not the arguments",
+        breaks=frozenset({"test_conv_models"}),
+        edits={
+            "build_conv_models": [
+                ("keras.layers.Conv1D(filters, kernel_size,", "keras.layers.Conv1D(16, 7,"),
+                ("keras.layers.MaxPooling1D(pool_size)", "keras.layers.MaxPooling1D(4)"),
+            ]
+        },
+    ),
+    "conv_models_share_layers": Mistake(
+        why="one Conv1D and one MaxPooling1D used by both models, not each model's own layers",
+        breaks=frozenset({"test_conv_models"}),
+        replace={
+            "build_conv_models": """
+def build_conv_models(window, n_channels, filters, kernel_size, pool_size):
+    conv = keras.layers.Conv1D(filters, kernel_size, activation="relu")
+    pool = keras.layers.MaxPooling1D(pool_size)
+    flat_inputs = keras.Input(shape=(window, n_channels))
+    flat = keras.layers.Flatten()(pool(conv(flat_inputs)))
+    flat_model = keras.Model(flat_inputs, keras.layers.Dense(1, activation="sigmoid")(flat))
+    pooled_inputs = keras.Input(shape=(None, n_channels))
+    pooled = keras.layers.GlobalAveragePooling1D()(pool(conv(pooled_inputs)))
+    pooled_model = keras.Model(pooled_inputs, keras.layers.Dense(1, activation="sigmoid")(pooled))
+    return flat_model, pooled_model
+"""
+        },
+    ),
 }
 
 DEMO_MISTAKE = "scaler_fitted_on_all_data"
@@ -402,10 +546,14 @@ FAMILIES = [
     {"pad_sequences"},
     {"window_loader"},
     {"model_shapes"},
+    {"conv_shapes"},
+    {"build_conv_models"},
 ]
 
 # Correct in a different style: itertools.groupby, sliding_window_view, float64 statistics,
-# np.stack, a loader that draws a fresh permutation per epoch from a seeded generator.
+# np.stack, a loader that draws a fresh permutation per epoch from a seeded generator, lists
+# and arithmetic for the convolution's shapes, Sequential models with separate Activation
+# layers and Reshape instead of Flatten.
 ALTERNATIVE = {
     "find_segments": """
 import itertools
@@ -493,5 +641,26 @@ class WindowLoader(keras.utils.PyDataset):
     "model_shapes": """
 MODEL_SHAPES = {"inputs": [None, 64, 14], "gru": [None, 64, 32], "scores": [None, 64, 1],
                 "weights": [None, 64, 1], "pooled": [None, 32], "outputs": [None, 1]}
+""",
+    "conv_shapes": """
+_steps = (64 - 7 + 1) // 4
+CONV_SHAPES = {"conv": [None, 64 - 7 + 1, 16], "pool": [None, _steps, 16],
+               "flatten": [None, _steps * 16], "global_pool": [None, 16], "output": [None, 1]}
+CONV_PARAMS = {"conv": 1584, "flatten_dense": _steps * 16 + 1, "global_pool_dense": 17}
+""",
+    "build_conv_models": """
+def build_conv_models(window, n_channels, filters, kernel_size, pool_size):
+    def head(length, last):
+        return keras.Sequential([
+            keras.Input(shape=(length, n_channels)),
+            keras.layers.Conv1D(filters=filters, kernel_size=kernel_size, padding="valid"),
+            keras.layers.Activation("relu"),
+            keras.layers.MaxPooling1D(pool_size=pool_size, strides=pool_size),
+            last,
+            keras.layers.Dense(1),
+            keras.layers.Activation("sigmoid"),
+        ])
+
+    return head(window, keras.layers.Reshape((-1,))), head(None, keras.layers.GlobalAveragePooling1D())
 """,
 }

@@ -930,3 +930,314 @@ class ModelShapes(Check):
                 "return_sequences=True keeps the time axis; Dense acts on the last "
                 "axis; pooling sums over time.",
             )
+
+
+# ------------------------------------------------------------------------ convolutions
+
+
+def _conv_lengths(window: int, kernel_size: int, pool_size: int) -> tuple[int, int]:
+    """Steps after Conv1D (no padding) and after MaxPooling1D (stride = pool size)."""
+    conv = window - kernel_size + 1
+    return conv, conv // pool_size
+
+
+@register
+class ConvShapes(Check):
+    """CONV_SHAPES and CONV_PARAMS for window 64, 14 channels, Conv1D(16, 7), pool 4."""
+
+    notebook, cell = NB, "test_conv_shapes"
+    sizes = {"window": 64, "n_channels": 14, "filters": 16, "kernel_size": 7, "pool_size": 4}
+
+    def cases(self):
+        yield case("CONV_SHAPES and CONV_PARAMS", **self.sizes)
+
+    def expected(self, inputs):
+        f, k, c = inputs["filters"], inputs["kernel_size"], inputs["n_channels"]
+        conv, pooled = _conv_lengths(inputs["window"], k, inputs["pool_size"])
+        shapes = {
+            "conv": (None, conv, f),
+            "pool": (None, pooled, f),
+            "flatten": (None, pooled * f),
+            "global_pool": (None, f),
+            "output": (None, 1),
+        }
+        params = {
+            "conv": k * c * f + f,
+            "flatten_dense": pooled * f + 1,
+            "global_pool_dense": f + 1,
+        }
+        return {"shapes": shapes, "params": params}
+
+    def _clues(self, inputs) -> dict[tuple[str, Any], str]:
+        """Wrong values a typical mistake gives, and what they mean."""
+        f, k, c, w, p = (
+            inputs[n] for n in ("filters", "kernel_size", "n_channels", "window", "pool_size")
+        )
+        conv = w - k + 1
+        up = -(-conv // p)
+        return {
+            ("conv", (None, w, f)): "that is the length with padding='same'; without padding "
+            "the kernel fits window - kernel_size + 1 times.",
+            ("conv", (None, w - k, f)): "the kernel fits window - kernel_size + 1 times (the "
+            "last position ends exactly at the last step).",
+            ("conv", (None, conv, c)): "Conv1D outputs one value per filter: the last axis is "
+            "filters, not the input channels.",
+            ("pool", (None, up, f)): "MaxPooling1D drops the leftover steps: floor((window - "
+            "kernel_size + 1) / pool_size), not rounded up.",
+            ("pool", (None, conv - p + 1, f)): "MaxPooling1D(pool_size) moves by pool_size "
+            "steps (strides defaults to pool_size), not by 1.",
+            ("global_pool", (None, conv // p)): "pooling over time averages each filter over "
+            "the steps: the time axis goes, the filters stay.",
+            ("params", ("conv", k * c * f)): "every filter has a bias too: + filters.",
+            ("params", ("conv", k * f + f)): "each filter's kernel spans all input channels: "
+            "kernel_size x n_channels weights per filter.",
+        }
+
+    def judge(self, case, got, want):
+        shapes, params = got.raw("shapes"), got.raw("params")
+        clues = self._clues(case.inputs)
+        for name, value, expected in (
+            ("CONV_SHAPES", shapes, want["shapes"]),
+            ("CONV_PARAMS", params, want["params"]),
+        ):
+            if not isinstance(value, dict):
+                fail(f"{name} should be a dict, got {describe(value)}.")
+            missing = [key for key in expected if key not in value]
+            if missing:
+                fail(
+                    f"{name} has no key {missing[0]!r}.", f"keep exactly the keys {list(expected)}."
+                )
+        for key, shape in want["shapes"].items():
+            predicted = shapes[key]
+            name = f"CONV_SHAPES[{key!r}]"
+            if not isinstance(predicted, (tuple, list)) or not all(
+                d is None or _is_int(d) for d in predicted
+            ):
+                fail(
+                    f"{name} should be a shape (a tuple of ints, None for the batch), got "
+                    f"{describe(predicted)}."
+                )
+            predicted = tuple(None if d is None else int(d) for d in predicted)
+            check_equal(
+                predicted,
+                shape,
+                name=name,
+                hint=clues.get((key, predicted))
+                or "use the table above the exercise: (batch, steps, filters) after Conv1D and "
+                "MaxPooling1D, (batch, features) after Flatten and the pooling over time.",
+            )
+        for key, count in want["params"].items():
+            value = params[key]
+            name = f"CONV_PARAMS[{key!r}]"
+            if not _is_int(value):
+                fail(f"{name} should be an int, got {describe(value)}.")
+            check_equal(
+                int(value),
+                count,
+                name=name,
+                hint=clues.get(("params", (key, int(value))))
+                or "Conv1D: kernel_size x n_channels x filters weights + filters biases; Dense(1): "
+                "one weight per input feature + 1 bias.",
+            )
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def ref_conv_features(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, pool: int) -> np.ndarray:
+    """relu(Conv1D without padding), then MaxPooling1D(pool): (B, T, C) -> (B, T', filters)."""
+    x = np.asarray(x, dtype=np.float64)
+    k = kernel.shape[0]
+    steps = x.shape[1] - k + 1
+    conv = np.stack(
+        [np.einsum("bkc,kcf->bf", x[:, t : t + k], kernel) for t in range(steps)], axis=1
+    )
+    conv = _relu(conv + bias)
+    pooled = steps // pool
+    return conv[:, : pooled * pool].reshape(len(x), pooled, pool, -1).max(axis=2)
+
+
+def ref_conv_models(inputs: dict) -> dict[str, list[np.ndarray]]:
+    pool = inputs["pool_size"]
+    kernel, bias, dense, dense_bias = (np.asarray(w, np.float64) for w in inputs["flat_weights"])
+    flat = [
+        _sigmoid(ref_conv_features(x, kernel, bias, pool).reshape(len(x), -1) @ dense + dense_bias)
+        for x in inputs["flat_inputs"]
+    ]
+    kernel, bias, dense, dense_bias = (np.asarray(w, np.float64) for w in inputs["pooled_weights"])
+    pooled = [
+        _sigmoid(ref_conv_features(x, kernel, bias, pool).mean(axis=1) @ dense + dense_bias)
+        for x in inputs["pooled_inputs"]
+    ]
+    return {"flat": flat, "pooled": pooled}
+
+
+def _collapse(shapes: list) -> list:
+    """Consecutive equal shapes once (an Activation or Dropout layer keeps its input's shape)."""
+    out: list = []
+    for shape in shapes:
+        if not out or out[-1] != shape:
+            out.append(shape)
+    return out
+
+
+def _conv_weights(rng, kernel_size: int, channels: int, filters: int, features: int) -> list:
+    """Conv1D kernel and bias, Dense kernel and bias (the order of model.set_weights)."""
+    return [
+        rng.normal(scale=0.5, size=(kernel_size, channels, filters)).astype("float32"),
+        rng.normal(scale=0.3, size=(filters,)).astype("float32"),
+        rng.normal(scale=0.5, size=(features, 1)).astype("float32"),
+        rng.normal(scale=0.3, size=(1,)).astype("float32"),
+    ]
+
+
+@register
+class ConvModels(Check):
+    notebook, cell = NB, "test_conv_models"
+    sizes = [  # window, n_channels, filters, kernel_size, pool_size
+        (64, 14, 16, 7, 4),
+        (30, 3, 5, 4, 3),
+        (50, 2, 4, 5, 4),
+        (20, 6, 3, 3, 5),
+    ]
+
+    def cases(self):
+        rng = np.random.default_rng(66)
+        for window, channels, filters, kernel_size, pool_size in self.sizes:
+            _, pooled = _conv_lengths(window, kernel_size, pool_size)
+
+            shortest = kernel_size + pool_size - 1  # one pooled step
+            lengths = [window, window + 2 * pool_size + 1, shortest, 3 * window + 1]
+            yield case(
+                f"build_conv_models(window={window}, n_channels={channels}, filters={filters}, "
+                f"kernel_size={kernel_size}, pool_size={pool_size})",
+                window=window,
+                n_channels=channels,
+                filters=filters,
+                kernel_size=kernel_size,
+                pool_size=pool_size,
+                flat_weights=_conv_weights(rng, kernel_size, channels, filters, pooled * filters),
+                pooled_weights=_conv_weights(rng, kernel_size, channels, filters, filters),
+                flat_inputs=[rng.normal(size=(3, window, channels)).astype("float32")],
+                pooled_inputs=[
+                    rng.normal(size=(2, n, channels)).astype("float32") for n in lengths
+                ],
+            )
+
+    def expected(self, inputs):
+        return ref_conv_models(inputs)
+
+    def error_hint(self, error):
+        if "NotImplementedError" in error.type_name:
+            return "replace `raise NotImplementedError()` in build_conv_models."
+        if "incompatible with the layer" in error.message:
+            return (
+                "pooled_model must read windows of any length: keras.Input(shape=(None, "
+                "n_channels)), and pooling over time (not Flatten) before the Dense layer."
+            )
+        if "multiple inbound nodes" in error.message or "inbound" in error.message:
+            return "build each model from its own new layers."
+        return None
+
+    def judge(self, case, got, want):
+        out = got.raw("out")
+        if not isinstance(out, dict) or set(out) != {"flat", "pooled"}:
+            fail(
+                f"{case.label}: expected two models (flat_model, pooled_model), got "
+                f"{describe(out)}."
+            )
+        i = case.inputs
+        f, c = i["filters"], i["n_channels"]
+        conv, pooled = _conv_lengths(i["window"], i["kernel_size"], i["pool_size"])
+        conv_params = i["kernel_size"] * c * f + f
+        specs = {
+            "flat": (
+                (None, i["window"], c),
+                [(None, conv, f), (None, pooled, f), (None, pooled * f), (None, 1)],
+                [conv_params, pooled * f + 1],
+                "keras.Input(shape=(window, n_channels)), Conv1D(filters, kernel_size, "
+                "activation='relu') without padding, MaxPooling1D(pool_size), Flatten(), "
+                "Dense(1, activation='sigmoid')",
+            ),
+            "pooled": (
+                (None, None, c),
+                [(None, None, f), (None, f), (None, 1)],
+                [conv_params, f + 1],
+                "keras.Input(shape=(None, n_channels)), Conv1D(filters, kernel_size, "
+                "activation='relu') without padding, MaxPooling1D(pool_size), "
+                "GlobalAveragePooling1D(), Dense(1, activation='sigmoid')",
+            ),
+        }
+        for name, (input_shape, shapes, params, layers) in specs.items():
+            self._judge_model(
+                case,
+                got,
+                f"{name}_model",
+                out[name],
+                want[name],
+                input_shape,
+                shapes,
+                params,
+                layers,
+            )
+
+    def _judge_model(self, case, got, name, seen, want, input_shape, shapes, params, layers):
+        where = f"{name} of {case.label}"
+        if isinstance(seen, wire.Raised):
+            fail(f"{where}: your code raised {seen!r}", self.error_hint(seen))
+        if not isinstance(seen, dict):
+            fail(f"{where}: the hidden check reported a malformed result.")
+        hint = f"{name}: {layers}."
+        reported = Observed(seen, where, self)
+        got_input = reported.raw("input")
+        if not isinstance(got_input, (tuple, list)):
+            fail(f"{where}: its input shape is {describe(got_input)}, not a shape.", hint)
+        got_input = tuple(None if d is None else int(d) for d in got_input)
+        if name == "pooled_model" and len(got_input) == 3 and got_input[1] is not None:
+            fail(
+                f"{where}: its input has shape {got_input}: it reads windows of "
+                f"{got_input[1]} steps only, not windows of any length.",
+                "keras.Input(shape=(None, n_channels)) leaves the length open; pooling over "
+                "time (GlobalAveragePooling1D) gives filters values whatever the length.",
+            )
+        check_equal(got_input, input_shape, name=f"input shape of {where}", hint=hint)
+        got_shapes = []
+        for k, shape in enumerate(reported.raw("shapes")):
+            if isinstance(shape, wire.Raised):
+                fail(
+                    f"{where}: the output shape of its layer {k} cannot be read ({shape!r}).",
+                    "build each model from its own new layers (a layer used in two models "
+                    "has two outputs).",
+                )
+            got_shapes.append(tuple(None if d is None else int(d) for d in shape))
+        check_equal(
+            _collapse(got_shapes),
+            _collapse(shapes),
+            name=f"output shapes of the layers of {where}",
+            hint=f"{hint} Without padding Conv1D keeps window - kernel_size + 1 steps; "
+            "MaxPooling1D(pool_size) moves by pool_size and drops the leftover steps.",
+        )
+        counts = [int(n) for n in reported.raw("params") if _is_int(n) and int(n) > 0]
+        check_equal(counts, params, name=f"parameters per layer of {where}", hint=hint)
+        reported.raw("set_weights")  # fails with the error if the weights do not fit
+        outputs = reported.raw("outputs")
+        inputs = case.inputs[name.replace("_model", "_inputs")]
+        for x, value, expected in zip(inputs, outputs, want, strict=True):
+            what = f"{where} on windows of shape {x.shape}"
+            if isinstance(value, wire.Raised):
+                fail(f"{what}: your code raised {value!r}", self.error_hint(value) or hint)
+            check_close(
+                _ndarray(value, what, "f", "floats"),
+                expected,
+                name=what,
+                rtol=1e-4,
+                atol=1e-5,
+                hint=f"{hint} With the test's weights (loaded in the order Conv1D kernel, "
+                "Conv1D bias, Dense kernel, Dense bias) the outputs differ: check the relu, "
+                "the pooling and the sigmoid.",
+            )
