@@ -461,3 +461,26 @@ def test_no_student_script_runs_in_formgrader_or_feedback(course, browser):
         time.sleep(0.2)
     assert page.js("document.title") == f"{TITLE_PREFIX}control"
     assert _pwned_files(course) == ["pwned-control.txt"]
+
+
+def test_formgrader_shows_the_rubric_before_the_written_answer(course, browser):
+    """In formgrader's page of a written answer, the rubric panel comes before the answer
+    box (in the page's order), and no heading shows the mark scheme's markers."""
+    page, base = browser
+    ids = _submission_ids(course)
+    page.open(f"{base}/formgrader/submissions/{ids[(A02, 'solution')]}/")
+    found = page.js(
+        """(() => {
+        const rubric = Array.from(document.querySelectorAll('.course-rubric'))
+            .filter(e => e.innerText.includes('Rubric (4 points)'));
+        const box = document.querySelector('.nbgrader_cell input.score#ethics_answer')
+            .closest('.nbgrader_cell');
+        const headings = Array.from(document.querySelectorAll('h1,h2,h3,h4,h5,h6'))
+            .map(h => h.innerText).filter(t => t.includes('MARK SCHEME'));
+        return {rubrics: rubric.length, headings: headings,
+                before: rubric.length > 0 &&
+                    !!(rubric[0].compareDocumentPosition(box) & Node.DOCUMENT_POSITION_FOLLOWING),
+                text: document.body.innerText.includes('BEGIN MARK SCHEME')};
+    })()"""
+    )
+    assert found == {"rubrics": 1, "headings": [], "before": True, "text": False}, found

@@ -57,7 +57,7 @@ from nbconvert.filters.markdown_mistune import MarkdownWithMath
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_locked
 
-from . import compat
+from . import compat, rubrics
 
 _NBGRADER_TEMPLATES = (
     Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
@@ -68,7 +68,10 @@ templates (``formgrade`` for formgrader, ``feedback`` for generate_feedback)."""
 TEMPLATE_PATHS = [str(_NBGRADER_TEMPLATES)]
 """``HTMLExporter.extra_template_paths``: lets the override import nbgrader's macros by
 their path (``formgrade/formgrade_macros.html.j2``)."""
-TEMPLATE_FILTERS = {"course_escape_strings": "attention_grader.outputs.escape_strings"}
+TEMPLATE_FILTERS = {
+    "course_escape_strings": "attention_grader.outputs.escape_strings",
+    **rubrics.FILTERS,  # the rubric before the answer it grades (templates/formgrade/index)
+}
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif")
 SVG_NOTE = "[SVG image removed by the course's output gate; only PNG/JPEG/GIF images are shown]"
