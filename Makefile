@@ -37,7 +37,7 @@ help:
 	@echo "make feedback       nbgrader generate_feedback (hidden tests scrubbed)"
 	@echo "                    (held back while a written answer waits: ALLOW_PENDING=1)"
 	@echo "make grades         grades.csv, score table, reports/class_report.html"
-	@echo "make export         exports/canvas_grades.csv + moodle_grades.csv for the LMS"
+	@echo "make export         reports/canvas_grades.csv + moodle_grades.csv for the LMS"
 	@echo "                    (MAP=lms.toml: course ids -> LMS ids; ALLOW_PENDING=1)"
 	@echo "make similarity A=assignment   similar submissions (copydetect) ->"
 	@echo "                    reports/similarity_<assignment>.html (THRESHOLD=0.5)"

@@ -404,6 +404,7 @@ def test_mistake_key_cuts_the_students_values():
         None,
     )
     assert len(reports.mistake_key("x" * 5000)[0]) <= 240
+    assert reports.mistake_key("f: \x1b[2Jcleared\x07") == ("f: [2Jcleared", None)
 
 
 def test_score_figure_shows_every_submission_and_marks_the_maximum():

@@ -417,8 +417,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grades")
     p.add_argument("--csv", default="grades.csv")
     p = sub.add_parser("export", help="the grades as Canvas and Moodle import CSV files")
-    p.add_argument("--canvas", default="exports/canvas_grades.csv", help="Canvas CSV path")
-    p.add_argument("--moodle", default="exports/moodle_grades.csv", help="Moodle CSV path")
+    p.add_argument("--canvas", default="reports/canvas_grades.csv", help="Canvas CSV path")
+    p.add_argument("--moodle", default="reports/moodle_grades.csv", help="Moodle CSV path")
     p.add_argument("--map", default=None, help="course ids -> LMS ids (TOML or CSV roster)")
     p.add_argument(
         "--allow-pending",

@@ -238,6 +238,8 @@ def verdict_messages(root: Path, assignment: str) -> dict[str, dict[str, str]]:
         ]
     for student, notebook in pairs:
         per = out.setdefault(student, {})
+        if "/" in student or student in (".", "..") or "/" in notebook:
+            continue  # (stock nbgrader takes ids from folder names: never a path)
         path = root / "autograded" / student / assignment / f"{notebook}.ipynb"
         for cell in _cells(path):
             meta = _nbgrader_meta(cell)

@@ -258,6 +258,9 @@ _MAX_TEXT = 240
 
 
 def _clip(text: str) -> str:
+    """One line of at most ``_MAX_TEXT`` characters, without control characters (a terminal
+    shows the text report)."""
+    text = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
     text = " ".join(text.split())
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
 
