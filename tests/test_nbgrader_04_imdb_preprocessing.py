@@ -35,5 +35,6 @@ class TestImdbPreprocessing(NotebookSuite):
         "fixed_seed": "test_make_dataset",
         "drops_last_batch_when_training": "test_make_dataset",
         "no_prefetch": "test_make_dataset",
+        "standardized_as_adapt_hands_it": "test_pipeline_shapes",
     }
     feedback_student = "greedy_tag_pattern"

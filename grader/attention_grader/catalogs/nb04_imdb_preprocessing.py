@@ -424,6 +424,12 @@ def make_dataset(ids, labels, batch_size, training, seed=0):
             "pipeline_shapes": [('"standardized": (BATCH,),', '"standardized": (BATCH, SEQ_LEN),')]
         },
     ),
+    "standardized_as_adapt_hands_it": Mistake(
+        why="standardized shape (batch, 1), the shape adapt hands standardize, instead of what "
+        "the vectorizer's call on the (batch,) texts gives: (batch,)",
+        breaks=frozenset({"test_pipeline_shapes"}),
+        edits={"pipeline_shapes": [('"standardized": (BATCH,),', '"standardized": (BATCH, 1),')]},
+    ),
     "labels_as_a_column": Mistake(
         why="labels shape (batch, 1) instead of (batch,)",
         breaks=frozenset({"test_pipeline_shapes"}),

@@ -316,7 +316,7 @@ _RULE_OF = {text: rule for group in RULE_TEXTS.values() for text, rule in group}
 
 SHAPED = [
     ("a (2, 2) tensor", [["A<br />B", "’Tis"], ["C. D", "''"]]),
-    ("a (3, 1) tensor, as TextVectorization passes it", [["Nice<br />film"], ["x"], ["Y!"]]),
+    ("a (3, 1) tensor, as TextVectorization.adapt hands it", [["Nice<br />film"], ["x"], ["Y!"]]),
     ("a scalar tensor", "Scalar INPUT!"),
 ]
 GRAPH_TEXTS = ["Graph <b>MODE</b>!", "Don’t stop", "«x»", "Y…"]
@@ -372,8 +372,9 @@ class Standardize(Check):
             fail(
                 f"{case.label}: the output has shape {tuple(shape or ())}, the input "
                 f"{tuple(want['shape'])}.",
-                "a string tensor in, a string tensor of the same shape out: use elementwise "
-                "tf.strings operations, do not reshape, split or join.",
+                "a string tensor of any shape in, the same shape out: tf.strings.lower, "
+                "regex_replace and strip work elementwise and keep the shape; do not reshape "
+                "or squeeze the input.",
             )
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             fail(f"{case.label}: the output should hold UTF-8 strings, got {_nice(texts)}.")
@@ -1003,7 +1004,9 @@ class PipelineShapes(Check):
     notebook, cell = NB, "test_pipeline_shapes"
     hints = {
         "raw_texts": "one string per review: (BATCH,).",
-        "standardized": "standardize maps strings to strings of the same shape: (BATCH,).",
+        "standardized": "the vectorizer's call hands standardize the (BATCH,) texts as they "
+        "came, and standardize keeps the shape: (BATCH,) (only adapt on a list of texts hands "
+        "it (N, 1)).",
         "ids": "TextVectorization adds the sequence axis: (BATCH, SEQ_LEN).",
         "labels": "one label per review: (BATCH,).",
         "embedded": "the embedding adds a feature axis of size 64: (BATCH, SEQ_LEN, 64).",
