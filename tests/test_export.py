@@ -126,6 +126,11 @@ def test_mapping_from_a_csv_roster_and_refusals(tmp_path):
     with pytest.raises(lms.MappingError, match="ana"):
         lms.load_mapping(worse)
     assert lms.number(14.4) == "14.4" and lms.number(3.0) == "3" and lms.number(1 / 3) == "0.3333"
+    # without a mapping entry: nbgrader's lms_user_id, else the course id
+    nobody = lms.LmsMap()
+    assert nobody.student(lms.Person("cai", lms_user_id="L-7")).id == "L-7"
+    assert nobody.student(lms.Person("cai")) == lms.LmsStudent(id="cai", login="cai")
+    assert mapping.student(lms.Person("ana", lms_user_id="L-1")).id == "S-9"  # mapping wins
 
 
 def test_course_export_command(course, tmp_path, capsys):  # noqa: F811
