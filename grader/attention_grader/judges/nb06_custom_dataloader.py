@@ -1220,7 +1220,9 @@ class ConvModels(Check):
             _collapse(shapes),
             name=f"output shapes of the layers of {where}",
             hint=f"{hint} Without padding Conv1D keeps window - kernel_size + 1 steps; "
-            "MaxPooling1D(pool_size) moves by pool_size and drops the leftover steps.",
+            "MaxPooling1D(pool_size) moves by pool_size and drops the leftover steps. A layer "
+            "used by both models reports the shapes of its first model: build each model from "
+            "its own new layers.",
         )
         counts = [int(n) for n in reported.raw("params") if _is_int(n) and int(n) > 0]
         check_equal(counts, params, name=f"parameters per layer of {where}", hint=hint)
