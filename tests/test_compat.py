@@ -234,3 +234,59 @@ def test_attachment_renderer_asks_for_each_image():
     )
     assert asked == ["attachment:gone.svg", "attachment:kept.png"]
     assert "gone.svg" not in html and f"data:image/png;base64,{png}" in html
+
+
+# ------------------------------------------------------------- the import system (CPython)
+
+
+def test_stash_brings_back_the_same_module_without_running_it(tmp_path, monkeypatch):
+    """``_zygote._Stash`` (the kernel template's hidden modules) relies on the import system:
+    a meta path finder's spec whose loader's ``create_module`` returns an existing module gets
+    that very object (it is not run again, ``__file__`` and ``__path__`` stay, ``__spec__`` is
+    the finder's until ``exec_module`` puts the module's own back), a submodule's import
+    imports its parent first, and ``importlib.util.find_spec`` asks the finder too."""
+    import importlib.util
+    import random
+    import sys
+
+    from attention_grader import sandbox
+
+    package = tmp_path / "stashed_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("RUNS = [1]\n")
+    (package / "sub.py").write_text("from . import RUNS\nRUNS.append(2)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = importlib.util.spec_from_file_location(
+        "_zygote_under_test", sandbox.LAUNCHER.with_name("_zygote.py")
+    )
+    zygote = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(zygote)
+
+    import stashed_pkg.sub  # noqa: F401 - imported to be stashed
+
+    top, sub = sys.modules["stashed_pkg"], sys.modules["stashed_pkg.sub"]
+    own = (top.__spec__, top.__file__, list(top.__path__), sub.__spec__)
+    stash = zygote._Stash([{"stashed_pkg"}], [1])
+    try:
+        stash.hide()
+        assert "stashed_pkg" not in sys.modules and "stashed_pkg.sub" not in sys.modules
+        random.seed(7)
+        random.getrandbits(32)
+        expected = random.getstate()
+        random.seed(7)
+        import stashed_pkg.sub as again  # noqa: F811 - the point: the same module comes back
+
+        assert again is sub and sys.modules["stashed_pkg"] is top
+        assert (top.__spec__, top.__file__, list(top.__path__), sub.__spec__) == own
+        assert top.RUNS == [1, 2]  # neither ran again
+        assert random.getstate() == expected  # the recorded draw was made again
+        sys.meta_path.remove(stash)
+        stash = zygote._Stash([{"stashed_pkg"}], [0])
+        stash.hide()
+        assert importlib.util.find_spec("stashed_pkg") is not None  # finding is not loading
+        assert importlib.import_module("stashed_pkg") is top and top.RUNS == [1, 2]
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(stash)
+        for name in ("stashed_pkg", "stashed_pkg.sub"):
+            sys.modules.pop(name, None)

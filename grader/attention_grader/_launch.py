@@ -4,15 +4,20 @@
 resource limits, then become bubblewrap.
 ``inner SETTINGS -- kernel ...`` (inside the sandbox): give up root if the grader ran as
 root (switch to the sandbox's own uid, no capabilities, no new privileges), copy the
-submission's files into the private home folder, then become the kernel.
+submission's files into the private home folder, then become the kernel; or, with ``hold``
+in SETTINGS (the kernel comes from the worker's warm template, see ``_zygote.py``), hold the
+sandbox open as its init until that kernel ends (:func:`hold`).
 """
 
+import contextlib
 import ctypes
 import json
 import os
 import resource
+import select
 import shutil
 import sys
+import time
 
 PR_SET_NO_NEW_PRIVS = 38
 
@@ -69,11 +74,46 @@ def inner(settings: dict, argv: list) -> None:
             shutil.copytree(path, target, symlinks=True)
         else:
             shutil.copy(path, target)
-    os.execv(argv[0], argv)
+    if settings.get("hold"):
+        hold(settings["hold"])
+    else:
+        os.execv(argv[0], argv)
+
+
+def hold(fifo: str) -> None:
+    """As the sandbox's init (bubblewrap's ``--as-pid-1``): create the FIFO (it appears,
+    atomically renamed, once its read end is open: the grader waits for it), read the kernel's
+    pid from it (the kernel writes it first, before any of its own code runs), reap every
+    process the sandbox orphans, and exit with the kernel's status when the kernel ends (as
+    bubblewrap's own init does with its command), which ends the sandbox."""
+    fresh = f"{fifo}.new"
+    os.mkfifo(fresh, 0o600)
+    fd = os.open(fresh, os.O_RDONLY | os.O_NONBLOCK)
+    os.rename(fresh, fifo)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    data = b""
+    while b"\n" not in data:
+        events = dict(poller.poll())
+        with contextlib.suppress(BlockingIOError):
+            chunk = os.read(fd, 64)
+            data += chunk
+            if not chunk and events.get(fd, 0) & select.POLLHUP:
+                raise SystemExit("sandbox: the kernel ended before it started")
+    kernel = int(data.split(b"\n", 1)[0])
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:  # the kernel is not adopted yet (its parent still exits)
+            time.sleep(0.005)
+            continue
+        if pid == kernel:
+            code = os.waitstatus_to_exitcode(status)
+            raise SystemExit(code if code >= 0 else 128 - code)
 
 
 if __name__ == "__main__":
     mode, settings, separator, *command = sys.argv[1:]
-    if separator != "--" or not command:
+    if separator != "--" or not (command or '"hold"' in settings):
         raise SystemExit("usage: _launch.py outer|inner JSON -- COMMAND ...")
     {"outer": outer, "inner": inner}[mode](json.loads(settings), command)

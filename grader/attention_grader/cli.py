@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -249,7 +250,10 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
         count = sum(1 for _ in (course / "submitted").glob("*/*/*.ipynb"))
         for n in workers:
             cpu_before = _own_cpu_seconds()
+            sampler = _KernelMemory()
+            sampler.start()
             summary = Engine(course, workers=n, force=True, progress=False).grade(names)
+            sampler.finish()
             if summary.interrupted:  # Ctrl-C or SIGTERM stops the benchmark, not one run
                 print("bench-grading interrupted", file=sys.stderr)
                 return 130
@@ -262,7 +266,12 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
             )
             # Where the time went in this run: the coordinator's own CPU (preparing, recording,
             # the local scheduler), then the median of each phase per notebook.
-            print(f"  coordinator_cpu_s={_own_cpu_seconds() - cpu_before:.1f}")
+            cpu = _own_cpu_seconds() - cpu_before - sampler.cpu
+            print(
+                f"  coordinator_cpu_s={cpu:.1f} "
+                f"coordinator_cpu_per_notebook_s={cpu / max(count, 1):.3f}"
+            )
+            print(f"  {sampler.text()}", flush=True)
             phases: dict[str, list[dict[str, float]]] = {}
             for outcome in summary.outcomes:
                 for key, timing in outcome.timings.items():
@@ -277,6 +286,59 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
                     flush=True,
                 )
     return 0
+
+
+class _KernelMemory(threading.Thread):
+    """While a benchmark run grades: the resident memory of each worker's kernel template and
+    the memory each kernel forked from it adds (its unique set size), sampled every second
+    (this thread's own CPU time is :attr:`cpu`, not the coordinator's)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.templates: dict[int, int] = {}
+        self.children: dict[int, int] = {}
+        self.cpu = 0.0
+        self._halt = threading.Event()
+
+    def finish(self) -> None:
+        self._halt.set()
+        self.join()
+
+    def run(self) -> None:
+        import os
+
+        import psutil
+
+        start = time.thread_time()
+        own = os.readlink("/proc/self/ns/pid")
+        while not self._halt.wait(1.0):
+            for proc in psutil.Process().children(recursive=True):
+                try:
+                    if not proc.cmdline()[1:2] or not proc.cmdline()[1].endswith("_zygote.py"):
+                        continue
+                    if os.readlink(f"/proc/{proc.pid}/ns/pid") != own:  # a kernel
+                        uss = proc.memory_full_info().uss
+                        self.children[proc.pid] = max(self.children.get(proc.pid, 0), uss)
+                    elif proc.parent().cmdline()[1:2] != proc.cmdline()[1:2]:  # a template
+                        rss = proc.memory_info().rss
+                        self.templates[proc.pid] = max(self.templates.get(proc.pid, 0), rss)
+                except (psutil.Error, OSError, IndexError):
+                    pass
+        self.cpu = time.thread_time() - start
+
+    def text(self) -> str:
+        import statistics
+
+        if not self.templates:
+            return "kernels=fresh (no kernel template: COURSE_SANDBOX_TEMPLATE or fallback)"
+        mib = 1024**2
+        extra = sorted(self.children.values()) or [0]
+        return (
+            f"kernels=template templates={len(self.templates)} "
+            f"template_rss_mb={max(self.templates.values()) / mib:.0f} "
+            f"kernel_extra_mb_median={statistics.median(extra) / mib:.0f} "
+            f"kernel_extra_mb_max={extra[-1] / mib:.0f} (sampled each second)"
+        )
 
 
 def _own_cpu_seconds() -> float:

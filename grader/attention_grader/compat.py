@@ -23,6 +23,10 @@ SocketLimitClient       ``AsyncKernelClient._create_connected_socket``          
 HookedKernelManager     ``_async_interrupt_kernel``, ``_async_launch_kernel``,     jupyter_client
                         ``provisioner.process``
 AttachmentRenderer      ``IPythonRenderer._embed_image_or_attachment(src)``        nbconvert
+_zygote._Stash          a finder's loader that returns an existing module from     CPython
+                        ``create_module`` gets that object back unrun (its
+                        ``__file__``/``__path__`` kept); lives in ``_zygote.py``,
+                        which imports nothing of the grader
 ======================  =========================================================  ===========
 """
 

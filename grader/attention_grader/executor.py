@@ -40,7 +40,7 @@ from nbclient.exceptions import DeadKernelError
 
 from attention_course import probe, wire
 
-from . import cells, compat, sandbox
+from . import cells, compat, sandbox, zygote
 from .sandbox import Layout, Limits
 
 LOCKED_CELL_SECONDS = 300  # instructor code (the setup cell) may take long on a busy machine
@@ -86,6 +86,8 @@ class Result:
     memory_guard: str = ""  # how the memory limit was enforced (sandbox.memory_enforcement)
     memory_peak: int = 0  # the sandbox cgroup's peak memory in bytes (0 without a cgroup)
     cgroup_seconds: float = 0.0  # time to set up and remove the sandbox's cgroup
+    kernel_from: str = "fresh"  # "template": forked from the worker's warm template (zygote)
+    template_rss: int = 0  # the template's resident memory in bytes (0 without one)
 
 
 class SandboxKernelClient(compat.SocketLimitClient):
@@ -132,6 +134,7 @@ class SandboxKernelManager(compat.HookedKernelManager):
         limits: Limits,
         env: dict[str, str],
         guard: sandbox.MemoryGuard | None = None,
+        template: zygote.Template | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -143,6 +146,10 @@ class SandboxKernelManager(compat.HookedKernelManager):
         )
         self.layout, self.limits, self.sandbox_env, self.guard = layout, limits, env, guard
         self.kernel_output: LogTail | None = None
+        self.template = template if layout.isolated else None
+        self.kernel_args: list[str] = []
+        self.forked = False  # the kernel came from the template
+        self.template_error: Exception | None = None
 
     def write_connection_file(self, **kwargs: Any) -> None:
         super().write_connection_file(**kwargs)
@@ -158,7 +165,16 @@ class SandboxKernelManager(compat.HookedKernelManager):
         argv = super().format_kernel_cmd(extra_arguments)
         if not self.layout.isolated:
             return argv
-        return sandbox.command(self.layout, self.limits, self.sandbox_env, argv, self.guard)
+        if self.template is None:
+            return sandbox.command(self.layout, self.limits, self.sandbox_env, argv, self.guard)
+        if argv[1:3] != ["-m", "ipykernel_launcher"]:
+            self.template_error = zygote.TemplateError(f"not an IPython kernel: {argv[:3]}")
+            raise self.template_error
+        self.kernel_args = argv[3:]  # the template's child becomes this kernel
+        hold = str(self.layout.ipc_dir / "hold")
+        return sandbox.command(
+            self.layout, self.limits, self.sandbox_env, argv, self.guard, hold=hold
+        )
 
     @contextlib.contextmanager
     def launch_options(self, kw: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -178,8 +194,50 @@ class SandboxKernelManager(compat.HookedKernelManager):
         kw.update(stdout=write_end, stderr=write_end)
         try:
             yield kw
+            if self.template is not None:
+                try:
+                    self._fork_kernel(self.template, write_end)
+                    self.forked = True
+                except (OSError, psutil.Error, zygote.TemplateError) as error:
+                    self.template_error = error
+                    raise
         finally:
             os.close(write_end)  # the kernel's processes hold the only other copies
+
+    def _holder(self, timeout: float = 60.0) -> int:
+        """The host pid of the holder bubblewrap runs in the sandbox, once its FIFO is open."""
+        assert self.process is not None
+        fifo = self.layout.ipc_dir / "hold"
+        deadline = time.monotonic() + timeout
+        while not fifo.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise zygote.TemplateError(
+                    f"the sandbox ended before it was ready for the kernel "
+                    f"(exit status {self.process.poll()})"
+                )
+            time.sleep(0.005)
+        own = os.readlink("/proc/self/ns/pid")
+        for proc in psutil.Process(self.process.pid).children(recursive=True):
+            with contextlib.suppress(OSError, psutil.Error):
+                if (
+                    os.readlink(f"/proc/{proc.pid}/ns/pid") != own
+                    and proc.uids().real == self.layout.uid
+                ):
+                    return proc.pid
+        raise zygote.TemplateError("the sandbox's holder process was not found")
+
+    def _fork_kernel(self, template: zygote.Template, log_fd: int) -> None:
+        request = {
+            **sandbox.rlimits(self.layout, self.limits),
+            "cgroup_procs": self.guard.procs_files if self.guard is not None else [],
+            "holder": self._holder(),
+            "fifo": str(self.layout.ipc_dir / "hold"),
+            "uid": self.layout.uid,
+            "home": sandbox.HOME,
+            "env": self.sandbox_env,
+            "args": self.kernel_args,
+        }
+        template.spawn(request, log_fd)
 
     def close_log(self) -> str:
         """The last lines of the kernel's own output (once its processes are gone)."""
@@ -589,7 +647,51 @@ async def _run(client: _Client, result: Result) -> int | None:
 
 
 def execute(job: Job) -> Result:
-    """Run ``job.notebook`` top to bottom in a fresh sandbox and return what happened."""
+    """Run ``job.notebook`` top to bottom in a fresh sandbox and return what happened. The
+    kernel is forked from the worker's warm template when there is one (see :mod:`zygote`);
+    if that fails before any cell ran, the notebook runs again with a fresh kernel."""
+    template = None
+    if job.isolated:
+        try:
+            template = zygote.get(_kernel_env(job))
+        except zygote.TemplateError as error:  # COURSE_SANDBOX_TEMPLATE=on
+            return _failed(job, error)
+    result, km = _execute(job, template)
+    if template is not None and km is not None and km.template_error is not None:
+        try:
+            zygote.fallback(km.template_error)
+        except zygote.TemplateError as error:
+            return _failed(job, error)
+        result, _ = _execute(job, None)
+    return result
+
+
+def _kernel_env(job: Job) -> dict[str, str]:
+    return sandbox.kernel_env(
+        job.limits,
+        {"NBGRADER_EXECUTION": job.mode, probe.CASES_ENV: f"{sandbox.GRADER_DIR}/cases.json"},
+    )
+
+
+def _failed(job: Job, error: Exception) -> Result:
+    nb = nbformat.from_dict(copy.deepcopy(job.notebook))
+    reason = f"{type(error).__name__}: {error}"
+    for cell in nb.cells:
+        _not_run(cell, "the sandbox failed: " + reason)
+    return Result(key=job.key, notebook=nb, status="sandbox-failed", reason=reason)
+
+
+def _stop(km: SandboxKernelManager, result: Result) -> None:
+    """Kill what is left of the sandbox (a kernel from the template is in its tree too)."""
+    kill_tree(km.sandbox_pid)
+    if km.template is not None and km.forked:
+        result.kernel_from = "template"
+        result.template_rss = km.template.rss()
+
+
+def _execute(
+    job: Job, template: zygote.Template | None
+) -> tuple[Result, SandboxKernelManager | None]:
     start = time.monotonic()
     nb = nbformat.from_dict(copy.deepcopy(job.notebook))
     result = Result(key=job.key, notebook={})
@@ -606,11 +708,10 @@ def execute(job: Job) -> Result:
                 "its memory instead"
             )
         _stage(layout, job)
-        env = sandbox.kernel_env(
-            job.limits,
-            {"NBGRADER_EXECUTION": job.mode, probe.CASES_ENV: f"{sandbox.GRADER_DIR}/cases.json"},
+        env = _kernel_env(job)
+        km = SandboxKernelManager(
+            layout, job.limits, env, guard, template=template, kernel_name="python3"
         )
-        km = SandboxKernelManager(layout, job.limits, env, guard, kernel_name="python3")
         client = _Client(nb, km, job.limits)
         watchdog = _Watchdog(km, client, job.limits, guard)
         watchdog.start()
@@ -638,7 +739,7 @@ def execute(job: Job) -> Result:
         if client is not None:
             compat.stop_channels(client)
         if km is not None:
-            kill_tree(km.sandbox_pid)
+            _stop(km, result)
         result.memory_peak = guard.peak()
         removing = time.monotonic()
         if not guard.remove():
@@ -652,4 +753,4 @@ def execute(job: Job) -> Result:
         result.cell_seconds = client.cell_seconds
     result.notebook = nb
     result.seconds = round(time.monotonic() - start, 3)
-    return result
+    return result, km

@@ -215,10 +215,14 @@ _ETC = (
 )
 
 
-def bwrap_args(layout: Layout, limits: Limits, env: dict[str, str]) -> list[str]:
-    """The bubblewrap options of one sandbox (without the command)."""
+def bwrap_args(
+    layout: Layout, limits: Limits, env: dict[str, str], pid_1: bool = False
+) -> list[str]:
+    """The bubblewrap options of one sandbox (without the command); ``pid_1``: the command is
+    the PID namespace's init (the holder of a kernel from the template, which reaps it)."""
     symlinks, binds = _readonly_paths()
     args = [
+        *(["--as-pid-1"] if pid_1 else []),
         "--die-with-parent",
         "--new-session",
         "--unshare-ipc",
@@ -319,27 +323,38 @@ def kernel_env(limits: Limits, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def rlimits(layout: Layout, limits: Limits) -> dict:
+    """The resource limits of a sandbox's processes (set by the outer launcher)."""
+    return {
+        "as": limits.address_space_bytes,
+        "nproc": limits.processes,
+        "fsize": limits.disk_bytes,
+        "nproc_relative": layout.uid is None,
+    }
+
+
 def command(
     layout: Layout,
     limits: Limits,
     env: dict[str, str],
     argv: list[str],
     guard: MemoryGuard | None = None,
+    hold: str | None = None,
 ) -> list[str]:
     """The full command: limits (and the memory cgroup ``guard``, which the launcher joins
     before anything else runs), then bwrap, then (inside) the launcher that drops to the
-    sandbox user, copies the submission's files home and runs ``argv``."""
+    sandbox user, copies the submission's files home and runs ``argv``; with ``hold`` (a
+    FIFO's path) it keeps the sandbox open for a kernel from the warm template instead."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(f"bubblewrap (bwrap) was not found; {INSTALL_HINT}")
     outer = {
-        "as": limits.address_space_bytes,
-        "nproc": limits.processes,
-        "fsize": limits.disk_bytes,
-        "nproc_relative": layout.uid is None,
+        **rlimits(layout, limits),
         "cgroup_procs": guard.procs_files if guard is not None else [],
     }
     inner = {"uid": layout.uid, "files": f"{GRADER_DIR}/files", "home": HOME}
+    if hold is not None:
+        inner["hold"], argv = hold, []
     return [
         sys.executable,
         "-I",
@@ -348,7 +363,7 @@ def command(
         json.dumps(outer),
         "--",
         bwrap,
-        *bwrap_args(layout, limits, env),
+        *bwrap_args(layout, limits, env, pid_1=hold is not None),
         "--",
         sys.executable,
         "-I",

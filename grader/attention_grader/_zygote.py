@@ -1,0 +1,308 @@
+"""A warm kernel template of one grading worker (run as a script, standard library only).
+
+``_zygote.py SOCKET MODULES``: started by :mod:`attention_grader.zygote` as root with exactly
+the kernel's environment. It listens on the Unix socket ``SOCKET`` (in a folder only root can
+enter), then gives itself a private mount namespace (its own empty ``/tmp`` and ``/home``, so
+nothing a library writes while it is imported lands on the host), imports ``MODULES`` (a JSON
+list: TensorFlow, Keras, NumPy, ... what the notebooks' setup cells import) and never runs
+anything else: no TensorFlow op, no student code. It says ``ready`` on its standard output.
+
+For each request (one connection: a JSON request and the write end of the kernel's log pipe)
+it forks a child C, which
+
+1. joins the sandbox's memory cgroup and sets the sandbox's resource limits;
+2. enters the namespaces of the sandbox bubblewrap built (``/proc/<holder>/ns/*``: IPC, UTS,
+   network, cgroup, PID, mount) and its root (``fchdir`` + ``chroot``), holds the sandbox open
+   (the holder's FIFO) and forks a child (the PID namespace applies to children) that forks
+   the kernel K and exits: K becomes a child of the sandbox's own init (parent pid 1, in the
+   launcher's process tree, as a fresh kernel); C says so and exits;
+3. K starts a session, gives up root exactly as the sandbox's launcher does (no capabilities
+   in any set, no supplementary groups, the sandbox's uid, no new privileges), keeps only the
+   log pipe and the holder's FIFO open, takes the kernel's environment, ``sys.argv`` and
+   ``sys.path`` (as ``python -m ipykernel_launcher`` would have them), reseeds the random
+   generators and becomes the Jupyter kernel.
+
+The template exits when its standard input reaches end of file (the worker that started it
+is gone). A student's kernel cannot reach it: it is not in the sandbox's PID namespace (no
+signal, no ``ptrace``, no ``/proc/<pid>``), its socket is in a folder the sandbox does not
+mount, and the child shares no writable memory with it (copy-on-write).
+"""
+
+import ctypes
+import gc
+import importlib
+import importlib.util
+import json
+import os
+import random
+import resource
+import select
+import signal
+import socket
+import sys
+
+CLONE_NEWNS = 0x00020000
+MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 16384, 1 << 18, 2, 4
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+NAMESPACES = ("ipc", "uts", "net", "cgroup", "pid", "mnt")  # mnt last: /proc paths change
+HOME = "/home/student"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def _private_mounts() -> None:
+    """A mount namespace of the template's own: ``/tmp`` and ``/home`` are empty tmpfs."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    for target, mode in ((b"/tmp", b"mode=1777"), (b"/home", b"mode=0755")):
+        _check(
+            _libc.mount(b"tmpfs", target, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64m," + mode),
+            f"mount tmpfs {target.decode()}",
+        )
+    os.mkdir(HOME, 0o755)
+    os.chdir(HOME)
+
+
+class _Stash:
+    """Modules the template imported that a fresh kernel has not imported yet (the warm
+    families: TensorFlow, Keras, NumPy...), out of ``sys.modules`` until the kernel imports
+    them: then this finder puts the same module objects back, without running them again.
+    A family comes back with the families imported before it or with it in the warm-up (its
+    likely dependencies), so ``"keras" in sys.modules`` is what it would be in a fresh kernel
+    (``attention_course.notebook.set_seeds`` asks exactly that)."""
+
+    def __init__(self, steps: list, draws: list) -> None:
+        self.steps = steps  # [families imported by each warm-up import], in order
+        self.draws = draws  # [32-bit numbers each of those imports drew from `random`]
+        self.restored = 0  # the steps before this one are back
+        self.modules: dict = {}
+        self.loading: dict = {}  # name -> the module's own spec, between create and exec
+
+    def hide(self) -> None:
+        families = {family for step in self.steps for family in step}
+        for name in list(sys.modules):
+            if name.split(".")[0] in families:
+                self.modules[name] = sys.modules.pop(name)
+        sys.meta_path.insert(0, self)
+
+    def _restore(self, name: str) -> None:
+        """Put back ``name``'s family and those imported before it, all but ``name`` itself
+        (the loader gives that one: in ``sys.modules`` now, the import system would run its
+        own spec again); draw from ``random`` what their imports drew (a fresh kernel's
+        import would draw it now)."""
+        family = name.split(".")[0]
+        index = next((i for i, step in enumerate(self.steps) if family in step), -1)
+        if index < self.restored:
+            return
+        wanted = {f for step in self.steps[: index + 1] for f in step}
+        for other in [n for n in self.modules if n.split(".")[0] in wanted and n != name]:
+            sys.modules.setdefault(other, self.modules.pop(other))
+        for _ in range(sum(self.draws[self.restored : index + 1])):
+            random.getrandbits(32)
+        self.restored = index + 1
+
+    def find_spec(self, name, path=None, target=None):
+        module = self.modules.get(name)
+        if module is None:
+            return None
+        self._restore(name)
+        return importlib.util.spec_from_loader(name, self, is_package=hasattr(module, "__path__"))
+
+    def create_module(self, spec):
+        module = self.modules.pop(spec.name)
+        self.loading[spec.name] = getattr(module, "__spec__", None)
+        return module
+
+    def exec_module(self, module) -> None:
+        # the import system set this finder's spec (its name is the one imported): put the
+        # module's own back; nothing runs again
+        module.__spec__ = self.loading.pop(module.__spec__.name)
+
+
+def _random_words(before: tuple, after: tuple) -> int:
+    """How many 32-bit outputs of ``random``'s Mersenne Twister lie between two states (an
+    import that draws, e.g. ``rich.style``'s ``getrandbits(24)``, draws fewer than 624)."""
+    (_, state0, _), (_, state1, _) = before, after
+    if state0 == state1:
+        return 0
+    if state0[:-1] == state1[:-1]:
+        return state1[-1] - state0[-1]
+    return 624 - state0[-1] + state1[-1]  # one twist in between
+
+
+def _warm(base: list, modules: list) -> _Stash:
+    """Import ``base`` (what a fresh kernel imports anyway), then ``modules``, recording per
+    import which warm families (top-level packages of ``modules``) it brought in and how many
+    numbers it drew from ``random``."""
+    for name in base:
+        importlib.import_module(name)
+    families = {name.split(".")[0] for name in modules} - set(sys.modules)
+    present: set = set()
+    steps, draws = [], []
+    for name in modules:
+        state = random.getstate()
+        importlib.import_module(name)
+        draws.append(_random_words(state, random.getstate()))
+        now = {name.split(".")[0] for name in sys.modules} & families
+        steps.append(now - present)
+        present = now
+    gc.collect()
+    gc.freeze()  # the children leave these objects' pages shared (no reference counts written)
+    return _Stash(steps, draws)
+
+
+def _serve(listener: socket.socket):
+    """Fork a child per request; return (connection, request, fds) in the child."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    while True:
+        ready, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1024):
+            raise SystemExit(0)  # the worker that started the template is gone
+        if listener not in ready:
+            continue
+        conn, _ = listener.accept()
+        try:
+            conn.settimeout(10)
+            data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 2)
+            request = json.loads(data)
+        except (OSError, ValueError):
+            conn.close()
+            continue
+        if os.fork() == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            listener.close()
+            return conn, request, fds
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+
+
+def _enter(request: dict) -> int:
+    """In C: cgroup, limits, the sandbox's namespaces and root; return the FIFO's fd."""
+    for procs in request["cgroup_procs"]:
+        with open(procs, "w", encoding="ascii") as handle:
+            handle.write(str(os.getpid()))
+    for which, value in (
+        (resource.RLIMIT_AS, request["as"]),
+        (resource.RLIMIT_NPROC, request["nproc"]),
+        (resource.RLIMIT_FSIZE, request["fsize"]),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NOFILE, 4096),
+    ):
+        hard = resource.getrlimit(which)[1]
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+    holder = int(request["holder"])
+    root = os.open(f"/proc/{holder}/root", os.O_RDONLY | os.O_DIRECTORY)
+    fds = [os.open(f"/proc/{holder}/ns/{name}", os.O_RDONLY) for name in NAMESPACES]
+    for name in NAMESPACES:
+        if os.readlink(f"/proc/{holder}/ns/{name}") == os.readlink(f"/proc/self/ns/{name}"):
+            raise OSError(f"the sandbox has no {name} namespace of its own")
+    for name, fd in zip(NAMESPACES, fds, strict=True):
+        _check(_libc.setns(fd, 0), f"setns({name})")
+        os.close(fd)
+    os.fchdir(root)
+    os.chroot(".")
+    os.close(root)
+    return os.open(request["fifo"], os.O_WRONLY | os.O_NONBLOCK)
+
+
+def _drop(uid: int) -> None:
+    """In K: no capabilities, no groups, the sandbox's uid, no new privileges."""
+    cap = 0
+    while _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
+        cap += 1
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # clears the permitted and effective capabilities
+    if os.getresuid() != (uid, uid, uid) or os.getgroups():
+        raise OSError("the sandbox's uid could not be taken")
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    # A change of uid made K undumpable (its /proc files root's): a kernel exec'd after the
+    # change is dumpable, so K is too. It holds nothing of root's any more.
+    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+
+
+def _become_kernel(request: dict, log_fd: int, hold_fd: int) -> None:
+    """In K, after :func:`_drop`: the standard streams, the environment, argv and path."""
+    os.chdir(request["home"])
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    keep = sorted({0, 1, 2, hold_fd})
+    bounds = [*keep[1:], resource.getrlimit(resource.RLIMIT_NOFILE)[0]]
+    for low, high in zip(keep, bounds, strict=True):
+        os.closerange(low + 1, high)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.environ["PWD"] = request["home"]  # as bubblewrap's --chdir sets it
+    launcher = importlib.util.find_spec("ipykernel_launcher").origin  # what -m would run
+    sys.argv[:] = [launcher, *request["args"]]
+    sys.orig_argv[:] = [sys.executable, "-m", "ipykernel_launcher", *request["args"]]
+    sys.path[:] = request["path"]  # ipykernel_launcher removes the '' that -m put first
+    random.seed()  # a fresh kernel's generators start from the operating system's entropy
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
+
+
+def main() -> None:
+    path, modules = sys.argv[1], json.loads(sys.argv[2])
+    del sys.path[0]  # not the script's folder
+    kernel_path = list(sys.path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(16)
+    _private_mounts()
+    stash = _warm(modules["base"], modules["warm"])
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    conn, request, fds = _serve(listener)
+    # C: from here on, every error goes back to the worker and C exits
+    try:
+        log_fd = fds[0]
+        hold_fd = _enter(request)
+        middle = os.fork()
+        if middle:  # C: its child forks the kernel and exits at once
+            status = os.waitpid(middle, 0)[1]
+            if status != 0:
+                raise OSError(f"the kernel could not be forked (status {status})")
+    except BaseException as error:  # noqa: BLE001 - reported to the worker
+        conn.sendall(json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
+        os._exit(1)
+    if middle:
+        conn.sendall(json.dumps({"forked": True}).encode())
+        os._exit(0)
+    # In the sandbox's PID namespace: the kernel's parent exits, so the kernel becomes a child
+    # of the sandbox's init (parent pid 1, in the launcher's process tree), as a fresh one.
+    try:
+        os.setsid()  # the kernel is in a session of its own, not its leader (bwrap's too)
+        if os.fork():
+            os._exit(0)
+        os.write(hold_fd, f"{os.getpid()}\n".encode())  # the holder waits for this pid
+    except OSError:
+        os._exit(1)
+    conn.close()
+    try:
+        _drop(int(request["uid"]))
+        request["path"] = kernel_path
+        _become_kernel(request, log_fd, hold_fd)
+        stash.hide()
+    except BaseException as error:  # noqa: BLE001 - K's stderr is the kernel's log
+        os.write(2, f"kernel template: {type(error).__name__}: {error}\n".encode())
+        os._exit(1)
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+
+
+if __name__ == "__main__":
+    main()

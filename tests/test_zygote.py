@@ -1,0 +1,377 @@
+"""The warm kernel template (attention_grader.zygote, _zygote): a kernel forked from it is in
+the same sandbox as a fresh kernel, an honest notebook gives the same report, the template
+survives and cannot be reached by what a student's kernel does, and grading falls back to a
+fresh kernel when the template cannot be used.
+
+The template imports TensorFlow once per process (10 s or more): the tests share it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+
+import nbformat
+import pytest
+
+from attention_course import wire
+from attention_grader import authoring, cells, cycle, executor, sandbox, zygote
+from courses import grade_course, make_course
+from notebook_suite import Catalog
+
+LIMITS = sandbox.Limits(cell_seconds=60, notebook_seconds=240)
+
+
+def _job(*sources: str, limits: sandbox.Limits = LIMITS) -> executor.Job:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    return executor.Job(key="s/a/n", notebook=nb, files={"mine.txt": b"mine"}, limits=limits)
+
+
+def _printed(result: executor.Result, name: str | None = None) -> list[str]:
+    return [
+        "".join(o.get("text", ""))
+        for c in result.notebook.cells
+        for o in c.outputs
+        if o.get("output_type") == "stream" and name in (None, o.get("name"))
+    ]
+
+
+def _run(monkeypatch, setting: str, *sources: str, **kw) -> executor.Result:
+    monkeypatch.setenv(zygote.SETTING, setting)
+    result = executor.execute(_job(*sources, **kw))
+    assert result.status == "ok", (result.reason, result.log[-2000:])
+    return result
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _root_and_a_fresh_template():
+    if os.geteuid() != 0:
+        pytest.fail("the kernel template needs the grader to run as root (CI runs as root)")
+    zygote.stop()
+    yield
+    zygote.stop()
+
+
+# What a kernel sees of its sandbox; every value must be the same for a fresh kernel and one
+# forked from the template (sandbox-specific folder names are normalized below).
+FACTS = r"""
+import ctypes, json, os, resource, socket, sys
+status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
+fds = {}
+for fd in os.listdir('/proc/self/fd'):
+    try:
+        fds[int(fd)] = os.readlink(f'/proc/self/fd/{fd}')
+    except OSError:
+        pass
+libc = ctypes.CDLL(None)
+facts = {
+    'ids': [os.getresuid(), os.getresgid(), os.getgroups()],
+    'status': {k: status[k].strip() for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb',
+                                              'NoNewPrivs', 'Seccomp', 'Umask')},
+    'dumpable': libc.prctl(3, 0, 0, 0, 0),
+    'ppid': os.getppid(), 'session_leader': os.getsid(0) == os.getpid(),
+    'host': socket.gethostname(), 'interfaces': socket.if_nameindex(), 'cwd': os.getcwd(),
+    'env': dict(os.environ), 'argv': sys.argv, 'orig_argv': sys.orig_argv, 'path': sys.path,
+    'flags': list(sys.flags), 'executable': sys.executable,
+    'limits': {n: resource.getrlimit(getattr(resource, n)) for n in
+               ('RLIMIT_AS', 'RLIMIT_NPROC', 'RLIMIT_FSIZE', 'RLIMIT_CORE', 'RLIMIT_NOFILE')},
+    'mounts': sorted(' '.join(l.split()[3:6]) + ' ' + l.split(' - ')[1]
+                     for l in open('/proc/self/mountinfo')),
+    'cgroup': open('/proc/self/cgroup').read(),
+    'home': sorted(os.listdir('.')), 'tmp': sorted(os.listdir('/tmp')),
+    'shm': sorted(os.listdir('/dev/shm')),
+    'threads': len(os.listdir('/proc/self/task')),
+    'fds': sorted(fds.values()),
+    'processes': sorted(open(f'/proc/{p}/comm').read().strip() for p in os.listdir('/proc')
+                        if p.isdigit() and int(p) != os.getpid()),
+}
+print(json.dumps(facts, sort_keys=True))
+"""
+
+
+def _facts(result: executor.Result) -> dict:
+    text = _printed(result)[-1]
+    text = re.sub(r"course-sandbox-\w+", "course-sandbox-X", text)
+    text = re.sub(r"(pipe|socket|anon_inode):\[\d+\]", r"\1:[N]", text)
+    return json.loads(text)
+
+
+def _differences(a: dict, b: dict) -> dict:
+    found = {}
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if x != y and isinstance(x, dict) and isinstance(y, dict):
+            found[key] = {k: (x.get(k), y.get(k)) for k in set(x) | set(y) if x.get(k) != y.get(k)}
+        elif x != y:
+            found[key] = (x, y)
+    return found
+
+
+def test_a_template_kernel_is_in_the_same_sandbox_as_a_fresh_one(monkeypatch):
+    fresh = _run(monkeypatch, "off", FACTS)
+    forked = _run(monkeypatch, "on", FACTS)
+    assert (fresh.kernel_from, forked.kernel_from) == ("fresh", "template")
+    a, b = _facts(fresh), _facts(forked)
+    # What differs, by design: the kernel keeps the holder's FIFO open (so that the sandbox
+    # lives as long as it does), its standard input is /dev/null (a fresh kernel's is a pipe
+    # nobody writes to), the sandbox's init is the holder (a Python launcher) rather than
+    # bubblewrap's own, it has no capability in any set (a fresh one keeps inheritable and
+    # bounding sets, which no_new_privs makes useless), and each sandbox has its own uid.
+    fifo = [fd for fd in b["fds"] if fd.endswith("/ipc/hold")]
+    assert len(fifo) == 1 and "/dev/null" in b["fds"], b["fds"]
+    b["fds"].remove(fifo[0]), b["fds"].remove("/dev/null")
+    a["fds"].remove(next(fd for fd in a["fds"] if fd.startswith("pipe:")))
+    assert a["processes"] == ["bwrap"] and b["processes"] == ["python"]
+    assert set(b["status"][k] for k in ("CapInh", "CapBnd", "CapPrm", "CapEff", "CapAmb")) == {
+        "0000000000000000"
+    }
+    for facts in (a, b):
+        (uid, *uids), (gid, *gids), groups = facts.pop("ids")
+        assert uid != 0 and uids == [uid, uid] and gid == uid and gids == [gid, gid]
+        assert groups == []
+        del facts["processes"], facts["status"]["CapInh"], facts["status"]["CapBnd"]
+    assert a == b, _differences(a, b)
+    assert a["status"]["CapEff"] == "0000000000000000" and a["status"]["NoNewPrivs"] == "1"
+    assert a["ppid"] == 1 and a["dumpable"] == 1 and not a["session_leader"]
+
+
+HONEST = r"""
+from attention_course.notebook import setup
+SETTINGS = setup(seed=0, notebook="03_reweighing")
+import keras, numpy as np, random
+layer = keras.layers.Dense(3)
+out = layer(np.arange(8, dtype='float32').reshape(2, 4))
+print(layer.name, out.numpy().round(6).tolist(), np.random.rand(2).tolist(), random.random())
+import tensorflow as tf
+print(keras.random.uniform((2,)).numpy().tolist(), keras.backend.floatx(), tf.__version__)
+"""
+
+
+def test_an_honest_keras_cell_prints_the_same_with_the_template(monkeypatch):
+    fresh = _run(monkeypatch, "off", HONEST)
+    forked = _run(monkeypatch, "on", HONEST)
+    again = _run(monkeypatch, "on", HONEST)  # no state from the earlier kernel
+    assert forked.kernel_from == again.kernel_from == "template"
+    assert _printed(fresh, "stdout") == _printed(forked, "stdout") == _printed(again, "stdout")
+    assert "dense" in _printed(fresh, "stdout")[0]
+    # The one difference: TensorFlow's notice when it is first imported (on stderr, before
+    # absl's logging starts, whatever TF_CPP_MIN_LOG_LEVEL says) came from the template.
+    assert _printed(forked, "stderr") == _printed(again, "stderr") == []
+    for text in _printed(fresh, "stderr"):
+        assert "absl::InitializeLog" in text or "oneDNN" in text, text
+
+
+def _template_pid(monkeypatch) -> int:
+    _run(monkeypatch, "on", "pass")
+    template = zygote.current()
+    assert template is not None and template.alive()
+    return template.process.pid
+
+
+def test_a_kernel_cannot_reach_its_template(monkeypatch):
+    pid = _template_pid(monkeypatch)
+    folder = str(zygote.current().folder)
+    rss_before = zygote.current().rss()
+    attack = f"""
+import ctypes, gc, os, signal
+found = {{}}
+try:
+    os.kill({pid}, signal.SIGKILL); found['signal'] = 'sent'
+except OSError as e:
+    found['signal'] = type(e).__name__
+for what in ('mem', 'maps', 'environ', 'status'):
+    try:
+        open('/proc/{pid}/' + what, 'rb').read(1); found[what] = 'read'
+    except OSError as e:
+        found[what] = type(e).__name__
+libc = ctypes.CDLL(None, use_errno=True)
+found['ptrace'] = libc.ptrace(16, {pid}, 0, 0)  # PTRACE_ATTACH
+found['socket_folder'] = os.path.exists({folder!r})
+for p in os.listdir('/proc'):
+    if p.isdigit() and int(p) != os.getpid():
+        try:
+            os.kill(int(p), signal.SIGKILL)  # everything it can see (the holder is init)
+        except OSError:
+            pass
+gc.unfreeze(); gc.collect()  # writes to every page shared with the template
+junk = [bytearray(1 << 20) for _ in range(200)]
+print(found)
+"""
+    result = _run(monkeypatch, "on", attack, "print('still here')")
+    found = eval(_printed(result)[0])  # noqa: S307 - the test's own output
+    assert found == {
+        "signal": "ProcessLookupError",
+        "mem": "FileNotFoundError",
+        "maps": "FileNotFoundError",
+        "environ": "FileNotFoundError",
+        "status": "FileNotFoundError",
+        "ptrace": -1,
+        "socket_folder": False,
+    }
+    assert _printed(result)[-1] == "still here\n"
+    template = zygote.current()
+    assert template is not None and template.process.pid == pid and template.alive()
+    assert template.rss() < rss_before * 1.1  # the child's writes were its own pages
+    assert result.memory_peak > 150 * 1024**2  # and were charged to the sandbox's cgroup
+
+
+LEAVE = r"""
+import os, threading, time, random, subprocess, sys
+import numpy, keras, attention_course.checks as checks
+threading.Thread(target=time.sleep, args=(10_000,)).start()
+for folder in ('/tmp', '/dev/shm', os.path.expanduser('~')):
+    open(os.path.join(folder, 'left-behind'), 'w').write('x')
+numpy.pi = 3.0
+checks.LEFT = True
+keras.utils.set_random_seed = lambda seed: None
+os.environ['LEFT'] = '1'
+random.seed(42)
+subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(10_000)'], start_new_session=True)
+print('left')
+"""
+
+CHECK = r"""
+import os, threading, numpy, keras, attention_course.checks as checks
+print([t.name for t in threading.enumerate() if 'sleep' in t.name],
+      [f for d in ('/tmp', '/dev/shm', os.path.expanduser('~'))
+       for f in os.listdir(d) if f == 'left-behind'],
+      numpy.pi, hasattr(checks, 'LEFT'), keras.utils.set_random_seed.__name__,
+      'LEFT' in os.environ,
+      sorted(open(f'/proc/{p}/comm').read().strip() for p in os.listdir('/proc')
+             if p.isdigit() and p != '1'))  # 1: the sandbox's init
+"""
+
+
+def test_a_kernel_leaves_nothing_behind_for_the_next_one(monkeypatch):
+    pid = _template_pid(monkeypatch)
+    left = _run(monkeypatch, "on", LEAVE)
+    assert _printed(left) == ["left\n"]
+    after = _run(monkeypatch, "on", CHECK)
+    fresh = _run(monkeypatch, "off", CHECK)
+    assert zygote.current().process.pid == pid  # the same template gave both kernels
+    assert _printed(after, "stdout") == _printed(fresh, "stdout")
+    assert _printed(after, "stdout") == [
+        "[] [] 3.141592653589793 False set_random_seed False ['python']\n"
+    ]
+    threads = [t for t in os.listdir(f"/proc/{pid}/task")]
+    assert len(threads) <= 4, threads  # the template started none for its children
+
+
+def test_a_dead_template_is_restarted(monkeypatch):
+    pid = _template_pid(monkeypatch)
+    starts = zygote.starts
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    result = _run(monkeypatch, "on", "print(1)")
+    assert result.kernel_from == "template" and zygote.starts == starts + 1
+    assert zygote.current().process.pid != pid
+
+
+def test_without_a_template_grading_uses_a_fresh_kernel_and_says_so_once(
+    monkeypatch, tmp_path, capsys
+):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import sys\nsys.exit('no template here')\n")
+    zygote.stop()
+    monkeypatch.setattr(zygote, "SCRIPT", broken)
+    monkeypatch.setattr(zygote, "_said", set())
+    first = _run(monkeypatch, "auto", "print(1)")
+    second = _run(monkeypatch, "auto", "print(2)")
+    assert first.kernel_from == second.kernel_from == "fresh"
+    assert _printed(second) == ["2\n"]
+    said = capsys.readouterr().err
+    assert said.count("no template here") == 1, said
+    monkeypatch.setenv(zygote.SETTING, "on")  # on: a fallback is an error
+    failed = executor.execute(_job("print(3)"))
+    assert failed.status == "sandbox-failed" and "no template here" in failed.reason
+
+
+def test_a_bad_setting_says_which_setting(monkeypatch):
+    monkeypatch.setenv(zygote.SETTING, "yes")
+    with pytest.raises(ValueError, match=zygote.SETTING):
+        zygote.mode()
+
+
+# ------------------------------------------------------------------ the same reports
+
+
+ASSIGNMENTS = [
+    "01_tokenization",
+    "02_metrics",
+    "03_reweighing",
+    "04_imdb_preprocessing",
+    "05_imdb_attention",
+    "06_custom_dataloader",
+]
+
+
+def _reports(result: executor.Result) -> dict:
+    """What each test cell told the grader: the hidden checks' reports, the errors, the
+    visible tests' printed messages (nothing of the timing)."""
+    found: dict = {"status": result.status}
+    for cell in result.notebook.get("cells", []):
+        if not cells.is_grade(cell) or cells.is_solution(cell):
+            continue
+        told = []
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind == "error":
+                told.append(("error", output.get("ename"), output.get("evalue")))
+            elif kind == "stream" and output.get("name") == "stdout":
+                told.append(("stdout", "".join(output.get("text", ""))))
+            elif kind == "display_data" and wire.MIME in output.get("data", {}):
+                told.append(("report", json.dumps(output["data"][wire.MIME], sort_keys=True)))
+        found[cells.grade_id(cell)] = told
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_catalog_gets_the_same_reports_with_the_template(
+    assignment, tmp_path, monkeypatch, course_env
+):
+    """The solution, the untouched release, the other correct solution and every group of
+    mistakes of the notebook's catalog, graded with fresh kernels and with the template: the
+    same reports, errors and messages in every test cell, and the same points."""
+    catalog = Catalog.load(assignment)
+    real = executor.execute
+    runs = {}
+    for setting in ("off", "on"):
+        monkeypatch.setenv(zygote.SETTING, setting)
+        root = make_course(tmp_path / setting, [assignment])
+        cycle.release(root, [assignment])
+        release_nb = authoring.read_notebook(root / "release" / assignment / catalog.notebook)
+        source_nb = authoring.read_notebook(root / "source" / assignment / catalog.notebook)
+        seen: list[executor.Result] = []
+
+        def spy(job: executor.Job, seen: list = seen) -> executor.Result:
+            result = real(job)
+            seen.append(result)
+            return result
+
+        monkeypatch.setattr(executor, "execute", spy)
+        graded = grade_course(
+            root, assignment, catalog.students(release_nb, source_nb), catalog.notebook
+        )
+        monkeypatch.setattr(executor, "execute", real)
+        runs[setting] = (graded, seen)
+    (fresh, fresh_results), (forked, forked_results) = runs["off"], runs["on"]
+    assert {r.kernel_from for r in fresh_results} == {"fresh"}
+    assert {r.kernel_from for r in forked_results} == {"template"}
+    assert len(fresh_results) == len(forked_results) > 3
+    assert fresh.results == forked.results
+    assert fresh.results["solution"] and not fresh.lost("solution")
+    before = {r.key: _reports(r) for r in fresh_results}
+    after = {r.key: _reports(r) for r in forked_results}
+    assert before.keys() == after.keys()
+    for key in before:
+        assert before[key] == after[key], key
