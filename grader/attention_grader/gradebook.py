@@ -175,10 +175,15 @@ def unanswered(root: Path, assignment: str) -> dict[str, set[str]]:
     return out
 
 
-def _cells(path: Path) -> list[dict]:
+MAX_NOTEBOOK_BYTES = 64 * 1024**2  # larger autograded notebooks are not read
+
+
+def notebook_cells(path: Path) -> list[dict]:
+    """The cells (dicts) of the notebook at ``path``; [] for a link, a missing, unreadable,
+    malformed or oversized file (it is a student's notebook as graded: never trusted)."""
     import json
 
-    if path.is_symlink() or not path.is_file():
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
         return []
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
@@ -204,7 +209,7 @@ def exercise_cells(root: Path, assignment: str) -> dict[str, list[str]]:
     for path in sorted((root / "release" / assignment).glob("*.ipynb")):
         group: list[str] = []
         after_test = False
-        for cell in _cells(path):
+        for cell in notebook_cells(path):
             meta = _nbgrader_meta(cell)
             name = meta.get("grade_id")
             if not isinstance(name, str) or cell.get("cell_type") != "code":
@@ -241,7 +246,7 @@ def verdict_messages(root: Path, assignment: str) -> dict[str, dict[str, str]]:
         if "/" in student or student in (".", "..") or "/" in notebook:
             continue  # (stock nbgrader takes ids from folder names: never a path)
         path = root / "autograded" / student / assignment / f"{notebook}.ipynb"
-        for cell in _cells(path):
+        for cell in notebook_cells(path):
             meta = _nbgrader_meta(cell)
             name = meta.get("grade_id")
             if cell.get("cell_type") != "code" or not meta.get("grade") or meta.get("solution"):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import html
 import io
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,23 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .gradebook import notebook_cells
+
 THRESHOLD = 0.5  # flag a pair when one submission shares this much of its own code
 NOISE = 25  # copydetect's noise threshold: k-grams of this many (normalized) characters
 GUARANTEE = 30  # matches this long are always found (winnowing window = 30 - 25 + 1)
 MIN_TOKENS = 60  # fewer fingerprinted characters of its own: not compared
-MAX_NOTEBOOK_BYTES = 64 * 1024**2  # larger autograded notebooks are not read
 _SUFFIX = "code.py"  # the file name copydetect's lexer guesses the language from
-
-
-def _cells(path: Path) -> list[dict]:
-    if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        return []
-    try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
 
 
 def _source(cell: dict) -> str:
@@ -79,7 +68,7 @@ def submissions(root: Path, assignment: str) -> dict[str, str]:
     for folder in sorted(base.glob(f"*/{assignment}")):
         if folder.is_symlink() or not folder.is_dir() or folder.parent.is_symlink():
             continue
-        code = "\n".join(solution_code(_cells(p)) for p in sorted(folder.glob("*.ipynb")))
+        code = "\n".join(solution_code(notebook_cells(p)) for p in sorted(folder.glob("*.ipynb")))
         out[folder.parent.name] = code
     return out
 
@@ -87,7 +76,7 @@ def submissions(root: Path, assignment: str) -> dict[str, str]:
 def boilerplate(root: Path, assignment: str) -> list[str]:
     """The released skeleton's and the instructor's solution cells (code nobody is flagged for)."""
     return [
-        solution_code(_cells(path))
+        solution_code(notebook_cells(path))
         for kind in ("release", "source")
         for path in sorted((root / kind / assignment).glob("*.ipynb"))
     ]
