@@ -16,10 +16,12 @@ import os
 import resource
 import select
 import shutil
+import signal
 import sys
 import time
 
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_DUMPABLE = 4
 
 
 def _user_processes(uid: int) -> int:
@@ -86,6 +88,11 @@ def hold(fifo: str) -> None:
     pid from it (the kernel writes it first, before any of its own code runs), reap every
     process the sandbox orphans, and exit with the kernel's status when the kernel ends (as
     bubblewrap's own init does with its command), which ends the sandbox."""
+    # The kernel runs as the same user: it may neither trace this process nor signal it (as
+    # init, only signals it handles reach it: none, once Python's SIGINT handler is gone).
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise SystemExit("sandbox: cannot make the holder undumpable")
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     fresh = f"{fifo}.new"
     os.mkfifo(fresh, 0o600)
     fd = os.open(fresh, os.O_RDONLY | os.O_NONBLOCK)

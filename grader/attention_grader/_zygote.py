@@ -14,7 +14,8 @@ it forks a child C, which
 2. enters the namespaces of the sandbox bubblewrap built (``/proc/<holder>/ns/*``: IPC, UTS,
    network, cgroup, PID, mount) and its root (``fchdir`` + ``chroot``), holds the sandbox open
    (the holder's FIFO) and forks a child (the PID namespace applies to children) that forks
-   the kernel K and exits: K becomes a child of the sandbox's own init (parent pid 1, in the
+   again and exits; that grandchild sets the namespace's next pid and forks the kernel K with
+   pid 2 and exits: K becomes a child of the sandbox's own init (pid 2, parent pid 1, in the
    launcher's process tree, as a fresh kernel); C says so and exits;
 3. K starts a session, gives up root exactly as the sandbox's launcher does (no capabilities
    in any set, no supplementary groups, the sandbox's uid, no new privileges), keeps only the
@@ -40,6 +41,7 @@ import select
 import signal
 import socket
 import sys
+import time
 
 CLONE_NEWNS = 0x00020000
 MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 16384, 1 << 18, 2, 4
@@ -269,12 +271,18 @@ def main() -> None:
     # C: from here on, every error goes back to the worker and C exits
     try:
         log_fd = fds[0]
+        # the kernel gets pid 2 in the sandbox, as a fresh one (tracebacks name the cells'
+        # files /tmp/ipykernel_<pid>/...); the sandbox's own /proc/sys is read-only
+        last_pid = os.open("/proc/sys/kernel/ns_last_pid", os.O_WRONLY)
         hold_fd = _enter(request)
-        middle = os.fork()
-        if middle:  # C: its child forks the kernel and exits at once
-            status = os.waitpid(middle, 0)[1]
-            if status != 0:
-                raise OSError(f"the kernel could not be forked (status {status})")
+        ready, said = os.pipe()
+        middle = os.fork()  # pid 2 in the sandbox for a moment
+        if middle:
+            os.close(said)
+            status = os.waitpid(middle, 0)[1]  # reaped: pid 2 is free again
+            word = os.read(ready, 64)
+            if status != 0 or word != b"ok":
+                raise OSError(f"the kernel could not be forked ({word.decode() or status})")
     except BaseException as error:  # noqa: BLE001 - reported to the worker
         conn.sendall(json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
         os._exit(1)
@@ -284,9 +292,22 @@ def main() -> None:
     # In the sandbox's PID namespace: the kernel's parent exits, so the kernel becomes a child
     # of the sandbox's init (parent pid 1, in the launcher's process tree), as a fresh one.
     try:
-        os.setsid()  # the kernel is in a session of its own, not its leader (bwrap's too)
+        os.close(ready)
         if os.fork():
             os._exit(0)
+        # a session of its own, whose leader is not the kernel (as bwrap's); not the middle
+        # process's, whose pid would stay taken by its session
+        os.setsid()
+        deadline = time.monotonic() + 10
+        while os.path.exists("/proc/2") and time.monotonic() < deadline:
+            time.sleep(0.001)  # until C has reaped the middle process
+        os.write(last_pid, b"1")
+        kernel = os.fork()
+        if kernel:
+            os.write(said, b"ok" if kernel == 2 else f"pid {kernel}, not 2".encode())
+            os._exit(0)
+        os.close(said)
+        os.close(last_pid)
         os.write(hold_fd, f"{os.getpid()}\n".encode())  # the holder waits for this pid
     except OSError:
         os._exit(1)

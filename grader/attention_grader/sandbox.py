@@ -21,6 +21,10 @@ The kernel talks to the grader through Unix sockets in a folder bound into the s
 them, the folder is sealed (:meth:`Layout.seal`): no file of the sandbox's can be written to
 the host. The kernel's own stdout and stderr go to a pipe the executor reads (only their last
 64 KiB are kept), never to a file.
+
+With the warm kernel template (:mod:`zygote`, ``COURSE_SANDBOX_TEMPLATE``) bubblewrap builds the
+same sandbox but runs a holder as its init (``command(..., hold=FIFO)``); the kernel is forked
+from the worker's template and enters this sandbox (its cgroup, limits, namespaces, root, uid).
 """
 
 from __future__ import annotations
