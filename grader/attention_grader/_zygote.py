@@ -32,6 +32,7 @@ mount, and the child shares no writable memory with it (copy-on-write).
 import ctypes
 import gc
 import importlib
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -109,10 +110,28 @@ class _Stash:
             random.getrandbits(32)
         self.restored = index + 1
 
+    def _families(self, name: str) -> set:
+        """The families an import of ``name`` brings back now."""
+        family = name.split(".")[0]
+        index = next((i for i, step in enumerate(self.steps) if family in step), -1)
+        return {f for step in self.steps[self.restored : index + 1] for f in step} | {family}
+
+    def _shadowed(self, family: str) -> bool:
+        """Whether a file earlier on ``sys.path`` (the home folder's ``numpy.py``) has the
+        family's name: a fresh kernel would import that one."""
+        module = self.modules.get(family)
+        if module is None:
+            return False
+        found = importlib.machinery.PathFinder.find_spec(family, sys.path)
+        own = getattr(getattr(module, "__spec__", None), "origin", None)
+        return found is not None and found.origin != own
+
     def find_spec(self, name, path=None, target=None):
         module = self.modules.get(name)
         if module is None:
             return None
+        if any(self._shadowed(family) for family in self._families(name)):
+            return None  # imported from the files, as in a fresh kernel (which then fails)
         self._restore(name)
         return importlib.util.spec_from_loader(name, self, is_package=hasattr(module, "__path__"))
 
