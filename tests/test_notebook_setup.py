@@ -148,3 +148,37 @@ def test_setup_without_a_notebook_keeps_the_active_one(restore_global_state):
         settings = notebook.setup(seed=1)
     assert settings.notebook is None
     assert notebook.active_notebook() == "01_tokenization"
+
+
+_IMPORT_TF = (
+    "import sys\n"
+    "{before}\n"
+    "import tensorflow, keras, numpy\n"
+    "keras.layers.Dense(2)(numpy.ones((1, 3), 'float32'))\n"
+    "print('done', file=sys.stderr)\n"
+)
+
+
+@pytest.mark.slow
+def test_tensorflows_import_banner_stays_off_stderr_after_setup(tmp_path):
+    """TensorFlow's C++ libraries print a banner to file descriptor 2 when imported, whatever
+    TF_CPP_MIN_LOG_LEVEL says (a Jupyter kernel shows it in red under the setup cell). Without
+    setup() it is there (so this test sees it); after setup() nothing but our own line is."""
+    import subprocess
+
+    def stderr_of(before: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _IMPORT_TF.format(before=before)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "HOME": str(tmp_path)},
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stderr
+
+    bare = stderr_of("pass")
+    assert "absl" in bare or "oneDNN" in bare, "TensorFlow printed no banner: nothing to hide"
+    quiet = stderr_of("from attention_course.notebook import setup\nsetup(seed=0)")
+    assert quiet.strip() == "done", quiet
