@@ -108,14 +108,18 @@ def _setup_header(path: Path) -> str:
 
 
 def _run_setup_header(
-    path: Path, monkeypatch, colab: bool, installed: bool
+    path: Path, monkeypatch, colab: bool, installed: bool, pip_fails: bool = False
 ) -> tuple[list[tuple[tuple, dict]], dict]:
-    """Execute the setup cell's generated header with subprocess.run recorded."""
+    """Execute the setup cell's generated header with subprocess.run recorded (``pip_fails``:
+    it raises as ``subprocess.run(..., check=True)`` does when pip exits with status 1)."""
     calls: list[tuple[tuple, dict]] = []
 
     def record(*args, **kwargs):
         calls.append((args, kwargs))
-        return subprocess.CompletedProcess(args[0] if args else kwargs.get("args"), 0)
+        command = args[0] if args else kwargs.get("args")
+        if pip_fails and kwargs.get("check"):
+            raise subprocess.CalledProcessError(1, command)
+        return subprocess.CompletedProcess(command, 0)
 
     real_find_spec = importlib.util.find_spec
 
@@ -233,3 +237,18 @@ def test_sync_refuses_a_setup_cell_without_the_marker():
     authoring.find_setup_cell(nb)["source"] = "from attention_course.notebook import setup\n"
     with pytest.raises(ValueError, match="setup cell has no line"):
         authoring.sync_notebook(nb, authoring.repo_settings(ROOT), path.parent.name, path.name)
+
+
+@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=_rel)
+def test_setup_header_says_what_to_do_when_the_install_fails(
+    path, monkeypatch, restore_global_state
+):
+    """In Colab without internet, pip fails: the locked setup cell says in one sentence what
+    happened and what to do (no CalledProcessError traceback from a cell the student cannot
+    read)."""
+    with pytest.raises(SystemExit) as stopped:
+        _run_setup_header(path, monkeypatch, colab=True, installed=False, pip_fails=True)
+    message = str(stopped.value)
+    settings = authoring.repo_settings(ROOT)
+    assert settings.repository in message and "could not be installed" in message
+    assert "run this cell again" in message and stopped.value.__cause__ is None

@@ -79,11 +79,18 @@ if "google.colab" in sys.modules:  # self-study in Colab: install the course pac
     import subprocess
 
     if importlib.util.find_spec("attention_course") is None:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet",
-             f"attention-course @ git+{{COURSE_REPO}}@{settings.branch}"],
-            check=True,
-        )
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--quiet",
+                 f"attention-course @ git+{{COURSE_REPO}}@{settings.branch}"],
+                check=True,
+            )
+        except subprocess.CalledProcessError:
+            raise SystemExit(
+                f"The course package could not be installed from {{COURSE_REPO}} (pip's message "
+                "is above): check that this Colab runtime is connected to the internet, then "
+                "run this cell again."
+            ) from None
 from attention_course.notebook import setup  # noqa: E402
 
 SETTINGS = setup(seed=0, notebook="{notebook}")  # .fast: small data, one epoch (grading, tests)'''
