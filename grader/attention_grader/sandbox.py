@@ -204,6 +204,11 @@ def _readonly_paths() -> tuple[list[tuple[str, str]], list[str]]:
     return symlinks, sorted(set(binds), key=lambda p: (p.count("/"), p))
 
 
+def readonly_folders() -> list[str]:
+    """The folders every sandbox binds read-only (Python, its packages, the course package)."""
+    return _readonly_paths()[1]
+
+
 _ETC = (
     "ld.so.cache",
     "ld.so.conf",

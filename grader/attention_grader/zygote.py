@@ -34,6 +34,8 @@ from pathlib import Path
 
 import psutil
 
+from . import sandbox
+
 SETTING = "COURSE_SANDBOX_TEMPLATE"
 DEFAULT = "off"
 SCRIPT = Path(__file__).with_name("_zygote.py")
@@ -100,7 +102,13 @@ class Template:
                     sys.executable,
                     str(SCRIPT),
                     str(self.socket_path),
-                    json.dumps({"base": list(BASE), "warm": list(modules)}),
+                    json.dumps(
+                        {
+                            "base": list(BASE),
+                            "warm": list(modules),
+                            "keep": sandbox.readonly_folders(),
+                        }
+                    ),
                 ],
                 env=self.env,
                 cwd=self.folder,
