@@ -134,7 +134,7 @@ def test_timeouts_and_a_dying_kernel_are_results_not_crashes():
 
 MEMORY = 512 * 1024**2
 TMPFS_FILL = """
-import os
+import os, time
 block = b"\\1" * 2**20
 for folder in ("/dev/shm", "/tmp", os.path.expanduser("~")):
     with open(os.path.join(folder, "hog.bin"), "wb") as handle:
@@ -142,6 +142,7 @@ for folder in ("/dev/shm", "/tmp", os.path.expanduser("~")):
             handle.write(block)
             handle.flush()
 print("never: all of it was held")
+time.sleep(3)  # and holds it (a watchdog that looks 5 times a second must see it)
 """
 
 
