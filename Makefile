@@ -141,5 +141,5 @@ bench: $(STAMP)
 	$(BIN)/course bench $(if $(IMDB),--imdb "$(IMDB)") $(if $(MODELS),--models $(MODELS)) $(if $(SEEDS),--seeds $(SEEDS))
 
 bench-grading: setup
-	$(BIN)/course bench-grading
+	$(BIN)/course bench-grading $(if $(RUNS),--runs $(RUNS))
 	$(BIN)/course bench-sandbox

@@ -111,6 +111,9 @@ c.Autograde.autograde_preprocessors = [
     OutputGate,  # last: what autograded/ keeps is made inert; the scores are already saved
 ]  # (no second CheckCellMetadata: the metadata was checked when sanitizing, and since then
 #     only outputs changed)
+# nbconvert validates a notebook once, after the last preprocessor, instead of after each one
+# (the same check; a tenth of the recording's CPU per notebook).
+c.Exporter.optimistic_validation = True
 c.GradingExecute.unsafe_no_sandbox = os.environ.get("COURSE_UNSAFE_NO_SANDBOX") == "1"
 # Late submissions (due dates: schedule.toml, written into the gradebook by `make release`).
 _schedule = (

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 
 import nbformat
+import pytest
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import SaveAutoGrades
 
@@ -39,6 +40,68 @@ def test_shared_sql_engines_one_engine_per_gradebook_url(tmp_path, monkeypatch):
     with Gradebook(url) as four, Gradebook(url) as five:
         assert four.engine is not five.engine
     assert nbgrader.api.create_engine.__module__.startswith("sqlalchemy")
+
+
+def test_shared_sql_engines_check_the_tables_once(tmp_path, monkeypatch):
+    """``Gradebook`` asks ``nbgrader.api.inspect`` whether its tables exist and calls
+    ``Base.metadata.create_all`` each time it is opened: inside the block a new gradebook
+    still gets its tables and one alembic version, and the database is asked once."""
+    import nbgrader.api
+    from sqlalchemy import text
+
+    monkeypatch.setenv("PATH", cycle.environment()["PATH"])
+    asked = []
+    real = nbgrader.api.inspect
+    monkeypatch.setattr(nbgrader.api, "inspect", lambda engine: asked.append(1) or real(engine))
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    with compat.shared_sql_engines():
+        for student in ("ana", "bo", "cy"):
+            with Gradebook(url) as gb:
+                gb.add_student(student)
+        with Gradebook(url) as gb:
+            versions = gb.db.execute(text("SELECT version_num FROM alembic_version")).all()
+            assert len(versions) == 1 and versions[0][0]
+            assert sorted(s.id for s in gb.students) == ["ana", "bo", "cy"]
+    assert len(asked) == 1
+    assert "create_all" not in vars(nbgrader.api.Base.metadata)  # nbgrader's own again
+    with Gradebook(url) as gb:
+        assert len(gb.students) == 3
+    assert len(asked) == 2
+
+
+def test_checked_schemas_same_verdicts_one_schema_check(monkeypatch):
+    """nbgrader checks cell metadata with ``nbgrader.nbgraderformat.common.jsonschema
+    .validate``: inside the block valid metadata passes, invalid metadata fails with the same
+    error as outside, and the schema is checked once, not once per cell."""
+    import jsonschema
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _cell("x = 1", points=1, solution=False, task=False, schema_version=3) for _ in range(5)
+    ]
+    for n, cell in enumerate(nb.cells):
+        cell.metadata.nbgrader["grade_id"] = f"t{n}"
+    bad = _cell("y = 2", points="many", solution=False, task=False, schema_version=3)
+    with pytest.raises(jsonschema.ValidationError) as outside:
+        MetadataValidator().validate_cell(bad)
+    made = []  # checks of nbgrader's schema
+    cls = jsonschema.validators.validator_for(MetadataValidator().schema)
+    real = cls.check_schema.__func__
+    monkeypatch.setattr(
+        cls,
+        "check_schema",
+        classmethod(lambda c, schema, **kw: made.append(1) or real(c, schema, **kw)),
+    )
+    MetadataValidator().validate_nb(nb)
+    without = len(made)
+    made.clear()
+    with compat.checked_schemas():
+        MetadataValidator().validate_nb(nb)
+        with pytest.raises(jsonschema.ValidationError) as inside:
+            MetadataValidator().validate_cell(bad)
+    assert without == len(nb.cells) and len(made) == 1
+    assert inside.value.message == outside.value.message
 
 
 def _cell(source: str, **meta) -> nbformat.NotebookNode:

@@ -288,7 +288,9 @@ def test_without_a_template_grading_uses_a_fresh_kernel_and_says_so_once(
     zygote.stop()
     monkeypatch.setattr(zygote, "SCRIPT", broken)
     monkeypatch.setattr(zygote, "_said", set())
+    monkeypatch.setattr(zygote, "_failed_at", -1e9)  # (restored: later tests start one)
     first = _run(monkeypatch, "auto", "print(1)")
+    zygote.settle()  # (auto starts it in the background)
     second = _run(monkeypatch, "auto", "print(2)")
     assert first.kernel_from == second.kernel_from == "fresh"
     assert _printed(second) == ["2\n"]
@@ -297,6 +299,19 @@ def test_without_a_template_grading_uses_a_fresh_kernel_and_says_so_once(
     monkeypatch.setenv(zygote.SETTING, "on")  # on: a fallback is an error
     failed = executor.execute(_job("print(3)"))
     assert failed.status == "sandbox-failed" and "no template here" in failed.reason
+
+
+def test_auto_starts_the_template_in_the_background(monkeypatch):
+    """With auto, the notebook that finds no template does not wait for TensorFlow's import:
+    it gets a fresh kernel while the template starts; the next ones are forked from it."""
+    zygote.stop()
+    zygote.settle()
+    zygote.stop()
+    first = _run(monkeypatch, "auto", "print(1)")
+    assert first.kernel_from == "fresh" and _printed(first) == ["1\n"]
+    assert zygote.settle() is not None
+    second = _run(monkeypatch, "auto", "print(2)")
+    assert second.kernel_from == "template" and _printed(second) == ["2\n"]
 
 
 def test_a_bad_setting_says_which_setting(monkeypatch):

@@ -14,7 +14,8 @@ it forks a child C, which
 2. enters the namespaces of the sandbox bubblewrap built (``/proc/<holder>/ns/*``: IPC, UTS,
    network, cgroup, PID, mount) and its root (``fchdir`` + ``chroot``), holds the sandbox open
    (the holder's FIFO) and forks a child (the PID namespace applies to children) that forks
-   again and exits; that grandchild sets the namespace's next pid and forks the kernel K with
+   again and exits; that grandchild, once C has reaped its parent (C tells it through a
+   pipe), sets the namespace's next pid and forks the kernel K with
    pid 2 and exits: K becomes a child of the sandbox's own init (pid 2, parent pid 1, in the
    launcher's process tree, as a fresh kernel); C says so and exits;
 3. K starts a session, gives up root exactly as the sandbox's launcher does (no capabilities
@@ -310,10 +311,14 @@ def main() -> None:
         last_pid = os.open("/proc/sys/kernel/ns_last_pid", os.O_WRONLY)
         hold_fd = _enter(request)
         ready, said = os.pipe()
+        reaped, tell_reaped = os.pipe()  # C tells the grandchild that pid 2 is free
         middle = os.fork()  # pid 2 in the sandbox for a moment
         if middle:
             os.close(said)
+            os.close(reaped)
             status = os.waitpid(middle, 0)[1]  # reaped: pid 2 is free again
+            os.write(tell_reaped, b"r")
+            os.close(tell_reaped)
             word = os.read(ready, 64)
             if status != 0 or word != b"ok":
                 raise OSError(f"the kernel could not be forked ({word.decode() or status})")
@@ -332,9 +337,15 @@ def main() -> None:
         # a session of its own, whose leader is not the kernel (as bwrap's); not the middle
         # process's, whose pid would stay taken by its session
         os.setsid()
+        os.close(tell_reaped)
+        # until C has reaped the middle process (a pipe, not a clock: under heavy load the
+        # reaping took longer than a deadline of 10 s once)
+        if not select.select([reaped], [], [], 120)[0] or os.read(reaped, 1) != b"r":
+            os._exit(1)
+        os.close(reaped)
         deadline = time.monotonic() + 10
         while os.path.exists("/proc/2") and time.monotonic() < deadline:
-            time.sleep(0.001)  # until C has reaped the middle process
+            time.sleep(0.001)  # (reaped: gone at once; else the pid check below says so)
         os.write(last_pid, b"1")
         kernel = os.fork()
         if kernel:

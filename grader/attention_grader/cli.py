@@ -230,9 +230,11 @@ def cmd_demo(root: Path, args: argparse.Namespace) -> int:
     return status
 
 
-def cmd_bench_grading(root: Path, workers: list[int]) -> int:
-    """``make bench-grading``: grade copies of the sample submissions of every notebook with
-    1 and with 2 workers; one line per run."""
+def cmd_bench_grading(root: Path, workers: list[int], runs: int = 1) -> int:
+    """``make bench-grading``: grade copies of the sample submissions of every notebook (the
+    solution and the typical mistake: two students) with 1 and with 2 workers, ``runs`` times
+    each; one line per run, then the medians. The instructor's solutions are checked once
+    before the timed runs (a cost per assignment, not per student)."""
     import shutil
     import statistics
     import tempfile
@@ -248,44 +250,86 @@ def cmd_bench_grading(root: Path, workers: list[int]) -> int:
             place_demo_submissions(course, name)
             shutil.rmtree(course / "submitted" / "demo-blank" / name)  # instant: not a cost
         count = sum(1 for _ in (course / "submitted").glob("*/*/*.ipynb"))
-        for n in workers:
-            cpu_before = _own_cpu_seconds()
-            sampler = _KernelMemory()
-            sampler.start()
-            summary = Engine(course, workers=n, force=True, progress=False).grade(names)
-            sampler.finish()
-            if summary.interrupted:  # Ctrl-C or SIGTERM stops the benchmark, not one run
-                print("bench-grading interrupted", file=sys.stderr)
-                return 130
-            failed = summary.count("failed") + summary.count("held")
+        students = sum(1 for p in (course / "submitted").iterdir() if any(p.iterdir()))
+        held = Engine(course, workers=max(workers), progress=False).check_solutions(names)
+        if held:
+            print(f"bench-grading: the solutions do not score full marks: {held}", file=sys.stderr)
+            return 1
+        measured: dict[int, list[dict[str, float]]] = {n: [] for n in workers}
+        memory = _KernelMemory()
+        for _ in range(runs):
+            for n in workers:
+                figures = _bench_run(course, names, n, count, students, memory)
+                if figures is None:
+                    return 130
+                measured[n].append(figures)
+        print(f"medians of {runs} run(s), {students} students x {len(names)} notebooks:")
+        for n, figures in measured.items():
             print(
-                f"workers={n} submissions={count} wall_s={summary.seconds:.1f} "
-                f"per_submission_s={summary.seconds / count:.2f}"
-                + (f" FAILED={failed}" if failed else ""),
+                f"median workers={n} "
+                + " ".join(
+                    f"{key}={statistics.median(f[key] for f in figures):.3f}" for key in figures[0]
+                ),
                 flush=True,
             )
-            # Where the time went in this run: the coordinator's own CPU (preparing, recording,
-            # the local scheduler), then the median of each phase per notebook.
-            cpu = _own_cpu_seconds() - cpu_before - sampler.cpu
-            print(
-                f"  coordinator_cpu_s={cpu:.1f} "
-                f"coordinator_cpu_per_notebook_s={cpu / max(count, 1):.3f}"
-            )
-            print(f"  {sampler.text()}", flush=True)
-            phases: dict[str, list[dict[str, float]]] = {}
-            for outcome in summary.outcomes:
-                for key, timing in outcome.timings.items():
-                    phases.setdefault(key.rsplit("/", 1)[-1], []).append(timing)
-            for notebook, runs in sorted(phases.items()):
-                print(
-                    f"  notebook={notebook} "
-                    + " ".join(
-                        f"{phase}_s={statistics.median(r[phase] for r in runs):.2f}"
-                        for phase in runs[0]
-                    ),
-                    flush=True,
-                )
+        if 1 in measured and len(measured) > 1:
+            one = statistics.median(f["wall_s"] for f in measured[1])
+            for n in measured:
+                if n != 1:
+                    many = statistics.median(f["wall_s"] for f in measured[n])
+                    print(f"speedup workers={n} over 1: {one / many:.2f}x")
+        print(memory.class_text(concurrent=16, workers=max(workers)), flush=True)
     return 0
+
+
+def _bench_run(
+    course: Path, names: list[str], n: int, count: int, students: int, memory: _KernelMemory
+) -> dict[str, float] | None:
+    """One timed run of ``make bench-grading``: its lines, and its figures (None: stopped)."""
+    import statistics
+
+    cpu_before = _own_cpu_seconds()
+    sampler = _KernelMemory()
+    sampler.start()
+    summary = Engine(course, workers=n, force=True, progress=False).grade(names)
+    sampler.finish()
+    memory.merge(sampler)
+    if summary.interrupted:  # Ctrl-C or SIGTERM stops the benchmark, not one run
+        print("bench-grading interrupted", file=sys.stderr)
+        return None
+    failed = summary.count("failed") + summary.count("held")
+    print(
+        f"workers={n} submissions={count} wall_s={summary.seconds:.1f} "
+        f"per_submission_s={summary.seconds / count:.2f} "
+        f"per_student_s={summary.seconds / students:.1f}" + (f" FAILED={failed}" if failed else ""),
+        flush=True,
+    )
+    # Where the time went in this run: the coordinator's own CPU (preparing, recording,
+    # the local scheduler), then the median of each phase per notebook.
+    cpu = _own_cpu_seconds() - cpu_before - sampler.cpu
+    print(f"  coordinator_cpu_s={cpu:.1f} coordinator_cpu_per_notebook_s={cpu / max(count, 1):.3f}")
+    print(f"  {sampler.text()}", flush=True)
+    phases: dict[str, list[dict[str, float]]] = {}
+    for outcome in summary.outcomes:
+        for key, timing in outcome.timings.items():
+            phases.setdefault(key.rsplit("/", 1)[-1], []).append(timing)
+    setups = []
+    for notebook, timings in sorted(phases.items()):
+        print(
+            f"  notebook={notebook} "
+            + " ".join(
+                f"{phase}_s={statistics.median(r[phase] for r in timings):.2f}"
+                for phase in timings[0]
+            ),
+            flush=True,
+        )
+        setups.append(max(r["setup"] for r in timings))
+    return {
+        "wall_s": summary.seconds,
+        "per_student_s": summary.seconds / students,
+        "coordinator_cpu_per_notebook_s": cpu / max(count, 1),
+        "slowest_setup_cell_s": max(setups, default=0.0),
+    }
 
 
 class _KernelMemory(threading.Thread):
@@ -297,6 +341,7 @@ class _KernelMemory(threading.Thread):
         super().__init__(daemon=True)
         self.templates: dict[int, int] = {}
         self.children: dict[int, int] = {}
+        self.fresh: dict[int, int] = {}  # fresh kernels' resident memory
         self.cpu = 0.0
         self._halt = threading.Event()
 
@@ -314,7 +359,12 @@ class _KernelMemory(threading.Thread):
         while not self._halt.wait(1.0):
             for proc in psutil.Process().children(recursive=True):
                 try:
-                    if not proc.cmdline()[1:2] or not proc.cmdline()[1].endswith("_zygote.py"):
+                    command = proc.cmdline()
+                    if "ipykernel_launcher" in command:  # a fresh kernel (no template)
+                        rss = proc.memory_info().rss
+                        self.fresh[proc.pid] = max(self.fresh.get(proc.pid, 0), rss)
+                        continue
+                    if not command[1:2] or not command[1].endswith("_zygote.py"):
                         continue
                     if os.readlink(f"/proc/{proc.pid}/ns/pid") != own:  # a kernel
                         uss = proc.memory_full_info().uss
@@ -326,11 +376,47 @@ class _KernelMemory(threading.Thread):
                     pass
         self.cpu = time.thread_time() - start
 
+    def merge(self, other: _KernelMemory) -> None:
+        for mine, theirs in (
+            (self.templates, other.templates),
+            (self.children, other.children),
+            (self.fresh, other.fresh),
+        ):
+            for pid, value in theirs.items():
+                mine[pid] = max(mine.get(pid, 0), value)
+
+    def class_text(self, concurrent: int, workers: int) -> str:
+        """What ``concurrent`` notebooks at once would need, from the largest figures seen:
+        with the template, one template per worker plus each kernel's own memory; without it,
+        a fresh kernel's resident memory each."""
+        mib = 1024**2
+        if self.templates:
+            template, kernel = max(self.templates.values()), max(self.children.values(), default=0)
+            need = workers * template + concurrent * kernel
+            how = (
+                f"{workers} templates x {template / mib:.0f} MB + {concurrent} kernels x "
+                f"{kernel / mib:.0f} MB (largest unique memory)"
+            )
+        elif self.fresh:
+            kernel = max(self.fresh.values())
+            need = concurrent * kernel
+            how = f"{concurrent} fresh kernels x {kernel / mib:.0f} MB (largest resident memory)"
+        else:
+            return "memory: no kernel was sampled"
+        fits = "yes" if need <= 8 * 1024**3 else "NO"
+        return (
+            f"memory class_of_{concurrent}_notebooks_mb={need / mib:.0f} fits_8_gib={fits} ({how})"
+        )
+
     def text(self) -> str:
         import statistics
 
         if not self.templates:
-            return "kernels=fresh (no kernel template: COURSE_SANDBOX_TEMPLATE or fallback)"
+            rss = max(self.fresh.values(), default=0) / 1024**2
+            return (
+                f"kernels=fresh (no kernel template: COURSE_SANDBOX_TEMPLATE or fallback) "
+                f"kernel_rss_mb_max={rss:.0f}"
+            )
         mib = 1024**2
         extra = sorted(self.children.values()) or [0]
         return (
@@ -496,6 +582,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sync-notebooks")
     p = sub.add_parser("bench-grading", help="grading speed with 1 and 2 workers")
     p.add_argument("--workers", type=int, nargs="*", default=[1, 2])
+    p.add_argument("--runs", type=int, default=1, help="timed runs per worker count (medians)")
     p = sub.add_parser("bench-sandbox", help="what the sandbox adds to one notebook")
     p.add_argument("--runs", type=int, default=7)
     p = sub.add_parser("bench", help="train the IMDB models of notebook 05 on the official split")
@@ -542,7 +629,7 @@ def _run(root: Path, args: argparse.Namespace) -> int:
     if args.command == "bench":
         return cmd_bench(args.imdb, args.models, args.seeds)
     if args.command == "bench-grading":
-        return cmd_bench_grading(root, args.workers)
+        return cmd_bench_grading(root, args.workers, args.runs)
     if args.command == "bench-sandbox":
         return cmd_bench_sandbox(args.runs)
     if args.command == "sync-notebooks":

@@ -10,7 +10,11 @@ No other module of the grader calls or overrides a private name of these librari
 name                    what it relies on                                          library
 ======================  =========================================================  ===========
 shared_sql_engines      ``Gradebook`` creates its engine through the module        nbgrader
-                        attribute ``nbgrader.api.create_engine``
+                        attribute ``nbgrader.api.create_engine``, and checks its
+                        tables through ``nbgrader.api.inspect`` and
+                        ``Base.metadata.create_all``
+checked_schemas         nbgrader's metadata checks call the module attribute       nbgrader
+                        ``nbgrader.nbgraderformat.common.jsonschema.validate``
 remove_mark_scheme      ``ClearMarkScheme._remove_mark_scheme_region(cell)``       nbgrader
 remove_hidden_tests     ``ClearHiddenTests._remove_hidden_test_region(cell)``      nbgrader
 ScoreSaver              ``SaveAutoGrades._add_score(cell, resources)`` once per    nbgrader
@@ -33,6 +37,7 @@ _zygote._Stash          a finder's loader that returns an existing module from  
 from __future__ import annotations
 
 import contextlib
+import copy
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -48,13 +53,16 @@ from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, SaveAutoGr
 @contextlib.contextmanager
 def shared_sql_engines() -> Iterator[None]:
     """nbgrader's ``Gradebook`` creates a new SQLAlchemy engine each time it is opened (about a
-    dozen times per recorded submission), so every query is compiled again. While the block
-    runs, one engine per URL serves them all (its compiled-statement cache survives
-    ``Gradebook.close``, which only closes the connections): recording costs a third less."""
+    dozen times per recorded submission), so every query is compiled again, and asks the
+    database each time whether its tables exist. While the block runs, one engine per URL
+    serves them all (its compiled-statement cache survives ``Gradebook.close``, which only
+    closes the connections), and an engine's tables are checked (and created) once."""
     import nbgrader.api
 
-    create = nbgrader.api.create_engine
+    create, inspect = nbgrader.api.create_engine, nbgrader.api.inspect
+    metadata = nbgrader.api.Base.metadata
     engines: dict[tuple[str, str], Any] = {}
+    ready: list[Any] = []  # shared engines whose gradebook tables exist
 
     def shared(url: Any, **kwargs: Any) -> Any:
         key = (str(url), repr(sorted(kwargs.items())))
@@ -62,13 +70,70 @@ def shared_sql_engines() -> Iterator[None]:
             engines[key] = create(url, **kwargs)
         return engines[key]
 
-    nbgrader.api.create_engine = shared
+    def inspected(engine: Any) -> Any:
+        if any(engine is known for known in ready):
+            return _TablesExist()
+        return inspect(engine)
+
+    def create_all(bind: Any = None, **kwargs: Any) -> None:
+        if not any(bind is known for known in ready):
+            type(metadata).create_all(metadata, bind=bind, **kwargs)
+            if any(bind is engine for engine in engines.values()):
+                ready.append(bind)
+
+    nbgrader.api.create_engine, nbgrader.api.inspect = shared, inspected
+    metadata.create_all = create_all
     try:
         yield
     finally:
-        nbgrader.api.create_engine = create
+        nbgrader.api.create_engine, nbgrader.api.inspect = create, inspect
+        del metadata.create_all
         for sql_engine in engines.values():
             sql_engine.dispose()
+
+
+class _TablesExist:
+    """What ``Gradebook`` asks of an inspector, for an engine whose tables were made."""
+
+    def get_table_names(self) -> list[str]:
+        return ["(checked)"]
+
+
+@contextlib.contextmanager
+def checked_schemas() -> Iterator[None]:
+    """nbgrader checks each cell's nbgrader metadata with ``jsonschema.validate``, which
+    checks the schema itself again on every call (a tenth of a recording's CPU). While the
+    block runs, the metadata is checked against a validator made once per schema, with the
+    same result and the same error."""
+    import jsonschema
+    import nbgrader.nbgraderformat.common as common
+
+    validators: list[tuple[Any, Any]] = []
+
+    def validator(schema: Any) -> Any:
+        for known, made in validators:
+            if known is schema or known == schema:  # (each nbgrader validator loads its own)
+                return made
+        cls = jsonschema.validators.validator_for(schema)
+        frozen = copy.deepcopy(schema)
+        cls.check_schema(frozen)
+        validators.append((frozen, cls(frozen)))
+        return validators[-1][1]
+
+    def validate(instance: Any, schema: Any, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            return jsonschema.validate(instance, schema, *args, **kwargs)
+        error = jsonschema.exceptions.best_match(validator(schema).iter_errors(instance))
+        if error is not None:
+            raise error
+        return None
+
+    module = common.jsonschema
+    common.jsonschema = type("CheckedSchemas", (), {"validate": staticmethod(validate)})
+    try:
+        yield
+    finally:
+        common.jsonschema = module
 
 
 def remove_mark_scheme(cell: Any) -> None:

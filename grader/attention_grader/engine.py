@@ -195,6 +195,7 @@ class Engine:
             _Signals() as signals,
             _progress(len(plan.todo), self.progress) as bar,
             compat.shared_sql_engines(),
+            compat.checked_schemas(),
         ):
             try:
                 with self.pool:
@@ -212,6 +213,13 @@ class Engine:
                 summary.interrupted = True
         summary.seconds = time.monotonic() - start
         return summary
+
+    def check_solutions(self, assignments: list[str]) -> dict[str, str]:
+        """Check the instructor's solutions of ``assignments`` now, whether or not anything is
+        to be graded (``make bench-grading`` does before it times; :mod:`solutions`)."""
+        todo = [Submission("", a, Path()) for a in assignments]
+        with compat.shared_sql_engines(), self.pool:
+            return self._check_solutions(todo)
 
     def _check_solutions(self, todo: list[Submission]) -> dict[str, str]:
         """``{assignment: why it is held}`` for the assignments of ``todo`` whose solution

@@ -10,8 +10,10 @@ memory cgroup and limits, enters its namespaces and root, drops to its uid and b
 kernel (see ``_zygote.py``). The kernel is therefore in the same sandbox as a fresh one, and
 the import is paid once per worker (the pages are shared copy-on-write).
 
-``auto`` uses the template where it can (root, Linux namespaces, bubblewrap); where it cannot,
-or when the template fails, grading uses a fresh kernel and says so once. ``on`` is ``auto``
+``auto`` (the default) uses the template where it can (root, Linux namespaces, bubblewrap):
+it starts in the background at a worker's first notebook, which gets a fresh kernel, as does
+every notebook until it is ready; where it cannot start, or when it fails, grading uses a fresh
+kernel and says so once. ``on`` is ``auto``
 where a fallback is an error (the tests use it to prove the template path ran). ``off``: a
 fresh kernel for every notebook.
 """
@@ -37,7 +39,7 @@ import psutil
 from . import sandbox
 
 SETTING = "COURSE_SANDBOX_TEMPLATE"
-DEFAULT = "off"
+DEFAULT = "auto"
 SCRIPT = Path(__file__).with_name("_zygote.py")
 # What a fresh kernel imports before it runs a cell (stays imported in the kernel)...
 BASE = ("ipykernel.kernelapp",)
@@ -191,8 +193,12 @@ class Template:
 
 _lock = threading.Lock()
 _template: Template | None = None
+_starting: threading.Thread | None = None  # a template being started (auto: in the background)
+_start_error = ""
+_failed_at = -1e9  # when the last start failed (auto retries after RETRY_SECONDS)
 _said: set[str] = set()
 starts = 0  # templates started by this process (a restart counts)
+RETRY_SECONDS = 120.0
 
 
 def _say_once(message: str) -> None:
@@ -202,10 +208,32 @@ def _say_once(message: str) -> None:
         print(f"[grader] {message}", file=sys.stderr, flush=True)
 
 
+def _start(env: dict[str, str], setting: str) -> None:
+    """Start a template (in the thread :func:`get` made); it becomes this process's."""
+    global _template, _start_error, _failed_at, starts
+    try:
+        made = Template(env)
+    except (OSError, TemplateError) as error:
+        with _lock:
+            _start_error, _failed_at = str(error), time.monotonic()
+        if setting != "on":
+            _say_once(f"{error}; fresh kernels until it starts")
+        return
+    with _lock:
+        if _template is not None and _template.alive():  # (another start won)
+            made.close()
+            return
+        _template = made
+        starts += 1
+
+
 def get(env: dict[str, str]) -> Template | None:
-    """This worker's template for kernels with environment ``env`` (started or restarted
-    when needed), or None: a fresh kernel (the reason is said once)."""
-    global _template, starts
+    """This worker's template for kernels with environment ``env``, or None: a fresh kernel
+    (why is said once). A missing or dead template is started (or restarted): with ``on``
+    this notebook waits for it; with ``auto`` it starts in the background and notebooks get
+    fresh kernels until it is ready, so a run of a few notebooks never waits for the imports
+    (notebooks 01 and 02 do not import TensorFlow at all)."""
+    global _template, _starting
     setting = mode()
     if setting == "off":
         return None
@@ -219,16 +247,32 @@ def get(env: dict[str, str]) -> Template | None:
         if _template is not None and (not _template.alive() or _template.env != env):
             _template.close()
             _template = None
-        if _template is None:
-            try:
-                _template = Template(env)
-                starts += 1
-            except (OSError, TemplateError) as error:
-                if setting == "on":
-                    raise TemplateError(str(error)) from None
-                _say_once(f"{error}; this notebook gets a fresh kernel")
-                return None
-        return _template
+        if _template is not None:
+            return _template
+        retry = setting == "on" or time.monotonic() - _failed_at > RETRY_SECONDS
+        if (_starting is None or not _starting.is_alive()) and retry:
+            _starting = threading.Thread(
+                target=_start, args=(env, setting), name="kernel-template", daemon=True
+            )
+            _starting.start()
+        starting = _starting
+    if setting != "on" or starting is None:
+        return None
+    starting.join()
+    with _lock:
+        template = _template
+    if template is None:
+        raise TemplateError(_start_error or "the kernel template did not start")
+    return template if template.env == env else get(env)  # (started for other kernels)
+
+
+def settle(timeout: float = READY_SECONDS) -> Template | None:
+    """Wait until a template being started is ready or has failed (the tests and the
+    benchmark use it); this process's template."""
+    starting = _starting
+    if starting is not None:
+        starting.join(timeout)
+    return _template
 
 
 def fallback(error: Exception) -> None:
