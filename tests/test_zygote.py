@@ -170,6 +170,74 @@ def test_an_honest_keras_cell_prints_the_same_with_the_template(monkeypatch):
         assert "absl::InitializeLog" in text or "oneDNN" in text, text
 
 
+# Packages that only came with the warm-up (scipy with scikit-learn, absl with TensorFlow) are
+# hidden like the warm families: a submission's own file of that name wins, as in a fresh kernel.
+SHADOWS = r"""
+import sys
+print(sorted(n for n in ("scipy", "pandas", "absl", "tensorflow", "keras") if n in sys.modules))
+import scipy
+print("scipy is the submission's:", getattr(scipy, "MINE", False))
+try:
+    import tensorflow
+    print("tensorflow imported")
+except ImportError as error:
+    print("tensorflow failed:", error)
+"""
+
+
+def test_a_submissions_own_file_wins_over_every_preloaded_package(monkeypatch):
+    files = {"scipy.py": b"MINE = True\n", "absl.py": b"raise ImportError('my absl.py')\n"}
+    printed = {}
+    for setting in ("off", "on"):
+        monkeypatch.setenv(zygote.SETTING, setting)
+        job = _job(SHADOWS)
+        job.files = files
+        result = executor.execute(job)
+        assert result.status == "ok", result.reason
+        assert result.kernel_from == "fresh"  # (the submission's files shadow preloaded ones)
+        printed[setting] = "".join(_printed(result, "stdout"))
+    assert printed["on"] == printed["off"], printed
+    assert printed["off"].startswith("[]\nscipy is the submission's: True\n"), printed
+    assert "tensorflow failed: my absl.py" in printed["off"], printed
+
+
+# A key added to the uid's keyring outlives the sandbox: the next kernel with that uid (uids
+# are reused) could read it. Kernels get no keyrings at all (_seccomp.py).
+KEYRING = r"""
+import ctypes, platform
+numbers = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}[platform.machine()]
+libc = ctypes.CDLL(None, use_errno=True)
+add_key = libc.syscall(numbers[0], b"user", b"note", b"answers=42", 10, -4)  # @u
+print("add_key", add_key, ctypes.get_errno())
+print("keyctl", libc.syscall(numbers[2], 0, -4, 0), ctypes.get_errno())  # get @u's id
+print("x32", libc.syscall(0x40000000 | 39), ctypes.get_errno())  # getpid through x32
+"""
+
+
+def test_no_kernel_can_use_a_keyring(monkeypatch):
+    for setting in ("off", "on"):
+        result = _run(monkeypatch, setting, KEYRING)
+        assert result.kernel_from == ("template" if setting == "on" else "fresh")
+        assert "".join(_printed(result, "stdout")) == "add_key -1 1\nkeyctl -1 1\nx32 -1 1\n"
+
+
+def test_which_files_shadow_a_preloaded_package(monkeypatch):
+    _run(monkeypatch, "on", "pass")
+    template = zygote.current()
+    assert {"numpy", "scipy", "absl", "tensorflow", "keras"} <= template.preloaded
+    assert not {"json", "os", "IPython"} & template.preloaded  # a fresh kernel has them too
+    files = {
+        "absl.py": b"",
+        "scipy/__init__.py": b"",
+        "numpy.cpython-311-x86_64-linux-gnu.so": b"",
+        "data/reviews.csv": b"",
+        "notes.txt": b"",
+        "json.py": b"",
+    }
+    assert zygote.shadows(template, files) == {"absl", "scipy", "numpy"}
+    assert zygote.shadows(template, {"data/absl.py": b"", "mine.txt": b""}) == set()
+
+
 def _template_pid(monkeypatch) -> int:
     _run(monkeypatch, "on", "pass")
     template = zygote.current()

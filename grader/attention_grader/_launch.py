@@ -60,6 +60,16 @@ def outer(settings: dict, argv: list) -> None:
     os.execv(argv[0], argv)
 
 
+def load_seccomp(path: str):  # noqa: ANN201 - a module
+    """``_seccomp.py`` loaded from ``path`` (this launcher imports nothing of the grader)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_course_seccomp", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def inner(settings: dict, argv: list) -> None:
     uid = settings["uid"]
     if uid is not None:
@@ -68,6 +78,8 @@ def inner(settings: dict, argv: list) -> None:
         os.setresuid(uid, uid, uid)
     if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise SystemExit("sandbox: cannot set no_new_privs")
+    if settings.get("seccomp"):  # no keyrings (a channel between students: see _seccomp.py)
+        load_seccomp(settings["seccomp"]).install()
     source = settings["files"]
     for name in os.listdir(source):
         path = os.path.join(source, name)

@@ -55,6 +55,20 @@ HOME = "/home/student"
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+def _load_seccomp():  # noqa: ANN202 - a module
+    """``_seccomp.py`` next to this file, loaded now (the kernel installs its filter after
+    entering the sandbox, where this folder is not mounted)."""
+    spec = importlib.util.spec_from_file_location(
+        "_course_seccomp", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_seccomp.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_SECCOMP = _load_seccomp()
+
+
 def _check(result: int, what: str) -> None:
     if result != 0:
         error = ctypes.get_errno()
@@ -90,15 +104,18 @@ def _private_mounts(keep: list[str]) -> None:
 
 class _Stash:
     """Modules the template imported that a fresh kernel has not imported yet (the warm
-    families: TensorFlow, Keras, NumPy...), out of ``sys.modules`` until the kernel imports
-    them: then this finder puts the same module objects back, without running them again.
-    A family comes back with the families imported before it or with it in the warm-up (its
-    likely dependencies), so ``"keras" in sys.modules`` is what it would be in a fresh kernel
-    (``attention_course.notebook.set_seeds`` asks exactly that)."""
+    families: TensorFlow, Keras, NumPy..., and every package that came with them), out of
+    ``sys.modules`` until the kernel imports them: then this finder puts the same module
+    objects back, without running them again. A family comes back with the families imported
+    before it or with it in the warm-up (its likely dependencies), so ``"keras" in
+    sys.modules`` is what it would be in a fresh kernel (``attention_course.notebook.set_seeds``
+    asks exactly that); a package that only came with them comes back alone. A file of the
+    submission named like any of them (``numpy.py``, ``absl.py``) wins, as in a fresh kernel."""
 
-    def __init__(self, steps: list, draws: list) -> None:
-        self.steps = steps  # [families imported by each warm-up import], in order
+    def __init__(self, steps: list, draws: list, warm: set) -> None:
+        self.steps = steps  # [top-level names each warm-up import added], in order
         self.draws = draws  # [32-bit numbers each of those imports drew from `random`]
+        self.warm = warm  # the families the warm-up imports by name (the rest came with them)
         self.restored = 0  # the steps before this one are back
         self.modules: dict = {}
         self.loading: dict = {}  # name -> the module's own spec, between create and exec
@@ -114,8 +131,13 @@ class _Stash:
         """Put back ``name``'s family and those imported before it, all but ``name`` itself
         (the loader gives that one: in ``sys.modules`` now, the import system would run its
         own spec again); draw from ``random`` what their imports drew (a fresh kernel's
-        import would draw it now)."""
+        import would draw it now). A package that only came with a warm family (scipy,
+        pandas, absl...) comes back alone."""
         family = name.split(".")[0]
+        if family not in self.warm:
+            for other in [n for n in self.modules if n.split(".")[0] == family and n != name]:
+                sys.modules.setdefault(other, self.modules.pop(other))
+            return
         index = next((i for i, step in enumerate(self.steps) if family in step), -1)
         if index < self.restored:
             return
@@ -129,17 +151,22 @@ class _Stash:
     def _families(self, name: str) -> set:
         """The families an import of ``name`` brings back now."""
         family = name.split(".")[0]
+        if family not in self.warm:
+            return {family}
         index = next((i for i, step in enumerate(self.steps) if family in step), -1)
         return {f for step in self.steps[self.restored : index + 1] for f in step} | {family}
 
     def _shadowed(self, family: str) -> bool:
         """Whether a file earlier on ``sys.path`` (the home folder's ``numpy.py``) has the
-        family's name: a fresh kernel would import that one."""
+        family's name: a fresh kernel would import that one. (A frozen or built-in module is
+        found before any file, in a fresh kernel too.)"""
         module = self.modules.get(family)
         if module is None:
             return False
-        found = importlib.machinery.PathFinder.find_spec(family, sys.path)
         own = getattr(getattr(module, "__spec__", None), "origin", None)
+        if own in ("frozen", "built-in"):
+            return False
+        found = importlib.machinery.PathFinder.find_spec(family, sys.path)
         return found is not None and found.origin != own
 
     def find_spec(self, name, path=None, target=None):
@@ -162,6 +189,12 @@ class _Stash:
         module.__spec__ = self.loading.pop(module.__spec__.name)
 
 
+def stash_names(stash: _Stash) -> set[str]:
+    """The top-level names the stash hides in a kernel (for the worker: a submission that
+    brings a file of one of these names gets a fresh kernel)."""
+    return {family for step in stash.steps for family in step}
+
+
 def _random_words(before: tuple, after: tuple) -> int:
     """How many 32-bit outputs of ``random``'s Mersenne Twister lie between two states (an
     import that draws, e.g. ``rich.style``'s ``getrandbits(24)``, draws fewer than 624)."""
@@ -175,23 +208,24 @@ def _random_words(before: tuple, after: tuple) -> int:
 
 def _warm(base: list, modules: list) -> _Stash:
     """Import ``base`` (what a fresh kernel imports anyway), then ``modules``, recording per
-    import which warm families (top-level packages of ``modules``) it brought in and how many
-    numbers it drew from ``random``."""
+    import which top-level packages it brought in (every one a fresh kernel had not imported:
+    the warm families and what came with them, e.g. scipy, pandas, absl) and how many numbers
+    it drew from ``random``."""
     for name in base:
         importlib.import_module(name)
-    families = {name.split(".")[0] for name in modules} - set(sys.modules)
+    before = {name.split(".")[0] for name in sys.modules}
     present: set = set()
     steps, draws = [], []
     for name in modules:
         state = random.getstate()
         importlib.import_module(name)
         draws.append(_random_words(state, random.getstate()))
-        now = {name.split(".")[0] for name in sys.modules} & families
+        now = {name.split(".")[0] for name in sys.modules} - before
         steps.append(now - present)
         present = now
     gc.collect()
     gc.freeze()  # the children leave these objects' pages shared (no reference counts written)
-    return _Stash(steps, draws)
+    return _Stash(steps, draws, {name.split(".")[0] for name in modules} - before)
 
 
 def _serve(listener: socket.socket):
@@ -262,6 +296,7 @@ def _drop(uid: int) -> None:
     if os.getresuid() != (uid, uid, uid) or os.getgroups():
         raise OSError("the sandbox's uid could not be taken")
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _SECCOMP.install()  # no keyrings, as a fresh kernel (``_seccomp.py``)
     # A change of uid made K undumpable (its /proc files root's): a kernel exec'd after the
     # change is dumpable, so K is too. It holds nothing of root's any more.
     _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
@@ -290,7 +325,23 @@ def _become_kernel(request: dict, log_fd: int, hold_fd: int) -> None:
         sys.modules["numpy"].random.seed()
 
 
+def _die_with_the_worker() -> None:
+    """The template ends when the worker that started it is gone (its stdin reaches end of
+    file), even in the middle of its imports: a small child, forked before them, watches."""
+    template = os.getpid()
+    if os.fork() == 0:
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        if os.getppid() == template:  # (not when the template ended first)
+            os.kill(template, signal.SIGKILL)
+        os._exit(0)
+
+
 def main() -> None:
+    _die_with_the_worker()
     path, modules = sys.argv[1], json.loads(sys.argv[2])
     del sys.path[0]  # not the script's folder
     kernel_path = list(sys.path)
@@ -300,7 +351,9 @@ def main() -> None:
     listener.listen(16)
     _private_mounts(modules.get("keep", []))
     stash = _warm(modules["base"], modules["warm"])
-    sys.stdout.write("ready\n")
+    # "ready", then the top-level names the kernel would find preloaded (see shadowed())
+    preloaded = sorted(stash_names(stash))
+    sys.stdout.write("ready " + json.dumps(preloaded) + "\n")
     sys.stdout.flush()
     conn, request, fds = _serve(listener)
     # C: from here on, every error goes back to the worker and C exits
@@ -362,6 +415,10 @@ def main() -> None:
         request["path"] = kernel_path
         _become_kernel(request, log_fd, hold_fd)
         stash.hide()
+        # multiprocessing draws its key at import: the template's, unless drawn again here
+        mp = sys.modules.get("multiprocessing") or stash.modules.get("multiprocessing")
+        if mp is not None:
+            mp.current_process().authkey = os.urandom(32)
     except BaseException as error:  # noqa: BLE001 - K's stderr is the kernel's log
         os.write(2, f"kernel template: {type(error).__name__}: {error}\n".encode())
         os._exit(1)

@@ -656,6 +656,8 @@ def execute(job: Job) -> Result:
             template = zygote.get(_kernel_env(job))
         except zygote.TemplateError as error:  # COURSE_SANDBOX_TEMPLATE=on
             return _failed(job, error)
+    if template is not None and zygote.shadows(template, job.files):
+        template = None  # the submission's own absl.py must win, as in a fresh kernel
     result, km = _execute(job, template)
     if template is not None and km is not None and km.template_error is not None:
         try:

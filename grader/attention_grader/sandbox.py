@@ -49,6 +49,7 @@ from pathlib import Path
 import attention_course
 
 LAUNCHER = Path(__file__).with_name("_launch.py")
+SECCOMP = Path(__file__).with_name("_seccomp.py")  # the kernel's filter (no keyrings)
 HOME = "/home/student"
 GRADER_DIR = "/grader"  # read-only inside: cases.json, files/, launch.py
 INSTALL_HINT = (
@@ -298,6 +299,9 @@ def bwrap_args(
         "--ro-bind",
         str(LAUNCHER),
         f"{GRADER_DIR}-launch.py",
+        "--ro-bind",
+        str(SECCOMP),
+        f"{GRADER_DIR}-seccomp.py",
         "--chdir",
         HOME,
         "--clearenv",
@@ -361,7 +365,12 @@ def command(
         **rlimits(layout, limits),
         "cgroup_procs": guard.procs_files if guard is not None else [],
     }
-    inner = {"uid": layout.uid, "files": f"{GRADER_DIR}/files", "home": HOME}
+    inner = {
+        "uid": layout.uid,
+        "files": f"{GRADER_DIR}/files",
+        "home": HOME,
+        "seccomp": f"{GRADER_DIR}-seccomp.py",
+    }
     if hold is not None:
         inner["hold"], argv = hold, []
     return [

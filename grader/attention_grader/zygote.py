@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -97,6 +98,7 @@ class Template:
         self.log_path = self.folder / "template.log"
         self.started = time.monotonic()
         self.ready_seconds = 0.0
+        self.preloaded: frozenset[str] = frozenset()  # top-level modules the kernel would find
         stdin_read, self._stdin = os.pipe()  # end of file when this process is gone
         with open(self.log_path, "wb") as log_file:
             self.process = subprocess.Popen(
@@ -130,9 +132,9 @@ class Template:
             ready, _, _ = select.select([self.process.stdout], [], [], 1.0)
             if ready:
                 line = self.process.stdout.readline()
-                if line.strip() == b"ready" or not line:
+                if line.startswith(b"ready") or not line:
                     break
-        if line.strip() != b"ready":
+        if not line.startswith(b"ready"):
             if self.process.poll() is None:
                 self.process.kill()
             self.process.wait(timeout=10)
@@ -140,6 +142,7 @@ class Template:
             self.close()
             raise TemplateError(f"the kernel template did not start: {why}")
         self.ready_seconds = round(time.monotonic() - self.started, 2)
+        self.preloaded = frozenset(json.loads(line[len(b"ready") :] or b"[]"))
 
     def log_tail(self) -> str:
         try:
@@ -273,6 +276,14 @@ def settle(timeout: float = READY_SECONDS) -> Template | None:
     if starting is not None:
         starting.join(timeout)
     return _template
+
+
+def shadows(template: Template, files: Any) -> set[str]:
+    """The preloaded packages that files of a submission would replace in a fresh kernel
+    (``absl.py``, ``scipy/``: the kernel imports the submission's own; a kernel forked from the
+    template would find the preloaded one): such a notebook gets a fresh kernel."""
+    names = {str(path).replace("\\", "/").lstrip("/").split("/")[0] for path in files}
+    return {name.split(".")[0] for name in names} & template.preloaded
 
 
 def fallback(error: Exception) -> None:
