@@ -318,6 +318,7 @@ def test_stash_brings_back_the_same_module_without_running_it(tmp_path, monkeypa
     package.mkdir()
     (package / "__init__.py").write_text("RUNS = [1]\n")
     (package / "sub.py").write_text("from . import RUNS\nRUNS.append(2)\n")
+    (tmp_path / "came_along.py").write_text("RUNS = [1]\n")  # imported by the warm package
     monkeypatch.syspath_prepend(str(tmp_path))
     spec = importlib.util.spec_from_file_location(
         "_zygote_under_test", sandbox.LAUNCHER.with_name("_zygote.py")
@@ -325,14 +326,22 @@ def test_stash_brings_back_the_same_module_without_running_it(tmp_path, monkeypa
     zygote = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(zygote)
 
+    import came_along
     import stashed_pkg.sub  # noqa: F401 - imported to be stashed
 
     top, sub = sys.modules["stashed_pkg"], sys.modules["stashed_pkg.sub"]
     own = (top.__spec__, top.__file__, list(top.__path__), sub.__spec__)
-    stash = zygote._Stash([{"stashed_pkg"}], [1])
+    stash = zygote._Stash([{"stashed_pkg", "came_along"}], [1], {"stashed_pkg"})
     try:
         stash.hide()
         assert "stashed_pkg" not in sys.modules and "stashed_pkg.sub" not in sys.modules
+        assert "came_along" not in sys.modules
+        random.seed(7)  # a package that only came with a warm one comes back alone, no draw
+        expected = random.getstate()
+        import came_along as along
+
+        assert along is came_along and along.RUNS == [1] and random.getstate() == expected
+        assert "stashed_pkg" not in sys.modules
         random.seed(7)
         random.getrandbits(32)
         expected = random.getstate()
@@ -344,12 +353,12 @@ def test_stash_brings_back_the_same_module_without_running_it(tmp_path, monkeypa
         assert top.RUNS == [1, 2]  # neither ran again
         assert random.getstate() == expected  # the recorded draw was made again
         sys.meta_path.remove(stash)
-        stash = zygote._Stash([{"stashed_pkg"}], [0])
+        stash = zygote._Stash([{"stashed_pkg"}], [0], {"stashed_pkg"})
         stash.hide()
         assert importlib.util.find_spec("stashed_pkg") is not None  # finding is not loading
         assert importlib.import_module("stashed_pkg") is top and top.RUNS == [1, 2]
     finally:
         with contextlib.suppress(ValueError):
             sys.meta_path.remove(stash)
-        for name in ("stashed_pkg", "stashed_pkg.sub"):
+        for name in ("stashed_pkg", "stashed_pkg.sub", "came_along"):
             sys.modules.pop(name, None)
