@@ -23,7 +23,7 @@ GRADING_FLAGS = $(foreach s,$(STUDENT),--student $(s)) $(if $(FORCE),--force) \
 
 help:
 	@echo "make demo           the whole nbgrader cycle on sample submissions (the main job)"
-	@echo "make test           the project's test suite (everything, 15-20 min on 2 cores)"
+	@echo "make test           the project's test suite (everything, about 15 min on 2 cores)"
 	@echo "make test-fast      the tests that start no kernel (~1 min)"
 	@echo "make hub            JupyterHub + ngshare (.venv-hub) and its proxy (hub/node_modules):"
 	@echo "                    the authenticated exchange's test, and the recipe of a course hub"
@@ -43,7 +43,8 @@ help:
 	@echo "                    reports/similarity_<assignment>.html (THRESHOLD=0.5)"
 	@echo "make sync           strip notebooks, rewrite Colab badges/setup cells from pyproject.toml"
 	@echo "make bench          IMDB models of notebook 05 on the official split (IMDB=<archive or folder>)"
-	@echo "make bench-grading  grading speed of the sample submissions with 1 and 2 workers,"
+	@echo "make bench-grading  grading speed of the sample submissions with 1 and 2 workers"
+	@echo "                    (RUNS=n: medians of n runs; STUDENTS=n students, default 2),"
 	@echo "                    and what the sandbox adds to one notebook"
 	@echo "make clean          remove submitted/, autograded/, feedback/, gradebook.db (asks nothing!)"
 
@@ -141,5 +142,5 @@ bench: $(STAMP)
 	$(BIN)/course bench $(if $(IMDB),--imdb "$(IMDB)") $(if $(MODELS),--models $(MODELS)) $(if $(SEEDS),--seeds $(SEEDS))
 
 bench-grading: setup
-	$(BIN)/course bench-grading $(if $(RUNS),--runs $(RUNS))
+	$(BIN)/course bench-grading $(if $(RUNS),--runs $(RUNS)) $(if $(STUDENTS),--students $(STUDENTS))
 	$(BIN)/course bench-sandbox

@@ -230,11 +230,12 @@ def cmd_demo(root: Path, args: argparse.Namespace) -> int:
     return status
 
 
-def cmd_bench_grading(root: Path, workers: list[int], runs: int = 1) -> int:
+def cmd_bench_grading(root: Path, workers: list[int], runs: int = 1, students: int = 2) -> int:
     """``make bench-grading``: grade copies of the sample submissions of every notebook (the
-    solution and the typical mistake: two students) with 1 and with 2 workers, ``runs`` times
-    each; one line per run, then the medians. The instructor's solutions are checked once
-    before the timed runs (a cost per assignment, not per student)."""
+    solution and the typical mistake, alternately, for ``students`` students) with 1 and with
+    2 workers, ``runs`` times each; one line per run, then the medians. The instructor's
+    solutions are checked once before the timed runs (a cost per assignment, not per
+    student)."""
     import shutil
     import statistics
     import tempfile
@@ -246,11 +247,16 @@ def cmd_bench_grading(root: Path, workers: list[int], runs: int = 1) -> int:
         shutil.copytree(root / "source", course / "source")
         names = cycle.assignments(course)
         cycle.release(course, names)
+        submitted = course / "submitted"
         for name in names:
             place_demo_submissions(course, name)
-            shutil.rmtree(course / "submitted" / "demo-blank" / name)  # instant: not a cost
-        count = sum(1 for _ in (course / "submitted").glob("*/*/*.ipynb"))
-        students = sum(1 for p in (course / "submitted").iterdir() if any(p.iterdir()))
+            shutil.rmtree(submitted / "demo-blank" / name)  # instant: not a cost
+        shutil.rmtree(submitted / "demo-blank")
+        for n in range(2, students):  # more students: copies, solution and mistake in turn
+            kind = ("demo-solution", "demo-mistake")[n % 2]
+            shutil.copytree(submitted / kind, submitted / f"{kind}-{n}")
+        count = sum(1 for _ in submitted.glob("*/*/*.ipynb"))
+        students = sum(1 for p in submitted.iterdir() if any(p.iterdir()))
         held = Engine(course, workers=max(workers), progress=False).check_solutions(names)
         if held:
             print(f"bench-grading: the solutions do not score full marks: {held}", file=sys.stderr)
@@ -583,6 +589,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench-grading", help="grading speed with 1 and 2 workers")
     p.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     p.add_argument("--runs", type=int, default=1, help="timed runs per worker count (medians)")
+    p.add_argument("--students", type=int, default=2, help="students (copies of the samples)")
     p = sub.add_parser("bench-sandbox", help="what the sandbox adds to one notebook")
     p.add_argument("--runs", type=int, default=7)
     p = sub.add_parser("bench", help="train the IMDB models of notebook 05 on the official split")
@@ -629,7 +636,7 @@ def _run(root: Path, args: argparse.Namespace) -> int:
     if args.command == "bench":
         return cmd_bench(args.imdb, args.models, args.seeds)
     if args.command == "bench-grading":
-        return cmd_bench_grading(root, args.workers, args.runs)
+        return cmd_bench_grading(root, args.workers, args.runs, max(args.students, 2))
     if args.command == "bench-sandbox":
         return cmd_bench_sandbox(args.runs)
     if args.command == "sync-notebooks":
