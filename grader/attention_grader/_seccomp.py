@@ -7,9 +7,11 @@ channel from one student to another), and a kernel can fill that uid's key quota
 has no use for keyrings, so ``add_key``, ``request_key`` and ``keyctl`` fail with ``EPERM``.
 Every other system call is allowed (the sandbox's namespaces, uid and limits do the rest).
 
-On an architecture this filter does not know, nothing is filtered (:func:`install` says so by
-returning False). The x32 ABI of x86-64 (system call numbers with bit 30 set) is refused
-whole: a kernel never uses it, and it would reach the same calls under other numbers.
+On a machine this filter does not know, nothing is filtered (:func:`install` says so by
+returning False). A system call made through another ABI than the machine's own (the i386 ABI
+of x86-64 through ``int 0x80``, where ``keyctl`` is number 288; the x32 ABI, numbers with bit
+30 set) is refused whole: a kernel never uses one, and they reach the same calls under other
+numbers.
 """
 
 import ctypes
@@ -45,11 +47,11 @@ def program(machine: str) -> list[tuple[int, int, int, int]] | None:
     arch, numbers, x32 = ARCHES[machine]
     checks = [(JGE_K, X32_BIT)] if x32 else []
     checks += [(JEQ_K, numbers[name]) for name in REFUSED]
-    # 0: load arch; 1: another architecture -> allow; 2: load nr; then one jump per check
-    # to the refusal; then allow; then refuse.
+    # 0: load arch; 1: the machine's own ABI goes on, another one (i386 through int 0x80)
+    # is refused; 3: load nr; then one jump per check to the refusal; then allow; then refuse.
     code = [(LD_W_ABS, 0, 0, ARCH)]
-    code.append((JEQ_K, 1, 0, arch))  # this architecture: go on; else fall to "allow" below
-    code.append((RET_K, 0, 0, RET_ALLOW))
+    code.append((JEQ_K, 1, 0, arch))
+    code.append((RET_K, 0, 0, RET_ERRNO | EPERM))
     code.append((LD_W_ABS, 0, 0, NR))
     for index, (op, value) in enumerate(checks):
         to_refuse = len(checks) - index  # past the remaining checks and the allow
