@@ -120,8 +120,13 @@ class _Stash:
         self.modules: dict = {}
         self.loading: dict = {}  # name -> the module's own spec, between create and exec
 
+    def names(self) -> set:
+        """The top-level names hidden in a kernel (the worker gives a submission that brings a
+        file of one of these names a fresh kernel)."""
+        return {family for step in self.steps for family in step}
+
     def hide(self) -> None:
-        families = {family for step in self.steps for family in step}
+        families = self.names()
         for name in list(sys.modules):
             if name.split(".")[0] in families:
                 self.modules[name] = sys.modules.pop(name)
@@ -187,12 +192,6 @@ class _Stash:
         # the import system set this finder's spec (its name is the one imported): put the
         # module's own back; nothing runs again
         module.__spec__ = self.loading.pop(module.__spec__.name)
-
-
-def stash_names(stash: _Stash) -> set[str]:
-    """The top-level names the stash hides in a kernel (for the worker: a submission that
-    brings a file of one of these names gets a fresh kernel)."""
-    return {family for step in stash.steps for family in step}
 
 
 def _random_words(before: tuple, after: tuple) -> int:
@@ -352,7 +351,7 @@ def main() -> None:
     _private_mounts(modules.get("keep", []))
     stash = _warm(modules["base"], modules["warm"])
     # "ready", then the top-level names the kernel would find preloaded (see shadowed())
-    preloaded = sorted(stash_names(stash))
+    preloaded = sorted(stash.names())
     sys.stdout.write("ready " + json.dumps(preloaded) + "\n")
     sys.stdout.flush()
     conn, request, fds = _serve(listener)

@@ -217,11 +217,8 @@ class Engine:
     def check_solutions(self, assignments: list[str]) -> dict[str, str]:
         """Check the instructor's solutions of ``assignments`` now, whether or not anything is
         to be graded (``make bench-grading`` does before it times; :mod:`solutions`)."""
-        planner = self.planner
-        for a in assignments:  # (what plan() records for the assignments it plans)
-            planner.versions[a] = stamps.grading_version(
-                planner.root, planner.config, a, planner.code
-            )
+        for assignment in assignments:
+            self.planner.record_version(assignment)
         todo = [Submission("", a, Path()) for a in assignments]
         with compat.shared_sql_engines(), self.pool:
             return self._check_solutions(todo)

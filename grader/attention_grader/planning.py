@@ -57,15 +57,21 @@ class Planner:
                     "`make release` first (it records the hidden tests)."
                 ) from None
 
+    def record_version(self, assignment: str) -> str:
+        """What decides ``assignment``'s grades now (:func:`stamps.grading_version`), kept in
+        :attr:`versions` for the stamps and the solution check."""
+        self.versions[assignment] = stamps.grading_version(
+            self.root, self.config, assignment, self.code
+        )
+        return self.versions[assignment]
+
     def plan(self, assignments: list[str], students: list[str] | None = None) -> Plan:
         """Stage every submission of ``assignments`` (:func:`staging.stage`) and sort them."""
         plan = Plan()
         base = Path(self.coursedir.format_path(self.coursedir.submitted_directory, ".", "."))
         for assignment in assignments:
             names = self.notebooks(assignment)
-            self.versions[assignment] = stamps.grading_version(
-                self.root, self.config, assignment, self.code
-            )
+            self.record_version(assignment)
             default_due, due = self._due_dates(assignment)
             for student in staging.entries(base):
                 if students and student not in students:

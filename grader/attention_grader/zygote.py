@@ -13,9 +13,9 @@ the import is paid once per worker (the pages are shared copy-on-write).
 ``auto`` (the default) uses the template where it can (root, Linux namespaces, bubblewrap):
 it starts in the background at a worker's first notebook, which gets a fresh kernel, as does
 every notebook until it is ready; where it cannot start, or when it fails, grading uses a fresh
-kernel and says so once. ``on`` is ``auto``
-where a fallback is an error (the tests use it to prove the template path ran). ``off``: a
-fresh kernel for every notebook.
+kernel and says so once. ``on``: every notebook waits for the template, and a fallback is an
+error (the tests use it to prove the template path ran). ``off``: a fresh kernel for every
+notebook.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import atexit
 import json
 import logging
 import os
+import posixpath
 import select
 import shutil
 import socket
@@ -270,8 +271,8 @@ def get(env: dict[str, str]) -> Template | None:
 
 
 def settle(timeout: float = READY_SECONDS) -> Template | None:
-    """Wait until a template being started is ready or has failed (the tests and the
-    benchmark use it); this process's template."""
+    """Wait until a template being started is ready or has failed (the tests use it); this
+    process's template."""
     starting = _starting
     if starting is not None:
         starting.join(timeout)
@@ -282,8 +283,9 @@ def shadows(template: Template, files: Any) -> set[str]:
     """The preloaded packages that files of a submission would replace in a fresh kernel
     (``absl.py``, ``scipy/``: the kernel imports the submission's own; a kernel forked from the
     template would find the preloaded one): such a notebook gets a fresh kernel."""
-    names = {str(path).replace("\\", "/").lstrip("/").split("/")[0] for path in files}
-    return {name.split(".")[0] for name in names} & template.preloaded
+    paths = (posixpath.normpath("/" + str(path).replace("\\", "/")) for path in files)
+    firsts = {path.split("/")[1] for path in paths}
+    return {name.split(".")[0] for name in firsts} & template.preloaded
 
 
 def fallback(error: Exception) -> None:
