@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 
 import nbformat
 import pytest
@@ -125,6 +126,43 @@ def test_remove_hidden_tests_removes_the_region():
     assert "hidden()" not in cell.source and "visible()" in cell.source and "last()" in cell.source
 
 
+def _scored_notebook(tmp_path, monkeypatch) -> tuple[nbformat.NotebookNode, dict]:
+    """A notebook with three grade cells and a plain cell, and a gradebook that knows it
+    (no score saved yet); the resources a score saver gets."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _cell("a = 1", grade_id="one", points=1),
+        nbformat.v4.new_code_cell("plain"),
+        _cell("b = 2", grade_id="two", points=2),
+        _cell("c = 3", grade_id="three", points=3),
+    ]
+    monkeypatch.setenv("PATH", cycle.environment()["PATH"])  # nbgrader runs alembic
+    tmp_path.mkdir(exist_ok=True)
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        gb.add_assignment("a")
+        gb.add_student("s")
+        gb.add_notebook("n", "a")
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader")
+            if meta:
+                gb.add_grade_cell(
+                    meta["grade_id"], "n", "a", max_score=meta["points"], cell_type="code"
+                )
+                gb.add_source_cell(
+                    meta["grade_id"], "n", "a", cell_type="code", locked=True, source=cell.source
+                )
+        gb.add_submission("a", "s")
+    return nb, {"nbgrader": {"db_url": url, "assignment": "a", "notebook": "n", "student": "s"}}
+
+
+def _auto_scores(url: str) -> dict[str, float | None]:
+    with Gradebook(url) as gb:
+        return {
+            name: gb.find_grade(name, "n", "a", "s").auto_score for name in ("one", "two", "three")
+        }
+
+
 def test_score_saver_add_score_is_called_once_per_grade_cell(tmp_path, monkeypatch):
     """nbgrader's SaveAutoGrades saves each grade cell's score through ``_add_score`` with its
     gradebook open: ScoreSaver's ``add_score`` hook and ``session`` rely on both."""
@@ -135,31 +173,57 @@ def test_score_saver_add_score_is_called_once_per_grade_cell(tmp_path, monkeypat
         def add_score(self, cell, resources):
             seen.append((cell.metadata["nbgrader"]["grade_id"], self.session is not None))
 
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        _cell("a = 1", grade_id="one", points=1),
-        nbformat.v4.new_code_cell("plain"),
-        _cell("b = 2", grade_id="two", points=2),
-    ]
-    monkeypatch.setenv("PATH", cycle.environment()["PATH"])  # nbgrader runs alembic
-    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    with Gradebook(url) as gb:
-        gb.add_assignment("a")
-        gb.add_student("s")
-        notebook = gb.add_notebook("n", "a")
-        for cell in (nb.cells[0], nb.cells[2]):
-            meta = cell.metadata["nbgrader"]
-            gb.add_grade_cell(
-                meta["grade_id"], "n", "a", max_score=meta["points"], cell_type="code"
-            )
-            gb.add_source_cell(
-                meta["grade_id"], "n", "a", cell_type="code", locked=True, source=cell.source
-            )
-        gb.add_submission("a", "s")
-        assert notebook is not None
-    resources = {"nbgrader": {"db_url": url, "assignment": "a", "notebook": "n", "student": "s"}}
+    nb, resources = _scored_notebook(tmp_path, monkeypatch)
     Spy().preprocess(nb, resources)
-    assert seen == [("one", True), ("two", True)]
+    assert seen == [("one", True), ("two", True), ("three", True)]
+
+
+def test_score_saver_saves_a_notebook_in_one_commit(tmp_path, monkeypatch):
+    """Stock SaveAutoGrades commits once per saved cell (the control); ScoreSaver saves the
+    same scores with one commit for the whole notebook."""
+    import sqlalchemy as sa
+
+    commits = []
+
+    def count(connection):
+        commits.append(connection)
+
+    sa.event.listen(sa.engine.Engine, "commit", count)
+    try:
+        nb, resources = _scored_notebook(tmp_path / "stock", monkeypatch)
+        SaveAutoGrades().preprocess(copy.deepcopy(nb), resources)
+        stock, stock_scores = len(commits), _auto_scores(resources["nbgrader"]["db_url"])
+        commits.clear()
+        nb, resources = _scored_notebook(tmp_path / "saver", monkeypatch)
+        compat.ScoreSaver().preprocess(copy.deepcopy(nb), resources)
+        ours, our_scores = len(commits), _auto_scores(resources["nbgrader"]["db_url"])
+    finally:
+        sa.event.remove(sa.engine.Engine, "commit", count)
+    assert stock_scores == our_scores == {"one": 1, "two": 2, "three": 3}
+    assert stock >= 3, "nbgrader no longer commits per cell: ScoreSaver's patch is moot"
+    assert ours <= stock - 3 + 1, (stock, ours)
+
+
+def test_score_saver_keeps_no_score_of_a_notebook_whose_saving_failed(tmp_path, monkeypatch):
+    """A saver that fails at the second grade cell leaves the gradebook as it was (stock
+    nbgrader had already committed the first cell's new score)."""
+
+    class Failing(compat.ScoreSaver):
+        def add_score(self, cell, resources):
+            if cell.metadata["nbgrader"]["grade_id"] == "two":
+                raise RuntimeError("the disk is full")
+            super().add_score(cell, resources)
+
+    nb, resources = _scored_notebook(tmp_path, monkeypatch)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        Failing().preprocess(nb, resources)
+    assert _auto_scores(resources["nbgrader"]["db_url"]) == {
+        "one": None,
+        "two": None,
+        "three": None,
+    }
+    compat.ScoreSaver().preprocess(nb, resources)  # and the next saving works
+    assert _auto_scores(resources["nbgrader"]["db_url"]) == {"one": 1, "two": 2, "three": 3}
 
 
 # ------------------------------------------------------------------------------ nbclient

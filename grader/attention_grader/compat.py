@@ -18,7 +18,9 @@ checked_schemas         nbgrader's metadata checks call the module attribute    
 remove_mark_scheme      ``ClearMarkScheme._remove_mark_scheme_region(cell)``       nbgrader
 remove_hidden_tests     ``ClearHiddenTests._remove_hidden_test_region(cell)``      nbgrader
 ScoreSaver              ``SaveAutoGrades._add_score(cell, resources)`` once per    nbgrader
-                        grade cell, ``self.gradebook.db`` its session
+                        grade cell, ``self.gradebook.db`` its session; its
+                        ``preprocess`` opens the gradebook, then calls the next
+                        class's, and commits through ``self.gradebook.db.commit``
 never_skip_tag          cells tagged ``skip-execution`` are skipped unless         nbclient
                         ``skip_cells_with_tag`` names another tag
 stop_channels           nbclient leaves the channels of a kernel manager it was    nbclient
@@ -45,7 +47,12 @@ from typing import Any
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbconvert.filters.markdown_mistune import IPythonRenderer
-from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, SaveAutoGrades
+from nbgrader.preprocessors import (
+    ClearHiddenTests,
+    ClearMarkScheme,
+    NbGraderPreprocessor,
+    SaveAutoGrades,
+)
 
 # ------------------------------------------------------------------------------ nbgrader
 
@@ -147,10 +154,34 @@ def remove_hidden_tests(cell: Any) -> None:
     ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
 
 
-class ScoreSaver(SaveAutoGrades):
+class _OneTransaction(NbGraderPreprocessor):
+    """What runs inside ``SaveAutoGrades.preprocess`` (after it in a subclass's method order):
+    the cells' scores, with nbgrader's commit after each cell made a flush, and one commit
+    when every cell is saved (a rollback when one fails)."""
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        session = self.gradebook.db
+        session.commit = session.flush  # (an attribute of this scoped session only)
+        try:
+            nb, resources = super().preprocess(nb, resources)
+        except BaseException:
+            del session.commit
+            session.rollback()
+            raise
+        del session.commit
+        session.commit()
+        return nb, resources
+
+
+class ScoreSaver(SaveAutoGrades, _OneTransaction):
     """nbgrader's ``SaveAutoGrades`` with :meth:`add_score` as the hook that saves one grade
     cell's score (nbgrader's private ``_add_score``) and :attr:`session` its gradebook's
-    SQLAlchemy session, open while the scores are saved."""
+    SQLAlchemy session, open while the scores are saved.
+
+    A notebook's scores are saved in one transaction: stock nbgrader commits after each cell
+    (on SQLite a commit writes and syncs the file: tens per notebook, most of a recording's
+    time in the gradebook), and a notebook whose saving failed half way kept half of its new
+    scores. Here all of them are saved, or none."""
 
     def _add_score(self, cell: Any, resources: dict) -> None:
         self.add_score(cell, resources)

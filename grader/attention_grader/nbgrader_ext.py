@@ -51,7 +51,7 @@ from typing import Any
 
 import nbformat
 import sqlalchemy as sa
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_locked, is_solution
@@ -284,6 +284,7 @@ class Recording:
     results: dict[str, tuple[str, executor.Result]] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
     executed_again: list[str] = field(default_factory=list)
+    waiting_again: list[str] = field(default_factory=list)  # see KeepHumanGrades
 
     def __deepcopy__(self, memo: dict) -> Recording:
         return self  # (traitlets copies configurations: the engine's object must stay one)
@@ -473,8 +474,15 @@ class KeepHumanGrades(compat.ScoreSaver):
     the SHA-256 of the answer as last autograded, which is what formgrader showed). A
     gradebook without a digest for an answer (graded before this existed) gets nbgrader's
     behaviour once. Test cells whose score a human overrode are left to nbgrader (flagged
-    for review after a regrade).
+    for review after a regrade). With a ``recording`` (set by the engine), each written answer
+    that has a manual score but waits for a human again is listed in its ``waiting_again``.
     """
+
+    recording = Instance(
+        Recording,
+        allow_none=True,
+        help="Set by the engine for one recorded submission (never in nbgrader_config.py).",
+    ).tag(config=True)
 
     table = sa.Table(
         "course_graded_answer",
@@ -527,32 +535,13 @@ class KeepHumanGrades(compat.ScoreSaver):
         session.execute(sa.delete(self.table).where(self.table.c.key == key))
         session.execute(sa.insert(self.table).values(key=key, digest=digest))
         session.commit()
-
-    @staticmethod
-    def changed_answers(db_url: str, assignment: str, student: str) -> list[str]:
-        """One line per written answer of ``student``'s ``assignment`` that has a manual score
-        but needs manual grading again (it changed since it was graded by hand)."""
-        lines = []
-        with Gradebook(db_url) as gb:
-            try:
-                submission = gb.find_submission(assignment, student)
-            except MissingEntry:
-                return lines
-            for nb in submission.notebooks:
-                answers = {cell.name for cell in nb.notebook.solution_cells}
-                for grade in nb.grades:
-                    if (
-                        grade.name in answers
-                        and grade.manual_score is not None
-                        and grade.needs_manual_grade
-                    ):
-                        lines.append(
-                            f"{nb.name}: written answer {grade.name} changed since it was "
-                            f"graded by hand: it needs manual grading again in formgrader "
-                            f"(its earlier score, {grade.manual_score:g} of "
-                            f"{grade.max_score:g}, counts until then)"
-                        )
-        return lines
+        if self.recording is not None and grade.manual_score is not None:
+            if grade.needs_manual_grade:
+                self.recording.waiting_again.append(
+                    f"{self.notebook_id}: written answer {grade_id(cell)} changed since it was "
+                    f"graded by hand: it needs manual grading again in formgrader (its earlier "
+                    f"score, {grade.manual_score:g} of {grade.max_score:g}, counts until then)"
+                )
 
 
 # ------------------------------------------------------------------------------ feedback

@@ -115,12 +115,14 @@ class Recorder:
             ]
             outcome.log = "".join(r.log for r, reason in faults if reason)
             return outcome
-        response, again = self._autograde(prepared, results)
+        response, recording = self._autograde(prepared, results)
         outcome.notes.extend(
             f"{name}: nbgrader's notebook differed from the one executed; it was executed again"
-            for name in again
+            for name in recording.executed_again
         )
         self._explain(outcome, prepared, results, response)
+        if response.get("success"):  # hand-graded answers that changed since: a human's turn
+            outcome.notes.extend(recording.waiting_again)
         if not outcome.reasons:
             self.planner.write_stamp(sub)
         else:
@@ -132,9 +134,10 @@ class Recorder:
 
     def _autograde(
         self, prepared: Prepared, results: list[executor.Result]
-    ) -> tuple[dict, list[str]]:
+    ) -> tuple[dict, nbgrader_ext.Recording]:
         """nbgrader's autograde of the submission, fed ``results`` (nbgrader's response, and
-        the notebooks it had to execute again)."""
+        what the recording learnt: the notebooks it had to execute again, the written answers
+        waiting for a human again)."""
         sub = prepared.submission
         recording = nbgrader_ext.Recording(
             sub.student,
@@ -145,17 +148,17 @@ class Recorder:
         )
         config = copy.deepcopy(self.config)  # this recording's own configuration
         config.GradingExecute.recording = recording
+        config.KeepHumanGrades.recording = recording
         api = NbGraderAPI(coursedir=self.staged_coursedir, config=config)
         with warnings.catch_warnings():  # nbgrader 0.9 + SQLAlchemy 2.1: harmless notes
             warnings.simplefilter("ignore", SAWarning)
             response = api.autograde(sub.assignment, sub.student, force=True, create=True)
-        return response, recording.executed_again
+        return response, recording
 
     def _explain(
         self, outcome: Outcome, prepared: Prepared, results: list[executor.Result], response: dict
     ) -> None:
         """What the outcome says: refusals, notebooks that did not finish, nbgrader's log."""
-        sub = prepared.submission
         outcome.reasons.extend(prepared.refused.values())
         for result in results:
             if result.status != "ok":
@@ -168,9 +171,3 @@ class Recorder:
             outcome.log += response.get("log", "") + response.get("error", "")
             if not prepared.refused:
                 outcome.reasons.append("nbgrader could not record it (see the log)")
-        else:  # written answers a human graded that changed since (nbgrader_ext.KeepHumanGrades)
-            outcome.notes.extend(
-                nbgrader_ext.KeepHumanGrades.changed_answers(
-                    self.coursedir.db_url, sub.assignment, sub.student
-                )
-            )
