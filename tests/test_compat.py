@@ -70,6 +70,63 @@ def test_shared_sql_engines_check_the_tables_once(tmp_path, monkeypatch):
     assert len(asked) == 2
 
 
+def test_shared_sql_engines_connect_and_check_the_course_once(tmp_path, monkeypatch):
+    """``Gradebook.close`` disposes of its engine and ``Gradebook()`` checks its course row
+    (through ``check_course``, which nbgrader calls nowhere else and whose value it ignores):
+    inside the block the shared engine keeps one pooled connection and the course is asked
+    for once; the connections close when the block ends."""
+    import pathlib
+
+    import nbgrader
+    import nbgrader.api
+    import sqlalchemy as sa
+
+    calls = [
+        (path.name, line.strip())
+        for path in pathlib.Path(nbgrader.__file__).parent.rglob("*.py")
+        if "tests" not in path.parts
+        for line in path.read_text().splitlines()
+        if "check_course(" in line
+    ]
+    assert calls == [
+        ("api.py", "self.check_course(course_id=course_id)"),
+        (
+            "api.py",
+            'def check_course(self, course_id: str = "default_course", **kwargs: dict) -> Course:',
+        ),
+    ], calls
+    monkeypatch.setenv("PATH", cycle.environment()["PATH"])
+    asked, connects = [], []
+    real = nbgrader.api.Gradebook.check_course
+    monkeypatch.setattr(
+        nbgrader.api.Gradebook,
+        "check_course",
+        lambda self, *a, **k: asked.append(1) or real(self, *a, **k),
+    )
+
+    def count(*args):
+        connects.append(1)
+
+    sa.event.listen(sa.pool.Pool, "connect", count)
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    try:
+        with compat.shared_sql_engines():
+            for student in ("ana", "bo", "cy"):
+                with Gradebook(url) as gb:
+                    gb.add_student(student)
+                    engine = gb.engine
+            assert engine.pool.checkedin() == 1  # back in the pool, not closed
+            with Gradebook(url) as gb:
+                assert [c.id for c in gb.db.query(nbgrader.api.Course)] == ["default_course"]
+        assert (len(asked), len(connects)) == (1, 1)
+        assert engine.pool.checkedin() == 0  # closed when the block ended
+        with Gradebook(url) as gb, Gradebook(url) as other:  # nbgrader's own behaviour again
+            assert sorted(s.id for s in gb.students) == ["ana", "bo", "cy"] and other
+        assert (len(asked), len(connects)) == (3, 3)
+    finally:
+        sa.event.remove(sa.pool.Pool, "connect", count)
+
+
 def test_checked_schemas_same_verdicts_one_schema_check(monkeypatch):
     """nbgrader checks cell metadata with ``nbgrader.nbgraderformat.common.jsonschema
     .validate``: inside the block valid metadata passes, invalid metadata fails with the same

@@ -10,9 +10,11 @@ No other module of the grader calls or overrides a private name of these librari
 name                    what it relies on                                          library
 ======================  =========================================================  ===========
 shared_sql_engines      ``Gradebook`` creates its engine through the module        nbgrader
-                        attribute ``nbgrader.api.create_engine``, and checks its
+                        attribute ``nbgrader.api.create_engine``, checks its
                         tables through ``nbgrader.api.inspect`` and
-                        ``Base.metadata.create_all``
+                        ``Base.metadata.create_all``, its course through
+                        ``check_course`` (only there), and disposes of its
+                        engine through ``engine.dispose`` when it closes
 checked_schemas         nbgrader's metadata checks call the module attribute       nbgrader
                         ``nbgrader.nbgraderformat.common.jsonschema.validate``
 remove_mark_scheme      ``ClearMarkScheme._remove_mark_scheme_region(cell)``       nbgrader
@@ -60,22 +62,36 @@ from nbgrader.preprocessors import (
 @contextlib.contextmanager
 def shared_sql_engines() -> Iterator[None]:
     """nbgrader's ``Gradebook`` creates a new SQLAlchemy engine each time it is opened (about a
-    dozen times per recorded submission), so every query is compiled again, and asks the
-    database each time whether its tables exist. While the block runs, one engine per URL
-    serves them all (its compiled-statement cache survives ``Gradebook.close``, which only
-    closes the connections), and an engine's tables are checked (and created) once."""
+    dozen times per recorded notebook), so every query is compiled again, connects again
+    (``Gradebook.close`` disposes of its engine), and asks the database each time whether its
+    tables and its course row exist. While the block runs, one engine per URL serves them all:
+    its compiled statements and its pooled connections survive ``Gradebook.close`` (each is
+    back in the pool, its transaction ended, when a gradebook closes), and an engine's tables
+    and course are checked (and created) once."""
     import nbgrader.api
 
     create, inspect = nbgrader.api.create_engine, nbgrader.api.inspect
     metadata = nbgrader.api.Base.metadata
+    check_course = nbgrader.api.Gradebook.check_course
     engines: dict[tuple[str, str], Any] = {}
     ready: list[Any] = []  # shared engines whose gradebook tables exist
+    courses: list[tuple[Any, str]] = []  # (shared engine, course id) known to exist
 
     def shared(url: Any, **kwargs: Any) -> Any:
         key = (str(url), repr(sorted(kwargs.items())))
         if key not in engines:
             engines[key] = create(url, **kwargs)
+            engines[key].dispose = _kept_pool  # (disposed of when the block ends)
         return engines[key]
+
+    def course_checked(self: Any, course_id: str = "default_course", **kwargs: Any) -> Any:
+        # (nbgrader calls it only from Gradebook.__init__, which ignores what it returns)
+        if not kwargs and any(e is self.engine and c == course_id for e, c in courses):
+            return None
+        course = check_course(self, course_id, **kwargs)
+        if any(self.engine is engine for engine in engines.values()):
+            courses.append((self.engine, course_id))
+        return course
 
     def inspected(engine: Any) -> Any:
         if any(engine is known for known in ready):
@@ -90,15 +106,20 @@ def shared_sql_engines() -> Iterator[None]:
 
     nbgrader.api.create_engine, nbgrader.api.inspect = shared, inspected
     metadata.create_all = create_all
+    nbgrader.api.Gradebook.check_course = course_checked
     try:
         yield
     finally:
         nbgrader.api.create_engine, nbgrader.api.inspect = create, inspect
+        nbgrader.api.Gradebook.check_course = check_course
         del metadata.create_all
         for sql_engine in engines.values():
+            del sql_engine.dispose
             sql_engine.dispose()
 
 
+def _kept_pool(close: bool = True) -> None:
+    """A shared engine's ``dispose`` while it is shared: its connections stay pooled."""
 class _TablesExist:
     """What ``Gradebook`` asks of an inspector, for an engine whose tables were made."""
 
