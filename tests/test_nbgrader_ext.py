@@ -272,3 +272,24 @@ def test_an_error_under_a_full_marks_cell_says_it_cost_nothing(course):
     assert "standing in" in text("test_learn_bpe")
     assert any(o.output_type == "error" for o in by_id["test_merge_pair"].outputs)
     assert "cost nothing" not in text("test_merge_pair")
+
+
+def test_a_release_notebook_changed_on_disk_is_read_again(course):
+    """RestoreLayout reads each released notebook once per version of its file: a release
+    made again (here: its demonstrations no longer tagged) is what the next restore uses."""
+    root, _, release, _ = course
+    path = root / "release" / A / f"{A}.ipynb"
+    original = path.read_bytes()
+    restored, _ = _restore(course, release)
+    assert any(c.metadata.get(nbgrader_ext.SKIP_KEY) for c in restored.cells)
+    again = copy.deepcopy(release)
+    for cell in again.cells:
+        cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != "demo"]
+    try:
+        nbformat.write(again, str(path))
+        restored, _ = _restore(course, release)
+        assert not any(c.metadata.get(nbgrader_ext.SKIP_KEY) for c in restored.cells)
+    finally:
+        path.write_bytes(original)
+    restored, _ = _restore(course, release)
+    assert any(c.metadata.get(nbgrader_ext.SKIP_KEY) for c in restored.cells)

@@ -120,6 +120,8 @@ def shared_sql_engines() -> Iterator[None]:
 
 def _kept_pool(close: bool = True) -> None:
     """A shared engine's ``dispose`` while it is shared: its connections stay pooled."""
+
+
 class _TablesExist:
     """What ``Gradebook`` asks of an inspector, for an engine whose tables were made."""
 

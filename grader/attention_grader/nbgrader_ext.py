@@ -40,6 +40,7 @@ disabled by default and silently do nothing).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -186,6 +187,13 @@ class IntakeGate(NbGraderPreprocessor):
                 target.write_text(receipts[name])
 
 
+@functools.lru_cache(maxsize=16)
+def _read_release(path: str, version: tuple[int, int, int]) -> Any:
+    """A released notebook, read once per ``version`` of its file (inode, size, mtime):
+    :class:`RestoreLayout` reads it for every notebook it restores, and never changes it."""
+    return nbformat.read(path, as_version=4)
+
+
 class RestoreLayout(NbGraderPreprocessor):
     """Put the submission back on the released skeleton (see the module docstring)."""
 
@@ -195,7 +203,8 @@ class RestoreLayout(NbGraderPreprocessor):
             Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
             / f"{notebook}.ipynb"
         )
-        return nbformat.read(str(path), as_version=4)
+        info = path.stat()
+        return _read_release(str(path), (info.st_ino, info.st_size, info.st_mtime_ns))
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         info = resources["nbgrader"]

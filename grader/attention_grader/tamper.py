@@ -55,11 +55,12 @@ def _root_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _aliases(tree: ast.AST) -> set[str]:
-    """Names that refer to a watched module (or something inside one) in this cell:
-    ``import numpy as xp``, ``from numpy import testing``, ``import builtins as b``."""
+def _aliases(nodes: list[ast.AST]) -> set[str]:
+    """Names that refer to a watched module (or something inside one) in this cell (its
+    ``nodes``): ``import numpy as xp``, ``from numpy import testing``, ``import builtins as
+    b``."""
     names = set(_WATCHED_MODULES)
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] in _WATCHED_MODULES:
@@ -124,8 +125,9 @@ def scan(path: Path) -> list[str]:
         except (SyntaxError, ValueError, TypeError, AttributeError):
             continue
         where = meta.get("grade_id") or cell.get("id", "?")
-        watched = _aliases(tree)
-        for node in ast.walk(tree):
+        nodes = list(ast.walk(tree))  # (walked once)
+        watched = _aliases(nodes)
+        for node in nodes:
             if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
                 targets = (
                     node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]

@@ -784,8 +784,9 @@ class MakeDataset(Check):
             "sizes": [b] * (n // b) + ([n % b] if n % b else []),
         }
 
-    def _epoch(self, label: str, epoch: Any, inputs: dict) -> np.ndarray:
-        """The input rows of one epoch, in the order served (checks batches and labels)."""
+    def _epoch(self, label: str, epoch: Any, inputs: dict, row_of: dict) -> np.ndarray:
+        """The input rows of one epoch, in the order served (checks batches and labels);
+        ``row_of``: each input row (a tuple) to its index."""
         if (
             not isinstance(epoch, dict)
             or not isinstance(epoch.get("ids"), list)
@@ -798,7 +799,6 @@ class MakeDataset(Check):
                 "batches of labels."
             )
         ids, labels = inputs["ids"], inputs["labels"]
-        row_of = {tuple(row): i for i, row in enumerate(ids.tolist())}
         order: list[int] = []
         seq_len = ids.shape[1]
         for k, (x, y) in enumerate(zip(epoch["ids"], epoch["labels"], strict=True)):
@@ -835,8 +835,9 @@ class MakeDataset(Check):
             fail(
                 f"{case.label}: {len(builds)} datasets observed, expected {len(inputs['builds'])}."
             )
+        row_of = {tuple(row): i for i, row in enumerate(inputs["ids"].tolist())}
         orders = [
-            self._build_orders(case.label, build, plan, inputs, want)
+            self._build_orders(case.label, build, plan, inputs, want, row_of)
             for build, plan in zip(builds, inputs["builds"], strict=True)
         ]
         if inputs["training"]:
@@ -845,7 +846,7 @@ class MakeDataset(Check):
             self._judge_kept_order(case.label, orders, want["n"])
 
     def _build_orders(
-        self, case_label: str, build: Any, plan: dict, inputs: dict, want: dict
+        self, case_label: str, build: Any, plan: dict, inputs: dict, want: dict, row_of: dict
     ) -> list[np.ndarray]:
         """The order of the examples in each epoch of one dataset built (checked)."""
         seed = plan["seed"]
@@ -855,7 +856,7 @@ class MakeDataset(Check):
         if not isinstance(epochs, list) or len(epochs) != plan["epochs"]:
             fail(f"{label}: {plan['epochs']} epochs expected, got {describe(epochs)}.")
         return [
-            self._epoch_order(f"{label}, epoch {e + 1}", epoch, inputs, want)
+            self._epoch_order(f"{label}, epoch {e + 1}", epoch, inputs, want, row_of)
             for e, epoch in enumerate(epochs)
         ]
 
@@ -912,9 +913,11 @@ class MakeDataset(Check):
                 "cast the labels to integers (they may come as floats).",
             )
 
-    def _epoch_order(self, where: str, epoch: Any, inputs: dict, want: dict) -> np.ndarray:
+    def _epoch_order(
+        self, where: str, epoch: Any, inputs: dict, want: dict, row_of: dict
+    ) -> np.ndarray:
         """The order of the examples in one epoch: each exactly once, in batches of the size."""
-        order = self._epoch(where, epoch, inputs)
+        order = self._epoch(where, epoch, inputs, row_of)
         n = want["n"]
         if sorted(order.tolist()) != list(range(n)):
             fail(
