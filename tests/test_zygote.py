@@ -371,8 +371,11 @@ def test_without_a_template_grading_uses_a_fresh_kernel_and_says_so_once(
     first = _run(monkeypatch, "auto", "print(1)")
     zygote.settle()  # (auto starts it in the background)
     second = _run(monkeypatch, "auto", "print(2)")
-    assert first.kernel_from == second.kernel_from == "fresh"
-    assert _printed(second) == ["2\n"]
+    # a notebook that would wait for a template being started gets a fresh kernel too
+    monkeypatch.setattr(zygote, "_failed_at", -1e9)
+    third = _run(monkeypatch, "auto", "if False:\n    import keras\nprint(3)")
+    assert first.kernel_from == second.kernel_from == third.kernel_from == "fresh"
+    assert _printed(second) == ["2\n"] and _printed(third) == ["3\n"]
     said = capsys.readouterr().err
     assert said.count("no template here") == 1, said
     monkeypatch.setenv(zygote.SETTING, "on")  # on: a fallback is an error
@@ -391,6 +394,34 @@ def test_auto_starts_the_template_in_the_background(monkeypatch):
     assert zygote.settle() is not None
     second = _run(monkeypatch, "auto", "print(2)")
     assert second.kernel_from == "template" and _printed(second) == ["2\n"]
+
+
+def test_auto_makes_a_tensorflow_notebook_wait_for_the_template(monkeypatch):
+    """A notebook that imports TensorFlow or Keras does not import them again in a fresh kernel
+    while the template imports them: it waits and is forked from the template."""
+    zygote.stop()
+    zygote.settle()
+    zygote.stop()
+    result = _run(monkeypatch, "auto", "import keras\nprint(keras.__name__)")
+    assert result.kernel_from == "template" and _printed(result) == ["keras\n"]
+
+
+@pytest.mark.parametrize(
+    ("source", "waits"),
+    [
+        ("import tensorflow as tf", True),
+        ("import numpy as np\nfrom keras import layers", True),
+        ("def f():\n    import tensorflow\n", True),
+        ("# TensorFlow and Keras come later", False),
+        ("import tensorflow_datasets", False),
+        ("print('import keras')", False),
+    ],
+)
+def test_which_notebooks_wait_for_the_template(source, waits):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("import keras"), nbformat.v4.new_code_cell(source)]
+    assert zygote.worth_waiting(nb) is waits
+    assert zygote.worth_waiting(json.loads(nbformat.writes(nb))) is waits  # as lists of lines
 
 
 def test_a_bad_setting_says_which_setting(monkeypatch):

@@ -653,7 +653,7 @@ def execute(job: Job) -> Result:
     template = None
     if job.isolated:
         try:
-            template = zygote.get(_kernel_env(job))
+            template = zygote.get(_kernel_env(job), wait=zygote.worth_waiting(job.notebook))
         except zygote.TemplateError as error:  # COURSE_SANDBOX_TEMPLATE=on
             return _failed(job, error)
     if template is not None and zygote.shadows(template, job.files):

@@ -11,11 +11,12 @@ kernel (see ``_zygote.py``). The kernel is therefore in the same sandbox as a fr
 the import is paid once per worker (the pages are shared copy-on-write).
 
 ``auto`` (the default) uses the template where it can (root, Linux namespaces, bubblewrap):
-it starts in the background at a worker's first notebook, which gets a fresh kernel, as does
-every notebook until it is ready; where it cannot start, or when it fails, grading uses a fresh
-kernel and says so once. ``on``: every notebook waits for the template, and a fallback is an
-error (the tests use it to prove the template path ran). ``off``: a fresh kernel for every
-notebook.
+it starts in the background at a worker's first notebook. Until it is ready, a notebook that
+imports TensorFlow or Keras waits for it (a fresh kernel would pay the same import, on the same
+cores, at the same time) and the others get fresh kernels; where it cannot start, or when it
+fails, grading uses a fresh kernel and says so once. ``on``: every notebook waits for the
+template, and a fallback is an error (the tests use it to prove the template path ran).
+``off``: a fresh kernel for every notebook.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import logging
 import os
 import posixpath
+import re
 import select
 import shutil
 import socket
@@ -63,6 +65,8 @@ MODULES = (
     "keras",
 )
 READY_SECONDS = 300  # the imports on a busy machine
+# A notebook that imports one of these waits for a template being started (auto)
+WAITED_FOR = re.compile(r"^[ \t]*(?:import|from)[ \t]+(?:tensorflow|keras)\b", re.MULTILINE)
 log = logging.getLogger(__name__)
 
 
@@ -231,12 +235,25 @@ def _start(env: dict[str, str], setting: str) -> None:
         starts += 1
 
 
-def get(env: dict[str, str]) -> Template | None:
+def worth_waiting(notebook: Any) -> bool:
+    """Whether a code cell of ``notebook`` imports TensorFlow or Keras (with ``auto``, such a
+    notebook waits for a template being started rather than import them in a fresh kernel)."""
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            if WAITED_FOR.search(source if isinstance(source, str) else "".join(source)):
+                return True
+    return False
+
+
+def get(env: dict[str, str], wait: bool = False) -> Template | None:
     """This worker's template for kernels with environment ``env``, or None: a fresh kernel
     (why is said once). A missing or dead template is started (or restarted): with ``on``
     this notebook waits for it; with ``auto`` it starts in the background and notebooks get
     fresh kernels until it is ready, so a run of a few notebooks never waits for the imports
-    (notebooks 01 and 02 do not import TensorFlow at all)."""
+    (notebooks 01 and 02 do not import TensorFlow at all), except with ``wait``
+    (:func:`worth_waiting`): then the notebook waits for it too, and gets a fresh kernel only
+    if it fails."""
     global _template, _starting
     setting = mode()
     if setting == "off":
@@ -260,14 +277,16 @@ def get(env: dict[str, str]) -> Template | None:
             )
             _starting.start()
         starting = _starting
-    if setting != "on" or starting is None:
+    if starting is None or (setting != "on" and not wait):
         return None
     starting.join()
     with _lock:
         template = _template
     if template is None:
+        if setting != "on":
+            return None  # (the failure was said once)
         raise TemplateError(_start_error or "the kernel template did not start")
-    return template if template.env == env else get(env)  # (started for other kernels)
+    return template if template.env == env else get(env, wait)  # (started for other kernels)
 
 
 def settle(timeout: float = READY_SECONDS) -> Template | None:
