@@ -422,6 +422,8 @@ def test_which_notebooks_wait_for_the_template(source, waits):
     nb.cells = [nbformat.v4.new_markdown_cell("import keras"), nbformat.v4.new_code_cell(source)]
     assert zygote.worth_waiting(nb) is waits
     assert zygote.worth_waiting(json.loads(nbformat.writes(nb))) is waits  # as lists of lines
+    odd = {"cells": [{"cell_type": "code", "source": [7, None, source]}, {"cell_type": "code"}]}
+    assert zygote.worth_waiting(odd) is waits
 
 
 def test_a_bad_setting_says_which_setting(monkeypatch):

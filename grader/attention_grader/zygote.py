@@ -241,7 +241,9 @@ def worth_waiting(notebook: Any) -> bool:
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") == "code":
             source = cell.get("source", "")
-            if WAITED_FOR.search(source if isinstance(source, str) else "".join(source)):
+            if not isinstance(source, str):  # (lines; anything else is no import)
+                source = "".join(line for line in source if isinstance(line, str))
+            if WAITED_FOR.search(source):
                 return True
     return False
 
