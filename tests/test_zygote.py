@@ -443,9 +443,10 @@ ALL_ASSIGNMENTS = [
     "05_imdb_attention",
     "06_custom_dataloader",
 ]
-# Each comparison grades a whole catalog twice (about 2-5 minutes of a core): `make test` runs
-# one notebook without TensorFlow and one with it while the template is experimental (off by
-# default); COURSE_TEST_TEMPLATE_ALL=1 runs all six (README, "The warm kernel template").
+# Each comparison grades a whole catalog twice (1-4 minutes of a core, most of it the fresh
+# kernels' imports): `make test` runs one notebook without TensorFlow and one with it, to stay
+# within its time; COURSE_TEST_TEMPLATE_ALL=1 runs all six (README, "The warm kernel template"),
+# which a change to the template or to what it preloads must pass before it lands.
 ASSIGNMENTS = (
     ALL_ASSIGNMENTS
     if os.environ.get("COURSE_TEST_TEMPLATE_ALL") == "1"
