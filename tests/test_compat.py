@@ -248,10 +248,11 @@ def test_score_saver_saves_a_notebook_in_one_commit(tmp_path, monkeypatch):
     sa.event.listen(sa.engine.Engine, "commit", count)
     try:
         nb, resources = _scored_notebook(tmp_path / "stock", monkeypatch)
+        commits.clear()  # (only the saving's)
         SaveAutoGrades().preprocess(copy.deepcopy(nb), resources)
         stock, stock_scores = len(commits), _auto_scores(resources["nbgrader"]["db_url"])
-        commits.clear()
         nb, resources = _scored_notebook(tmp_path / "saver", monkeypatch)
+        commits.clear()
         compat.ScoreSaver().preprocess(copy.deepcopy(nb), resources)
         ours, our_scores = len(commits), _auto_scores(resources["nbgrader"]["db_url"])
     finally:
