@@ -188,10 +188,10 @@ class _OneTransaction(NbGraderPreprocessor):
         try:
             nb, resources = super().preprocess(nb, resources)
         except BaseException:
-            del session.commit
             session.rollback()
             raise
-        del session.commit
+        finally:
+            del session.commit
         session.commit()
         return nb, resources
 

@@ -299,6 +299,15 @@ class Recording:
         return self  # (traitlets copies configurations: the engine's object must stay one)
 
 
+def _recording_trait() -> Instance:
+    """The :class:`Recording` a preprocessor gets from the engine's configuration."""
+    return Instance(
+        Recording,
+        allow_none=True,
+        help="Set by the engine for one recorded submission (never in nbgrader_config.py).",
+    ).tag(config=True)
+
+
 class GradingRefused(RuntimeError):
     """The coordinator found the submission ungradable; nbgrader records it for a human."""
 
@@ -331,11 +340,7 @@ class GradingExecute(NbGraderPreprocessor):
         "course). Only for machines where no sandbox can be had.",
     ).tag(config=True)
 
-    recording = Instance(
-        Recording,
-        allow_none=True,
-        help="Set by the engine for one recorded submission (never in nbgrader_config.py).",
-    ).tag(config=True)
+    recording = _recording_trait()
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         info = resources["nbgrader"]
@@ -487,11 +492,7 @@ class KeepHumanGrades(compat.ScoreSaver):
     that has a manual score but waits for a human again is listed in its ``waiting_again``.
     """
 
-    recording = Instance(
-        Recording,
-        allow_none=True,
-        help="Set by the engine for one recorded submission (never in nbgrader_config.py).",
-    ).tag(config=True)
+    recording = _recording_trait()
 
     table = sa.Table(
         "course_graded_answer",
