@@ -12,9 +12,13 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
+import tempfile
 import time
 
 import nbformat
+import psutil
 import pytest
 
 from attention_course import wire
@@ -357,6 +361,37 @@ def test_a_dead_template_is_restarted(monkeypatch):
     result = _run(monkeypatch, "on", "print(1)")
     assert result.kernel_from == "template" and zygote.starts == starts + 1
     assert zygote.current().process.pid != pid
+
+
+def test_a_template_whose_worker_ends_without_cleaning_up_leaves_nothing(tmp_path):
+    """A Dask worker is a multiprocessing child: it ends with ``os._exit``, and its exit
+    handlers (``zygote.stop``) never run. Its template still ends, and its socket folder in
+    ``/tmp`` goes with it (it used to stay, one folder per worker and run)."""
+    script = (
+        "import os, sys\n"
+        "from attention_grader import zygote\n"
+        "template = zygote.Template(dict(os.environ), modules=('json',))\n"
+        "print(template.folder, template.process.pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert ended.returncode == 0, ended.stderr[-2000:]
+    folder, pid = ended.stdout.split()
+    assert folder.startswith(tempfile.gettempdir() + "/course-template-")
+
+    def running() -> bool:
+        try:
+            return psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + 30
+    while (os.path.exists(folder) or running()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(), "the template outlived its worker"
+    assert not os.path.exists(folder), os.listdir(folder)
 
 
 def test_without_a_template_grading_uses_a_fresh_kernel_and_says_so_once(

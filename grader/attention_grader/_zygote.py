@@ -324,9 +324,12 @@ def _become_kernel(request: dict, log_fd: int, hold_fd: int) -> None:
         sys.modules["numpy"].random.seed()
 
 
-def _die_with_the_worker() -> None:
+def _die_with_the_worker(socket_path: str) -> None:
     """The template ends when the worker that started it is gone (its stdin reaches end of
-    file), even in the middle of its imports: a small child, forked before them, watches."""
+    file), even in the middle of its imports: a small child, forked before them, watches. It
+    then removes the template's socket and log and their folder: a worker that ends without
+    running its exit handlers (a Dask worker is a multiprocessing child, which ends with
+    ``os._exit``) could not."""
     template = os.getpid()
     if os.fork() == 0:
         try:
@@ -336,12 +339,22 @@ def _die_with_the_worker() -> None:
             pass
         if os.getppid() == template:  # (not when the template ended first)
             os.kill(template, signal.SIGKILL)
+        folder = os.path.dirname(socket_path)
+        for name in (socket_path, os.path.join(folder, "template.log")):
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+        try:
+            os.rmdir(folder)  # (only if nothing else is in it)
+        except OSError:
+            pass
         os._exit(0)
 
 
 def main() -> None:
-    _die_with_the_worker()
     path, modules = sys.argv[1], json.loads(sys.argv[2])
+    _die_with_the_worker(path)
     del sys.path[0]  # not the script's folder
     kernel_path = list(sys.path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
