@@ -64,16 +64,25 @@ def test_bench_sandbox_prints_one_line_for_its_runs(capsys):
     )
 
 
-def test_bench_memory_of_a_class_counts_one_template_per_worker_and_each_kernel():
-    """`make bench-grading`'s memory line: with the template, each worker's template once plus
-    every concurrent kernel's own memory; without it, every kernel's resident memory."""
+def test_bench_memory_of_a_class_counts_the_templates_a_run_had_and_each_kernel():
+    """`make bench-grading`'s memory line: with the template, the most templates one run had
+    (the workers of a local cluster share one; each run's own pids) plus every concurrent
+    kernel's own memory; without it, every kernel's resident memory."""
     mib = 1024**2
+    shared, separate = cli._KernelMemory(), cli._KernelMemory()
+    shared.templates = {11: 600 * mib}
+    separate.templates = {12: 634 * mib, 13: 620 * mib}
+    for run in (shared, separate):
+        run.children = {21: 100 * mib, 22: 160 * mib}
     memory = cli._KernelMemory()
-    memory.templates = {11: 600 * mib, 12: 634 * mib}
-    memory.children = {21: 100 * mib, 22: 160 * mib}
-    text = memory.class_text(concurrent=16, workers=2)
+    memory.merge(shared)
+    text = memory.class_text(concurrent=16)
+    assert "class_of_16_notebooks_mb=3160 fits_8_gib=yes" in text, text  # 1x600 + 16x160
+    assert "1 template(s) x 600 MB" in text, text
+    memory.merge(separate)  # a run whose workers had one each: the larger figure counts
+    text = memory.class_text(concurrent=16)
     assert "class_of_16_notebooks_mb=3828 fits_8_gib=yes" in text, text  # 2x634 + 16x160
     fresh = cli._KernelMemory()
     fresh.fresh = {31: 700 * mib, 32: 715 * mib}
-    assert "class_of_16_notebooks_mb=11440 fits_8_gib=NO" in fresh.class_text(16, 2)
-    assert "no kernel was sampled" in cli._KernelMemory().class_text(16, 2)
+    assert "class_of_16_notebooks_mb=11440 fits_8_gib=NO" in fresh.class_text(16)
+    assert "no kernel was sampled" in cli._KernelMemory().class_text(16)

@@ -8,6 +8,7 @@ The template imports TensorFlow once per process (10 s or more): the tests share
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import psutil
 import pytest
 
 from attention_course import wire
-from attention_grader import authoring, cells, cycle, executor, sandbox, zygote
+from attention_grader import authoring, cells, cycle, executor, sandbox, workers, zygote
 from courses import grade_course, make_course
 from notebook_suite import Catalog
 
@@ -381,17 +382,108 @@ def test_a_template_whose_worker_ends_without_cleaning_up_leaves_nothing(tmp_pat
     folder, pid = ended.stdout.split()
     assert folder.startswith(tempfile.gettempdir() + "/course-template-")
 
-    def running() -> bool:
-        try:
-            return psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
-
-    deadline = time.monotonic() + 30
-    while (os.path.exists(folder) or running()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not running(), "the template outlived its worker"
+    _wait_gone(int(pid), folder)
+    assert not _running(int(pid)), "the template outlived its worker"
     assert not os.path.exists(folder), os.listdir(folder)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_gone(pid: int, folder: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while (os.path.exists(folder) or _running(pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_the_workers_of_a_local_cluster_share_one_template(monkeypatch, tmp_path):
+    """Each worker of a local cluster imported TensorFlow into a template of its own (two
+    imports on two cores at the start of every run); the first worker that needs one now
+    starts it and the others fork their kernels from it. It ends with the cluster."""
+    monkeypatch.setenv(zygote.SETTING, "on")  # (a fallback to a fresh kernel is an error)
+    source = "import keras, time\ntime.sleep(0.5)\nprint(keras.__name__)"
+    with workers.Pool(tmp_path, 2, None, False) as pool:
+        for n in range(6):
+            job = _job(source)
+            job.key = f"s{n}/a/n"
+            pool.submit(job)
+        results = list(pool.results())
+        group = pool.template_group
+        assert group is not None and os.path.isdir(group)
+    assert [(r.status, _printed(r)) for r in results] == [("ok", ["keras\n"])] * 6
+    assert {r.kernel_from for r in results} == {"template"}
+    assert len({r.worker_pid for r in results}) == 2, "one worker graded every notebook"
+    shared = {r.template_pid for r in results}
+    assert len(shared) == 1, shared
+    pid = shared.pop()
+    _wait_gone(pid, group)
+    assert not _running(pid) and not os.path.exists(group)
+
+
+def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path):
+    """Who starts the cluster's template and who uses another worker's (``zygote._shared``):
+    another worker's, if it is ready, alive and started for the same kernel environment;
+    else a template of the worker's own; the group's first worker starts it and announces
+    it until it is closed."""
+    group = tmp_path / "group"
+    group.mkdir(mode=0o700)
+    env = dict(os.environ)
+    ready = group / zygote.READY_FILE
+    other = os.open(group / "owner.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other, fcntl.LOCK_EX)  # another worker started the group's template
+
+    def announce(pid: int, started: float, digest: str) -> None:
+        ready.write_text(
+            json.dumps(
+                {
+                    "pid": pid,
+                    "started": started,
+                    "socket": "t.sock",
+                    "env": digest,
+                    "preloaded": ["numpy"],
+                }
+            )
+        )
+
+    me = psutil.Process()
+    announce(me.pid, me.create_time(), zygote.env_digest(env))  # alive, same environment
+    peer = zygote._shared(group, env, modules=("json",))
+    assert isinstance(peer, zygote.Peer) and peer.pid == me.pid and peer.alive()
+    assert peer.socket_path == group / "t.sock" and peer.preloaded == {"numpy"}
+    peer.close()  # (not its to stop)
+    assert me.is_running() and ready.exists()
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    for pid, started, digest in (
+        (gone.pid, me.create_time(), zygote.env_digest(env)),  # its template died
+        (me.pid, me.create_time() + 1, zygote.env_digest(env)),  # a new process, same pid
+        (me.pid, me.create_time(), zygote.env_digest({**env, "X": "1"})),  # other kernels
+    ):
+        announce(pid, started, digest)
+        own = zygote._shared(group, env, modules=("json",))
+        try:
+            assert not own.shared and own.alive() and own.folder != group, (pid, digest)
+        finally:
+            own.close()
+
+    ready.unlink()
+    os.close(other)  # the lock is free: this worker starts the group's template
+    first = zygote._shared(group, env, modules=("json",))
+    try:
+        assert first.shared and not isinstance(first, zygote.Peer) and first.alive()
+        assert json.loads(ready.read_text())["pid"] == first.pid
+        assert zygote._shared(group, env, modules=("json",)).pid == first.pid  # (a Peer)
+    finally:
+        first.close()
+    assert not ready.exists() and not first.socket_path.exists()
+    after = os.open(group / "owner.lock", os.O_RDWR)
+    fcntl.flock(after, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released with the template
+    os.close(after)
 
 
 def test_without_a_template_grading_uses_a_fresh_kernel_and_says_so_once(

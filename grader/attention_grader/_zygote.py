@@ -1,4 +1,5 @@
-"""A warm kernel template of one grading worker (run as a script, standard library only).
+"""A warm kernel template of one grading worker, or of the workers of one local cluster
+(run as a script, standard library only).
 
 ``_zygote.py SOCKET MODULES``: started by :mod:`attention_grader.zygote` as root with exactly
 the kernel's environment. It listens on the Unix socket ``SOCKET`` (in a folder only root can
@@ -25,7 +26,7 @@ it forks a child C, which
    generators and becomes the Jupyter kernel.
 
 The template exits when its standard input reaches end of file (the worker that started it
-is gone). A student's kernel cannot reach it: it is not in the sandbox's PID namespace (no
+is gone); its watcher then removes its socket and log. A student's kernel cannot reach it: it is not in the sandbox's PID namespace (no
 signal, no ``ptrace``, no ``/proc/<pid>``), its socket is in a folder the sandbox does not
 mount, and the child shares no writable memory with it (copy-on-write).
 """
@@ -340,13 +341,13 @@ def _die_with_the_worker(socket_path: str) -> None:
         if os.getppid() == template:  # (not when the template ended first)
             os.kill(template, signal.SIGKILL)
         folder = os.path.dirname(socket_path)
-        for name in (socket_path, os.path.join(folder, "template.log")):
+        for name in (socket_path, os.path.splitext(socket_path)[0] + ".log"):
             try:
                 os.unlink(name)
             except OSError:
                 pass
         try:
-            os.rmdir(folder)  # (only if nothing else is in it)
+            os.rmdir(folder)  # (only if nothing else is in it: not a cluster's shared folder)
         except OSError:
             pass
         os._exit(0)

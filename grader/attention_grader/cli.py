@@ -284,7 +284,7 @@ def cmd_bench_grading(root: Path, workers: list[int], runs: int = 1, students: i
                 if n != 1:
                     many = statistics.median(f["wall_s"] for f in measured[n])
                     print(f"speedup workers={n} over 1: {one / many:.2f}x")
-        print(memory.class_text(concurrent=16, workers=max(workers)), flush=True)
+        print(memory.class_text(concurrent=16), flush=True)
     return 0
 
 
@@ -348,6 +348,7 @@ class _KernelMemory(threading.Thread):
         self.templates: dict[int, int] = {}
         self.children: dict[int, int] = {}
         self.fresh: dict[int, int] = {}  # fresh kernels' resident memory
+        self.most_templates = 0  # templates of one run (a local cluster's workers share one)
         self.cpu = 0.0
         self._halt = threading.Event()
 
@@ -383,6 +384,7 @@ class _KernelMemory(threading.Thread):
         self.cpu = time.thread_time() - start
 
     def merge(self, other: _KernelMemory) -> None:
+        self.most_templates = max(self.most_templates, len(other.templates))
         for mine, theirs in (
             (self.templates, other.templates),
             (self.children, other.children),
@@ -391,16 +393,18 @@ class _KernelMemory(threading.Thread):
             for pid, value in theirs.items():
                 mine[pid] = max(mine.get(pid, 0), value)
 
-    def class_text(self, concurrent: int, workers: int) -> str:
+    def class_text(self, concurrent: int) -> str:
         """What ``concurrent`` notebooks at once would need, from the largest figures seen:
-        with the template, one template per worker plus each kernel's own memory; without it,
-        a fresh kernel's resident memory each."""
+        with the template, the most templates one run had (one per machine: a local
+        cluster's workers share it) plus each kernel's own memory; without it, a fresh
+        kernel's resident memory each."""
         mib = 1024**2
         if self.templates:
             template, kernel = max(self.templates.values()), max(self.children.values(), default=0)
-            need = workers * template + concurrent * kernel
+            templates = max(self.most_templates, 1)
+            need = templates * template + concurrent * kernel
             how = (
-                f"{workers} templates x {template / mib:.0f} MB + {concurrent} kernels x "
+                f"{templates} template(s) x {template / mib:.0f} MB + {concurrent} kernels x "
                 f"{kernel / mib:.0f} MB (largest unique memory)"
             )
         elif self.fresh:

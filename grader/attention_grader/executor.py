@@ -82,12 +82,14 @@ class Result:
     kernel_start_seconds: float = 0.0
     cell_seconds: dict[int, float] = field(default_factory=dict)
     host: str = field(default_factory=socket.gethostname)
+    worker_pid: int = field(default_factory=os.getpid)  # the process that ran the notebook
     input_digest: str = ""  # set by the caller: which notebook was executed
     memory_guard: str = ""  # how the memory limit was enforced (sandbox.memory_enforcement)
     memory_peak: int = 0  # the sandbox cgroup's peak memory in bytes (0 without a cgroup)
     cgroup_seconds: float = 0.0  # time to set up and remove the sandbox's cgroup
     kernel_from: str = "fresh"  # "template": forked from the worker's warm template (zygote)
     template_rss: int = 0  # the template's resident memory in bytes (0 without one)
+    template_pid: int = 0  # which template (the workers of a local cluster share one)
 
 
 class SandboxKernelClient(compat.SocketLimitClient):
@@ -689,6 +691,7 @@ def _stop(km: SandboxKernelManager, result: Result) -> None:
     if km.template is not None and km.forked:
         result.kernel_from = "template"
         result.template_rss = km.template.rss()
+        result.template_pid = km.template.pid
 
 
 def _execute(

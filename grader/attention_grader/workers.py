@@ -15,11 +15,14 @@ import functools
 import hashlib
 import json
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import executor, nbgrader_ext, stamps
+from . import executor, nbgrader_ext, stamps, zygote
 
 TIMINGS = ".course-timings.json"  # in autograded/: seconds per notebook, to start long ones first
 
@@ -105,6 +108,7 @@ class Pool:
         self._stack = contextlib.ExitStack()
         self.client: Any = None
         self.environment: str | None = None  # the coordinator's (None: sequential)
+        self.template_group: str | None = None  # the local cluster's (zygote.GROUP)
 
     @property
     def mode(self) -> str:
@@ -130,24 +134,21 @@ class Pool:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[Any]:
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
-        cluster = None
+        cluster, group = None, None
         if self.scheduler:
             client = Client(self.scheduler, timeout="30s")
         else:
-            cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=True,
-                memory_limit=0,
-                dashboard_address=None,
-                # dashboard_address=None alone still starts the scheduler's HTTP server, on
-                # Dask's default port 8787 ("Port 8787 is already in use" when another process
-                # holds it, and a fixed port on a shared machine): a free loopback port instead
-                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                silence_logs=logging.ERROR,
-            )
+            # the workers share one kernel template (one TensorFlow import per machine, not
+            # per worker), through a folder only root can enter (see zygote.GROUP)
+            group = self.template_group = tempfile.mkdtemp(prefix="course-templates-")
+            os.chmod(group, 0o700)
+            try:
+                cluster = self._local_cluster(group)
+            except BaseException:
+                shutil.rmtree(group, ignore_errors=True)
+                raise
             client = Client(cluster)
         try:
             yield client
@@ -155,6 +156,25 @@ class Pool:
             client.close(timeout=10)
             if cluster is not None:
                 cluster.close(timeout=10)
+            if group is not None:
+                shutil.rmtree(group, ignore_errors=True)
+
+    def _local_cluster(self, group: str) -> Any:
+        from distributed import LocalCluster
+
+        return LocalCluster(
+            env={zygote.GROUP: group},
+            n_workers=self.workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=0,
+            dashboard_address=None,
+            # dashboard_address=None alone still starts the scheduler's HTTP server, on
+            # Dask's default port 8787 ("Port 8787 is already in use" when another process
+            # holds it, and a fixed port on a shared machine): a free loopback port instead
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.ERROR,
+        )
 
     def submit(self, job: executor.Job) -> None:
         if self.client is None:

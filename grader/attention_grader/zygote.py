@@ -8,7 +8,8 @@ the sandbox exactly as for a fresh kernel, but runs a *holder* in it instead of 
 (:func:`_launch.inner` with ``hold``); the template forks a child that joins the sandbox's
 memory cgroup and limits, enters its namespaces and root, drops to its uid and becomes the
 kernel (see ``_zygote.py``). The kernel is therefore in the same sandbox as a fresh one, and
-the import is paid once per worker (the pages are shared copy-on-write).
+the import is paid once per worker, or once per machine for a local cluster (the pages are
+shared copy-on-write).
 
 ``auto`` (the default) uses the template where it can (root, Linux namespaces, bubblewrap):
 it starts in the background at a worker's first notebook. Until it is ready, a notebook that
@@ -17,16 +18,25 @@ cores, at the same time) and the others get fresh kernels; where it cannot start
 fails, grading uses a fresh kernel and says so once. ``on``: every notebook waits for the
 template, and a fallback is an error (the tests use it to prove the template path ran).
 ``off``: a fresh kernel for every notebook.
+
+The workers of one local cluster share one template (:data:`GROUP`, set by
+:class:`workers.Pool`): the first worker that needs it starts it, the others fork their kernels
+from it, so the machine imports TensorFlow once, not once per worker. The one that started it
+keeps it (it ends with that worker); if it is gone or was started for another kernel
+environment, a worker starts its own as before.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import posixpath
 import re
+import secrets
 import select
 import shutil
 import socket
@@ -67,6 +77,10 @@ MODULES = (
 READY_SECONDS = 300  # the imports on a busy machine
 # A notebook that imports one of these waits for a template being started (auto)
 WAITED_FOR = re.compile(r"^[ \t]*(?:import|from)[ \t]+(?:tensorflow|keras)\b", re.MULTILINE)
+# A folder the workers of one local cluster share their template through (set by
+# workers.Pool for the workers it starts; not a setting of the course's)
+GROUP = "COURSE_TEMPLATE_GROUP"
+READY_FILE = "ready.json"  # in GROUP: the shared template's pid, socket and environment
 log = logging.getLogger(__name__)
 
 
@@ -92,18 +106,45 @@ def unavailable() -> str | None:
     return None
 
 
-class Template:
-    """One running template process (its socket folder is root's alone)."""
+def env_digest(env: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()
 
-    def __init__(self, env: dict[str, str], modules: tuple[str, ...] = MODULES) -> None:
+
+class Template:
+    """One running template process (its socket folder is root's alone). ``group``: the
+    folder of a local cluster's shared template (:data:`GROUP`), whose lock ``lock`` this
+    process holds; the template is announced there once it is ready."""
+
+    shared = False  # forked kernels for other workers' notebooks too
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        modules: tuple[str, ...] = MODULES,
+        group: Path | None = None,
+        lock: int | None = None,
+    ) -> None:
         self.env = dict(env)
-        self.folder = Path(tempfile.mkdtemp(prefix="course-template-"))
-        os.chmod(self.folder, 0o700)
-        self.socket_path = self.folder / "template.sock"
-        self.log_path = self.folder / "template.log"
+        self.group, self._lock = group, lock
+        if group is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="course-template-"))
+            os.chmod(self.folder, 0o700)
+            stem = "template"
+        else:  # a name of its own: a template ended by its worker removes its own files
+            self.folder, stem = group, f"template-{secrets.token_hex(6)}"
+            self.shared = True
+        self.socket_path = self.folder / f"{stem}.sock"
+        self.log_path = self.folder / f"{stem}.log"
         self.started = time.monotonic()
         self.ready_seconds = 0.0
         self.preloaded: frozenset[str] = frozenset()  # top-level modules the kernel would find
+        try:
+            self._start(modules)
+        except BaseException:
+            self._release()
+            raise
+
+    def _start(self, modules: tuple[str, ...]) -> None:
         stdin_read, self._stdin = os.pipe()  # end of file when this process is gone
         with open(self.log_path, "wb") as log_file:
             self.process = subprocess.Popen(
@@ -148,6 +189,26 @@ class Template:
             raise TemplateError(f"the kernel template did not start: {why}")
         self.ready_seconds = round(time.monotonic() - self.started, 2)
         self.preloaded = frozenset(json.loads(line[len(b"ready") :] or b"[]"))
+        if self.group is not None:
+            self._announce()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _announce(self) -> None:
+        """Tell the cluster's other workers where this template is (atomically)."""
+        assert self.group is not None
+        ready = {
+            "pid": self.pid,
+            "started": psutil.Process(self.pid).create_time(),
+            "socket": self.socket_path.name,
+            "env": env_digest(self.env),
+            "preloaded": sorted(self.preloaded),
+        }
+        partial = self.group / f".{READY_FILE}.{os.getpid()}"
+        partial.write_text(json.dumps(ready))
+        os.replace(partial, self.group / READY_FILE)
 
     def log_tail(self) -> str:
         try:
@@ -196,7 +257,101 @@ class Template:
             self.process.wait(timeout=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.group is None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return
+        try:  # the announcement first, then the lock: no worker attaches to a dead template
+            if json.loads((self.group / READY_FILE).read_text()).get("pid") == self.pid:
+                (self.group / READY_FILE).unlink()
+        except (OSError, ValueError):
+            pass
+        for path in (self.socket_path, self.log_path):
+            path.unlink(missing_ok=True)
+        self._release()
+
+    def _release(self) -> None:
+        """Give up the group's lock (another worker may start a template then)."""
+        if self._lock is not None:
+            lock, self._lock = self._lock, None
+            os.close(lock)
+
+
+class Peer(Template):
+    """The template another worker of the same local cluster started (see :data:`GROUP`):
+    kernels are forked from it the same way; it is that worker's to stop."""
+
+    shared = True
+
+    def __init__(self, group: Path, ready: dict, env: dict[str, str]) -> None:  # noqa: D107
+        self.env, self.group, self.folder = dict(env), group, group
+        self.socket_path = group / ready["socket"]
+        self.log_path = self.socket_path.with_suffix(".log")
+        self._pid, self._started = int(ready["pid"]), ready["started"]
+        self.preloaded = frozenset(ready["preloaded"])
+        self.ready_seconds = 0.0
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    def alive(self) -> bool:
+        try:
+            process = psutil.Process(self._pid)
+            return process.create_time() == self._started and process.status() not in (
+                psutil.STATUS_ZOMBIE,
+                psutil.STATUS_DEAD,
+            )
+        except psutil.Error:
+            return False
+
+    def rss(self) -> int:
+        try:
+            return psutil.Process(self._pid).memory_info().rss
+        except psutil.Error:
+            return 0
+
+    def log_tail(self) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").strip()
+        except OSError:
+            text = ""
+        return " | ".join(text.splitlines()[-3:]) or "the shared template is gone"
+
+    def close(self) -> None:
+        """Forget it (its own worker stops it)."""
+
+
+def _shared(group: Path, env: dict[str, str], modules: tuple[str, ...] = MODULES) -> Template:
+    """The local cluster's template: started here if no other worker has (this process takes
+    the group's lock and keeps it while the template lives), else the one another worker
+    started, once it is ready. A template of another environment, or one whose worker is
+    still alive but whose template died, gives this worker a template of its own."""
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        lock = os.open(group / "owner.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+        else:
+            return Template(env, modules, group=group, lock=lock)  # (the lock is its now)
+        try:
+            ready = json.loads((group / READY_FILE).read_text())
+        except (OSError, ValueError):
+            time.sleep(0.1)  # (being started by another worker)
+            continue
+        peer = Peer(group, ready, env)
+        if ready.get("env") != env_digest(env) or not peer.alive():
+            return Template(env, modules)
+        return peer
+    raise TemplateError("the cluster's shared kernel template was not ready in time")
+
+
+def _make(env: dict[str, str]) -> Template:
+    group = os.environ.get(GROUP, "")
+    if group and os.path.isdir(group):
+        return _shared(Path(group), env)
+    return Template(env)
 
 
 _lock = threading.Lock()
@@ -220,7 +375,7 @@ def _start(env: dict[str, str], setting: str) -> None:
     """Start a template (in the thread :func:`get` made); it becomes this process's."""
     global _template, _start_error, _failed_at, starts
     try:
-        made = Template(env)
+        made = _make(env)
     except (OSError, TemplateError) as error:
         with _lock:
             _start_error, _failed_at = str(error), time.monotonic()
@@ -232,7 +387,7 @@ def _start(env: dict[str, str], setting: str) -> None:
             made.close()
             return
         _template = made
-        starts += 1
+        starts += not isinstance(made, Peer)
 
 
 def worth_waiting(notebook: Any) -> bool:
