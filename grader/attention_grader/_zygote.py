@@ -25,10 +25,11 @@ it forks a child C, which
    ``sys.path`` (as ``python -m ipykernel_launcher`` would have them), reseeds the random
    generators and becomes the Jupyter kernel.
 
-The template exits when its standard input reaches end of file (the worker that started it
-is gone); its watcher then removes its socket and log. A student's kernel cannot reach it: it is not in the sandbox's PID namespace (no
-signal, no ``ptrace``, no ``/proc/<pid>``), its socket is in a folder the sandbox does not
-mount, and the child shares no writable memory with it (copy-on-write).
+The template exits when its standard input reaches end of file (the process that started it
+is gone); its watcher then removes its socket and log. A student's kernel cannot reach it: it
+is not in the sandbox's PID namespace (no signal, no ``ptrace``, no ``/proc/<pid>``), its
+socket is in a folder the sandbox does not mount, and the child shares no writable memory
+with it (copy-on-write).
 """
 
 import ctypes

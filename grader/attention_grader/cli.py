@@ -294,6 +294,9 @@ def _bench_run(
     """One timed run of ``make bench-grading``: its lines, and its figures (None: stopped)."""
     import statistics
 
+    from . import zygote
+
+    zygote.stop()  # every run starts cold, as `make autograde` does (no template kept)
     cpu_before = _own_cpu_seconds()
     sampler = _KernelMemory()
     sampler.start()

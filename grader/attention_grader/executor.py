@@ -655,7 +655,7 @@ def execute(job: Job) -> Result:
     template = None
     if job.isolated:
         try:
-            template = zygote.get(_kernel_env(job), wait=zygote.worth_waiting(job.notebook))
+            template = zygote.get(kernel_env(job), wait=zygote.worth_waiting(job.notebook))
         except zygote.TemplateError as error:  # COURSE_SANDBOX_TEMPLATE=on
             return _failed(job, error)
     if template is not None and zygote.shadows(template, job.files):
@@ -670,7 +670,8 @@ def execute(job: Job) -> Result:
     return result
 
 
-def _kernel_env(job: Job) -> dict[str, str]:
+def kernel_env(job: Job) -> dict[str, str]:
+    """The whole environment of ``job``'s kernel (a template's must be the same)."""
     return sandbox.kernel_env(
         job.limits,
         {"NBGRADER_EXECUTION": job.mode, probe.CASES_ENV: f"{sandbox.GRADER_DIR}/cases.json"},
@@ -713,7 +714,7 @@ def _execute(
                 "its memory instead"
             )
         _stage(layout, job)
-        env = _kernel_env(job)
+        env = kernel_env(job)
         km = SandboxKernelManager(
             layout, job.limits, env, guard, template=template, kernel_name="python3"
         )

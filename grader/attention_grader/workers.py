@@ -109,6 +109,7 @@ class Pool:
         self.client: Any = None
         self.environment: str | None = None  # the coordinator's (None: sequential)
         self.template_group: str | None = None  # the local cluster's (zygote.GROUP)
+        self.offer: zygote.Offer | None = None  # this process's template, for its workers
 
     @property
     def mode(self) -> str:
@@ -156,6 +157,8 @@ class Pool:
             client.close(timeout=10)
             if cluster is not None:
                 cluster.close(timeout=10)
+            if self.offer is not None:
+                self.offer.close()
             if group is not None:
                 shutil.rmtree(group, ignore_errors=True)
 
@@ -180,6 +183,9 @@ class Pool:
         if self.client is None:
             self._done.append(self._timed(run_job(job, None)))
             return
+        if self.offer is None and self.template_group is not None and job.isolated:
+            # the workers fork their kernels from this process's template (see zygote.Offer)
+            self.offer = zygote.Offer(Path(self.template_group), executor.kernel_env(job))
         cost = self.timings.get(job.key.rsplit("/", 1)[-1], 0)  # the longest notebooks first
         future = self.client.submit(
             run_job, job, self.environment, pure=False, retries=0, priority=int(cost)

@@ -20,10 +20,11 @@ template, and a fallback is an error (the tests use it to prove the template pat
 ``off``: a fresh kernel for every notebook.
 
 The workers of one local cluster share one template (:data:`GROUP`, set by
-:class:`workers.Pool`): the first worker that needs it starts it, the others fork their kernels
-from it, so the machine imports TensorFlow once, not once per worker. The one that started it
-keeps it (it ends with that worker); if it is gone or was started for another kernel
-environment, a worker starts its own as before.
+:class:`workers.Pool`), so the machine imports TensorFlow once, not once per worker: the
+coordinator starts it at its first notebook and keeps it for later runs in the same process
+(:class:`Offer`); where the coordinator cannot, the first worker that needs it starts it and
+the others fork their kernels from it. If the shared one is gone or was started for another
+kernel environment, a worker starts its own as before.
 """
 
 from __future__ import annotations
@@ -190,25 +191,33 @@ class Template:
         self.ready_seconds = round(time.monotonic() - self.started, 2)
         self.preloaded = frozenset(json.loads(line[len(b"ready") :] or b"[]"))
         if self.group is not None:
-            self._announce()
+            self.announce(self.group)
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    def _announce(self) -> None:
-        """Tell the cluster's other workers where this template is (atomically)."""
-        assert self.group is not None
+    def announce(self, group: Path) -> None:
+        """Tell the workers of a local cluster where this template is (atomically; the
+        caller holds the group's lock)."""
         ready = {
             "pid": self.pid,
             "started": psutil.Process(self.pid).create_time(),
-            "socket": self.socket_path.name,
+            "socket": str(self.socket_path),
             "env": env_digest(self.env),
             "preloaded": sorted(self.preloaded),
         }
-        partial = self.group / f".{READY_FILE}.{os.getpid()}"
+        partial = group / f".{READY_FILE}.{os.getpid()}"
         partial.write_text(json.dumps(ready))
-        os.replace(partial, self.group / READY_FILE)
+        os.replace(partial, group / READY_FILE)
+
+    def withdraw(self, group: Path) -> None:
+        """The workers of ``group`` no longer find this template."""
+        try:
+            if json.loads((group / READY_FILE).read_text()).get("pid") == self.pid:
+                (group / READY_FILE).unlink()
+        except (OSError, ValueError):
+            pass
 
     def log_tail(self) -> str:
         try:
@@ -260,11 +269,7 @@ class Template:
         if self.group is None:
             shutil.rmtree(self.folder, ignore_errors=True)
             return
-        try:  # the announcement first, then the lock: no worker attaches to a dead template
-            if json.loads((self.group / READY_FILE).read_text()).get("pid") == self.pid:
-                (self.group / READY_FILE).unlink()
-        except (OSError, ValueError):
-            pass
+        self.withdraw(self.group)  # then the lock: no worker attaches to a dead template
         for path in (self.socket_path, self.log_path):
             path.unlink(missing_ok=True)
         self._release()
@@ -284,7 +289,7 @@ class Peer(Template):
 
     def __init__(self, group: Path, ready: dict, env: dict[str, str]) -> None:  # noqa: D107
         self.env, self.group, self.folder = dict(env), group, group
-        self.socket_path = group / ready["socket"]
+        self.socket_path = group / ready["socket"]  # (an absolute path stays itself)
         self.log_path = self.socket_path.with_suffix(".log")
         self._pid, self._started = int(ready["pid"]), ready["started"]
         self.preloaded = frozenset(ready["preloaded"])
@@ -444,6 +449,58 @@ def get(env: dict[str, str], wait: bool = False) -> Template | None:
             return None  # (the failure was said once)
         raise TemplateError(_start_error or "the kernel template did not start")
     return template if template.env == env else get(env, wait)  # (started for other kernels)
+
+
+class Offer:
+    """The coordinator of a local cluster offers its workers this process's template (see
+    :data:`GROUP`): at its first notebook it takes the group's lock, so no worker starts one,
+    starts the template in the background (or keeps the one it has, e.g. from an earlier
+    run in the same process), and announces it once it is ready; the workers fork their
+    kernels from it. If it cannot start, the lock is given up and the first worker that
+    needs a template starts one. :meth:`close` at the end of the run withdraws it; the
+    template stays this process's (the next run's workers find it ready)."""
+
+    def __init__(self, group: Path, env: dict[str, str]) -> None:
+        self.group, self.env = group, dict(env)
+        self.template: Template | None = None
+        self._lock: int | None = None
+        self._closed = False
+        self._mutex = threading.Lock()
+        if mode() == "off" or unavailable() is not None:
+            return  # (each worker says why once)
+        lock = os.open(group / "owner.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            return
+        self._lock = lock
+        threading.Thread(target=self._announce, name="template-offer", daemon=True).start()
+
+    def _announce(self) -> None:
+        try:
+            template = get(self.env, wait=True)
+        except (OSError, TemplateError):
+            template = None
+        with self._mutex:
+            if self._closed or template is None or isinstance(template, Peer):
+                self._release()  # (a run that ended first: the template stays for the next)
+                return
+            self.template = template
+            template.announce(self.group)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            lock, self._lock = self._lock, None
+            os.close(lock)
+
+    def close(self) -> None:
+        """The run is over: withdraw the template (it stays this process's)."""
+        with self._mutex:
+            self._closed = True
+            if self.template is not None:
+                self.template.withdraw(self.group)
+            self._release()
 
 
 def settle(timeout: float = READY_SECONDS) -> Template | None:
