@@ -18,6 +18,7 @@ from conftest import ROOT
 INTERNAL = {
     "COURSE_GRADING_CASES": "set by the grader inside each sandbox (the hidden cases' file)",
     "COURSE_BENCH_OVERRIDES": "the test suite's changes to make bench's configuration",
+    "COURSE_TEMPLATE_GROUP": "set by the grading command for the workers of its local cluster",
 }
 ROW = re.compile(r"^\| `(COURSE_[A-Z_]+)` \| ([^|]+) \|", re.M)
 
