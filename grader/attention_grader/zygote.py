@@ -224,14 +224,17 @@ class Template:
             text = self.log_path.read_text(errors="replace").strip()
         except OSError:
             text = ""
-        return " | ".join(text.splitlines()[-3:]) or f"exit status {self.process.poll()}"
+        return " | ".join(text.splitlines()[-3:]) or self._no_log()
+
+    def _no_log(self) -> str:
+        return f"exit status {self.process.poll()}"
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def rss(self) -> int:
         try:
-            return psutil.Process(self.process.pid).memory_info().rss
+            return psutil.Process(self.pid).memory_info().rss
         except psutil.Error:
             return 0
 
@@ -282,8 +285,9 @@ class Template:
 
 
 class Peer(Template):
-    """The template another worker of the same local cluster started (see :data:`GROUP`):
-    kernels are forked from it the same way; it is that worker's to stop."""
+    """The template another process of the same local cluster started, the coordinator or
+    another worker (see :data:`GROUP`): kernels are forked from it the same way; it is that
+    process's to stop."""
 
     shared = True
 
@@ -309,28 +313,18 @@ class Peer(Template):
         except psutil.Error:
             return False
 
-    def rss(self) -> int:
-        try:
-            return psutil.Process(self._pid).memory_info().rss
-        except psutil.Error:
-            return 0
-
-    def log_tail(self) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").strip()
-        except OSError:
-            text = ""
-        return " | ".join(text.splitlines()[-3:]) or "the shared template is gone"
+    def _no_log(self) -> str:
+        return "the shared template is gone"
 
     def close(self) -> None:
-        """Forget it (its own worker stops it)."""
+        """Forget it (the process that started it stops it)."""
 
 
 def _shared(group: Path, env: dict[str, str], modules: tuple[str, ...] = MODULES) -> Template:
-    """The local cluster's template: started here if no other worker has (this process takes
-    the group's lock and keeps it while the template lives), else the one another worker
-    started, once it is ready. A template of another environment, or one whose worker is
-    still alive but whose template died, gives this worker a template of its own."""
+    """The local cluster's template: the one the coordinator (:class:`Offer`) or another
+    worker started, once it is ready; started here if none has (this process takes the
+    group's lock and keeps it while the template lives). A template of another environment,
+    or a dead one whose owner still holds the lock, gives this worker a template of its own."""
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         lock = os.open(group / "owner.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
