@@ -444,7 +444,7 @@ def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path):
     other = os.open(group / "owner.lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(other, fcntl.LOCK_EX)  # another worker started the group's template
 
-    def announce(pid: int, started: float, digest: str) -> None:
+    def announce(pid: int, started: int, digest: str) -> None:
         ready.write_text(
             json.dumps(
                 {
@@ -458,7 +458,9 @@ def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path):
         )
 
     me = psutil.Process()
-    announce(me.pid, me.create_time(), zygote.env_digest(env))  # alive, same environment
+    ticks = zygote._started(me.pid)  # (clock ticks since boot, as /proc says)
+    assert ticks is not None and ticks > 0
+    announce(me.pid, ticks, zygote.env_digest(env))  # alive, same environment
     peer = zygote._shared(group, env, modules=("json",))
     assert isinstance(peer, zygote.Peer) and peer.pid == me.pid and peer.alive()
     assert peer.socket_path == group / "t.sock" and peer.preloaded == {"numpy"}
@@ -468,9 +470,9 @@ def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path):
     gone = subprocess.Popen(["true"])
     gone.wait()
     for pid, started, digest in (
-        (gone.pid, me.create_time(), zygote.env_digest(env)),  # its template died
-        (me.pid, me.create_time() + 1, zygote.env_digest(env)),  # a new process, same pid
-        (me.pid, me.create_time(), zygote.env_digest({**env, "X": "1"})),  # other kernels
+        (gone.pid, ticks, zygote.env_digest(env)),  # its template died
+        (me.pid, ticks + 1, zygote.env_digest(env)),  # a new process, same pid
+        (me.pid, ticks, zygote.env_digest({**env, "X": "1"})),  # other kernels
     ):
         announce(pid, started, digest)
         own = zygote._shared(group, env, modules=("json",))
@@ -492,6 +494,76 @@ def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path):
     after = os.open(group / "owner.lock", os.O_RDWR)
     fcntl.flock(after, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released with the template
     os.close(after)
+
+
+def _lock_is_free(group) -> bool:
+    probe = os.open(group / "owner.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(probe)
+
+
+def test_a_shared_template_that_cannot_be_announced_leaves_no_process_and_no_lock(
+    tmp_path, monkeypatch
+):
+    """A template ready but not announced (the folder's disk full): it is stopped, and the
+    lock is free for another worker, rather than a template nobody uses and a lock that makes
+    the other workers wait for an announcement that never comes."""
+    group = tmp_path / "group"
+    group.mkdir(mode=0o700)
+    started: list[int] = []
+
+    def full(self, where) -> None:
+        started.append(self.pid)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(zygote.Template, "announce", full)
+    with pytest.raises(OSError, match="No space"):
+        zygote._shared(group, dict(os.environ), modules=("json",))
+    assert len(started) == 1
+    _wait_gone(started[0], str(tmp_path / "none"), seconds=10)
+    assert not _running(started[0]), "the unannounced template still runs"
+    assert _lock_is_free(group) and sorted(os.listdir(group)) == ["owner.lock"]
+
+
+def test_an_offer_that_fails_gives_the_lock_up(tmp_path, monkeypatch):
+    """Whatever stops the coordinator's template (here an unexpected error), the lock is
+    given up, so the first worker that needs a template starts one instead of waiting."""
+    group = tmp_path / "group"
+    group.mkdir(mode=0o700)
+    monkeypatch.setenv(zygote.SETTING, "auto")
+
+    def broken(env, wait=False):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(zygote, "get", broken)
+    offer = zygote.Offer(group, dict(os.environ), zygote._offered_code)
+    assert offer.thread is not None
+    offer.thread.join(30)
+    assert _lock_is_free(group) and offer.template is None
+    offer.close()
+
+
+def test_a_run_with_changed_course_code_does_not_keep_the_old_template(tmp_path, monkeypatch):
+    """The coordinator keeps its template for its next run, unless the course's code (the
+    run's environment digest, which the workers check too) changed since: then the kernels
+    would import the old code from the template."""
+    group = tmp_path / "group"
+    group.mkdir(mode=0o700)
+    monkeypatch.setenv(zygote.SETTING, "off")  # (no new template is started here)
+    zygote.stop()
+    kept = zygote.Template(dict(os.environ), modules=("json",))
+    monkeypatch.setattr(zygote, "_template", kept)
+    monkeypatch.setattr(zygote, "_offered_code", "code-A")
+    zygote.Offer(group, dict(os.environ), "code-A").close()
+    assert kept.alive() and zygote.current() is kept  # the same code: kept
+    zygote.Offer(group, dict(os.environ), "code-B").close()
+    assert not kept.alive() and zygote.current() is None
+    assert zygote._offered_code == "code-B"
 
 
 def test_without_a_template_grading_uses_a_fresh_kernel_and_says_so_once(

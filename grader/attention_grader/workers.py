@@ -154,13 +154,18 @@ class Pool:
         try:
             yield client
         finally:
-            client.close(timeout=10)
-            if cluster is not None:
-                cluster.close(timeout=10)
-            if self.offer is not None:
-                self.offer.close()
-            if group is not None:
-                shutil.rmtree(group, ignore_errors=True)
+            try:
+                client.close(timeout=10)
+            finally:
+                try:
+                    if cluster is not None:
+                        cluster.close(timeout=10)
+                finally:
+                    if self.offer is not None:
+                        self.offer.close()
+                    if group is not None:
+                        shutil.rmtree(group, ignore_errors=True)
+                    self.offer = self.template_group = None
 
     def _local_cluster(self, group: str) -> Any:
         from distributed import LocalCluster
@@ -185,7 +190,9 @@ class Pool:
             return
         if self.offer is None and self.template_group is not None and job.isolated:
             # the workers fork their kernels from this process's template (see zygote.Offer)
-            self.offer = zygote.Offer(Path(self.template_group), executor.kernel_env(job))
+            self.offer = zygote.Offer(
+                Path(self.template_group), executor.kernel_env(job), self.environment
+            )
         cost = self.timings.get(job.key.rsplit("/", 1)[-1], 0)  # the longest notebooks first
         future = self.client.submit(
             run_job, job, self.environment, pure=False, retries=0, priority=int(cost)

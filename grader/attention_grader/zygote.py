@@ -111,6 +111,18 @@ def env_digest(env: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()
 
 
+def _started(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat``: exact,
+    unlike a wall-clock time a clock change shifts); None when it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # (the name may hold spaces)
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
 class Template:
     """One running template process (its socket folder is root's alone). ``group``: the
     folder of a local cluster's shared template (:data:`GROUP`), whose lock ``lock`` this
@@ -139,36 +151,39 @@ class Template:
         self.started = time.monotonic()
         self.ready_seconds = 0.0
         self.preloaded: frozenset[str] = frozenset()  # top-level modules the kernel would find
+        self._stdin = -1
         try:
             self._start(modules)
         except BaseException:
-            self._release()
+            self.close()  # (the process, the pipe, the group's lock: whatever was made)
             raise
 
     def _start(self, modules: tuple[str, ...]) -> None:
         stdin_read, self._stdin = os.pipe()  # end of file when this process is gone
-        with open(self.log_path, "wb") as log_file:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(SCRIPT),
-                    str(self.socket_path),
-                    json.dumps(
-                        {
-                            "base": list(BASE),
-                            "warm": list(modules),
-                            "keep": sandbox.readonly_folders(),
-                        }
-                    ),
-                ],
-                env=self.env,
-                cwd=self.folder,
-                stdin=stdin_read,
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-                start_new_session=True,
-            )
-        os.close(stdin_read)
+        try:
+            with open(self.log_path, "wb") as log_file:
+                self.process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(SCRIPT),
+                        str(self.socket_path),
+                        json.dumps(
+                            {
+                                "base": list(BASE),
+                                "warm": list(modules),
+                                "keep": sandbox.readonly_folders(),
+                            }
+                        ),
+                    ],
+                    env=self.env,
+                    cwd=self.folder,
+                    stdin=stdin_read,
+                    stdout=subprocess.PIPE,
+                    stderr=log_file,
+                    start_new_session=True,
+                )
+        finally:
+            os.close(stdin_read)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -202,7 +217,7 @@ class Template:
         caller holds the group's lock)."""
         ready = {
             "pid": self.pid,
-            "started": psutil.Process(self.pid).create_time(),
+            "started": _started(self.pid),
             "socket": str(self.socket_path),
             "env": env_digest(self.env),
             "preloaded": sorted(self.preloaded),
@@ -260,22 +275,25 @@ class Template:
             raise TemplateError(f"the kernel template failed: {answer.get('error')}")
 
     def close(self) -> None:
-        try:
-            os.close(self._stdin)
-        except OSError:
-            pass
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        """Stop the template (again: nothing)."""
+        if self.group is not None:
+            self.withdraw(self.group)  # first: no worker attaches to a template being stopped
+        stdin, self._stdin = self._stdin, -1
+        if stdin >= 0:
+            os.close(stdin)
+        process = getattr(self, "process", None)
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+            if process.stdout is not None:
+                process.stdout.close()
         if self.group is None:
             shutil.rmtree(self.folder, ignore_errors=True)
             return
-        self.withdraw(self.group)  # then the lock: no worker attaches to a dead template
         for path in (self.socket_path, self.log_path):
             path.unlink(missing_ok=True)
-        self._release()
+        self._release()  # then the lock
 
     def _release(self) -> None:
         """Give up the group's lock (another worker may start a template then)."""
@@ -304,14 +322,7 @@ class Peer(Template):
         return self._pid
 
     def alive(self) -> bool:
-        try:
-            process = psutil.Process(self._pid)
-            return process.create_time() == self._started and process.status() not in (
-                psutil.STATUS_ZOMBIE,
-                psutil.STATUS_DEAD,
-            )
-        except psutil.Error:
-            return False
+        return self._started is not None and _started(self._pid) == self._started
 
     def _no_log(self) -> str:
         return "the shared template is gone"
@@ -359,6 +370,7 @@ _starting: threading.Thread | None = None  # a template being started (auto: in 
 _start_error = ""
 _failed_at = -1e9  # when the last start failed (auto retries after RETRY_SECONDS)
 _said: set[str] = set()
+_offered_code: str | None = None  # the course's code the last Offer was made for
 starts = 0  # templates started by this process (a restart counts)
 RETRY_SECONDS = 120.0
 
@@ -454,12 +466,17 @@ class Offer:
     needs a template starts one. :meth:`close` at the end of the run withdraws it; the
     template stays this process's (the next run's workers find it ready)."""
 
-    def __init__(self, group: Path, env: dict[str, str]) -> None:
+    def __init__(self, group: Path, env: dict[str, str], code: str | None = None) -> None:
+        global _offered_code
         self.group, self.env = group, dict(env)
         self.template: Template | None = None
         self._lock: int | None = None
         self._closed = False
         self._mutex = threading.Lock()
+        self.thread: threading.Thread | None = None
+        if _offered_code is not None and code != _offered_code:
+            stop()  # the course's code changed since this process's last run: a new template
+        _offered_code = code
         if mode() == "off" or unavailable() is not None:
             return  # (each worker says why once)
         lock = os.open(group / "owner.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -469,19 +486,24 @@ class Offer:
             os.close(lock)
             return
         self._lock = lock
-        threading.Thread(target=self._announce, name="template-offer", daemon=True).start()
+        self.thread = threading.Thread(target=self._announce, name="template-offer", daemon=True)
+        self.thread.start()
 
     def _announce(self) -> None:
         try:
             template = get(self.env, wait=True)
-        except (OSError, TemplateError):
+        except Exception:  # noqa: BLE001 - whatever failed, the lock must not stay held
             template = None
         with self._mutex:
             if self._closed or template is None or isinstance(template, Peer):
                 self._release()  # (a run that ended first: the template stays for the next)
                 return
+            try:
+                template.announce(self.group)
+            except OSError:
+                self._release()  # (the workers start their own)
+                return
             self.template = template
-            template.announce(self.group)
 
     def _release(self) -> None:
         if self._lock is not None:
