@@ -137,35 +137,27 @@ class Pool:
     def _connect(self) -> Iterator[Any]:
         from distributed import Client
 
-        cluster, group = None, None
-        if self.scheduler:
-            client = Client(self.scheduler, timeout="30s")
-        else:
-            # the workers share one kernel template (one TensorFlow import per machine, not
-            # per worker), through a folder only root can enter (see zygote.GROUP)
-            group = self.template_group = tempfile.mkdtemp(prefix="course-templates-")
-            os.chmod(group, 0o700)
-            try:
+        with contextlib.ExitStack() as stack:  # (closes in reverse order, all of it)
+            if self.scheduler:
+                client = Client(self.scheduler, timeout="30s")
+            else:
+                # the workers share one kernel template (one TensorFlow import per machine,
+                # not per worker), through a folder only root can enter (see zygote.GROUP)
+                group = self.template_group = tempfile.mkdtemp(prefix="course-templates-")
+                os.chmod(group, 0o700)
+                stack.callback(self._end_group, group)
                 cluster = self._local_cluster(group)
-            except BaseException:
-                shutil.rmtree(group, ignore_errors=True)
-                raise
-            client = Client(cluster)
-        try:
+                stack.callback(cluster.close, timeout=10)
+                client = Client(cluster)
+            stack.callback(client.close, timeout=10)
             yield client
-        finally:
-            try:
-                client.close(timeout=10)
-            finally:
-                try:
-                    if cluster is not None:
-                        cluster.close(timeout=10)
-                finally:
-                    if self.offer is not None:
-                        self.offer.close()
-                    if group is not None:
-                        shutil.rmtree(group, ignore_errors=True)
-                    self.offer = self.template_group = None
+
+    def _end_group(self, group: str) -> None:
+        """After the cluster: the coordinator's template is withdrawn, the folder removed."""
+        if self.offer is not None:
+            self.offer.close()
+        shutil.rmtree(group, ignore_errors=True)
+        self.offer = self.template_group = None
 
     def _local_cluster(self, group: str) -> Any:
         from distributed import LocalCluster
