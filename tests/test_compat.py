@@ -360,6 +360,70 @@ def test_socket_limit_client_sees_every_socket():
     assert len(configured) >= 4  # shell, iopub, stdin, control (and heartbeat's own)
 
 
+class _RecordingReadyClient(compat.PromptReadyClient):
+    """Records what the readiness wait got from IOPub ("message" or "empty") and the
+    kernel_info replies it handled."""
+
+    outcomes: list = []
+    handled: list = []
+
+    def _handle_kernel_info_reply(self, msg):
+        type(self).handled.append(msg["msg_type"])
+        super()._handle_kernel_info_reply(msg)
+
+    async def _iopub_connected(self):
+        connected = await super()._iopub_connected()
+        type(self).outcomes.append("message" if connected else "empty")
+        return connected
+
+
+def test_prompt_ready_client_is_ready_once_both_channels_answered_not_after_silence():
+    """nbclient waits for a new kernel through the client's ``wait_for_ready``; this one
+    returns when IOPub brought a message (jupyter_client's own ends on 0.2 s of silence:
+    its last wait on IOPub is always empty), handles the kernel_info reply, and the first
+    cell's output still arrives."""
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+
+    _RecordingReadyClient.outcomes, _RecordingReadyClient.handled = [], []
+
+    async def main():
+        km = AsyncKernelManager(
+            kernel_name="python3", client_class="test_compat._RecordingReadyClient"
+        )
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell("print('first cell')")]
+        client = NotebookClient(nb, km=km, timeout=60)
+        await client.async_execute()
+        compat.stop_channels(client)
+        return nb
+
+    nb = asyncio.run(main())
+    assert _RecordingReadyClient.handled == ["kernel_info_reply"]  # nbclient used the client's
+    assert _RecordingReadyClient.outcomes[-1] == "message"
+    assert nb.cells[0].outputs[0]["text"] == "first cell\n"
+
+
+def test_prompt_ready_client_says_when_the_kernel_died_before_answering():
+    from jupyter_client.manager import AsyncKernelManager
+
+    async def main():
+        km = AsyncKernelManager(
+            kernel_name="python3", client_class="attention_grader.compat.PromptReadyClient"
+        )
+        await km.start_kernel()
+        kc = km.client()
+        await km.shutdown_kernel(now=True)  # gone before any kernel_info
+        kc.start_channels()
+        try:
+            with pytest.raises(RuntimeError, match="died before replying"):
+                await kc.wait_for_ready(timeout=30)
+        finally:
+            kc.stop_channels()
+
+    asyncio.run(main())
+
+
 def test_hooked_kernel_manager_hooks_run():
     calls = []
 

@@ -69,7 +69,8 @@ def _root_and_a_fresh_template():
 # What a kernel sees of its sandbox; every value must be the same for a fresh kernel and one
 # forked from the template (sandbox-specific folder names are normalized below).
 FACTS = r"""
-import ctypes, json, os, resource, socket, sys
+import ctypes, json, os, resource, socket, sys, time
+time.sleep(1)  # the client's last channels may still be connecting when the first cell runs
 status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
 fds = {}
 for fd in os.listdir('/proc/self/fd'):

@@ -28,6 +28,9 @@ never_skip_tag          cells tagged ``skip-execution`` are skipped unless      
 stop_channels           nbclient leaves the channels of a kernel manager it was    nbclient
                         given open
 SocketLimitClient       ``AsyncKernelClient._create_connected_socket``             jupyter_client
+PromptReadyClient       nbclient waits for a new kernel through the client's       nbclient,
+                        ``wait_for_ready``; ``_handle_kernel_info_reply(msg)``     jupyter_client
+                        adapts the client to the kernel's protocol version
 HookedKernelManager     ``_async_interrupt_kernel``, ``_async_launch_kernel``,     jupyter_client
                         ``provisioner.process``
 AttachmentRenderer      ``IPythonRenderer._embed_image_or_attachment(src)``        nbconvert
@@ -42,7 +45,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import queue
 import secrets
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -247,6 +252,47 @@ class SocketLimitClient(AsyncKernelClient):
 
     def configure_socket(self, sock: Any) -> None:
         """Change a socket before it is used (override)."""
+
+
+class PromptReadyClient(AsyncKernelClient):
+    """A client that is ready as soon as the kernel answered ``kernel_info`` on the shell
+    channel and IOPub brought any message (the kernel's ``iopub_welcome`` to a new
+    subscriber, or the request's status): then both channels are connected.
+    jupyter_client's own wait then also waits for 0.2 s of silence on IOPub, 0.2 s per
+    kernel for nothing: nbclient ignores IOPub messages of other requests than a cell's."""
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            request = self.kernel_info()
+            reply = await self._reply(request)
+            if reply is not None and await self._iopub_connected():
+                self._handle_kernel_info_reply(reply)
+                return
+            if not await self.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+    async def _reply(self, request: str) -> dict | None:
+        """The shell's reply to ``request`` (older replies are dropped); None after 1 s
+        without a message."""
+        while True:
+            try:
+                msg = await self.shell_channel.get_msg(timeout=1)
+            except queue.Empty:
+                return None
+            if msg["parent_header"].get("msg_id") == request:
+                return msg
+
+    async def _iopub_connected(self) -> bool:
+        """True when IOPub brings a message within 0.2 s (only a subscribed socket gets
+        one); False when not: the request's status went out before the subscription."""
+        try:
+            await self.iopub_channel.get_msg(timeout=0.2)
+        except queue.Empty:
+            return False
+        return True
 
 
 class HookedKernelManager(AsyncKernelManager):

@@ -92,8 +92,9 @@ class Result:
     template_pid: int = 0  # which template (the workers of a local cluster share one)
 
 
-class SandboxKernelClient(compat.SocketLimitClient):
-    """A kernel client that refuses messages over :data:`MAX_MESSAGE_BYTES`."""
+class SandboxKernelClient(compat.SocketLimitClient, compat.PromptReadyClient):
+    """A kernel client that refuses messages over :data:`MAX_MESSAGE_BYTES` and is ready
+    without waiting for silence on IOPub."""
 
     def configure_socket(self, sock: Any) -> None:
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
