@@ -7,7 +7,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from attention_grader import authoring, engine, gradebook
@@ -25,6 +25,8 @@ class GradedCourse:
     report: engine.Summary
     release_nb: dict
     source_nb: dict
+    reports: dict = field(default_factory=dict)  # see notebook_suite.graded_catalog
+    kernels: set = field(default_factory=set)  # where the kernels came from
 
     def lost(self, student: str) -> set[str]:
         """Test cells in which ``student`` did not get full points."""

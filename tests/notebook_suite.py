@@ -9,16 +9,26 @@ mistakes (``attention_grader/catalogs/nb<assignment>.py``).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
-from attention_grader import authoring, cells, cycle
+from attention_course import wire
+from attention_grader import authoring, cells, cycle, executor, zygote
 from conftest import ROOT
-from courses import GradedCourse, assert_release_current, grade_course, make_course
+from courses import (
+    GradedCourse,
+    assert_release_current,
+    environment,
+    grade_course,
+    make_course,
+)
 
 
 def group_mistakes(catalog) -> list[list[str]]:
@@ -135,6 +145,103 @@ class Catalog:
         )
 
 
+def reports_of(result: executor.Result) -> dict:
+    """What each test cell told the grader: the hidden checks' reports, the errors, the
+    visible tests' printed messages (nothing of the timing)."""
+    found: dict = {"status": result.status}
+    for cell in result.notebook.get("cells", []):
+        if not cells.is_grade(cell) or cells.is_solution(cell):
+            continue
+        told = []
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind == "error":
+                told.append(("error", output.get("ename"), output.get("evalue")))
+            elif kind == "stream" and output.get("name") == "stdout":
+                told.append(("stdout", "".join(output.get("text", ""))))
+            elif kind == "display_data" and wire.MIME in output.get("data", {}):
+                told.append(("report", json.dumps(output["data"][wire.MIME], sort_keys=True)))
+        found[cells.grade_id(cell)] = told
+    return found
+
+
+@contextlib.contextmanager
+def executed(setting: str) -> Iterator[list[executor.Result]]:
+    """Every executor result of the block's grading, with ``COURSE_SANDBOX_TEMPLATE=setting``."""
+    seen: list[executor.Result] = []
+    real = executor.execute
+
+    def spy(job: executor.Job) -> executor.Result:
+        result = real(job)
+        seen.append(result)
+        return result
+
+    executor.execute = spy
+    try:
+        with environment({zygote.SETTING: setting}):
+            yield seen
+    finally:
+        executor.execute = real
+
+
+Extra = Callable[[dict, dict], dict]
+
+
+def graded_catalog(
+    base: Path, catalog: Catalog, setting: str, extra: Extra | None = None, only=None
+) -> GradedCourse:
+    """The catalog's submissions (solution, blank, alternative, the groups of mistakes, and
+    ``extra(release_nb, source_nb)``; ``only``: these students) graded in one engine run with
+    the template setting; ``reports`` and ``kernels`` say what each kernel told the grader."""
+    root = make_course(base, [catalog.assignment])
+    cycle.release(root, [catalog.assignment])
+    release_nb = authoring.read_notebook(root / "release" / catalog.assignment / catalog.notebook)
+    source_nb = authoring.read_notebook(root / "source" / catalog.assignment / catalog.notebook)
+    students = catalog.students(release_nb, source_nb)
+    if extra is not None:
+        students.update(extra(release_nb, source_nb))
+    if only is not None:
+        students = {name: nb for name, nb in students.items() if name in only}
+    with executed(setting) as seen:
+        graded = grade_course(root, catalog.assignment, students, catalog.notebook)
+    graded.reports = {r.key: reports_of(r) for r in seen}
+    graded.kernels = {r.kernel_from for r in seen}
+    return graded
+
+
+def assert_fresh_kernels_agree(
+    forked: GradedCourse, catalog: Catalog, base: Path, extra: Extra | None = None
+) -> None:
+    """``forked`` (graded with the template) against the same submissions graded with fresh
+    kernels: the same reports, errors and messages in every test cell, and the same points. A
+    cell whose reports differ must differ between two fresh kernels as well (a mistake that
+    shuffles without a seed): then it is graded a third time with a fresh kernel to tell."""
+    assert forked.kernels == {"template"}
+    fresh = graded_catalog(base / "off", catalog, "off", extra)
+    assert fresh.kernels == {"fresh"}
+    before, after = fresh.reports, forked.reports
+    assert before.keys() == after.keys() and len(before) > 3
+    assert fresh.results["solution"] and not fresh.lost("solution")
+    told = [t for r in before.values() for v in r.values() if isinstance(v, list) for t in v]
+    assert any(t[0] == "report" for t in told)  # the hidden checks did report
+    differing = {key for key in before if before[key] != after[key]}
+    students = {key.split("/")[0] for key in differing}
+    assert students <= set(fresh.results), differing  # not the instructor's solution run
+    again_results: dict = {}
+    if students:
+        again = graded_catalog(base / "again", catalog, "off", extra, only=students)
+        again_results = again.results
+        for key in differing:
+            for cell, reports in before[key].items():
+                if reports != after[key][cell]:
+                    assert reports != again.reports[key][cell], (
+                        f"{key} {cell}: the same with two fresh kernels, another with the template"
+                    )
+    for student, points in fresh.results.items():
+        if again_results.get(student, points) == points:  # deterministic points
+            assert forked.results[student] == points, student
+
+
 class NotebookSuite:
     """Base of the per-notebook test classes (not collected itself: no ``Test`` prefix)."""
 
@@ -150,15 +257,10 @@ class NotebookSuite:
     @pytest.fixture(scope="class")
     @classmethod
     def graded(cls, tmp_path_factory, course_env) -> GradedCourse:
-        catalog = cls.catalog()
-        root = make_course(tmp_path_factory.mktemp(cls.assignment[:2]), [cls.assignment])
-        cycle.release(root, [cls.assignment])
-        folder = root / "release" / cls.assignment
-        release_nb = authoring.read_notebook(folder / catalog.notebook)
-        source_nb = authoring.read_notebook(root / "source" / cls.assignment / catalog.notebook)
-        students = catalog.students(release_nb, source_nb)
-        students.update(cls.extra_students(release_nb, source_nb))
-        return grade_course(root, cls.assignment, students, catalog.notebook)
+        """Every submission graded in one run, each kernel forked from the template (as
+        ``make autograde`` grades once the template is up)."""
+        base = tmp_path_factory.mktemp(cls.assignment[:2])
+        return graded_catalog(base, cls.catalog(), "on", cls.extra_students)
 
     @classmethod
     def extra_students(cls, release_nb: dict, source_nb: dict) -> dict[str, dict]:
@@ -269,3 +371,12 @@ def _hidden_lines(source_nb: dict, release_nb: dict) -> list[str]:
             ):
                 lines.append(line.strip())
     return lines
+
+
+class ComparedWithFreshKernels:
+    """A suite whose catalog is also graded with fresh kernels: the template must give the
+    same reports (``make test`` compares 01, without TensorFlow, and 06, with it; the other
+    four with ``COURSE_TEST_TEMPLATE_ALL=1``, in test_zygote)."""
+
+    def test_fresh_kernels_give_the_same_reports_as_the_template(self, graded, tmp_path):
+        assert_fresh_kernels_agree(graded, self.catalog(), tmp_path, self.extra_students)

@@ -2,12 +2,12 @@
 
 import pytest
 
-from notebook_suite import NotebookSuite
+from notebook_suite import ComparedWithFreshKernels, NotebookSuite
 
 pytestmark = pytest.mark.slow
 
 
-class TestTokenization(NotebookSuite):
+class TestTokenization(ComparedWithFreshKernels, NotebookSuite):
     assignment = "01_tokenization"
     points = {
         "test_build_vocab_reserved_ids": 1,

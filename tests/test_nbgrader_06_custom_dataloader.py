@@ -2,12 +2,12 @@
 
 import pytest
 
-from notebook_suite import NotebookSuite
+from notebook_suite import ComparedWithFreshKernels, NotebookSuite
 
 pytestmark = pytest.mark.slow
 
 
-class TestCustomDataloader(NotebookSuite):
+class TestCustomDataloader(ComparedWithFreshKernels, NotebookSuite):
     assignment = "06_custom_dataloader"
     points = {
         "test_find_segments": 2,
