@@ -5,8 +5,10 @@ while an assignment has no submissions yet."""
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from attention_grader import authoring, cli, cycle, gradebook, submissions
+from attention_grader import exchange as exchange_module
 from courses import make_course, submit
 
 pytestmark = pytest.mark.slow
@@ -128,3 +131,49 @@ def test_feedback_skips_an_assignment_without_submissions(tmp_path, course_env, 
     assert "02_metrics: no graded submission yet" in out
     assert (root / "feedback" / "ana" / A / f"{A}.html").exists()
     assert json.loads((root / "autograded" / "ana" / A / ".course-grading.json").read_text())
+
+
+def test_collect_refuses_a_folder_it_may_list_but_not_enter_and_collects_the_others(
+    tmp_path, course_env
+):
+    """A student may leave a folder in inbound/ readable but not searchable (mode 744). A
+    collector that is not root (a hub's instructor account; root here drops the rights that
+    let it ignore file modes) can list it and not examine its files: that folder alone is
+    refused, with its reason, and every other student is collected."""
+    if shutil.which("setpriv") is None:
+        pytest.fail("setpriv (util-linux) is needed to collect as a user without root's rights")
+    root = make_course(tmp_path / "instructor", [A])
+    exchange = tmp_path / "exchange"
+    env = {"COURSE_EXCHANGE": str(exchange)}
+    _nbgrader(root, "generate_assignment", A, env=env)
+    _nbgrader(root, "release_assignment", A, env=env)
+    inbound = exchange / COURSE / "inbound"
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    released = (exchange / COURSE / "outbound" / A / NB).read_bytes()
+    for student, suffix in (("ana", "a1b2"), ("nobody", "c3d4")):
+        folder = inbound / f"{student}+{A}+{now}+{suffix}"
+        folder.mkdir()
+        (folder / NB).write_bytes(released)
+        (folder / "timestamp.txt").write_text(now)
+    hostile = inbound / f"nobody+{A}+{now}+c3d4"
+    for path in (hostile, *hostile.iterdir()):
+        os.chown(path, 65534, 65534)  # the student's own (nobody stands in for a student)
+    hostile.chmod(0o744)  # listable, not searchable
+    command = [sys.executable, "-m", "nbgrader", "collect", A]
+    if os.geteuid() == 0:
+        command = [
+            "setpriv",
+            "--inh-caps=-dac_override,-dac_read_search",
+            "--bounding-set=-dac_override,-dac_read_search",
+            "--",
+            *command,
+        ]
+    proc = subprocess.run(
+        command, cwd=root, text=True, capture_output=True, env={**cycle.environment(), **env}
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert sorted(p.name for p in (root / "submitted").iterdir()) == ["ana"]
+    assert (root / "submitted" / "ana" / A / NB).read_bytes() == released
+    (refusal,) = exchange_module.refusals(root, A)
+    assert refusal["claimed_student"] == "nobody"
+    assert refusal["reason"] == f"{NB} cannot be examined (Permission denied)"

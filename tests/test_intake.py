@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import shutil
 import stat
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -278,3 +282,54 @@ def test_receipts_are_checked_and_rewritten(tmp_path):
     (folder / "timestamp.txt").unlink()
     (folder / "timestamp.txt").symlink_to("/etc/shadow")  # never read through a link
     assert "timestamp.txt" not in intake.receipts(folder, notes)
+
+
+# A grader that does not run as root (a hub's instructor account) may list a folder whose
+# owner left it readable but not searchable (mode 744), and not examine what is in it. As
+# root, the test drops the two capabilities that let root ignore file modes.
+NO_DAC = [
+    "setpriv",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--",
+]
+STAGE_ALL = """
+import json, sys
+from pathlib import Path
+from attention_grader import staging
+root = Path(sys.argv[1])
+out = {}
+for student in ("ana", "mallory", "eve"):
+    sub = staging.stage(root, root / "submitted", student, "01_tokenization", ["01_tokenization"])
+    out[student] = sub.refused
+print(json.dumps(out))
+"""
+
+
+def test_a_folder_the_grader_may_list_but_not_enter_is_refused_for_that_student_alone(tmp_path):
+    if shutil.which("setpriv") is None:
+        pytest.fail("setpriv (util-linux) is needed to grade as a user without root's rights")
+    root = tmp_path / "course"
+    for student in ("ana", "mallory", "eve"):
+        folder = root / "submitted" / student / "01_tokenization"
+        folder.mkdir(parents=True)
+        (folder / NOTEBOOK).write_text('{"cells": []}')
+    for path in [root / "submitted" / "mallory" / "01_tokenization", root / "submitted" / "eve"]:
+        for inner in [path, *path.rglob("*")]:
+            os.chown(inner, 65534, 65534)  # the student's own (nobody stands in)
+        path.chmod(0o744)  # readable, not searchable: its entries cannot be examined
+    command = [sys.executable, "-c", STAGE_ALL, str(root)]
+    if os.geteuid() == 0:
+        command = NO_DAC + command
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    refused = json.loads(proc.stdout)
+    assert refused["ana"] == ""  # staged
+    assert refused["mallory"] == (
+        f"refused at intake: '{NOTEBOOK}': cannot be examined (Permission denied)"
+    )
+    assert refused["eve"] == (
+        "refused at intake: the student folder cannot be read (Permission denied)"
+    )
+    staged = root / ".intake" / "submitted"
+    assert sorted(p.name for p in staged.iterdir()) == ["ana"]

@@ -137,6 +137,14 @@ class _Refusal(Exception):
         self.reason = reason
 
 
+def _unexpected(error: Exception) -> _Refusal:
+    """A folder whose examination or copy raised (an unreadable entry, an odd filesystem): it
+    alone is refused, the other students are collected."""
+    return _Refusal(
+        "unreadable", _shown(f"cannot be collected ({type(error).__name__}: {error})"[:400])
+    )
+
+
 @dataclass
 class _Candidate:
     """One folder of ``inbound/`` that passed the checks that need no copy."""
@@ -203,6 +211,9 @@ class SafeCollect(ExchangeCollect):
                 candidate = self._examine(name)
             except _Refusal as refusal:
                 self._refuse(name, refusal, claimed=name.split("+", 1)[0])
+                continue
+            except Exception as error:  # noqa: BLE001 - this folder alone is refused
+                self._refuse(name, _unexpected(error), claimed=name.split("+", 1)[0])
                 continue
             by_student.setdefault(candidate.student, []).append(candidate)
 
@@ -277,7 +288,12 @@ class SafeCollect(ExchangeCollect):
                 child = f"{rel}/{entry.name}" if rel else entry.name
                 if count > self.limits.max_files:
                     raise _Refusal("intake", f"more than {self.limits.max_files} files")
-                est = entry.stat(follow_symlinks=False)
+                try:
+                    est = entry.stat(follow_symlinks=False)
+                except OSError as error:  # a folder the collector may list but not enter
+                    raise _Refusal(
+                        "intake", f"{_shown(child)} cannot be examined ({error.strerror})"
+                    ) from None
                 if not (stat.S_ISDIR(est.st_mode) or stat.S_ISREG(est.st_mode)):
                     raise _Refusal(
                         "link-or-special",
@@ -331,7 +347,8 @@ class SafeCollect(ExchangeCollect):
             for candidate in record["candidates"]:
                 try:
                     self._collect(candidate)
-                except _Refusal as refusal:
+                except Exception as error:  # noqa: BLE001 - this folder alone is refused
+                    refusal = error if isinstance(error, _Refusal) else _unexpected(error)
                     self._refuse(candidate.folder, refusal, claimed=student, candidate=candidate)
                     continue  # the student's next newest folder
                 break

@@ -156,7 +156,10 @@ class _Copier:
                 raise self.refuse(
                     child, f"too many files: more than {self.limits.max_files} in the submission"
                 )
-            mode = entry.stat(follow_symlinks=False).st_mode
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError as error:  # a folder the grader may list but not enter
+                raise self.refuse(child, f"cannot be examined ({error.strerror})") from None
             if stat.S_ISDIR(mode):
                 if depth >= self.limits.max_depth:
                     raise self.refuse(

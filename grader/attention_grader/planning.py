@@ -76,7 +76,15 @@ class Planner:
             for student in staging.entries(base):
                 if students and student not in students:
                     continue
-                sub = staging.stage(self.root, base, student, assignment, names)
+                try:
+                    sub = staging.stage(self.root, base, student, assignment, names)
+                except Exception as error:  # noqa: BLE001 - this submission alone fails
+                    sub = Submission(
+                        student,
+                        assignment,
+                        base / student / assignment,
+                        refused=f"refused at intake: it could not be staged ({_error(error)})",
+                    )
                 if sub is None:
                     continue
                 self._late[(student, assignment)] = stamps.late_version(
@@ -116,3 +124,7 @@ class Planner:
     def write_stamp(self, sub: Submission) -> None:
         """Record that ``sub`` is graded with what grades it now."""
         stamps.write_stamp(self.autograded(sub), self.stamp(sub))
+
+
+def _error(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error)[:300]}"

@@ -77,8 +77,17 @@ def stage(
                 refused="refused at intake: the student folder is a symbolic link",
             )
         return None  # a stray file in submitted/
-    if not os.path.lexists(folder):
+    try:
+        os.lstat(folder)
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as error:  # a student folder the grader may list but not enter
+        return Submission(
+            student,
+            assignment,
+            folder,
+            refused=f"refused at intake: the student folder cannot be read ({error.strerror})",
+        )
     staging = root / INTAKE
     staging.mkdir(mode=0o700, exist_ok=True)
     staging.chmod(0o700)  # the grader's alone: students' files, other students' included
@@ -102,8 +111,9 @@ def stage(
                 shutil.copyfile(files_dir / f"{name}.ipynb", view / f"{name}.ipynb")
         for name, text in intake.receipts(files_dir, sub.notes).items():
             (view / name).write_text(text)
-    except intake.Refused as error:
+    except (intake.Refused, OSError) as error:
         _remove(files_dir, view)
         sub.folder = folder
-        sub.refused = f"refused at intake: {error}"
+        why = error if isinstance(error, intake.Refused) else f"cannot be read ({error.strerror})"
+        sub.refused = f"refused at intake: {why}"
     return sub
