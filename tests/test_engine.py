@@ -201,6 +201,52 @@ def test_a_second_run_grades_nothing_and_a_changed_submission_alone(parallel):
     }
 
 
+def test_an_unforeseen_error_fails_one_submission_and_the_next_run_grades_it(parallel):
+    """If preparing or recording one submission raises what no check foresaw, that submission
+    alone fails with the error named, the others are graded, and the next run grades again
+    what the failed recording may have half written (its stamp is gone)."""
+    root, _, _, _ = parallel
+    before = gradebook.test_results(root, A)
+    run = engine.Engine(root, sequential=True, force=True, progress=False)
+    real_prepare, real_stamp = run.preparer.prepare, run.planner.write_stamp
+
+    def prepare(sub, notebooks):
+        if sub.student == "blank":
+            raise RecursionError("unforeseen, in preparing")
+        return real_prepare(sub, notebooks)
+
+    def write_stamp(sub):  # the last step of recording, after the gradebook was written
+        if sub.student == "bpe-wrong":
+            raise OSError(28, "No space left on device")
+        real_stamp(sub)
+
+    run.preparer.prepare, run.planner.write_stamp = prepare, write_stamp
+    summary = run.grade([A])
+    status = {o.submission.student: o for o in summary.outcomes}
+    assert {s: o.status for s, o in status.items()} == {
+        "solution": "graded",
+        "cosine-wrong": "graded",
+        "blank": "failed",
+        "bpe-wrong": "failed",
+    }
+    assert "could not be prepared (RecursionError: unforeseen, in preparing)" in " ".join(
+        status["blank"].reasons
+    )
+    assert "could not be recorded (OSError" in " ".join(status["bpe-wrong"].reasons)
+    assert "FAILED bpe-wrong/01_tokenization: it could not be recorded" in summary.text()
+    assert gradebook.test_results(root, A) == before
+
+    again = _grade(root, sequential=True)  # no fault now, not forced
+    regraded = {o.submission.student: o.status for o in again.outcomes}
+    assert regraded == {
+        "bpe-wrong": "graded",  # its recording did not complete: graded again
+        "blank": "skipped",  # preparing wrote nothing: its earlier grades and stamp stand
+        "solution": "skipped",
+        "cosine-wrong": "skipped",
+    }
+    assert gradebook.test_results(root, A) == before
+
+
 def test_force_and_the_student_filter(parallel):
     root, _, _, _ = parallel
     only = _grade(root, sequential=True, force=True)

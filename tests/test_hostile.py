@@ -226,6 +226,19 @@ def _hostile_submissions(release_nb: dict, source_nb: dict, root: Path) -> dict[
     )
     out["numpy-rebinding"] = fill(release_nb, rebound)
 
+    deep = fill(release_nb, code)  # an added cell Python's parser gives up on (RecursionError)
+    deep["cells"].append(
+        {
+            "cell_type": "code",
+            "id": "deep-expression",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": "x = " + "+".join(["1"] * 100_000),
+        }
+    )
+    out["deep-expression"] = deep
+
     deleted = fill(release_nb, code)
     deleted["cells"] = [c for c in deleted["cells"] if cells.grade_id(c) != "setup"]
     out["deleted-setup"] = deleted
@@ -306,6 +319,12 @@ def battery(tmp_path_factory, course_env) -> tuple[GradedCourse, dict, dict]:
             submit(root, student, ASSIGNMENT, NOTEBOOK, nb)
         for student, text in {
             "invalid-json": "{ this is not json",
+            # the released notebook plus a field of 100,000 nested lists (245 KB)
+            "nested-json": json.dumps(release_nb)[:-1]
+            + ', "x": '
+            + "[" * 100_000
+            + "]" * 100_000
+            + "}",
             "nbformat3": json.dumps(
                 {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}
             ),
@@ -372,6 +391,7 @@ def test_a_blank_notebook_with_an_attack_scores_zero(battery, student):
         ("detached-processes", set()),
         ("deleted-setup", set()),
         ("reordered", set()),
+        ("deep-expression", set()),
         ("edited-metadata", set()),
     ],
 )
@@ -396,6 +416,7 @@ def test_a_killed_kernel_keeps_the_points_earned_before(battery, student, fatal_
         ("memory-bomb", r"memory, over the limit of 1\.5 GiB"),
         ("kernel-exit", r"kernel died in cell \d+ \(exit status 3\)"),
         ("invalid-json", r"not a notebook \(the file is not valid JSON"),
+        ("nested-json", r"not a notebook \(its JSON is nested too deeply to be read\)"),
         ("nbformat3", r"old notebook format \(nbformat 3\)"),
     ],
 )
@@ -418,6 +439,7 @@ def test_the_report_names_the_real_reason_of_a_failure(battery, student, reason)
         ("reordered", r"cells of the assignment were moved"),
         ("edited-metadata", r"nbgrader metadata that is not the assignment's was removed"),
         ("numpy-rebinding", r"assigns np\.allclose"),
+        ("deep-expression", r"cell deep-expression: code nested too deeply to be screened"),
     ],
 )
 def test_the_report_names_what_happened(battery, student, note):

@@ -224,3 +224,31 @@ def test_scan_survives_odd_cells(tmp_path, cells):
     path = tmp_path / "odd.ipynb"
     path.write_text(json.dumps({"cells": cells}), encoding="utf-8")
     assert tamper.scan(path) == []
+
+
+def test_scan_reports_json_nested_too_deeply_to_read(tmp_path):
+    # 100,000 nested lists: Python's JSON parser raises RecursionError, which once escaped
+    # the scan and stopped the whole class's grading run
+    path = tmp_path / "deep.ipynb"
+    path.write_text('{"cells": [], "x": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    reasons = tamper.scan(path)
+    assert reasons == ["deep.ipynb: not a notebook (its JSON is nested too deeply to be read)"]
+
+
+@pytest.mark.parametrize(
+    "deep",
+    ["x = " + "+".join(["1"] * 100_000), "x = " + "-" * 100_000 + "1"],
+    ids=["long-sum", "unary-chain"],
+)
+def test_scan_names_code_too_deep_to_screen_and_screens_the_other_cells(tmp_path, deep):
+    # ast.parse raises RecursionError (or MemoryError) on such code; the scan must go on with
+    # the next cells and say which one it could not screen
+    path = _write(
+        tmp_path,
+        [_student_cell(deep, "deep"), _student_cell("def check_answer():\n    pass\n", "after")],
+    )
+    reasons = tamper.scan(path)
+    assert reasons == [
+        "cell deep: code nested too deeply to be screened (look by hand)",
+        "cell after: defines check_answer",
+    ]

@@ -28,6 +28,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,10 +249,14 @@ class Engine:
         """Prepare, execute and record ``todo``; each outcome as soon as it is recorded."""
         pending: dict[str, tuple[Prepared, list[executor.Result]]] = {}
         for sub in todo:
-            prepared = self.preparer.prepare(sub, self.planner.notebooks(sub.assignment))
+            try:
+                prepared = self.preparer.prepare(sub, self.planner.notebooks(sub.assignment))
+            except Exception as error:  # noqa: BLE001 - this submission alone fails
+                yield _unexpected(sub, "prepared", error)
+                continue
             if not prepared.jobs:
                 with signals.critical():
-                    yield self.recorder.record(prepared, [])
+                    yield self._record(prepared, [])
                 continue
             pending[sub.name] = (prepared, [])
             for job in prepared.jobs:
@@ -273,7 +278,27 @@ class Engine:
             if len(done) == len(prepared.jobs):
                 del pending[name]
                 with signals.critical():
-                    yield self.recorder.record(prepared, done)
+                    yield self._record(prepared, done)
+
+    def _record(self, prepared: Prepared, results: list[executor.Result]) -> Outcome:
+        try:
+            return self.recorder.record(prepared, results)
+        except Exception as error:  # noqa: BLE001 - this submission alone fails
+            return _unexpected(prepared.submission, "recorded", error)
+
+
+def _unexpected(sub: Submission, step: str, error: Exception) -> Outcome:
+    """A submission whose preparation or recording raised: failed, the traceback in its log;
+    the others go on. Nothing was recorded for one that could not be prepared (its earlier
+    grades stand); one whose recording failed has no stamp (nbgrader removed its autograded
+    folder first), so the next run grades it again."""
+    then = (
+        "nothing was recorded for it"
+        if step == "prepared"
+        else "its recording is incomplete: the next run grades it again"
+    )
+    reason = f"it could not be {step} ({type(error).__name__}: {str(error)[:300]}); {then}"
+    return Outcome(sub, "failed", [reason], log="".join(traceback.format_exception(error)))
 
 
 @contextlib.contextmanager

@@ -121,6 +121,8 @@ def unreadable(path: Path) -> str | None:
         data = json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as error:
         return f"not a notebook (the file is not valid JSON: {error})"
+    except (RecursionError, MemoryError):  # [[[[... : Python's parser gives up
+        return "not a notebook (its JSON is nested too deeply to be read)"
     if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
         return "not a notebook (JSON without a list of cells)"
     version = data.get("nbformat")

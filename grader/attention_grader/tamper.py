@@ -20,6 +20,8 @@ def _read(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ValueError(f"not a notebook ({error})") from None
+    except (RecursionError, MemoryError):
+        raise ValueError("not a notebook (its JSON is nested too deeply to be read)") from None
 
 
 _WATCHED_MODULES = {
@@ -115,6 +117,7 @@ def scan(path: Path) -> list[str]:
         meta = cells.nbgrader(cell)
         if cell.get("cell_type") != "code" or meta.get("locked"):
             continue
+        where = meta.get("grade_id") or cell.get("id", "?")
         try:
             source = cells.source(cell)
             tree = ast.parse(
@@ -122,53 +125,57 @@ def scan(path: Path) -> list[str]:
                     line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
                 )
             )
+            reasons.extend(_screen(tree, where))
         except (SyntaxError, ValueError, TypeError, AttributeError):
             continue
-        where = meta.get("grade_id") or cell.get("id", "?")
-        nodes = list(ast.walk(tree))  # (walked once)
-        watched = _aliases(nodes)
-        for node in nodes:
-            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
-                targets = (
-                    node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
-                )
-                for target in targets:
-                    for leaf in ast.walk(target):  # tuple targets: a, np.x = ...
-                        if (
-                            isinstance(leaf, ast.Attribute)
-                            and isinstance(leaf.ctx, (ast.Store, ast.Del))
-                            and _root_name(leaf) in watched
-                        ):
-                            reasons.append(f"cell {where}: assigns {ast.unparse(leaf)}")
-                        elif (
-                            isinstance(leaf, ast.Subscript)
-                            and isinstance(leaf.ctx, (ast.Store, ast.Del))
-                            and _namespace_write(leaf, watched)
-                        ):
-                            reasons.append(
-                                f"cell {where}: writes into a namespace: {ast.unparse(leaf)}"
-                            )
-                        elif (
-                            isinstance(leaf, ast.Name)
-                            and isinstance(leaf.ctx, (ast.Store, ast.Del))
-                            and leaf.id.startswith("check_")
-                        ):
-                            reasons.append(f"cell {where}: rebinds the test helper {leaf.id}")
-            elif (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id in _WATCHED_CALLS
-            ):
-                reasons.append(f"cell {where}: calls {node.func.id}()")
-            elif (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "update"
-                and "__dict__" in ast.unparse(node.func.value)
-            ):
-                reasons.append(f"cell {where}: updates a namespace: {ast.unparse(node.func)}")
-            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name.startswith(
-                "check_"
-            ):
-                reasons.append(f"cell {where}: defines {node.name}")
+        except (RecursionError, MemoryError):  # 1+1+...+1 a hundred thousand times
+            reasons.append(f"cell {where}: code nested too deeply to be screened (look by hand)")
     return list(dict.fromkeys(reasons))
+
+
+def _screen(tree: ast.AST, where: str) -> list[str]:
+    """The reasons :func:`scan` gives for one cell's parsed code ``tree``."""
+    reasons: list[str] = []
+    nodes = list(ast.walk(tree))  # (walked once)
+    watched = _aliases(nodes)
+    for node in nodes:
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            for target in targets:
+                for leaf in ast.walk(target):  # tuple targets: a, np.x = ...
+                    if (
+                        isinstance(leaf, ast.Attribute)
+                        and isinstance(leaf.ctx, (ast.Store, ast.Del))
+                        and _root_name(leaf) in watched
+                    ):
+                        reasons.append(f"cell {where}: assigns {ast.unparse(leaf)}")
+                    elif (
+                        isinstance(leaf, ast.Subscript)
+                        and isinstance(leaf.ctx, (ast.Store, ast.Del))
+                        and _namespace_write(leaf, watched)
+                    ):
+                        reasons.append(
+                            f"cell {where}: writes into a namespace: {ast.unparse(leaf)}"
+                        )
+                    elif (
+                        isinstance(leaf, ast.Name)
+                        and isinstance(leaf.ctx, (ast.Store, ast.Del))
+                        and leaf.id.startswith("check_")
+                    ):
+                        reasons.append(f"cell {where}: rebinds the test helper {leaf.id}")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _WATCHED_CALLS
+        ):
+            reasons.append(f"cell {where}: calls {node.func.id}()")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "update"
+            and "__dict__" in ast.unparse(node.func.value)
+        ):
+            reasons.append(f"cell {where}: updates a namespace: {ast.unparse(node.func)}")
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name.startswith("check_"):
+            reasons.append(f"cell {where}: defines {node.name}")
+    return reasons
