@@ -15,6 +15,9 @@ the pages that list students, and finally the feedback pages as files.
 Every student script tries to change ``document.title`` and to write a file through the
 Jupyter REST API with the page's XSRF cookie; the test fails if a title changed or such a file
 exists, and proves both detectors work by running the same script itself at the end.
+
+One more submission points images, styles, posters and markdown images at a server of the
+student's (a local one that records requests): no page may fetch anything from it.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import functools
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -128,7 +134,34 @@ def _code_cell(source: str, tags: list[str] | None = None) -> dict:
     return cell
 
 
-def _hostile_01(release_nb: dict, source_nb: dict) -> dict[str, dict]:
+def _beacon_cells(url: str) -> list[dict]:
+    """Outputs and markdown that would make the reader's browser fetch from ``url`` (a server
+    of the student's: a tracker of when, and from where, the page was opened)."""
+    tags = (
+        f'<img src="{url}/html-img"><video poster="{url}/video-poster"></video>'
+        f'<link rel="stylesheet" href="{url}/link-css">'
+        f"<style>@import url({url}/style-import);</style>"
+        f'<table background="{url}/table-background"><tr><td>t</td></tr></table>'
+        f'<svg><image href="{url}/svg-image"/></svg><img srcset="{url}/srcset 1x">'
+        f'<object data="{url}/object"></object><embed src="{url}/embed">'
+    )
+    code = (
+        "from IPython.display import HTML, Markdown, display\n"
+        f"display(HTML({tags!r}))\n"
+        f"display(Markdown('![tracker]({url}/markdown-output)'))\n"
+        f"display({{'image/png': 'iVBORw0KGgo=', 'text/html': '<img src={url}/png-html>'}},"
+        " raw=True)\n"
+    )
+    markdown = {
+        "cell_type": "markdown",
+        "id": "student-tracker",
+        "metadata": {},
+        "source": f"My figure: ![tracker]({url}/markdown-cell)\n\n{tags}",
+    }
+    return [_code_cell(code), markdown]
+
+
+def _hostile_01(release_nb: dict, source_nb: dict, beacon_url: str) -> dict[str, dict]:
     code = submissions.solution_code(source_nb)
     outputs_nb = submissions.solved(release_nb, source_nb)
     outputs_nb["cells"].append(
@@ -158,9 +191,12 @@ def _hostile_01(release_nb: dict, source_nb: dict) -> dict[str, dict]:
         f"# </pre><script>{attack('source-script')}</script>\n"
         f"_note = '<img src=x onerror=\"{attack('source-img')}\">'\n" + code["build_vocab"]
     )
+    tracker_nb = submissions.solved(release_nb, source_nb)
+    tracker_nb["cells"] += _beacon_cells(beacon_url)
     return {
         "solution": submissions.solved(release_nb, source_nb),
         "blank": copy.deepcopy(release_nb),
+        "tracker": tracker_nb,
         "xss-outputs": outputs_nb,
         "xss-markdown": markdown_nb,
         "xss-source": submissions.fill(release_nb, sourced),
@@ -202,11 +238,43 @@ def _add_html_student(root: Path) -> None:
     shutil.copytree(root / "autograded" / "blank" / A02, root / "autograded" / HTML_ID / A02)
 
 
+class Beacon(http.server.ThreadingHTTPServer):
+    """A server outside the course (a student's): the paths of the requests it received."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        beacon = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the handler's API
+                beacon.hits.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", free_ports(1)[0]), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+
 @pytest.fixture(scope="module")
-def course(tmp_path_factory, course_env) -> Path:
+def beacon():
+    server = Beacon()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, course_env, beacon) -> Path:
     root = make_course(tmp_path_factory.mktemp("browser"), [A01, A02])
     cycle.release(root, [A01, A02])
-    _grade(root, A01, _hostile_01)
+    _grade(root, A01, functools.partial(_hostile_01, beacon_url=beacon.url))
     _grade(root, A02, _hostile_02)
     _add_html_student(root)
     return root
@@ -484,3 +552,25 @@ def test_formgrader_shows_the_rubric_before_the_written_answer(course, browser):
     })()"""
     )
     assert found == {"rubrics": 1, "headings": [], "before": True, "text": False}, found
+
+
+def test_no_student_output_makes_the_readers_browser_fetch_from_a_server(course, browser, beacon):
+    """Images, styles, posters, objects and markdown images that point at a student's server
+    (here a local one that records what it is asked for), in outputs and in a markdown cell:
+    neither formgrader's page nor the feedback page fetches anything from it. The same
+    browser, told to load an image from that server, does (the detector works)."""
+    page, base = browser
+    sub_id = _submission_ids(course)[(A01, "tracker")]
+    page.open(f"{base}/formgrader/submissions/{sub_id}/")
+    shown = page.js("document.body.innerText")
+    assert "My figure" in shown  # the page did render the student's cells
+    assert cycle.feedback(course, A01, allow_pending=True)
+    page.open((course / "feedback" / "tracker" / A01 / f"{A01}.html").as_uri())
+    time.sleep(1.0)
+    assert beacon.hits == [], f"the student's server was asked for {beacon.hits}"
+
+    page.js(f"new Image().src = {json.dumps(beacon.url + '/control')}")
+    deadline = time.monotonic() + 10
+    while not beacon.hits and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert beacon.hits == ["/control"]

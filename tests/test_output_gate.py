@@ -396,8 +396,38 @@ def test_a_dropped_attachment_leaves_the_markdown_rendered():
     nb = copy.deepcopy(ATTACKS["SVG attachment"][0])
     nb.cells[0].source = "*my figure*: ![a](attachment:a.svg)"
     cell = outputs.clean_notebook(nb).cells[0]
-    assert cell.source == '<p><em>my figure</em>: <img src="" alt="a"></p>'
+    assert cell.source == '<p><em>my figure</em>: <img alt="a"></p>'
     assert "attachments" not in cell
+
+
+PNG_URL = "data:image/png;base64,iVBORw0KGgo="
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://tracker.example/p.gif",
+        "https://tracker.example/p.gif",
+        "//tracker.example/p",
+        "p.gif",
+    ],
+)
+def test_no_image_is_loaded_from_a_server_and_links_stay(url):
+    """An image whose source is a server (or a path: a page served by formgrader resolves it
+    against the instructor's own server) loses its source: opening the page fetches nothing. An
+    image's data URL and a link stay."""
+    html_text = (
+        f'<img src="{url}" alt="x"><img src="{PNG_URL}"><a href="https://docs.python.org/">doc</a>'
+    )
+    for cleaned in (
+        outputs.clean_html(html_text),
+        outputs.markdown_as_clean_html(
+            f"![x]({url}) ![y]({PNG_URL}) [doc](https://docs.python.org/)"
+        ),
+    ):
+        assert url not in cleaned, cleaned
+        assert f'src="{PNG_URL}"' in cleaned, cleaned
+        assert 'href="https://docs.python.org/"' in cleaned, cleaned
 
 
 @pytest.mark.parametrize(

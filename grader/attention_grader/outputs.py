@@ -25,6 +25,9 @@ inert here, once, before nbgrader writes ``autograded/`` and again before feedba
 - raw cells a student can edit: their source is cleaned (nbconvert writes ``text/html`` raw
   cells into the page).
 - attachments: PNG, JPEG and GIF with base64 data only (no SVG).
+- no image is loaded from a server: an ``<img>`` keeps its source only if it is a ``data:``
+  URL of a PNG, JPEG or GIF (a remote image would tell its author when and from where the
+  instructor opened the page); links stay, inert until followed.
 - stream text, error tracebacks and code are escaped by nbconvert's templates
   (``ansi2html``, Pygments) and only coerced to text here; execution counts become integers.
 - the notebook's ``widgets`` metadata (which makes the page load a widget manager) is dropped.
@@ -91,8 +94,14 @@ URL_SCHEMES = {"http", "https", "mailto", "data"}  # data: only for images (_url
 
 
 def _url_filter(element: str, attribute: str, value: str) -> str | None:
-    """Keep a ``data:`` URL only as an image's source, and only for PNG/JPEG/GIF."""
-    if value.strip().lower().startswith("data:"):
+    """Keep a ``data:`` URL only as an image's source, and only for PNG/JPEG/GIF; an image's
+    source must be such a URL (a link to a server would have the reader's browser fetch it
+    when the page opens: a tracker that tells a student when and from where the page was
+    read). Links (``a href``) stay: nothing is fetched until the reader follows one."""
+    is_data = value.strip().lower().startswith("data:")
+    if element == "img" and attribute == "src" and not is_data:
+        return None
+    if is_data:
         mime = value.strip()[5:].split(";", 1)[0].split(",", 1)[0].lower()
         if element != "img" or attribute != "src" or mime not in IMAGE_MIMES:
             return None
