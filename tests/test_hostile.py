@@ -148,6 +148,15 @@ subprocess.Popen(["sleep", "600"], start_new_session=True)
 _daemon = "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(600)"
 subprocess.Popen([sys.executable, "-c", _daemon], start_new_session=True)
 """
+# A message the kernel signs and sends as if it were an output (the student's code has the
+# kernel's session): JSON nested 100,000 deep, which the grader's client cannot decode.
+FORGED_MESSAGE = """
+_k = get_ipython().kernel
+_k.session.send(_k.iopub_socket, "display_data", content={content!r},
+                parent=_k.get_parent("shell"), ident=b"display_data")
+"""
+DEEP_CONTENT = b'{"data": {"application/json": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+
 MEMORY_BOMB = """
 import numpy as _np
 _hog = _np.ones(int(3 * 2**30 / 8))  # 3 GiB, every page touched
@@ -212,6 +221,9 @@ def _hostile_submissions(release_nb: dict, source_nb: dict, root: Path) -> dict[
             release_nb, _prepend(code, "cosine_similarity", "while True:\n    pass\n")
         ),
         "kernel-exit": fill(release_nb, _prepend(code, "one_hot", "import os\nos._exit(3)\n")),
+        "forged-deep-message": fill(
+            release_nb, _prepend(code, "one_hot", FORGED_MESSAGE.format(content=DEEP_CONTENT))
+        ),
     }
     liar = dict(code)
     liar["encode_decode"] = LIAR + code["encode_decode"].replace(
@@ -403,7 +415,11 @@ def test_a_hostile_submission_gets_what_its_honest_content_deserves(battery, stu
 
 @pytest.mark.parametrize(
     ("student", "fatal_test"),
-    [("memory-bomb", "test_cosine_similarity"), ("kernel-exit", "test_one_hot")],
+    [
+        ("memory-bomb", "test_cosine_similarity"),
+        ("kernel-exit", "test_one_hot"),
+        ("forged-deep-message", "test_one_hot"),
+    ],
 )
 def test_a_killed_kernel_keeps_the_points_earned_before(battery, student, fatal_test):
     graded, _, _ = battery
@@ -415,6 +431,11 @@ def test_a_killed_kernel_keeps_the_points_earned_before(battery, student, fatal_
     [
         ("memory-bomb", r"memory, over the limit of 1\.5 GiB"),
         ("kernel-exit", r"kernel died in cell \d+ \(exit status 3\)"),
+        (  # recorded as the student's, never as a fault of the grading environment
+            "forged-deep-message",
+            r"01_tokenization: the kernel sent a message in cell \d+ that the grader could not "
+            r"process \(RecursionError: .*\); it was stopped \(cells that did not run scored 0\)",
+        ),
         ("invalid-json", r"not a notebook \(the file is not valid JSON"),
         ("nested-json", r"not a notebook \(its JSON is nested too deeply to be read\)"),
         ("nbformat3", r"old notebook format \(nbformat 3\)"),

@@ -69,8 +69,9 @@ class Job:
 @dataclass
 class Result:
     """What came of a :class:`Job`. ``status`` is ``ok`` when every cell ran (cells may
-    still have failed); otherwise ``kernel-died``, ``over-memory``, ``timed-out`` or
-    ``sandbox-failed``, with ``reason`` in words and ``log`` the kernel's own last output."""
+    still have failed); otherwise ``kernel-died``, ``kernel-misbehaved`` (it sent a message the
+    grader could not process), ``over-memory``, ``timed-out`` or ``sandbox-failed``, with
+    ``reason`` in words and ``log`` the kernel's own last output."""
 
     key: str
     notebook: dict[str, Any]
@@ -325,6 +326,7 @@ class _Client(NotebookClient):
             "displays": MAX_DISPLAYS,
         }
         self.events: list[str] = []
+        self.misbehaved = ""  # why the kernel's last message could not be processed
         self.current: tuple[int, float] | None = None  # (cell index, start) of the running cell
         self.on_cell_execute = self._started
         self.on_cell_executed = self._finished
@@ -646,6 +648,14 @@ async def _run(client: _Client, result: Result) -> int | None:
                 )
             except DeadKernelError:
                 return index
+            except Exception as error:  # noqa: BLE001 - see below
+                # The client only reads what the kernel sends, signed with the kernel's key:
+                # a message it cannot decode or process (JSON nested 100,000 deep, content of
+                # the wrong type) was forged by the code running in the kernel, the student's.
+                # Like a kernel that died: stopped here, later cells not run. (Not a fault of
+                # the environment, which a submission could otherwise claim forever.)
+                client.misbehaved = f"{type(error).__name__}: {str(error)[:200]}"
+                return index
     return None
 
 
@@ -696,6 +706,32 @@ def _stop(km: SandboxKernelManager, result: Result) -> None:
         result.template_pid = km.template.pid
 
 
+def _ending(
+    job: Job,
+    km: SandboxKernelManager,
+    client: _Client,
+    watchdog: _Watchdog,
+    guard: sandbox.MemoryGuard,
+    died_at: int | None,
+) -> tuple[str, str]:
+    """A run's status and reason, once its cells ran or stopped at ``died_at``."""
+    if watchdog.kill_status is not None:
+        return watchdog.kill_status
+    if guard.oom_kills() > 0:
+        return "over-memory", memory_reason(job.limits)
+    if died_at is None:
+        return "ok", ""
+    if client.misbehaved:
+        return "kernel-misbehaved", (
+            f"the kernel sent a message in cell {died_at} that the grader could not "
+            f"process ({client.misbehaved}); it was stopped"
+        )
+    code = km.process.poll() if km.process is not None else None
+    return "kernel-died", f"the kernel died in cell {died_at}" + (
+        f" (exit status {code})" if code is not None else ""
+    )
+
+
 def _execute(
     job: Job, template: zygote.Template | None
 ) -> tuple[Result, SandboxKernelManager | None]:
@@ -723,16 +759,7 @@ def _execute(
         watchdog = _Watchdog(km, client, job.limits, guard)
         watchdog.start()
         died_at = asyncio.run(_run(client, result))
-        if watchdog.kill_status is not None:
-            result.status, result.reason = watchdog.kill_status
-        elif guard.oom_kills() > 0:
-            result.status, result.reason = "over-memory", memory_reason(job.limits)
-        elif died_at is not None:
-            code = km.process.poll() if km.process is not None else None
-            result.status = "kernel-died"
-            result.reason = f"the kernel died in cell {died_at}" + (
-                f" (exit status {code})" if code is not None else ""
-            )
+        result.status, result.reason = _ending(job, km, client, watchdog, guard, died_at)
         if died_at is not None:
             for cell in nb.cells[died_at:]:
                 _not_run(cell, result.reason)
