@@ -56,6 +56,10 @@ REFUSED = {
     "link-student": r"the student folder is a symbolic link",
     "link-assignment": r"not a real folder \(a symbolic link",
     "bad-timestamp": r"timestamp\.txt does not hold a time",
+    # named like a module the kernel would import instead (a failing setup cell: once
+    # reported as a fault of the grading environment, run after run)
+    "shadow-numpy": r"'numpy\.py': named like the module numpy that Python would import",
+    "shadow-package": r"'sklearn': named like the module sklearn that Python would import",
     HTML_ID: r"student id '\\x3csvg onload=alert\(1\)\\x3e' is not from the safe alphabet",
 }
 
@@ -72,6 +76,8 @@ def _prepare(root: Path, solved: dict, blank: dict) -> None:
     submit(root, "with-extras", ASSIGNMENT, NOTEBOOK, solved)
     extras = _folder(root, "with-extras")
     (extras / "notes.txt").write_text("my own notes\n")
+    (extras / "numpy").mkdir()  # a data folder (no __init__): it hides no module
+    (extras / "numpy" / "words.txt").write_text("one two\n")
     (extras / "timestamp.txt").write_text(TIMESTAMP + "\n")
     (extras / "submission_secret.txt").write_text("ab" * 64)
     submit(root, "bad-timestamp", ASSIGNMENT, NOTEBOOK, solved)
@@ -94,6 +100,11 @@ def _prepare(root: Path, solved: dict, blank: dict) -> None:
     (_folder(root, "dir-notebook") / NOTEBOOK).mkdir(parents=True)
     _folder(root, "fifo-notebook").mkdir(parents=True)
     os.mkfifo(_folder(root, "fifo-notebook") / NOTEBOOK)
+    submit(root, "shadow-numpy", ASSIGNMENT, NOTEBOOK, solved)
+    (_folder(root, "shadow-numpy") / "numpy.py").write_text("raise SystemExit(7)\n")
+    submit(root, "shadow-package", ASSIGNMENT, NOTEBOOK, solved)
+    (_folder(root, "shadow-package") / "sklearn").mkdir()
+    (_folder(root, "shadow-package") / "sklearn" / "__init__.py").write_text("X = 1\n")
     submit(root, "many-files", ASSIGNMENT, NOTEBOOK, solved)
     for i in range(20_000):
         (_folder(root, "many-files") / f"empty{i:05d}.txt").touch()
@@ -238,6 +249,7 @@ def test_the_sandbox_gets_the_staged_extra_files(battery):
     )
     assert files == {
         "notes.txt": b"my own notes\n",
+        "numpy/words.txt": b"one two\n",
         "submission_secret.txt": b"ab" * 64,
         "timestamp.txt": (TIMESTAMP + "\n").encode(),
     }
@@ -267,6 +279,8 @@ def stock(tmp_path_factory, course_env) -> tuple[Path, subprocess.CompletedProce
         submit(root, "extra-shadow", ASSIGNMENT, NOTEBOOK, solved)
         (_folder(root, "extra-shadow") / "shadow.txt").symlink_to("/etc/shadow")
         submit(root, HTML_ID, ASSIGNMENT, NOTEBOOK, release_nb)
+        submit(root, "shadow-numpy", ASSIGNMENT, NOTEBOOK, solved)
+        (_folder(root, "shadow-numpy") / "numpy.py").write_text("raise SystemExit(7)\n")
         proc = subprocess.run(
             [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT],
             cwd=root,
@@ -284,6 +298,8 @@ def test_stock_autograde_refuses_a_symlinked_notebook_and_an_html_id(stock):
     assert proc.returncode != 0  # nbgrader reports the failed submissions
     assert "01_tokenization.ipynb' is a symbolic link" in log, log[-3000:]
     assert "is not from the safe alphabet" in log, log[-3000:]
+    assert "'numpy.py': named like the module numpy" in log, log[-3000:]
+    assert not (root / "autograded" / "shadow-numpy").exists()
     results = gradebook.test_results(root, ASSIGNMENT)
     assert sum(s for s, _ in results["solution"].values()) == TOTAL
     assert "link-source" not in results or sum(s for s, _ in results["link-source"].values()) == 0

@@ -333,3 +333,37 @@ def test_a_folder_the_grader_may_list_but_not_enter_is_refused_for_that_student_
     )
     staged = root / ".intake" / "submitted"
     assert sorted(p.name for p in staged.iterdir()) == ["ana"]
+
+
+@pytest.mark.parametrize(
+    ("name", "module"),
+    [
+        ("numpy.py", "numpy"),  # an installed package
+        ("json.py", "json"),  # the standard library
+        ("sys.py", "sys"),  # built into the interpreter
+        ("random.pyc", "random"),  # bytecode is imported too
+        ("numpy.cpython-311-x86_64-linux-gnu.so", "numpy"),  # an extension module
+        ("sklearn/__init__.py", "sklearn"),  # a package
+    ],
+)
+def test_a_file_or_package_named_like_an_importable_module_is_named(tmp_path, name, module):
+    folder = tmp_path / "submission"
+    (folder / name).parent.mkdir(parents=True)
+    (folder / name).write_bytes(b"")
+    (folder / "my_helpers.py").write_text("X = 1\n")
+    top = name.split("/")[0]
+    assert intake.shadowing(folder) == (
+        f"'{top}': named like the module {module} that Python would import instead of the "
+        "course's; rename it"
+    )
+
+
+def test_own_modules_data_folders_and_other_files_shadow_nothing(tmp_path):
+    folder = tmp_path / "submission"
+    (folder / "numpy").mkdir(parents=True)  # no __init__: a namespace portion, not a package
+    (folder / "numpy" / "words.txt").write_text("one\n")
+    (folder / "my_helpers.py").write_text("X = 1\n")
+    (folder / "json.txt").write_text("{}\n")
+    (folder / "01_tokenization.ipynb").write_text("{}")
+    (folder / "not-an-identifier.py").write_text("")
+    assert intake.shadowing(folder) is None

@@ -22,10 +22,12 @@ its parent's descriptor, so swapping a folder for a symlink during the copy is r
 from __future__ import annotations
 
 import datetime
+import importlib.machinery
 import os
 import re
 import shutil
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,48 @@ SKIPPED = frozenset({".ipynb_checkpoints", "__pycache__", ".DS_Store"})
 
 class Refused(Exception):
     """A submission the grader will not take; ``str(e)`` is the reason, for the report."""
+
+
+def _module_name(path: Path) -> str | None:
+    """The module ``import <name>`` would find at ``path`` if its folder were first on
+    ``sys.path`` (a kernel's working folder is): a source, bytecode or extension file, or a
+    package folder (one with an ``__init__`` module; a folder without is a namespace portion,
+    which never hides a real module)."""
+    suffixes = importlib.machinery.all_suffixes()
+    if stat.S_ISDIR(path.lstat().st_mode):
+        if not any(os.path.isfile(path / f"__init__{s}") for s in suffixes):
+            return None
+        name = path.name
+    else:
+        suffix = next((s for s in suffixes if path.name.endswith(s)), None)
+        if suffix is None:
+            return None
+        name = path.name[: -len(suffix)]
+    return name if name.isidentifier() else None
+
+
+def shadowing(folder: Path) -> str | None:
+    """Why ``folder`` cannot be graded as it is, if a file or package at its top is named
+    like a module of the grading environment (the standard library's or an installed
+    package's): the kernel runs in the submission's folder, first on ``sys.path``, so a
+    ``numpy.py`` there would be what the setup cell imports, making the instructor's cell
+    fail as if the environment were broken. None when nothing shadows."""
+    here = {"", os.getcwd()}
+    search = [p for p in sys.path if p not in here]
+    for path in sorted(folder.iterdir()):
+        name = _module_name(path)
+        if name is None:
+            continue
+        if (
+            name in sys.builtin_module_names
+            or importlib.machinery.FrozenImporter.find_spec(name) is not None
+            or importlib.machinery.PathFinder.find_spec(name, search) is not None
+        ):
+            return (
+                f"{shown(path.name)}: named like the module {name} that Python would import "
+                "instead of the course's; rename it"
+            )
+    return None
 
 
 @dataclass(frozen=True)

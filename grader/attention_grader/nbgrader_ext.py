@@ -159,6 +159,9 @@ class IntakeGate(NbGraderPreprocessor):
                 raise intake.Refused(
                     f"{intake.shown(rel.name)} is {intake.kind(mode)}, not a notebook file"
                 )
+        shadow = intake.shadowing(folder)
+        if shadow:
+            raise intake.Refused(shadow)
         notes: list[str] = []
         receipts = intake.receipts(folder, notes)
         dest = Path(

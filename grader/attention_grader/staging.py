@@ -104,6 +104,9 @@ def stage(
                 raise intake.Refused(
                     f"{name}.ipynb: {intake.kind(path.lstat().st_mode)} where the notebook belongs"
                 )
+        shadow = intake.shadowing(files_dir)
+        if shadow:
+            raise intake.Refused(shadow)
         sub.digest = stamps.digest_files(files_dir, copied)
         view.mkdir(parents=True, mode=0o700)
         for name in notebooks:
