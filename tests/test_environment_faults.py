@@ -23,10 +23,21 @@ import time
 from pathlib import Path
 
 import dask
+import nbformat
 import pytest
 from nbgrader.api import Gradebook, MissingEntry
 
-from attention_grader import authoring, cycle, engine, solutions, stamps, submissions, workers
+from attention_grader import (
+    authoring,
+    cells,
+    cycle,
+    engine,
+    executor,
+    solutions,
+    stamps,
+    submissions,
+    workers,
+)
 from courses import make_course, submit
 
 pytestmark = pytest.mark.slow
@@ -105,15 +116,29 @@ def test_a_passed_check_is_kept_until_what_grades_changes(tmp_path):
     assert json.loads((root / "autograded" / solutions.SOLUTIONS).read_text())[A] != kept[A]
 
 
-def test_a_setup_cell_that_fails_for_one_submission_records_nothing(tmp_path):
+def test_a_setup_cell_that_fails_for_one_submission_records_nothing(tmp_path, monkeypatch):
     root, release_nb, source_nb = _course(tmp_path)
     submit(root, "ana", A, NB, submissions.solved(release_nb, source_nb))
     assert engine.Engine(root, sequential=True, progress=False).grade([A]).ok
     graded = _grades(root, "ana")
     assert graded and all(score > 0 for score in graded.values())
-    # the same student hands in again, with a file that breaks the setup cell's imports
+    # the same student hands in again (a new file), and this time the worker's environment
+    # breaks the setup cell's imports (a library that cannot be loaded, on that worker, then)
     folder = root / "submitted" / "ana" / A
-    (folder / "numpy.py").write_text("raise ImportError('numpy is not here')\n")
+    (folder / "notes.txt").write_text("my notes\n")
+    real_execute = executor.execute
+
+    def broken_environment(job):
+        result = real_execute(job)
+        setup = next(c for c in result.notebook.cells if cells.grade_id(c) == "setup")
+        setup.outputs = [
+            nbformat.v4.new_output(
+                "error", ename="ImportError", evalue="libgomp.so.1: cannot open", traceback=[]
+            )
+        ]
+        return result
+
+    monkeypatch.setattr(executor, "execute", broken_environment)
     summary = engine.Engine(root, sequential=True, progress=False).grade([A])
     (outcome,) = [o for o in summary.outcomes if o.submission.student == "ana"]
     assert outcome.status == "failed" and not summary.ok
