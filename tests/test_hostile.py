@@ -155,6 +155,18 @@ _k = get_ipython().kernel
 _k.session.send(_k.iopub_socket, "display_data", content={content!r},
                 parent=_k.get_parent("shell"), ident=b"display_data")
 """
+# The kernel escapes its own JSON, then prints a lone surrogate (no file can hold one).
+SURROGATE_OUTPUT = """
+import json as _json
+from ipykernel.kernelapp import IPKernelApp as _App
+_App.instance().session.pack = lambda o: _json.dumps(o, default=str, ensure_ascii=True).encode()
+print("odd text: \\ud800")
+"""
+# A code cell above the setup cell that would make the setup cell's import fail.
+ABOVE_SETUP = (
+    "from pathlib import Path\n"
+    "Path('attention_course.py').write_text(\"raise ImportError('no course package')\\n\")\n"
+)
 DEEP_CONTENT = b'{"data": {"application/json": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
 
 MEMORY_BOMB = """
@@ -250,6 +262,11 @@ def _hostile_submissions(release_nb: dict, source_nb: dict, root: Path) -> dict[
         }
     )
     out["deep-expression"] = deep
+    above = fill(release_nb, code)
+    above["cells"].insert(0, {**deep["cells"][-1], "id": "above-setup", "source": ABOVE_SETUP})
+    out["code-above-setup"] = above
+    out["surrogate-output"] = fill(release_nb, _prepend(code, "build_vocab", SURROGATE_OUTPUT))
+    out["storemagic-file"] = fill(release_nb, code)  # + storemagic.py (the battery writes it)
 
     deleted = fill(release_nb, code)
     deleted["cells"] = [c for c in deleted["cells"] if cells.grade_id(c) != "setup"]
@@ -331,6 +348,7 @@ def battery(tmp_path_factory, course_env) -> tuple[GradedCourse, dict, dict]:
             submit(root, student, ASSIGNMENT, NOTEBOOK, nb)
         for student, text in {
             "invalid-json": "{ this is not json",
+            "surrogate-grade-id": json.dumps(release_nb)[:-1] + ', "x": "\\ud800"}',
             # the released notebook plus a field of 100,000 nested lists (245 KB)
             "nested-json": json.dumps(release_nb)[:-1]
             + ', "x": '
@@ -344,6 +362,11 @@ def battery(tmp_path_factory, course_env) -> tuple[GradedCourse, dict, dict]:
             target = root / "submitted" / student / ASSIGNMENT / NOTEBOOK
             target.parent.mkdir(parents=True)
             target.write_text(text)
+        # IPython imports its storemagic extension from the working folder first: this one
+        # kills the kernel before it answers (it starts without the file)
+        (root / "submitted" / "storemagic-file" / ASSIGNMENT / "storemagic.py").write_text(
+            "import os\nos._exit(3)\n"
+        )
         before = _snapshot(root)
         graded = grade_submitted(root, ASSIGNMENT, NOTEBOOK, sequential=False, workers=1)
         after = _snapshot(root)
@@ -404,6 +427,8 @@ def test_a_blank_notebook_with_an_attack_scores_zero(battery, student):
         ("deleted-setup", set()),
         ("reordered", set()),
         ("deep-expression", set()),
+        ("code-above-setup", set()),  # moved after the setup cell: the file comes too late
+        ("surrogate-output", set()),
         ("edited-metadata", set()),
     ],
 )
@@ -438,6 +463,12 @@ def test_a_killed_kernel_keeps_the_points_earned_before(battery, student, fatal_
         ),
         ("invalid-json", r"not a notebook \(the file is not valid JSON"),
         ("nested-json", r"not a notebook \(its JSON is nested too deeply to be read\)"),
+        ("surrogate-grade-id", r"not a notebook \(it holds text that is not Unicode"),
+        (  # recorded with zeros: the control run without the file started
+            "storemagic-file",
+            r"the kernel could not start with the files this submission brought, and not "
+            r"without them: .*\(storemagic\.py\); rename or remove it",
+        ),
         ("nbformat3", r"old notebook format \(nbformat 3\)"),
     ],
 )
@@ -447,6 +478,17 @@ def test_the_report_names_the_real_reason_of_a_failure(battery, student, reason)
     assert outcome.status == "failed"
     assert re.search(reason, " ".join(outcome.reasons)), outcome.reasons
     assert re.search(reason, graded.report.text())
+
+
+def test_files_that_break_the_kernel_are_the_students_not_the_environments(battery):
+    """storemagic.py killed the kernel at its start: without the file it starts, so the
+    submission is recorded (every test 0), not left unrecorded as a fault of the grading
+    environment, which it would claim at every run."""
+    graded, _, _ = battery
+    outcome = _outcome(graded, "storemagic-file")
+    assert "fault of the grading environment" not in " ".join(outcome.reasons)
+    assert "storemagic-file" in graded.results
+    assert graded.total("storemagic-file") == (0, TOTAL)
 
 
 @pytest.mark.parametrize(
@@ -461,6 +503,8 @@ def test_the_report_names_the_real_reason_of_a_failure(battery, student, reason)
         ("edited-metadata", r"nbgrader metadata that is not the assignment's was removed"),
         ("numpy-rebinding", r"assigns np\.allclose"),
         ("deep-expression", r"cell deep-expression: code nested too deeply to be screened"),
+        ("code-above-setup", r"code cells above the setup cell setup were moved after it"),
+        ("surrogate-output", r"the kernel sent text that is not Unicode"),
     ],
 )
 def test_the_report_names_what_happened(battery, student, note):

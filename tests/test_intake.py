@@ -367,3 +367,26 @@ def test_own_modules_data_folders_and_other_files_shadow_nothing(tmp_path):
     (folder / "01_tokenization.ipynb").write_text("{}")
     (folder / "not-an-identifier.py").write_text("")
     assert intake.shadowing(folder) is None
+
+
+def test_the_kernel_gets_the_courses_files_and_the_students_that_collide_with_none():
+    from attention_grader.nbgrader_ext import merge_files
+
+    student = {
+        "data": b"a file where the course has a folder",
+        "words.txt": b"the student's words",
+        "lists/a/b.txt": b"inside a course file's path",
+        "mine/notes.txt": b"the student's own",
+        "lists.txt": b"a name that only starts like a course file",
+    }
+    course = {"data/words.txt": b"course data", "words.txt": b"course words", "lists/a": b"c"}
+    files, own, dropped = merge_files(student, course)
+    assert files == {
+        "data/words.txt": b"course data",
+        "words.txt": b"course words",
+        "lists/a": b"c",
+        "mine/notes.txt": b"the student's own",
+        "lists.txt": b"a name that only starts like a course file",
+    }
+    assert own == ("mine/notes.txt", "lists.txt")
+    assert sorted(dropped) == ["data", "lists/a/b.txt", "words.txt"]

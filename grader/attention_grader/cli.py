@@ -21,6 +21,7 @@ Run from the course root (the folder with nbgrader_config.py), or pass --root.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import sys
 import threading
@@ -548,6 +549,9 @@ def _grading_options(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a student's odd text never stops the summary
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
     root = _root(args.root)
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import json
 import os
 import socket
@@ -50,6 +51,7 @@ LOG_TAIL_BYTES = 4000
 LOG_KEEP_BYTES = 64 * 1024  # of the kernel's own stdout/stderr, read through a pipe
 OUTPUT_KINDS = ("stream", "display_data", "execute_result", "error")
 SKIP_KEY = "course_grading_skip"  # cell metadata: do not execute (see nbgrader_ext)
+SETUP_CELL = "setup"  # grade id of each notebook's setup cell (the instructor's imports)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Job:
     key: str  # "<student>/<assignment>/<notebook>", for logs and reports
     notebook: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    student_files: tuple[str, ...] = ()  # which of ``files`` the student handed in
     cases: Any = None
     limits: Limits = field(default_factory=Limits.from_env)
     mode: str = "autograde"  # NBGRADER_EXECUTION inside the kernel
@@ -70,8 +73,10 @@ class Job:
 class Result:
     """What came of a :class:`Job`. ``status`` is ``ok`` when every cell ran (cells may
     still have failed); otherwise ``kernel-died``, ``kernel-misbehaved`` (it sent a message the
-    grader could not process), ``over-memory``, ``timed-out`` or ``sandbox-failed``, with
-    ``reason`` in words and ``log`` the kernel's own last output."""
+    grader could not process), ``over-memory``, ``timed-out``, ``sandbox-failed``, or
+    ``submission-files`` (the kernel did not start or the setup cell failed because of the
+    student's files, see :func:`execute`), with ``reason`` in words and ``log`` the kernel's
+    own last output."""
 
     key: str
     notebook: dict[str, Any]
@@ -662,7 +667,83 @@ async def _run(client: _Client, result: Result) -> int | None:
 def execute(job: Job) -> Result:
     """Run ``job.notebook`` top to bottom in a fresh sandbox and return what happened. The
     kernel is forked from the worker's warm template when there is one (see :mod:`zygote`);
-    if that fails before any cell ran, the notebook runs again with a fresh kernel."""
+    if that fails before any cell ran, the notebook runs again with a fresh kernel.
+
+    A kernel that could not start, or a setup cell (the instructor's code) that failed, is a
+    fault of the environment, unless the student's files caused it: a file the kernel or the
+    setup cell's imports pick up from the working folder (``storemagic.py``, which IPython
+    tries before its own, a ``matplotlibrc`` that is not UTF-8). So such a notebook runs once
+    more without the student's files; if its setup cell passes then, the files are to blame
+    and the result says so (status ``submission-files``, the student's, not the
+    environment's)."""
+    result = _execute_once(job)
+    if job.student_files and result.status in ("ok", "sandbox-failed") and _setup_failed(result):
+        student = set(job.student_files)
+        control = _execute_once(
+            dataclasses.replace(
+                job,
+                files={k: v for k, v in job.files.items() if k not in student},
+                student_files=(),
+            )
+        )
+        if not _setup_failed(control):
+            what = (
+                "the kernel could not start"
+                if result.status == "sandbox-failed"
+                else "the setup cell failed"
+            )
+            result.status = "submission-files"
+            result.reason = (
+                f"{what} with the files this submission brought, and not without them: a "
+                "file named like something Python or a library loads from the working folder "
+                f"({_shown_names(job.student_files)}); rename or remove it"
+            )
+    return result
+
+
+def _replace_surrogates(nb: Any) -> bool:
+    """Replace, in the outputs, the lone surrogates the kernel sent (a kernel may escape its
+    own JSON: ``"\\ud800"``), which no notebook file can hold: nbgrader could not write the
+    notebook, and the submission would fail at every run. Whether any was found."""
+    try:
+        json.dumps([c.get("outputs", []) for c in nb.cells], ensure_ascii=False).encode()
+        return False
+    except UnicodeEncodeError:
+        pass
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.encode("utf-8", "replace").decode("utf-8")
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return nbformat.NotebookNode({clean(k): clean(v) for k, v in value.items()})
+        return value
+
+    for cell in nb.cells:
+        if "outputs" in cell:
+            cell.outputs = clean(cell.outputs)
+    return True
+
+
+def _setup_failed(result: Result) -> bool:
+    """The kernel did not start, or the setup cell raised."""
+    if result.status == "sandbox-failed":
+        return True
+    return any(
+        output.get("output_type") == "error"
+        for cell in result.notebook.get("cells", [])
+        if cells.grade_id(cell) == SETUP_CELL
+        for output in cell.get("outputs", [])
+    )
+
+
+def _shown_names(names: tuple[str, ...], most: int = 8) -> str:
+    shown = ", ".join(repr(n)[1:-1] for n in sorted(names)[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _execute_once(job: Job) -> Result:
     template = None
     if job.isolated:
         try:
@@ -785,6 +866,10 @@ def _execute(
     if client is not None:
         result.events = client.events + resource_events(nb, job.limits) + result.events
         result.cell_seconds = client.cell_seconds
+    if _replace_surrogates(nb):
+        result.events.append(
+            "the kernel sent text that is not Unicode (lone surrogates); replaced with '?'"
+        )
     result.notebook = nb
     result.seconds = round(time.monotonic() - start, 3)
     return result, km

@@ -112,6 +112,31 @@ def submission_files(folder: Path) -> dict[str, bytes]:
     return out
 
 
+def merge_files(
+    student: dict[str, bytes], course: dict[str, bytes]
+) -> tuple[dict[str, bytes], tuple[str, ...], list[str]]:
+    """The files a kernel gets: the course's (``source/<assignment>``'s other files) and the
+    student's, but for a student's file at a course file's path or where one is a folder of
+    the other (``data`` the student's file, ``data/words.txt`` the course's). Returns the files,
+    the names of the student's among them, and the student's names left out."""
+    course_folders = {folder for name in course for folder in _folders(name)}
+    files = dict(course)
+    kept, dropped = [], []
+    for name, data in student.items():
+        if name in course or name in course_folders or _folders(name) & set(course):
+            dropped.append(name)
+            continue
+        files[name] = data
+        kept.append(name)
+    return files, tuple(kept), dropped
+
+
+def _folders(name: str) -> set[str]:
+    """The folders a relative file name is in (``a/b/c``: ``a``, ``a/b``)."""
+    parts = name.split("/")
+    return {"/".join(parts[:i]) for i in range(1, len(parts))}
+
+
 # ------------------------------------------------------------------------------ sanitize
 
 
@@ -256,6 +281,7 @@ class RestoreLayout(NbGraderPreprocessor):
         order = [grade_id(c) for c in nb.cells if grade_id(c) in anchors]
         if order != [g for g in known if g in anchors]:
             notes.append("cells of the assignment were moved; they were put back in order")
+        self._setup_first(known, followers, notes)
         cells = list(followers[None])
         for gid, released in known.items():
             cell = anchors.get(gid)
@@ -275,6 +301,33 @@ class RestoreLayout(NbGraderPreprocessor):
             cells.extend(followers.get(gid, []))
         nb.cells = cells
         return nb, resources
+
+    @staticmethod
+    def _setup_first(
+        known: dict[str, Any], followers: dict[str | None, list[Any]], notes: list[str]
+    ) -> None:
+        """No code runs before the first locked code cell (the setup cell, the instructor's
+        imports): a student's code cell placed above it is moved right after it. Otherwise it
+        could break the setup cell (``sys.modules['numpy'] = None``, a file named like the
+        course package), whose failure counts as a fault of the environment."""
+        setup = next(
+            (
+                gid
+                for gid, cell in known.items()
+                if cell.cell_type == "code" and cell.metadata["nbgrader"].get("locked")
+            ),
+            None,
+        )
+        if setup is None:
+            return
+        moved: list[Any] = []
+        for key in [None, *list(known)[: list(known).index(setup)]]:
+            group = followers.get(key, [])
+            moved += [c for c in group if c.get("cell_type") == "code"]
+            followers[key] = [c for c in group if c.get("cell_type") != "code"]
+        if moved:
+            followers[setup] = moved + followers.get(setup, [])
+            notes.append(f"code cells above the setup cell {setup} were moved after it")
 
 
 # ------------------------------------------------------------------------------ execute
@@ -322,12 +375,14 @@ def make_job(
     assignment: str,
     notebook: str,
     isolated: bool = True,
+    student_files: tuple[str, ...] = (),
 ) -> executor.Job:
     cases = wire.encode(judging.cases_for(notebook))
     return executor.Job(
         key=f"{student}/{assignment}/{notebook}",
         notebook=nb,
         files=files,
+        student_files=student_files,
         cases=cases,
         limits=sandbox.Limits.from_env(),
         isolated=isolated,
@@ -366,7 +421,13 @@ class GradingExecute(NbGraderPreprocessor):
             folder = recording.folder if recording else Path(resources["metadata"]["path"])
             files = submission_files(folder)
             result = executor.execute(
-                make_job(nb, files, *ident, isolated=not self.unsafe_no_sandbox)
+                make_job(
+                    nb,
+                    files,
+                    *ident,
+                    isolated=not self.unsafe_no_sandbox,
+                    student_files=tuple(files),
+                )
             )
         resources[RESULT_KEY] = result
         if result.status != "ok":

@@ -22,7 +22,7 @@ from nbgrader.preprocessors import CheckCellMetadata, OverwriteCells
 from traitlets.config import Config
 from traitlets.utils.importstring import import_item
 
-from . import executor, nbgrader_ext, tamper
+from . import executor, intake, nbgrader_ext, tamper
 from .staging import Submission
 
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
@@ -64,11 +64,17 @@ class Preparer:
         prepared = Prepared(sub, notes=list(sub.notes))
         if sub.refused:
             return prepared
-        files = nbgrader_ext.submission_files(sub.folder)
         source = Path(
             self.coursedir.format_path(self.coursedir.source_directory, ".", sub.assignment)
         )
-        files.update(nbgrader_ext.submission_files(source))
+        files, own, dropped = nbgrader_ext.merge_files(
+            nbgrader_ext.submission_files(sub.folder), nbgrader_ext.submission_files(source)
+        )
+        if dropped:
+            prepared.notes.append(
+                "files left out: the course has its own at these paths: "
+                + ", ".join(intake.shown(name) for name in dropped[:10])
+            )
         for name in notebooks:
             path = sub.folder / f"{name}.ipynb"
             if not path.exists():
@@ -89,7 +95,13 @@ class Preparer:
             prepared.notes.extend(tamper.scan(path))
             prepared.jobs.append(
                 nbgrader_ext.make_job(
-                    nb, files, sub.student, sub.assignment, name, isolated=not self.unsafe
+                    nb,
+                    files,
+                    sub.student,
+                    sub.assignment,
+                    name,
+                    isolated=not self.unsafe,
+                    student_files=own,
                 )
             )
         return prepared
@@ -125,6 +137,10 @@ def unreadable(path: Path) -> str | None:
         return "not a notebook (its JSON is nested too deeply to be read)"
     if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
         return "not a notebook (JSON without a list of cells)"
+    try:  # "\ud800" escapes decode to lone surrogates, which no file or page can hold
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "not a notebook (it holds text that is not Unicode: a lone surrogate)"
     version = data.get("nbformat")
     if not isinstance(version, int) or version < 4:
         return (

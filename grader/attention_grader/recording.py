@@ -33,7 +33,7 @@ from .preparing import Prepared
 from .staging import STAGED_SUBMITTED, Submission
 
 ENVIRONMENT_FAULTS = ("worker-failed", "sandbox-failed", "environment-differs")
-SETUP_CELL = "setup"  # grade id of each notebook's setup cell (the instructor's imports)
+SETUP_CELL = executor.SETUP_CELL  # grade id of each notebook's setup cell
 
 
 @dataclass
