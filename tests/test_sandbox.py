@@ -321,3 +321,49 @@ def test_the_kernel_cannot_write_files_into_its_host_folder():
     result = executor.execute(_job(HOST_FOLDER_WRITE))
     assert result.status == "ok", result.reason
     assert _printed(result) == ["['PermissionError', 'PermissionError']\n"]
+
+
+def test_the_submissions_files_are_not_imported_while_the_kernel_starts_but_are_after():
+    """IPython loads its storemagic extension by trying ``import storemagic`` first: a
+    student's storemagic.py in the working folder ran while the kernel started, before the
+    sandbox was sealed, and could kill it (a start that fails counts as the environment's
+    fault). The working folder joins sys.path only once the kernel is up; then the student's
+    own module imports as in Jupyter."""
+    job = _job(
+        "import my_helpers, sys\nprint(my_helpers.VALUE, '' in sys.path)",
+        **{"storemagic.py": b"import os\nos._exit(3)\n", "my_helpers.py": b"VALUE = 42\n"},
+    )
+    job.student_files = ("my_helpers.py", "storemagic.py")
+    result = executor.execute(job)
+    assert result.status == "ok", result.reason
+    assert _printed(result) == ["42 True\n"]
+
+
+def _setup_job(**files: bytes) -> executor.Job:
+    job = _job("import matplotlib.pyplot\nprint('setup done')", "print('next')", **files)
+    job.notebook.cells[0].metadata["nbgrader"] = {"grade_id": executor.SETUP_CELL}
+    return job
+
+
+def test_a_setup_cell_broken_by_the_students_files_is_theirs_not_the_environments(
+    monkeypatch,
+):
+    """A fresh kernel's matplotlib reads ./matplotlibrc: one that is not UTF-8 breaks the
+    setup cell's import. If the student handed it in, a run without it passes, so the result
+    blames the files (recorded with zeros); if the course brought it, the setup cell's error
+    stays the environment's."""
+    monkeypatch.setenv("COURSE_SANDBOX_TEMPLATE", "off")  # a fresh kernel imports matplotlib
+    broken = {"matplotlibrc": b"font.size: 10\n# \xff\xfe not UTF-8\n"}
+    students = _setup_job(**broken)
+    students.student_files = ("matplotlibrc",)
+    result = executor.execute(students)
+    assert result.status == "submission-files"
+    assert result.reason == (
+        "the setup cell failed with the files this submission brought, and not without them: "
+        "a file named like something Python or a library loads from the working folder "
+        "(matplotlibrc); rename or remove it"
+    )
+    courses = executor.execute(_setup_job(**broken))  # the course's file: nothing to blame
+    assert courses.status == "ok"
+    errors = [o for o in courses.notebook.cells[0].outputs if o.output_type == "error"]
+    assert errors and errors[0].ename == "UnicodeDecodeError"

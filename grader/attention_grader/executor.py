@@ -52,6 +52,10 @@ LOG_KEEP_BYTES = 64 * 1024  # of the kernel's own stdout/stderr, read through a 
 OUTPUT_KINDS = ("stream", "display_data", "execute_result", "error")
 SKIP_KEY = "course_grading_skip"  # cell metadata: do not execute (see nbgrader_ext)
 SETUP_CELL = "setup"  # grade id of each notebook's setup cell (the instructor's imports)
+WORKING_FOLDER_ON_PATH = (  # silent, once the sandbox is sealed: '' where IPython puts it
+    "(lambda app: (setattr(app, 'ignore_cwd', False), app.init_path()))"
+    "(__import__('ipykernel.kernelapp').kernelapp.IPKernelApp.instance())"
+)
 
 
 @dataclass
@@ -312,7 +316,13 @@ class _Client(NotebookClient):
             startup_timeout=120,
             iopub_timeout=10,
             raise_on_iopub_timeout=False,
-            extra_arguments=["--HistoryManager.hist_file=:memory:"],
+            # The working folder (the submission's files) is not on sys.path while the
+            # kernel starts: nothing a student named storemagic.py runs before the sandbox
+            # is sealed. IPython's own init_path puts it back after (WORKING_FOLDER_ON_PATH).
+            extra_arguments=[
+                "--HistoryManager.hist_file=:memory:",
+                "--IPKernelApp.ignore_cwd=True",
+            ],
             skip_cells_with_tag=compat.never_skip_tag(),  # no tag skips a cell
             timeout_func=self._cell_timeout,
             error_on_timeout={
@@ -637,6 +647,9 @@ async def _run(client: _Client, result: Result) -> int | None:
         assert client.kc is not None
         await client.async_wait_for_reply(await ensure_async(client.kc.kernel_info()))
         client.km.layout.seal()  # before any student code runs
+        await client.async_wait_for_reply(
+            client.kc.execute(WORKING_FOLDER_ON_PATH, silent=True, store_history=False)
+        )
         for index, cell in enumerate(client.nb.cells):
             if cell.get("metadata", {}).get(SKIP_KEY):  # unchanged demonstration: nothing
                 cell.outputs = [
@@ -670,10 +683,10 @@ def execute(job: Job) -> Result:
     if that fails before any cell ran, the notebook runs again with a fresh kernel.
 
     A kernel that could not start, or a setup cell (the instructor's code) that failed, is a
-    fault of the environment, unless the student's files caused it: a file the kernel or the
-    setup cell's imports pick up from the working folder (``storemagic.py``, which IPython
-    tries before its own, a ``matplotlibrc`` that is not UTF-8). So such a notebook runs once
-    more without the student's files; if its setup cell passes then, the files are to blame
+    fault of the environment, unless the student's files caused it: a file the setup cell's
+    imports pick up from the working folder (a ``matplotlibrc`` that is not UTF-8, a module
+    named like one a library imports if it is there). So such a notebook runs once more
+    without the student's files; if its setup cell passes then, the files are to blame
     and the result says so (status ``submission-files``, the student's, not the
     environment's)."""
     result = _execute_once(job)
