@@ -137,8 +137,9 @@ def unreadable(path: Path) -> str | None:
         return "not a notebook (its JSON is nested too deeply to be read)"
     if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
         return "not a notebook (JSON without a list of cells)"
+    text = json.dumps(data, ensure_ascii=False)
     try:  # "\ud800" escapes decode to lone surrogates, which no file or page can hold
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
         return "not a notebook (it holds text that is not Unicode: a lone surrogate)"
     version = data.get("nbformat")
@@ -148,7 +149,7 @@ def unreadable(path: Path) -> str | None:
             "submit it again"
         )
     try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
+        nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
     except Exception as error:  # noqa: BLE001 - any validation problem is the reason
         return f"not a valid notebook ({type(error).__name__}: {str(error)[:200]})"
