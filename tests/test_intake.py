@@ -339,11 +339,10 @@ def test_a_folder_the_grader_may_list_but_not_enter_is_refused_for_that_student_
     ("name", "module"),
     [
         ("numpy.py", "numpy"),  # an installed package
-        ("json.py", "json"),  # the standard library
-        ("sys.py", "sys"),  # built into the interpreter
-        ("random.pyc", "random"),  # bytecode is imported too
+        ("pandas.pyc", "pandas"),  # bytecode is imported too
         ("numpy.cpython-311-x86_64-linux-gnu.so", "numpy"),  # an extension module
         ("sklearn/__init__.py", "sklearn"),  # a package
+        ("attention_course/__init__.py", "attention_course"),  # the course's own package
     ],
 )
 def test_a_file_or_package_named_like_an_importable_module_is_named(tmp_path, name, module):
@@ -366,6 +365,11 @@ def test_own_modules_data_folders_and_other_files_shadow_nothing(tmp_path):
     (folder / "json.txt").write_text("{}\n")
     (folder / "01_tokenization.ipynb").write_text("{}")
     (folder / "not-an-identifier.py").write_text("")
+    # the standard library comes before the working folder on a kernel's sys.path (where
+    # IPython puts it): these hide nothing, and a tokenization course's student may well
+    # hand in a tokenize.py or a test.py
+    for name in ("json.py", "sys.py", "random.pyc", "test.py", "tokenize.py", "token.py"):
+        (folder / name).write_text("")
     assert intake.shadowing(folder) is None
 
 

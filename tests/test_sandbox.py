@@ -359,11 +359,49 @@ def test_a_setup_cell_broken_by_the_students_files_is_theirs_not_the_environment
     result = executor.execute(students)
     assert result.status == "submission-files"
     assert result.reason == (
-        "the setup cell failed with the files this submission brought, and not without them: "
-        "a file named like something Python or a library loads from the working folder "
+        "the setup cell failed with the files this submission brought (twice), and not without "
+        "them: a file named like something Python or a library loads from the working folder "
         "(matplotlibrc); rename or remove it"
     )
     courses = executor.execute(_setup_job(**broken))  # the course's file: nothing to blame
     assert courses.status == "ok"
     errors = [o for o in courses.notebook.cells[0].outputs if o.output_type == "error"]
     assert errors and errors[0].ename == "UnicodeDecodeError"
+
+
+def test_a_passing_fault_of_the_setup_cell_is_not_blamed_on_the_students_files(monkeypatch):
+    """The first run's setup cell fails (a busy or broken worker, once), the run without the
+    student's files passes: only if the failure repeats with the files are they to blame;
+    here the next run with them passes, and it is the result."""
+    runs = []
+    real = executor._execute_once
+
+    def once_broken(job):
+        result = real(job)
+        runs.append(job.student_files)
+        if len(runs) == 1:
+            result.notebook.cells[0].outputs = [
+                nbformat.v4.new_output(
+                    "error", ename="OSError", evalue="a worker's passing fault", traceback=[]
+                )
+            ]
+        return result
+
+    monkeypatch.setattr(executor, "_execute_once", once_broken)
+    job = _setup_job(**{"notes.txt": b"mine"})
+    job.student_files = ("notes.txt",)
+    result = executor.execute(job)
+    assert runs == [("notes.txt",), (), ("notes.txt",)]  # with, without, with the files
+    assert result.status == "ok" and _printed(result) == ["setup done\n", "next\n"]
+
+
+def test_a_setup_cell_that_runs_out_of_time_is_not_blamed_on_the_files(monkeypatch):
+    calls = []
+    real = executor._execute_once
+    monkeypatch.setattr(executor, "_execute_once", lambda job: calls.append(job) or real(job))
+    job = _job("import time\ntime.sleep(30)", limits=sandbox.Limits(cell_seconds=2))
+    job.notebook.cells[0].metadata["nbgrader"] = {"grade_id": executor.SETUP_CELL}
+    job.files, job.student_files = {"notes.txt": b"mine"}, ("notes.txt",)
+    result = executor.execute(job)
+    assert len(calls) == 1  # no run without the files: a timeout is nobody's file
+    assert result.notebook.cells[0].outputs[-1].ename == "CellTimeoutError"

@@ -666,6 +666,8 @@ async def _run(client: _Client, result: Result) -> int | None:
                 )
             except DeadKernelError:
                 return index
+            except (zmq.ZMQError, OSError):  # the grader's side (sockets, files): not the kernel
+                raise
             except Exception as error:  # noqa: BLE001 - see below
                 # The client only reads what the kernel sends, signed with the kernel's key:
                 # a message it cannot decode or process (JSON nested 100,000 deep, content of
@@ -686,32 +688,51 @@ def execute(job: Job) -> Result:
     fault of the environment, unless the student's files caused it: a file the setup cell's
     imports pick up from the working folder (a ``matplotlibrc`` that is not UTF-8, a module
     named like one a library imports if it is there). So such a notebook runs once more
-    without the student's files; if its setup cell passes then, the files are to blame
-    and the result says so (status ``submission-files``, the student's, not the
-    environment's)."""
+    without the student's files, and if its setup cell passes then, once more with them: only
+    a failure that repeats with the files and not without them blames the files (status
+    ``submission-files``, the student's, not the environment's). A passing fault (a busy
+    worker) is never blamed on the student: the second run with the files is the result
+    then. A setup cell that ran out of time, or a template that failed, is never the files'."""
     result = _execute_once(job)
-    if job.student_files and result.status in ("ok", "sandbox-failed") and _setup_failed(result):
-        student = set(job.student_files)
-        control = _execute_once(
-            dataclasses.replace(
-                job,
-                files={k: v for k, v in job.files.items() if k not in student},
-                student_files=(),
-            )
+    if not (job.student_files and _files_may_be_to_blame(result)):
+        return result
+    student = set(job.student_files)
+    control = _execute_once(
+        dataclasses.replace(
+            job, files={k: v for k, v in job.files.items() if k not in student}, student_files=()
         )
-        if not _setup_failed(control):
-            what = (
-                "the kernel could not start"
-                if result.status == "sandbox-failed"
-                else "the setup cell failed"
-            )
-            result.status = "submission-files"
-            result.reason = (
-                f"{what} with the files this submission brought, and not without them: a "
-                "file named like something Python or a library loads from the working folder "
-                f"({_shown_names(job.student_files)}); rename or remove it"
-            )
-    return result
+    )
+    if _setup_failed(control):
+        return result  # it fails without the student's files too: the environment's
+    again = _execute_once(job)
+    if not _files_may_be_to_blame(again):
+        return again  # a passing fault: this run is the notebook's result
+    what = (
+        "the kernel could not start"
+        if again.status == "sandbox-failed"
+        else "the setup cell failed"
+    )
+    again.status = "submission-files"
+    again.reason = (
+        f"{what} with the files this submission brought (twice), and not without them: a "
+        "file named like something Python or a library loads from the working folder "
+        f"({_shown_names(job.student_files)}); rename or remove it"
+    )
+    return again
+
+
+def _files_may_be_to_blame(result: Result) -> bool:
+    """The kernel died before it answered, or the setup cell raised (not a timeout)."""
+    if result.status == "sandbox-failed":
+        return "Kernel died" in result.reason
+    errors = [
+        output.get("ename")
+        for cell in result.notebook.get("cells", [])
+        if cells.grade_id(cell) == SETUP_CELL
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]  # (a timeout: the kernel's KeyboardInterrupt, then the grader's CellTimeoutError)
+    return result.status == "ok" and bool(errors) and "CellTimeoutError" not in errors
 
 
 def _replace_surrogates(nb: Any) -> bool:

@@ -62,23 +62,31 @@ def _module_name(path: Path) -> str | None:
     return name if name.isidentifier() else None
 
 
+def _after_working_folder() -> list[str]:
+    """The entries of ``sys.path`` that a kernel's working folder comes before: IPython puts
+    it before the first ``site-packages`` (or ``dist-packages``), after the standard library,
+    so only installed packages can be shadowed."""
+    here = {"", os.getcwd()}
+    entries = [p for p in sys.path if p not in here]
+    for index, entry in enumerate(entries):
+        if os.path.basename(entry) in ("site-packages", "dist-packages"):
+            return entries[index:]
+    return entries
+
+
 def shadowing(folder: Path) -> str | None:
     """Why ``folder`` cannot be graded as it is, if a file or package at its top is named
-    like a module of the grading environment (the standard library's or an installed
-    package's): the kernel runs in the submission's folder, first on ``sys.path``, so a
-    ``numpy.py`` there would be what the setup cell imports, making the instructor's cell
-    fail as if the environment were broken. None when nothing shadows."""
-    here = {"", os.getcwd()}
-    search = [p for p in sys.path if p not in here]
+    like an installed package's module: the kernel runs in the submission's folder, which is
+    on ``sys.path`` before the installed packages, so a ``numpy.py`` there would be what the
+    setup cell imports, making the instructor's cell fail as if the environment were broken.
+    (The standard library comes first: ``json.py`` hides nothing.) None when nothing
+    shadows."""
+    search = _after_working_folder()
     for path in sorted(folder.iterdir()):
         name = _module_name(path)
         if name is None:
             continue
-        if (
-            name in sys.builtin_module_names
-            or importlib.machinery.FrozenImporter.find_spec(name) is not None
-            or importlib.machinery.PathFinder.find_spec(name, search) is not None
-        ):
+        if importlib.machinery.PathFinder.find_spec(name, search) is not None:
             return (
                 f"{shown(path.name)}: named like the module {name} that Python would import "
                 "instead of the course's; rename it"

@@ -306,19 +306,12 @@ class RestoreLayout(NbGraderPreprocessor):
     def _setup_first(
         known: dict[str, Any], followers: dict[str | None, list[Any]], notes: list[str]
     ) -> None:
-        """No code runs before the first locked code cell (the setup cell, the instructor's
-        imports): a student's code cell placed above it is moved right after it. Otherwise it
+        """No code runs before the setup cell (the instructor's imports): a student's code
+        cell placed above it is moved right after it. Otherwise it
         could break the setup cell (``sys.modules['numpy'] = None``, a file named like the
         course package), whose failure counts as a fault of the environment."""
-        setup = next(
-            (
-                gid
-                for gid, cell in known.items()
-                if cell.cell_type == "code" and cell.metadata["nbgrader"].get("locked")
-            ),
-            None,
-        )
-        if setup is None:
+        setup = executor.SETUP_CELL
+        if setup not in known or known[setup].cell_type != "code":
             return
         moved: list[Any] = []
         for key in [None, *list(known)[: list(known).index(setup)]]:
@@ -426,7 +419,7 @@ class GradingExecute(NbGraderPreprocessor):
                     files,
                     *ident,
                     isolated=not self.unsafe_no_sandbox,
-                    student_files=tuple(files),
+                    student_files=tuple(n for n in files if n not in RECEIPTS),
                 )
             )
         resources[RESULT_KEY] = result

@@ -101,7 +101,7 @@ class Preparer:
                     sub.assignment,
                     name,
                     isolated=not self.unsafe,
-                    student_files=own,
+                    student_files=tuple(n for n in own if n not in nbgrader_ext.RECEIPTS),
                 )
             )
         return prepared
