@@ -725,13 +725,8 @@ def _files_may_be_to_blame(result: Result) -> bool:
     """The kernel died before it answered, or the setup cell raised (not a timeout)."""
     if result.status == "sandbox-failed":
         return "Kernel died" in result.reason
-    errors = [
-        output.get("ename")
-        for cell in result.notebook.get("cells", [])
-        if cells.grade_id(cell) == SETUP_CELL
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]  # (a timeout: the kernel's KeyboardInterrupt, then the grader's CellTimeoutError)
+    # (a timeout: the kernel's KeyboardInterrupt, then the grader's CellTimeoutError)
+    errors = [output.get("ename") for output in setup_errors(result.notebook)]
     return result.status == "ok" and bool(errors) and "CellTimeoutError" not in errors
 
 
@@ -760,16 +755,20 @@ def _replace_surrogates(nb: Any) -> bool:
     return True
 
 
-def _setup_failed(result: Result) -> bool:
-    """The kernel did not start, or the setup cell raised."""
-    if result.status == "sandbox-failed":
-        return True
-    return any(
-        output.get("output_type") == "error"
-        for cell in result.notebook.get("cells", [])
+def setup_errors(nb: Any) -> list[Any]:
+    """The error outputs of a notebook's setup cell."""
+    return [
+        output
+        for cell in nb.get("cells", [])
         if cells.grade_id(cell) == SETUP_CELL
         for output in cell.get("outputs", [])
-    )
+        if output.get("output_type") == "error"
+    ]
+
+
+def _setup_failed(result: Result) -> bool:
+    """The kernel did not start, or the setup cell raised."""
+    return result.status == "sandbox-failed" or bool(setup_errors(result.notebook))
 
 
 def _shown_names(names: tuple[str, ...], most: int = 8) -> str:

@@ -53,16 +53,13 @@ def environment_fault(result: executor.Result) -> str | None:
         return result.reason
     if result.status != "ok":  # the kernel died, ran out of memory or time: the student's code
         return None
-    for cell in result.notebook.get("cells", []):
-        if cells.grade_id(cell) != SETUP_CELL:
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                return (
-                    f"the setup cell failed: {output.get('ename', 'Error')}: "
-                    f"{str(output.get('evalue', ''))[:300]}"
-                )
-    return None
+    errors = executor.setup_errors(result.notebook)
+    if not errors:
+        return None
+    return (
+        f"the setup cell failed: {errors[0].get('ename', 'Error')}: "
+        f"{str(errors[0].get('evalue', ''))[:300]}"
+    )
 
 
 def timing(result: executor.Result) -> dict[str, float]:
