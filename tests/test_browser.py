@@ -307,11 +307,13 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> N
 
 
 class Browser:
-    """One headless Chromium page driven over the Chrome DevTools Protocol."""
+    """One headless Chromium page driven over the Chrome DevTools Protocol (and more tabs
+    of the same browser: :meth:`visit_all`)."""
 
     def __init__(self, ws_url: str):
         self.ws = websocket.create_connection(ws_url, timeout=30, suppress_origin=True)
         self.next_id = 0
+        self.devtools: int | None = None  # the browser's DevTools port (to open more tabs)
         self.call("Page.enable")
         self.call("Runtime.enable")
 
@@ -350,6 +352,29 @@ class Browser:
 
     def close(self) -> None:
         self.ws.close()
+
+    def visit_all(self, pages: dict[str, tuple[str, str]], settle: float = 1.5) -> dict:
+        """``{label: (url, expression)}``: each url in a tab of its own, all at once (the
+        same browser, so the same login); once every page has loaded and ``settle`` seconds
+        of timers, image errors and API requests have run, ``{label: the expression's
+        value}``. The tabs are closed after."""
+        endpoint = f"http://127.0.0.1:{self.devtools}/json"
+        tabs: dict[str, tuple[str, Browser]] = {}
+        try:
+            for label in pages:
+                request = urllib.request.Request(f"{endpoint}/new?about:blank", method="PUT")
+                target = json.load(urllib.request.urlopen(request))
+                tabs[label] = (target["id"], Browser(target["webSocketDebuggerUrl"]))
+            for label, (url, _) in pages.items():
+                tabs[label][1].call("Page.navigate", url=url)
+            for _, tab in tabs.values():
+                tab.wait_event("Page.loadEventFired")
+            time.sleep(settle)
+            return {label: tab.js(pages[label][1]) for label, (_, tab) in tabs.items()}
+        finally:
+            for ident, tab in tabs.values():
+                tab.close()
+                urllib.request.urlopen(f"{endpoint}/close/{ident}").close()
 
 
 @pytest.fixture(scope="module")
@@ -422,6 +447,7 @@ def browser(course, tmp_path_factory):
         devtools = int(port_file.read_text().split()[0])
         targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{devtools}/json/list"))
         page = Browser(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
+        page.devtools = devtools
         # Log in as an instructor does: the server's login page, the token in its form.
         page.open(f"{base}/login", settle=0.2)
         page.js(
@@ -462,17 +488,17 @@ def _submission_ids(root: Path) -> dict[tuple[str, str], str]:
     return out
 
 
-def test_no_student_script_runs_in_formgrader_or_feedback(course, browser):
+def test_no_student_script_runs_in_formgrader_or_feedback(course, browser, tmp_path):
     page, base = browser
     ids = _submission_ids(course)
     assert (A02, HTML_ID) in ids
-    seen: dict[str, dict] = {}
+    pages: dict[str, tuple[str, str]] = {}
 
     def visit(label: str, url: str, checks: str = "null") -> None:
-        page.open(url)
-        seen[label] = page.js(
+        pages[label] = (
+            url,
             "({title: document.title, text: document.body ? document.body.innerText : '',"
-            f" check: {checks}}})"
+            f" check: {checks}}})",
         )
 
     for (assignment, student), sub_id in sorted(ids.items()):
@@ -496,8 +522,16 @@ def test_no_student_script_runs_in_formgrader_or_feedback(course, browser):
         assert cycle.feedback(course, assignment, allow_pending=True)  # every page, 0 / 4 too
     for page_path in sorted((course / "feedback").glob("*/*/*.html")):
         visit(f"feedback {page_path.relative_to(course / 'feedback')}", page_path.as_uri())
+    # The detector's control, among the tabs: a page whose script marks it a second late
+    control = tmp_path / "control.html"
+    control.write_text(
+        f"<script>setTimeout(() => {{ document.title = '{TITLE_PREFIX}late'; }}, 1000)</script>"
+    )
+    visit("control", control.as_uri())
+    seen = page.visit_all(pages)
     time.sleep(1.0)  # a last fetch in flight
 
+    assert seen.pop("control")["title"] == f"{TITLE_PREFIX}late"
     ran = {label: v["title"] for label, v in seen.items() if v["title"].startswith(PWNED)}
     assert ran == {}, f"student scripts ran: {ran}"
     assert _pwned_files(course) == [], "a student script wrote through the REST API"

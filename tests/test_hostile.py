@@ -1,7 +1,7 @@
 """Hostile submissions: nothing a student's code does may turn a failed check into a pass,
 reach the course's files, or outlive grading.
 
-One engine run (a Dask cluster of one worker, sandboxed) grades the honest solution and
+One engine run (a Dask cluster of two workers, sandboxed) grades the honest solution and
 blank submissions of notebook 01 together with one submission per attack. Each hostile
 submission must get what its honest content deserves, the honest ones must not move, the
 batch must complete, nothing under the course root may change except what grading writes,
@@ -368,7 +368,7 @@ def battery(tmp_path_factory, course_env) -> tuple[GradedCourse, dict, dict]:
             "import os\nos._exit(3)\n"
         )
         before = _snapshot(root)
-        graded = grade_submitted(root, ASSIGNMENT, NOTEBOOK, sequential=False, workers=1)
+        graded = grade_submitted(root, ASSIGNMENT, NOTEBOOK, sequential=False, workers=2)
         after = _snapshot(root)
     return graded, before, after
 

@@ -1,6 +1,6 @@
 """Hostile submissions against the binding of reports to their cell and the kernel's limits.
 
-One engine run (a Dask cluster of one worker, sandboxed) grades notebook 01's honest solution
+One engine run (a Dask cluster of two workers, sandboxed) grades notebook 01's honest solution
 and blank submissions with:
 
 - ``display-id-rewrite``: the solution with three exercises left blank (pair_counts,
@@ -256,7 +256,7 @@ def battery(tmp_path_factory, course_env) -> GradedCourse:
         watcher = threading.Thread(target=_watch_host_files, args=(biggest, done), daemon=True)
         watcher.start()
         try:
-            graded = grade_submitted(root, ASSIGNMENT, NOTEBOOK, sequential=False, workers=1)
+            graded = grade_submitted(root, ASSIGNMENT, NOTEBOOK, sequential=False, workers=2)
         finally:
             done.set()
             watcher.join()
