@@ -41,8 +41,10 @@ from pathlib import Path
 
 import pytest
 import websocket
+from bs4 import BeautifulSoup
 
 from attention_grader import authoring, cycle, submissions
+from attention_grader.feedback_html import MISSING_ALT
 from courses import grade_submitted, make_course, submit
 from support.ports import free_ports
 
@@ -608,3 +610,35 @@ def test_no_student_output_makes_the_readers_browser_fetch_from_a_server(course,
     while not beacon.hits and time.monotonic() < deadline:
         time.sleep(0.1)
     assert beacon.hits == ["/control"]
+
+
+def test_feedback_pages_are_the_pages_nbconvert_makes(course):
+    """The course's feedback exporter (attention_grader.feedback_html, without nbconvert's
+    BeautifulSoup pass) against nbconvert's HTMLExporter on these hostile submissions' pages:
+    once read, the same page; a student's images without alt text get nbconvert's default."""
+    stock = course / "feedback-nbconvert"
+    for assignment in (A01, A02):
+        cycle.nbgrader(
+            course,
+            "generate_feedback",
+            assignment,
+            "--force",
+            "--GenerateFeedback.exporter_class=nbconvert.exporters.HTMLExporter",
+        )
+    shutil.copytree(course / "feedback", stock)
+    for assignment in (A01, A02):
+        cycle.nbgrader(course, "generate_feedback", assignment, "--force")
+    pages = sorted(p.relative_to(stock) for p in stock.glob("*/*/*.html"))
+    assert len(pages) >= 10
+    assert pages == sorted(
+        p.relative_to(course / "feedback") for p in course.glob("feedback/*/*/*.html")
+    )
+    rewritten, defaults = 0, 0
+    for path in pages:
+        ours = (course / "feedback" / path).read_text()
+        theirs = (stock / path).read_text()
+        assert str(BeautifulSoup(ours, features="html.parser")) == theirs, path
+        rewritten += ours != theirs  # ours, not BeautifulSoup's printing
+        defaults += ours.count(f'alt="{MISSING_ALT}"')
+    assert rewritten == len(pages)
+    assert defaults > 0  # the pages had images without alt text

@@ -1,0 +1,88 @@
+"""The feedback pages' exporter: nbconvert's ``HTMLExporter`` without its slow last pass.
+
+After rendering its template, nbconvert 7's ``HTMLExporter`` parses the whole page with
+BeautifulSoup (``html.parser``) to give every ``<img>`` without ``alt`` a default one and to
+make JupyterLab cells focusable, then prints the tree again. On a feedback page (the classic
+template, thousands of highlighted-code spans) that pass is about three quarters of
+``nbgrader generate_feedback``'s time. :class:`FeedbackExporter` renders the same template and
+makes the same changes without building a tree: the standard library's HTML tokenizer finds
+the ``<img>`` start tags (not text inside ``<script>``, ``<style>`` or an attribute), and the
+default ``alt`` goes at the end of each tag, where BeautifulSoup puts it. A page with
+JupyterLab's cells (another template) is made again by nbconvert's own exporter.
+
+``c.GenerateFeedback.exporter_class`` names it in ``nbgrader_config.py``.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from typing import Any
+
+from nbconvert.exporters import HTMLExporter, TemplateExporter
+from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+MISSING_ALT = "No description has been provided for this image"  # nbconvert's text
+LAB_CELLS = ("jp-Cell-inputWrapper", "jp-OutputArea-output")  # what nbconvert makes focusable
+
+
+class _ImagesWithoutAlt(HTMLParser):
+    """The offset of the closing ``>`` of each ``<img>`` start tag without an ``alt``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=False)
+        self.ends: list[int] = []
+        self._lines = [0]  # where each line starts (the tokenizer counts "\n" only)
+        for line in text.split("\n")[:-1]:
+            self._lines.append(self._lines[-1] + len(line) + 1)
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img" and not any(name == "alt" for name, _ in attrs):
+            line, column = self.getpos()  # where this tag starts
+            text = self.get_starttag_text() or ""
+            self.ends.append(self._lines[line - 1] + column + len(text) - 1)
+
+    handle_startendtag = handle_starttag
+
+
+def add_missing_alt(html: str) -> tuple[str, int]:
+    """``html`` with `` alt="..."`` (nbconvert's default text) before the ``>`` of every
+    ``<img>`` start tag that has none (after a ``/`` too: a browser ignores that one; an
+    unquoted value keeps it), and how many there were."""
+    if "<img" not in html.lower():
+        return html, 0
+    ends = _ImagesWithoutAlt(html).ends
+    parts, start = [], 0
+    for end in ends:
+        parts += [html[start:end], f' alt="{MISSING_ALT}"']
+        start = end
+    parts.append(html[start:])
+    return "".join(parts), len(ends)
+
+
+class FeedbackExporter(HTMLExporter):
+    """``HTMLExporter`` with the same result, minus its BeautifulSoup pass (module doc)."""
+
+    def from_notebook_node(  # type: ignore[override]
+        self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
+    ) -> tuple[str, dict[str, Any]]:
+        language = nb.metadata.get("language_info", {})
+        lexer = language.get("pygments_lexer", language.get("name", None))
+        highlight_code = self.filters.get(
+            "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
+        )
+        resources = self._init_resources(resources)
+        filter_data_type = WidgetsDataTypeFilter(
+            notebook_metadata=self._nb_metadata, parent=self, resources=resources
+        )
+        self.register_filter("highlight_code", highlight_code)
+        self.register_filter("filter_data_type", filter_data_type)
+        html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        if any(name in html for name in LAB_CELLS):  # another template: nbconvert's pass
+            return super().from_notebook_node(nb, resources, **kw)
+        html, missing = add_missing_alt(html)
+        if missing:
+            self.log.warning("Alternative text is missing on %s image(s).", missing)
+        return html, resources
