@@ -487,6 +487,69 @@ def test_attachment_renderer_asks_for_each_image():
     assert "gone.svg" not in html and f"data:image/png;base64,{png}" in html
 
 
+def _page_notebook() -> nbformat.NotebookNode:
+    """Code, a markdown image with alt text, an output image without: what the pass changes."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    code = nbformat.v4.new_code_cell("import numpy as np\nprint(np.arange(3) * 2)")
+    code.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="[0 2 4]\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="}),
+    ]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            "# A page\n\n![a figure](data:image/png;base64,iVBORw0KGgo=)"
+        ),
+        code,
+    ]
+    return nb
+
+
+@pytest.mark.parametrize("template", ["classic", "lab"])
+def test_post_pass_html_exporter_makes_nbconverts_page(template):
+    from nbconvert.exporters import HTMLExporter
+
+    nb = _page_notebook()
+    theirs, _ = HTMLExporter(template_name=template).from_notebook_node(copy.deepcopy(nb))
+    ours, _ = compat.PostPassHTMLExporter(template_name=template).from_notebook_node(nb)
+    assert ours == theirs
+    assert "No description has been provided for this image" in ours  # the pass did run
+
+    class Marked(compat.PostPassHTMLExporter):
+        def post_pass(self, html):
+            return "<!-- marked -->" + html
+
+    marked, _ = Marked(template_name=template).from_notebook_node(nb)
+    assert marked.startswith("<!-- marked -->")
+    assert "No description has been provided" not in marked  # nbconvert's pass is post_pass
+
+
+def test_create_gradebook_makes_nbgraders_gradebook_without_running_alembic(tmp_path, monkeypatch):
+    """The same tables, migration version and course as nbgrader's own creation (which runs
+    the ``alembic`` command, from the environment's bin folder); without that command."""
+    import sqlite3
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent), prepend=":")
+    Gradebook(f"sqlite:///{tmp_path / 'theirs.db'}", "course101").close()
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # no alembic command to run
+    with pytest.raises(FileNotFoundError):
+        Gradebook(f"sqlite:///{tmp_path / 'stock.db'}", "course101")
+    compat.create_gradebook(f"sqlite:///{tmp_path / 'ours.db'}", "course101")
+
+    def contents(name: str) -> tuple:
+        with contextlib.closing(sqlite3.connect(tmp_path / name)) as db:
+            tables = db.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+            version = db.execute("SELECT version_num FROM alembic_version").fetchall()
+            course = db.execute("SELECT id FROM course").fetchall()
+        return tables, version, course
+
+    theirs = contents("theirs.db")
+    assert theirs[1] and theirs[2] == [("course101",)]
+    assert contents("ours.db") == theirs
+
+
 # ------------------------------------------------------------- the import system (CPython)
 
 

@@ -34,6 +34,14 @@ PromptReadyClient       nbclient waits for a new kernel through the client's    
 HookedKernelManager     ``_async_interrupt_kernel``, ``_async_launch_kernel``,     jupyter_client
                         ``provisioner.process``
 AttachmentRenderer      ``IPythonRenderer._embed_image_or_attachment(src)``        nbconvert
+PostPassHTMLExporter    ``HTMLExporter.from_notebook_node`` is the template's      nbconvert
+                        rendering (its two filters, ``_init_resources``,
+                        ``_nb_metadata``) and then a BeautifulSoup pass that adds
+                        a default ``alt`` to images and focus to JupyterLab cells
+create_gradebook        ``Gradebook.__init__`` asks the module attribute           nbgrader
+                        ``nbgrader.api.get_alembic_version`` for the migrations'
+                        head when it creates the tables (nbgrader runs the
+                        ``alembic heads`` command for it)
 _zygote._Stash          a finder's loader that returns an existing module from     CPython
                         ``create_module`` gets that object back unrun (its
                         ``__file__``/``__path__`` kept); lives in ``_zygote.py``,
@@ -45,6 +53,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import queue
 import secrets
 import time
@@ -53,7 +62,10 @@ from typing import Any
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from nbconvert.exporters import HTMLExporter, TemplateExporter
+from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.markdown_mistune import IPythonRenderer
+from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbgrader.preprocessors import (
     ClearHiddenTests,
     ClearMarkScheme,
@@ -62,6 +74,30 @@ from nbgrader.preprocessors import (
 )
 
 # ------------------------------------------------------------------------------ nbgrader
+
+
+@functools.cache
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    (head,) = ScriptDirectory(ALEMBIC_DIR).get_heads()
+    return head
+
+
+def create_gradebook(db_url: str, course_id: str) -> None:
+    """Open the gradebook at ``db_url`` as nbgrader does, creating its tables, its migration
+    version and its course if it has none, with the version read in this process: nbgrader
+    runs the ``alembic heads`` command for it (a second Python, about 1.5 s of CPU, for every
+    new gradebook)."""
+    import nbgrader.api
+
+    asked = nbgrader.api.get_alembic_version
+    nbgrader.api.get_alembic_version = _alembic_head
+    try:
+        nbgrader.api.Gradebook(db_url, course_id).close()
+    finally:
+        nbgrader.api.get_alembic_version = asked
 
 
 @contextlib.contextmanager
@@ -339,3 +375,40 @@ class AttachmentRenderer(IPythonRenderer):
     def attachment_missing(self, src: str) -> bool:
         """True when ``src`` must render as nothing (override)."""
         return False
+
+
+class PostPassHTMLExporter(HTMLExporter):
+    """nbconvert's ``HTMLExporter`` whose pass over the rendered page is :meth:`post_pass`
+    (nbconvert's own, with BeautifulSoup, by default)."""
+
+    def from_notebook_node(  # type: ignore[override]
+        self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
+    ) -> tuple[str, dict[str, Any]]:
+        language = nb.metadata.get("language_info", {})
+        lexer = language.get("pygments_lexer", language.get("name", None))
+        highlight_code = self.filters.get(
+            "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
+        )
+        resources = self._init_resources(resources)
+        filter_data_type = WidgetsDataTypeFilter(
+            notebook_metadata=self._nb_metadata, parent=self, resources=resources
+        )
+        self.register_filter("highlight_code", highlight_code)
+        self.register_filter("filter_data_type", filter_data_type)
+        html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        return self.post_pass(html), resources
+
+    def post_pass(self, html: str) -> str:
+        """The rendered page as it is written (override): nbconvert's pass."""
+        from bs4 import BeautifulSoup
+
+        soup = BeautifulSoup(html, features="html.parser")
+        missing = soup.select("img:not([alt])")
+        for elem in missing:
+            elem.attrs["alt"] = "No description has been provided for this image"
+        if missing:
+            self.log.warning("Alternative text is missing on %s image(s).", len(missing))
+        for name in ("jp-Cell-inputWrapper", "jp-OutputArea-output"):
+            for elem in soup.select(f".jp-Notebook div.{name}"):
+                elem.attrs["tabindex"] = "0"
+        return str(soup)

@@ -2,7 +2,8 @@
 
 ``release`` (generate_assignment), ``feedback`` (generate_feedback) and ``export`` run
 ``nbgrader`` in the course root, with the environment's ``bin`` folder on ``PATH`` (nbgrader
-runs ``alembic`` from there when it creates a gradebook). Autograding goes through
+would run ``alembic`` from there to create a gradebook: ``release`` creates it first, see
+:func:`compat.create_gradebook`). Autograding goes through
 :mod:`engine`, one coordinator per course root at a time (:func:`exclusive`).
 """
 
@@ -62,8 +63,18 @@ def nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.Completed
 def release(root: Path, names: list[str] | None = None) -> list[Path]:
     """``nbgrader generate_assignment`` for each assignment, then the due dates of
     ``schedule.toml`` into the gradebook; returns the release notebooks."""
+    from nbgrader.coursedir import CourseDirectory
+
+    from . import compat
+    from .course_config import load_config
+
     out = []
     names = names or assignments(root)
+    # The gradebook is created here, not by nbgrader's first command: nbgrader would run
+    # `alembic heads` for its version (if it cannot be created here, nbgrader says why)
+    coursedir = CourseDirectory(config=load_config(root))
+    with contextlib.suppress(Exception):
+        compat.create_gradebook(coursedir.db_url, coursedir.course_id)
     for name in names:
         nbgrader(root, "generate_assignment", name, "--force")
         out.extend(sorted((root / "release" / name).glob("*.ipynb")))

@@ -8,7 +8,8 @@ template, thousands of highlighted-code spans) that pass is about three quarters
 makes the same changes without building a tree: the standard library's HTML tokenizer finds
 the ``<img>`` start tags (not text inside ``<script>``, ``<style>`` or an attribute), and the
 default ``alt`` goes at the end of each tag, where BeautifulSoup puts it. A page with
-JupyterLab's cells (another template) is made again by nbconvert's own exporter.
+JupyterLab's cells (another template) takes nbconvert's pass
+(:class:`compat.PostPassHTMLExporter` holds what this relies on in nbconvert).
 
 ``c.GenerateFeedback.exporter_class`` names it in ``nbgrader_config.py``.
 """
@@ -16,11 +17,8 @@ JupyterLab's cells (another template) is made again by nbconvert's own exporter.
 from __future__ import annotations
 
 from html.parser import HTMLParser
-from typing import Any
 
-from nbconvert.exporters import HTMLExporter, TemplateExporter
-from nbconvert.filters.highlight import Highlight2HTML
-from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+from . import compat
 
 MISSING_ALT = "No description has been provided for this image"  # nbconvert's text
 LAB_CELLS = ("jp-Cell-inputWrapper", "jp-OutputArea-output")  # what nbconvert makes focusable
@@ -62,27 +60,13 @@ def add_missing_alt(html: str) -> tuple[str, int]:
     return "".join(parts), len(ends)
 
 
-class FeedbackExporter(HTMLExporter):
+class FeedbackExporter(compat.PostPassHTMLExporter):
     """``HTMLExporter`` with the same result, minus its BeautifulSoup pass (module doc)."""
 
-    def from_notebook_node(  # type: ignore[override]
-        self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
-    ) -> tuple[str, dict[str, Any]]:
-        language = nb.metadata.get("language_info", {})
-        lexer = language.get("pygments_lexer", language.get("name", None))
-        highlight_code = self.filters.get(
-            "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
-        )
-        resources = self._init_resources(resources)
-        filter_data_type = WidgetsDataTypeFilter(
-            notebook_metadata=self._nb_metadata, parent=self, resources=resources
-        )
-        self.register_filter("highlight_code", highlight_code)
-        self.register_filter("filter_data_type", filter_data_type)
-        html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+    def post_pass(self, html: str) -> str:
         if any(name in html for name in LAB_CELLS):  # another template: nbconvert's pass
-            return super().from_notebook_node(nb, resources, **kw)
+            return super().post_pass(html)
         html, missing = add_missing_alt(html)
         if missing:
             self.log.warning("Alternative text is missing on %s image(s).", missing)
-        return html, resources
+        return html
