@@ -377,6 +377,11 @@ class AttachmentRenderer(IPythonRenderer):
         return False
 
 
+# nbconvert's pass: the alt text it gives an image without one, the cells it makes focusable
+MISSING_ALT = "No description has been provided for this image"
+LAB_CELLS = ("jp-Cell-inputWrapper", "jp-OutputArea-output")
+
+
 class PostPassHTMLExporter(HTMLExporter):
     """nbconvert's ``HTMLExporter`` whose pass over the rendered page is :meth:`post_pass`
     (nbconvert's own, with BeautifulSoup, by default)."""
@@ -405,10 +410,10 @@ class PostPassHTMLExporter(HTMLExporter):
         soup = BeautifulSoup(html, features="html.parser")
         missing = soup.select("img:not([alt])")
         for elem in missing:
-            elem.attrs["alt"] = "No description has been provided for this image"
+            elem.attrs["alt"] = MISSING_ALT
         if missing:
             self.log.warning("Alternative text is missing on %s image(s).", len(missing))
-        for name in ("jp-Cell-inputWrapper", "jp-OutputArea-output"):
+        for name in LAB_CELLS:
             for elem in soup.select(f".jp-Notebook div.{name}"):
                 elem.attrs["tabindex"] = "0"
         return str(soup)

@@ -22,9 +22,7 @@ from html.parser import HTMLParser
 
 from . import compat
 
-MISSING_ALT = "No description has been provided for this image"  # nbconvert's text
-LAB_CELLS = ("jp-Cell-inputWrapper", "jp-OutputArea-output")  # what nbconvert makes focusable
-
+MISSING_ALT, LAB_CELLS = compat.MISSING_ALT, compat.LAB_CELLS  # nbconvert's text, lab cells
 
 _SPACE = "[ \t\n\r\f]"  # what a browser takes for space between attributes
 # An <img> start tag whose end both the standard library's tokenizer and a browser see at its
