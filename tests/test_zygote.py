@@ -402,11 +402,13 @@ def _wait_gone(pid: int, folder: str, seconds: float = 30) -> None:
 def test_the_workers_of_a_local_cluster_share_one_template(monkeypatch, tmp_path):
     """Each worker of a local cluster imported TensorFlow into a template of its own (two
     imports on two cores at the start of every run). Now the coordinator starts one template
-    at its first notebook and both workers fork their kernels from it; it stays the
+    while the cluster's processes start and both workers fork their kernels from it; it stays the
     coordinator's, so its next run imports nothing (the cluster's folder goes with the run)."""
     monkeypatch.setenv(zygote.SETTING, "on")  # (a fallback to a fresh kernel is an error)
     zygote.stop()
     source = "import keras, time\ntime.sleep(0.5)\nprint(keras.__name__)"
+
+    born: list[float] = []  # when the workers' processes started
 
     def run(name: str) -> tuple[list[executor.Result], str]:
         with workers.Pool(tmp_path, 2, None, False) as pool:
@@ -415,6 +417,7 @@ def test_the_workers_of_a_local_cluster_share_one_template(monkeypatch, tmp_path
                 job.key = f"{name}{n}/a/n"
                 pool.submit(job)
             results = list(pool.results())
+            born.extend(psutil.Process(r.worker_pid).create_time() for r in results)
             group = pool.template_group
             assert group is not None and os.path.isdir(group)
         assert [(r.status, _printed(r)) for r in results] == [("ok", ["keras\n"])] * 6
@@ -425,6 +428,9 @@ def test_the_workers_of_a_local_cluster_share_one_template(monkeypatch, tmp_path
     first, group = run("a")
     template = zygote.current()
     assert template is not None and template.alive() and not os.path.exists(group)
+    # it was started before the cluster's worker processes, not at the first notebook: the
+    # imports overlap the cluster's start
+    assert psutil.Process(template.pid).create_time() <= min(born)
     assert {r.template_pid for r in first} == {template.pid}  # this process's, not a worker's
     starts = zygote.starts
     second, _ = run("b")

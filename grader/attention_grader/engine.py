@@ -173,6 +173,7 @@ class Engine:
             workers or int(os.environ.get("COURSE_WORKERS", 0) or os.cpu_count() or 1),
             scheduler or os.environ.get("COURSE_SCHEDULER") or None,
             sequential,
+            isolated=not unsafe,
         )
 
     def grade(self, assignments: list[str], students: list[str] | None = None) -> Summary:

@@ -803,6 +803,12 @@ def kernel_env(job: Job) -> dict[str, str]:
     )
 
 
+def default_kernel_env() -> dict[str, str]:
+    """The kernel environment of the jobs the engine makes (its settings' limits, autograde
+    mode): what a template started before the first job must be started for."""
+    return kernel_env(Job(key="", notebook={}))
+
+
 def _failed(job: Job, error: Exception) -> Result:
     nb = nbformat.from_dict(copy.deepcopy(job.notebook))
     reason = f"{type(error).__name__}: {error}"

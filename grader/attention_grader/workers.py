@@ -98,9 +98,15 @@ class Pool:
     cluster (``sequential``: none, this process)."""
 
     def __init__(
-        self, autograded: Path, workers: int, scheduler: str | None, sequential: bool
+        self,
+        autograded: Path,
+        workers: int,
+        scheduler: str | None,
+        sequential: bool,
+        isolated: bool = True,
     ) -> None:
         self.workers, self.scheduler, self.sequential = workers, scheduler, sequential
+        self.isolated = isolated  # False: --unsafe-no-sandbox (plain kernels, no template)
         self.timings_path = autograded / TIMINGS
         self.timings: dict[str, float] = {}
         self._done: list[executor.Result] = []
@@ -146,6 +152,10 @@ class Pool:
                 group = self.template_group = tempfile.mkdtemp(prefix="course-templates-")
                 os.chmod(group, 0o700)
                 stack.callback(self._end_group, group)
+                if self.isolated:  # the imports run while the cluster's processes start
+                    self.offer = zygote.Offer(
+                        Path(group), executor.default_kernel_env(), self.environment
+                    )
                 cluster = self._local_cluster(group)
                 stack.callback(cluster.close, timeout=10)
                 client = Client(cluster)

@@ -21,10 +21,10 @@ template, and a fallback is an error (the tests use it to prove the template pat
 
 The workers of one local cluster share one template (:data:`GROUP`, set by
 :class:`workers.Pool`), so the machine imports TensorFlow once, not once per worker: the
-coordinator starts it at its first notebook and keeps it for later runs in the same process
-(:class:`Offer`); where the coordinator cannot, the first worker that needs it starts it and
-the others fork their kernels from it. If the shared one is gone or was started for another
-kernel environment, a worker starts its own as before.
+coordinator starts it while the cluster's processes start and keeps it for later runs in
+the same process (:class:`Offer`); where the coordinator cannot, the first worker that needs
+it starts it and the others fork their kernels from it. If the shared one is gone or was
+started for another kernel environment, a worker starts its own as before.
 """
 
 from __future__ import annotations
@@ -459,7 +459,7 @@ def get(env: dict[str, str], wait: bool = False) -> Template | None:
 
 class Offer:
     """The coordinator of a local cluster offers its workers this process's template (see
-    :data:`GROUP`): at its first notebook it takes the group's lock, so no worker starts one,
+    :data:`GROUP`): as the cluster starts it takes the group's lock, so no worker starts one,
     starts the template in the background (or keeps the one it has, e.g. from an earlier
     run in the same process), and announces it once it is ready; the workers fork their
     kernels from it. If it cannot start, the lock is given up and the first worker that
