@@ -3,14 +3,17 @@ and grading through the engine (nbgrader in this process, notebooks in sandboxes
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import hashlib
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from attention_grader import authoring, engine, gradebook
+from attention_grader import authoring, cycle, engine, gradebook
 from conftest import ROOT
 
 
@@ -63,6 +66,43 @@ def make_course(base: Path, assignments: list[str]) -> Path:
     for name in assignments:
         shutil.copytree(ROOT / "source" / name, root / "source" / name)
     return root
+
+
+_RELEASED: dict[str, Path] = {}  # content digest -> what release() made from it, this process
+
+
+def release_course(root: Path, names: list[str]) -> None:
+    """``cycle.release(root, names)``, made once per test process for the same content: a
+    fresh course root (no gradebook, no release/ yet, the default SQLite gradebook) whose
+    configuration, schedule and ``source/`` of ``names`` are byte for byte those of an earlier
+    release gets a copy of what that release made (``release/<name>`` and ``gradebook.db``:
+    nbgrader's own output); anything else is released by nbgrader. Each
+    ``generate_assignment`` costs about 1.5 s of CPU, and most tests release the same few
+    assignments."""
+    fresh = not (root / "gradebook.db").exists() and not (root / "release").exists()
+    if not fresh or os.environ.get("COURSE_DB_URL"):
+        cycle.release(root, names)
+        return
+    digest = hashlib.sha256(os.environ.get("COURSE_ID", "").encode())  # (in the gradebook)
+    files = [root / "nbgrader_config.py", root / "schedule.toml"]
+    for name in names:
+        digest.update(b"\0assignment\0" + name.encode())
+        files += sorted(p for p in (root / "source" / name).rglob("*") if p.is_file())
+    for path in files:
+        data = path.read_bytes() if path.exists() else b"<none>"
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + hashlib.sha256(data).digest())
+    key = digest.hexdigest()
+    if key not in _RELEASED:
+        cycle.release(root, names)
+        kept = Path(tempfile.mkdtemp(prefix="released-"))
+        atexit.register(shutil.rmtree, kept, True)
+        shutil.copytree(root / "release", kept / "release")
+        shutil.copy2(root / "gradebook.db", kept / "gradebook.db")
+        _RELEASED[key] = kept
+        return
+    kept = _RELEASED[key]
+    shutil.copytree(kept / "release", root / "release")
+    shutil.copy2(kept / "gradebook.db", root / "gradebook.db")
 
 
 def submit(root: Path, student: str, assignment: str, notebook: str, nb: dict) -> None:

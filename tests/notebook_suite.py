@@ -28,6 +28,7 @@ from courses import (
     environment,
     grade_course,
     make_course,
+    release_course,
 )
 
 
@@ -194,7 +195,7 @@ def graded_catalog(
     ``extra(release_nb, source_nb)``; ``only``: these students) graded in one engine run with
     the template setting; ``reports`` and ``kernels`` say what each kernel told the grader."""
     root = make_course(base, [catalog.assignment])
-    cycle.release(root, [catalog.assignment])
+    release_course(root, [catalog.assignment])
     release_nb = authoring.read_notebook(root / "release" / catalog.assignment / catalog.notebook)
     source_nb = authoring.read_notebook(root / "source" / catalog.assignment / catalog.notebook)
     students = catalog.students(release_nb, source_nb)

@@ -45,7 +45,7 @@ from bs4 import BeautifulSoup
 
 from attention_grader import authoring, cycle, submissions
 from attention_grader.feedback_html import MISSING_ALT
-from courses import grade_submitted, make_course, submit
+from courses import grade_submitted, make_course, release_course, submit
 from support.ports import free_ports
 
 pytestmark = pytest.mark.slow
@@ -275,7 +275,7 @@ def beacon():
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, course_env, beacon) -> Path:
     root = make_course(tmp_path_factory.mktemp("browser"), [A01, A02])
-    cycle.release(root, [A01, A02])
+    release_course(root, [A01, A02])
     _grade(root, A01, functools.partial(_hostile_01, beacon_url=beacon.url))
     _grade(root, A02, _hostile_02)
     _add_html_student(root)

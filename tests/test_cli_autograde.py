@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from attention_grader import authoring, cli, cycle, gradebook
-from courses import make_course, submit
+from attention_grader import authoring, cli, gradebook
+from courses import make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +15,7 @@ RELEASED, WAITING = "01_tokenization", "02_metrics"
 
 def test_autograde_grades_released_assignments_and_names_the_others(tmp_path, course_env, capsys):
     root = make_course(tmp_path, [RELEASED, WAITING])
-    cycle.release(root, [RELEASED])  # the course released week 1 only
+    release_course(root, [RELEASED])  # the course released week 1 only
     nb = authoring.read_notebook(root / "release" / RELEASED / f"{RELEASED}.ipynb")
     submit(root, "ana", RELEASED, f"{RELEASED}.ipynb", nb)
     # a student handed in next week's notebook early (e.g. copied from a public repository)

@@ -18,8 +18,8 @@ import psutil
 import pytest
 from nbgrader.api import Gradebook
 
-from attention_grader import authoring, cycle, engine, gradebook, stamps, submissions
-from courses import make_course, submit
+from attention_grader import authoring, engine, gradebook, stamps, submissions
+from courses import make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def _course(base: Path, assignments: tuple[str, ...] = (A,)) -> tuple[Path, dict
     root = make_course(base, [A])
     for extra in assignments[1:]:  # another assignment holding the same notebook
         shutil.copytree(root / "source" / A, root / "source" / extra)
-    cycle.release(root, list(assignments))
+    release_course(root, list(assignments))
     release_nb = authoring.read_notebook(root / "release" / A / NB)
     source_nb = authoring.read_notebook(root / "source" / A / NB)
     return root, release_nb, source_nb

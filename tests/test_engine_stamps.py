@@ -37,7 +37,7 @@ from attention_grader import (
     stamps,
     submissions,
 )
-from courses import environment, make_course, submit
+from courses import environment, make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +61,7 @@ def graded(tmp_path_factory, course_env):
     both packages."""
     base = tmp_path_factory.mktemp("stamps")
     root = make_course(base, [A1, A2])
-    cycle.release(root, [A1, A2])
+    release_course(root, [A1, A2])
     code = {
         name: Path(shutil.copytree(folder, base / "code" / name, ignore=_pycache))
         for name, folder in stamps.package_folders().items()
@@ -295,7 +295,7 @@ def _listening(pid: int) -> set[tuple[str, int]]:
 
 def test_a_local_cluster_takes_no_port_another_process_holds(tmp_path, course_env):
     root = make_course(tmp_path, [A1])
-    cycle.release(root, [A1])
+    release_course(root, [A1])
     _submit(root, "ana", A1, solved=True)
     held = [sock for sock in map(_hold, DASK_PORTS) if sock is not None]
     seen: set[tuple[str, int]] = set()

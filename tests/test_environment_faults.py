@@ -30,7 +30,6 @@ from nbgrader.api import Gradebook, MissingEntry
 from attention_grader import (
     authoring,
     cells,
-    cycle,
     engine,
     executor,
     solutions,
@@ -38,7 +37,7 @@ from attention_grader import (
     submissions,
     workers,
 )
-from courses import make_course, submit
+from courses import make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +58,7 @@ def _course(base: Path, break_setup: bool = False) -> tuple[Path, dict, dict]:
         text = "".join(setup["source"]) if isinstance(setup["source"], list) else setup["source"]
         setup["source"] = BROKEN_IMPORT + text
         authoring.write_notebook(source, root / "source" / A / NB)
-    cycle.release(root, [A])
+    release_course(root, [A])
     release_nb = authoring.read_notebook(root / "release" / A / NB)
     source_nb = authoring.read_notebook(root / "source" / A / NB)
     return root, release_nb, source_nb

@@ -38,7 +38,7 @@ import pytest
 
 from attention_grader import authoring, cycle, exchange, gradebook, submissions
 from conftest import ROOT
-from courses import grade_submitted, make_course
+from courses import grade_submitted, make_course, release_course
 
 pytestmark = pytest.mark.slow
 
@@ -214,7 +214,7 @@ def test_students_cannot_choose_their_name_time_or_files_through_the_exchange(
         f'[due]\n"{A}" = "{due:%Y-%m-%dT%H:%M:%S}+00:00"\n\n'
         "[late]\npercent_per_day = 10\nmax_percent = 100\n"
     )
-    cycle.release(root, [A])
+    release_course(root, [A])
     _instructor(root, "release_assignment", A, exchange_root=exchange_root)
     inbound = exchange_root / COURSE / "inbound"
     assert stat.S_IMODE(inbound.stat().st_mode) == 0o2733  # drwx-ws-wx, as nbgrader makes it
@@ -400,7 +400,7 @@ def test_the_collecting_users_own_folders_keep_their_name_but_not_their_claimed_
     folder belongs to the collecting user: the name is taken as given, the time still comes
     from the filesystem, and a backdated ``timestamp.txt`` is still refused."""
     root = make_course(tmp_path, [A])
-    cycle.release(root, [A])
+    release_course(root, [A])
     exchange_root = tmp_path / "exchange"
     _instructor(root, "release_assignment", A, exchange_root=exchange_root)
     inbound = exchange_root / COURSE / "inbound"

@@ -14,7 +14,7 @@ import pytest
 from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 
-from attention_grader import cli, cycle, gradebook, late, reports
+from attention_grader import cli, compat, cycle, gradebook, late, reports
 from conftest import ROOT
 from test_reports import _Page
 
@@ -22,7 +22,7 @@ A, NB = "a", "nb"
 DUE = "2027-01-15T23:59:00+01:00"  # 22:59 UTC
 ANA_DUE = "2027-01-20T23:59:00+01:00"  # five days more
 SUBMITTED = datetime.datetime(2027, 1, 18, 10, 0)  # UTC: late without the extension
-pytestmark = pytest.mark.slow  # a gradebook per test (nbgrader runs alembic)
+pytestmark = pytest.mark.slow  # a gradebook per test
 
 SCHEDULE = f"""
 [due]
@@ -46,6 +46,7 @@ def course(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DB_URL", url)
     bin_dir = str(os.path.dirname(sys.executable))
     monkeypatch.setenv("PATH", bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    compat.create_gradebook(url, "default_course")  # Gradebook(url)'s own, without alembic
     with warnings.catch_warnings(), Gradebook(url) as gb:
         warnings.simplefilter("ignore", SAWarning)
         gb.add_assignment(A)

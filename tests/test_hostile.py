@@ -21,7 +21,7 @@ import pytest
 
 from attention_grader import authoring, cells, cycle, submissions
 from conftest import ROOT
-from courses import GradedCourse, environment, grade_submitted, make_course, submit
+from courses import GradedCourse, environment, grade_submitted, make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -336,7 +336,7 @@ def _sandbox_processes() -> list[str]:
 def battery(tmp_path_factory, course_env) -> tuple[GradedCourse, dict, dict]:
     with environment(LIMITS):
         root = make_course(tmp_path_factory.mktemp("hostile"), [ASSIGNMENT])
-        cycle.release(root, [ASSIGNMENT])
+        release_course(root, [ASSIGNMENT])
         release_nb = authoring.read_notebook(root / "release" / ASSIGNMENT / NOTEBOOK)
         source_nb = authoring.read_notebook(root / "source" / ASSIGNMENT / NOTEBOOK)
         students = {

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import pytest
 
-from attention_grader import authoring, cells, cycle, submissions
-from courses import GradedCourse, environment, grade_submitted, make_course, submit
+from attention_grader import authoring, cells, submissions
+from courses import GradedCourse, environment, grade_submitted, make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -247,7 +247,7 @@ def _watch_host_files(biggest: list[int], done: threading.Event) -> None:
 def battery(tmp_path_factory, course_env) -> GradedCourse:
     with environment(LIMITS):
         root = make_course(tmp_path_factory.mktemp("binding"), [ASSIGNMENT])
-        cycle.release(root, [ASSIGNMENT])
+        release_course(root, [ASSIGNMENT])
         release_nb = authoring.read_notebook(root / "release" / ASSIGNMENT / NOTEBOOK)
         source_nb = authoring.read_notebook(root / "source" / ASSIGNMENT / NOTEBOOK)
         for student, nb in _students(release_nb, source_nb).items():

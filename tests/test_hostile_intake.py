@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from attention_grader import authoring, cycle, gradebook, intake, submissions
-from courses import GradedCourse, environment, grade_submitted, make_course, submit
+from courses import GradedCourse, environment, grade_submitted, make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -121,7 +121,7 @@ def _prepare(root: Path, solved: dict, blank: dict) -> None:
 def battery(tmp_path_factory, course_env) -> tuple[GradedCourse, float, int]:
     with environment(LIMITS):
         root = make_course(tmp_path_factory.mktemp("intake"), [ASSIGNMENT])
-        cycle.release(root, [ASSIGNMENT])
+        release_course(root, [ASSIGNMENT])
         release_nb = authoring.read_notebook(root / "release" / ASSIGNMENT / NOTEBOOK)
         source_nb = authoring.read_notebook(root / "source" / ASSIGNMENT / NOTEBOOK)
         _prepare(root, submissions.solved(release_nb, source_nb), copy.deepcopy(release_nb))
@@ -265,7 +265,7 @@ def stock(tmp_path_factory, course_env) -> tuple[Path, subprocess.CompletedProce
     next to the honest solution with a data file."""
     with environment(LIMITS):
         root = make_course(tmp_path_factory.mktemp("stock"), [ASSIGNMENT])
-        cycle.release(root, [ASSIGNMENT])
+        release_course(root, [ASSIGNMENT])
         release_nb = authoring.read_notebook(root / "release" / ASSIGNMENT / NOTEBOOK)
         source_nb = authoring.read_notebook(root / "source" / ASSIGNMENT / NOTEBOOK)
         solved = submissions.solved(release_nb, source_nb)

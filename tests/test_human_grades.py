@@ -22,7 +22,7 @@ from nbgrader.preprocessors import SaveAutoGrades
 
 from attention_grader import authoring, cli, course_config, cycle, engine, gradebook, submissions
 from attention_grader.nbgrader_ext import KeepHumanGrades
-from courses import grade_submitted, make_course, submit
+from courses import grade_submitted, make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +68,7 @@ def course(tmp_path_factory):
     os.environ.pop("COURSE_DB_URL", None)
     try:
         root = make_course(tmp_path_factory.mktemp("human"), [A])
-        cycle.release(root, [A])
+        release_course(root, [A])
         release_nb = authoring.read_notebook(root / "release" / A / NB)
         source_nb = authoring.read_notebook(root / "source" / A / NB)
         solved = submissions.solved(release_nb, source_nb)
@@ -188,7 +188,7 @@ def test_regrade_keeps_hand_grades_in_a_postgresql_gradebook(tmp_path, course_en
         monkeypatch.setenv("COURSE_DB_URL", url)
         monkeypatch.setenv("PATH", cycle.environment()["PATH"])  # nbgrader runs alembic
         root = make_course(tmp_path, [A])
-        cycle.release(root, [A])
+        release_course(root, [A])
         release_nb = authoring.read_notebook(root / "release" / A / NB)
         source_nb = authoring.read_notebook(root / "source" / A / NB)
         solved = submissions.solved(release_nb, source_nb)

@@ -17,7 +17,7 @@ import pytest
 
 from attention_grader import authoring, cli, cycle, gradebook, submissions
 from attention_grader import exchange as exchange_module
-from courses import make_course, submit
+from courses import make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def test_a_late_submission_loses_what_the_policy_says(tmp_path, course_env):
         f'[due]\n"{A}" = "2026-03-01T12:00:00+00:00"\n\n'
         "[late]\npercent_per_day = 10\nmax_percent = 100\n"
     )
-    cycle.release(root, [A])
+    release_course(root, [A])
     release_nb = authoring.read_notebook(root / "release" / A / NB)
     solved = submissions.solved(release_nb, authoring.read_notebook(root / "source" / A / NB))
     stamps = {
@@ -106,7 +106,7 @@ def test_due_dates_come_from_the_schedule_and_can_be_removed(tmp_path, course_en
 
     root = make_course(tmp_path, [A])
     (root / "schedule.toml").write_text(f'[due]\n"{A}" = "2027-01-15T23:59:00+01:00"\n')
-    cycle.release(root, [A])
+    release_course(root, [A])
     with Gradebook(gradebook.db_url(root)) as gb:
         assert gb.find_assignment(A).duedate.isoformat() == "2027-01-15T22:59:00"
     (root / "schedule.toml").write_text("[due]\n")
@@ -117,7 +117,7 @@ def test_due_dates_come_from_the_schedule_and_can_be_removed(tmp_path, course_en
 
 def test_feedback_skips_an_assignment_without_submissions(tmp_path, course_env, capsys):
     root = make_course(tmp_path, [A, "02_metrics"])
-    cycle.release(root, [A, "02_metrics"])
+    release_course(root, [A, "02_metrics"])
     release_nb = authoring.read_notebook(root / "release" / A / NB)
     submit(root, "ana", A, NB, release_nb)
     os.environ["COURSE_WORKERS"] = "1"

@@ -13,8 +13,8 @@ import csv
 import pytest
 from nbgrader.api import Gradebook
 
-from attention_grader import authoring, cli, cycle, gradebook, late, reports, submissions
-from courses import grade_submitted, make_course, submit
+from attention_grader import authoring, cli, gradebook, late, reports, submissions
+from courses import grade_submitted, make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def late_course(tmp_path_factory):
             f'[due]\n"{A}" = "2026-03-01T12:00:00+00:00"\n\n'
             "[late]\npercent_per_day = 10\nmax_percent = 100\n"
         )
-        cycle.release(root, [A])
+        release_course(root, [A])
         release_nb = authoring.read_notebook(root / "release" / A / NB)
         source_nb = authoring.read_notebook(root / "source" / A / NB)
         solved = submissions.solved(release_nb, source_nb)

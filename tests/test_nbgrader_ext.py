@@ -14,12 +14,11 @@ from attention_grader import (
     authoring,
     cells,
     course_config,
-    cycle,
     engine,
     nbgrader_ext,
     submissions,
 )
-from courses import make_course
+from courses import make_course, release_course
 
 pytestmark = pytest.mark.slow  # runs nbgrader's generate_assignment once
 
@@ -29,7 +28,7 @@ A = "01_tokenization"
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("ext"), [A])
-    cycle.release(root, [A])
+    release_course(root, [A])
     config = course_config.load_config(root)
     release = nbformat.read(str(root / "release" / A / f"{A}.ipynb"), as_version=4)
     source = nbformat.read(str(root / "source" / A / f"{A}.ipynb"), as_version=4)

@@ -39,7 +39,7 @@ import requests
 
 from attention_grader import authoring, cycle, exchange, gradebook, submissions
 from conftest import ROOT
-from courses import grade_submitted, make_course
+from courses import grade_submitted, make_course, release_course
 from support.ports import free_ports
 
 pytestmark = pytest.mark.slow
@@ -270,7 +270,7 @@ def test_ngshare_takes_identity_and_time_from_the_hub(tmp_path, course_env, hub)
         f'[due]\n"{A}" = "{due:%Y-%m-%dT%H:%M:%S}+00:00"\n\n'
         "[late]\npercent_per_day = 10\nmax_percent = 100\n"
     )
-    cycle.release(root, [A])
+    release_course(root, [A])
     run = Hub(hub, tmp_path, root)
 
     # --- release: a student may not; the instructor's is checked on the server

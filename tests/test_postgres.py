@@ -11,7 +11,7 @@ import csv
 import pytest
 
 from attention_grader import authoring, cycle, engine, gradebook, submissions
-from courses import make_course, submit
+from courses import make_course, release_course, submit
 from support.postgres import running_postgres
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def test_release_autograde_and_export_with_a_postgresql_gradebook(
         monkeypatch.setenv("COURSE_DB_URL", url)
         monkeypatch.setenv("PATH", cycle.environment()["PATH"])  # nbgrader runs alembic
         root = make_course(tmp_path, [A])
-        cycle.release(root, [A])
+        release_course(root, [A])
         assert not (root / "gradebook.db").exists()  # the gradebook is the server's
         assert gradebook.db_url(root) == url
         release_nb = authoring.read_notebook(root / "release" / A / f"{A}.ipynb")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from attention_grader import authoring, cycle, gradebook, reports, submissions
-from courses import grade_course, make_course
+from attention_grader import authoring, gradebook, reports, submissions
+from courses import grade_course, make_course, release_course
 
 pytestmark = pytest.mark.slow  # kernels
 
@@ -23,7 +23,7 @@ def graded(tmp_path_factory):
     os.environ.pop("COURSE_DB_URL", None)
     try:
         root = make_course(tmp_path_factory.mktemp("graded-report"), [A])
-        cycle.release(root, [A])
+        release_course(root, [A])
         release_nb = authoring.read_notebook(root / "release" / A / NB)
         source_nb = authoring.read_notebook(root / "source" / A / NB)
         catalog = submissions.catalog(A)

@@ -67,3 +67,52 @@ def test_make_test_runs_both_cores_and_builds_each_module_fixture_once(tmp_path)
         "a module's tests were spread over several workers, so every graded course would be "
         "autograded more than once (use --dist loadfile)"
     )
+
+
+def test_a_release_made_once_is_the_release_nbgrader_makes(tmp_path):
+    """``courses.release_course`` copies an earlier release of the same content: the copy
+    must be what ``nbgrader generate_assignment`` makes for that course (the release notebooks
+    and the gradebook's assignment, notebooks and grade cells), and a changed source must be
+    released again, not copied."""
+    import json
+
+    from nbgrader.api import Gradebook
+
+    from attention_grader import cycle
+    from courses import make_course, release_course
+
+    name = "02_metrics"
+
+    def made(root):
+        notebooks = {
+            str(p.relative_to(root)): json.loads(p.read_text())
+            for p in sorted((root / "release").rglob("*.ipynb"))
+        }
+        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+            cells = {
+                (nb.name, c.name, c.max_score)
+                for a in gb.assignments
+                for nb in a.notebooks
+                for c in nb.grade_cells
+            }
+            assignments = [a.name for a in gb.assignments]
+        return notebooks, assignments, cells
+
+    direct = make_course(tmp_path / "direct", [name])
+    cycle.release(direct, [name])
+    copies = []
+    for n in range(2):
+        root = make_course(tmp_path / f"copy{n}", [name])
+        release_course(root, [name])
+        copies.append(root)
+    expected = made(direct)
+    assert expected[0] and expected[2]  # (a release with notebooks and graded cells)
+    assert made(copies[0]) == made(copies[1]) == expected
+    changed = make_course(tmp_path / "changed", [name])
+    source = changed / "source" / name / f"{name}.ipynb"
+    nb = json.loads(source.read_text())
+    nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": "A new note."})
+    source.write_text(json.dumps(nb))
+    release_course(changed, [name])
+    released = (changed / "release" / name / f"{name}.ipynb").read_text()
+    assert "A new note." in released
