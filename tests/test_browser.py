@@ -628,6 +628,7 @@ def test_feedback_pages_are_the_pages_nbconvert_makes(course):
     shutil.copytree(course / "feedback", stock)
     for assignment in (A01, A02):
         cycle.nbgrader(course, "generate_feedback", assignment, "--force")
+    shutil.copytree(course / "feedback", course / "feedback-command")
     pages = sorted(p.relative_to(stock) for p in stock.glob("*/*/*.html"))
     assert len(pages) >= 10
     assert pages == sorted(
@@ -642,3 +643,9 @@ def test_feedback_pages_are_the_pages_nbconvert_makes(course):
         defaults += ours.count(f'alt="{MISSING_ALT}"')
     assert rewritten == len(pages)
     assert defaults > 0  # the pages had images without alt text
+    # cycle.feedback runs generate_feedback in this process (NbGraderAPI): the same pages
+    for assignment in (A01, A02):
+        assert cycle.feedback(course, assignment, allow_pending=True)
+    for path in pages:
+        command = course / "feedback-command" / path
+        assert (course / "feedback" / path).read_bytes() == command.read_bytes(), path

@@ -1,10 +1,13 @@
 """The nbgrader commands of the cycle that run as nbgrader itself runs them.
 
-``release`` (generate_assignment), ``feedback`` (generate_feedback) and ``export`` run
-``nbgrader`` in the course root, with the environment's ``bin`` folder on ``PATH`` (nbgrader
-would run ``alembic`` from there to create a gradebook: ``release`` creates it first, see
-:func:`compat.create_gradebook`). Autograding goes through
-:mod:`engine`, one coordinator per course root at a time (:func:`exclusive`).
+``release`` (generate_assignment) and ``feedback`` (generate_feedback) run nbgrader's commands
+in this process, through ``NbGraderAPI`` (as the engine records and formgrader runs them) with
+the course's configuration: another Python importing nbgrader cost about 0.9 s of CPU per
+assignment. ``release`` creates the gradebook first (:func:`compat.create_gradebook`); where it
+cannot, and for ``export``, ``nbgrader`` runs as a command in the course root, with the
+environment's ``bin`` folder on ``PATH`` (nbgrader runs ``alembic`` from there to create a
+gradebook). Autograding goes through :mod:`engine`, one coordinator per course root at a time
+(:func:`exclusive`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from attention_course import runmode
 
@@ -73,10 +77,16 @@ def release(root: Path, names: list[str] | None = None) -> list[Path]:
     # The gradebook is created here, not by nbgrader's first command: nbgrader would run
     # `alembic heads` for its version (if it cannot be created here, nbgrader says why)
     coursedir = CourseDirectory(config=load_config(root))
-    with contextlib.suppress(Exception):
+    try:
         compat.create_gradebook(coursedir.db_url, coursedir.course_id)
+        api = _api(root)
+    except Exception:  # noqa: BLE001 - the command creates it, or says why it cannot
+        api = None
     for name in names:
-        nbgrader(root, "generate_assignment", name, "--force")
+        if api is not None:
+            _succeeded(f"generate_assignment {name}", api.generate_assignment, name, force=True)
+        else:
+            nbgrader(root, "generate_assignment", name, "--force")
         out.extend(sorted((root / "release" / name).glob("*.ipynb")))
     set_due_dates(root, names)
     return out
@@ -235,12 +245,11 @@ def feedback(root: Path, assignment: str, allow_pending: bool = False) -> Feedba
     run = FeedbackRun()
     pending = pending_notebooks(root, assignment)
     flat = [f"{student}/{name}" for student, names in pending.items() for name in names]
-    args = ["generate_feedback", assignment, "--force"]
+    waiting: set[str] = set()  # students none of whose notebooks may be written yet
     if allow_pending:
         run.released_pending = flat
     else:
         run.held = flat
-        waiting = set()
         for folder in graded:
             student = folder.parent.name
             names = {p.stem for p in folder.glob("*.ipynb")}
@@ -252,11 +261,9 @@ def feedback(root: Path, assignment: str, allow_pending: bool = False) -> Feedba
                 if os.path.lexists(stale):
                     stale.unlink()
                     run.removed.append(str(stale.relative_to(root)))
-        if waiting:  # (student ids passed the intake's safe alphabet: no comma)
-            args.append(f"--CourseDirectory.student_id_exclude={','.join(sorted(waiting))}")
         if len(waiting) == len(graded):
             return run
-    nbgrader(root, *args)
+    _generate_feedback(root, assignment, waiting)
     for folder in sorted((root / "feedback").glob(f"*/{assignment}")):
         prune_feedback(folder)
     if not allow_pending:
@@ -266,6 +273,45 @@ def feedback(root: Path, assignment: str, allow_pending: bool = False) -> Feedba
             if os.path.lexists(path):
                 path.unlink()
     return run
+
+
+def _generate_feedback(root: Path, assignment: str, excluded: set[str]) -> None:
+    """``nbgrader generate_feedback <assignment> --force``, every graded student but
+    ``excluded``, in this process."""
+    settings = {"student_id_exclude": ",".join(sorted(excluded))} if excluded else {}
+    api = _api(root, **settings)  # (student ids passed the intake's safe alphabet: no comma)
+    _succeeded(f"generate_feedback {assignment}", api.generate_feedback, assignment, force=True)
+
+
+def _api(root: Path, **coursedir: str) -> Any:
+    """nbgrader's ``NbGraderAPI`` for the course root, with its configuration (and these
+    ``CourseDirectory`` settings)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from .course_config import load_config
+
+    config = load_config(root.resolve())
+    for key, value in coursedir.items():
+        setattr(config.CourseDirectory, key, value)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def _succeeded(command: str, call: Callable[..., dict], *args: Any, **kwargs: Any) -> None:
+    """Run an ``NbGraderAPI`` command; on failure print nbgrader's log and raise."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():  # nbgrader 0.9 + SQLAlchemy 2.1: harmless notes
+        warnings.simplefilter("ignore", SAWarning)
+        response = call(*args, **kwargs)
+    if not response.get("success"):
+        # nbgrader's log, then what stopped it: the traceback's last line, as the command
+        # would print it
+        error = response.get("error", "").strip().splitlines()
+        sys.stderr.write(response.get("log", "") + (error[-1] if error else "") + "\n")
+        raise CycleError(f"`nbgrader {command}` failed; its log is printed above.")
 
 
 def prune_feedback(folder: Path) -> list[str]:
