@@ -105,6 +105,26 @@ def release_course(root: Path, names: list[str]) -> None:
     shutil.copy2(kept / "gradebook.db", root / "gradebook.db")
 
 
+def release_made(root: Path) -> tuple[dict[str, bytes], list[tuple]]:
+    """What a release made in ``root``: the files of ``release/`` (bytes) and the gradebook's
+    (assignment, notebook, grade cell, points, cell type)."""
+    from nbgrader.api import Gradebook
+
+    files = {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted((root / "release").rglob("*"))
+        if p.is_file()
+    }
+    with Gradebook(gradebook.db_url(root), "lesson5-attention") as gb:
+        cells = sorted(
+            (a.name, nb.name, c.name, c.max_score, c.cell_type)
+            for a in gb.assignments
+            for nb in a.notebooks
+            for c in nb.grade_cells
+        )
+    return files, cells
+
+
 def submit(root: Path, student: str, assignment: str, notebook: str, nb: dict) -> None:
     target = root / "submitted" / student / assignment / notebook
     target.parent.mkdir(parents=True, exist_ok=True)

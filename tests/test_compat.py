@@ -615,29 +615,13 @@ def test_stash_brings_back_the_same_module_without_running_it(tmp_path, monkeypa
             sys.modules.pop(name, None)
 
 
-def _released(root) -> tuple[dict, list]:
-    """The release notebooks (bytes) and the gradebook's assignments, notebooks and cells."""
-    files = {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in (root / "release").rglob("*")
-        if p.is_file()
-    }
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "lesson5-attention") as gb:
-        cells = sorted(
-            (a.name, nb.name, c.name, c.max_score, c.cell_type)
-            for a in gb.assignments
-            for nb in a.notebooks
-            for c in nb.grade_cells
-        )
-    return files, cells
-
-
 def test_release_in_this_process_makes_what_the_nbgrader_command_makes(tmp_path):
     """``cycle.release`` runs ``generate_assignment`` through ``NbGraderAPI`` in this process;
     the stock command, in the same course, must make the same release files and gradebook."""
     import shutil
 
     from conftest import ROOT
+    from courses import release_made
 
     names = ["01_tokenization", "02_metrics"]
     roots = []
@@ -651,6 +635,6 @@ def test_release_in_this_process_makes_what_the_nbgrader_command_makes(tmp_path)
     cycle.release(roots[0], names)
     for name in names:
         cycle.nbgrader(roots[1], "generate_assignment", name, "--force")
-    ours, theirs = _released(roots[0]), _released(roots[1])
+    ours, theirs = release_made(roots[0]), release_made(roots[1])
     assert len(ours[0]) == len(names) and len(ours[1]) >= 4  # (both notebooks, graded cells)
     assert ours == theirs

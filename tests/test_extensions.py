@@ -5,9 +5,7 @@ grades are read, charged by the late policy and shown in the class report."""
 from __future__ import annotations
 
 import datetime
-import os
 import shutil
-import sys
 import warnings
 
 import pytest
@@ -44,8 +42,6 @@ def course(tmp_path, monkeypatch):
     (root / "schedule.toml").write_text(SCHEDULE, encoding="utf-8")
     url = f"sqlite:///{tmp_path / 'gradebook.db'}"
     monkeypatch.setenv("COURSE_DB_URL", url)
-    bin_dir = str(os.path.dirname(sys.executable))
-    monkeypatch.setenv("PATH", bin_dir + os.pathsep + os.environ.get("PATH", ""))
     compat.create_gradebook(url, "default_course")  # Gradebook(url)'s own, without alembic
     with warnings.catch_warnings(), Gradebook(url) as gb:
         warnings.simplefilter("ignore", SAWarning)

@@ -67,19 +67,15 @@ def nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.Completed
 def release(root: Path, names: list[str] | None = None) -> list[Path]:
     """``nbgrader generate_assignment`` for each assignment, then the due dates of
     ``schedule.toml`` into the gradebook; returns the release notebooks."""
-    from nbgrader.coursedir import CourseDirectory
-
     from . import compat
-    from .course_config import load_config
 
     out = []
     names = names or assignments(root)
     # The gradebook is created here, not by nbgrader's first command: nbgrader would run
     # `alembic heads` for its version (if it cannot be created here, nbgrader says why)
-    coursedir = CourseDirectory(config=load_config(root))
+    api = _api(root)
     try:
-        compat.create_gradebook(coursedir.db_url, coursedir.course_id)
-        api = _api(root)
+        compat.create_gradebook(api.coursedir.db_url, api.coursedir.course_id)
     except Exception:  # noqa: BLE001 - the command creates it, or says why it cannot
         api = None
     for name in names:
