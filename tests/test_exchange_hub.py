@@ -510,6 +510,12 @@ def test_the_student_environment_is_readable_by_all_and_holds_no_grader_or_solut
         leaked = [line for line in solutions if line in text]
         assert not leaked, (path, leaked[:3])
 
+    # compiled where students cannot write: a module without its .pyc would be compiled again
+    # at every import, in every student's kernel (TensorFlow: thousands of files)
+    sources = list(site.rglob("*.py"))
+    uncompiled = [p for p in sources if not Path(importlib.util.cache_from_source(p)).exists()]
+    assert len(sources) > 5000 and len(uncompiled) <= len(sources) // 1000, uncompiled[:10]
+
     # as a student: the package from the environment, no grader, the hub's server is there,
     # the students' nbgrader_config.py is read and formgrader is off
     students = Students(prefix)

@@ -338,6 +338,23 @@ def students_jupyter(etc: Path) -> None:
     page.write_text(json.dumps(config, indent=2) + "\n")
 
 
+def compile_packages(python: Path) -> None:
+    """Byte-compile the environment's packages on every core, as pip would one by one: the
+    environment is read-only to students, so a module without its ``.pyc`` here would be
+    compiled again at every import (TensorFlow's thousands of files, in every kernel). A file
+    that does not compile (a template, a test for another Python) is skipped, as pip skips it;
+    the packages' own imports are checked by :func:`verify`."""
+    site = run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").strip()
+    started = time.monotonic()
+    subprocess.run(
+        [python, "-m", "compileall", "-q", "-q", "-j", "0", site],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    print(f"  compiled {site} ({time.monotonic() - started:.0f} s)")
+
+
 def verify(python: Path) -> str:
     """What a student's server imports, as a user who is not the builder when we are root;
     and that the grader is not there."""
@@ -418,11 +435,13 @@ def build(prefix: Path, exchange: str | None = None, ngshare: str | None = None)
             *pip,
             "install",
             "--quiet",
+            "--no-compile",  # (compiled below, on every core: pip compiles one file at a time)
             "-r",
             requirements,
             *[a for c in constraints for a in ("-c", c)],
             say="the notebooks' pinned packages, nbgrader, JupyterLab, jupyterhub-singleuser",
         )
+        compile_packages(python)
         # the student package as a copy (not editable), reinstalled at every run
         run(
             *pip,
