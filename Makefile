@@ -103,7 +103,7 @@ demo: setup
 	$(BIN)/course demo $(GRADING_FLAGS)
 
 test: setup hub
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=12
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=12
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"

@@ -35,6 +35,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"no grading sandbox on this machine: {problem}")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """The longest test files first, so both workers of ``make test`` end together."""
+    import suite_order
+
+    suite_order.longest_first(items)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``mistake``: every mistake of the catalog of a notebook's suite class."""
     if "mistake" in metafunc.fixturenames and hasattr(metafunc.cls, "catalog"):

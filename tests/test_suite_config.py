@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import suite_order
 from conftest import ROOT
 
 MODULE = """
@@ -27,7 +28,7 @@ def built():
         fh.write("{name} " + os.environ.get("PYTEST_XDIST_WORKER", "main") + "\\n")
     return True
 
-@pytest.mark.parametrize("i", range(8))
+@pytest.mark.parametrize("i", range({tests}))
 def test_uses_the_fixture(built, i):
     assert built
 """
@@ -42,16 +43,34 @@ def _make_test_options() -> list[str]:
     return [w for w in words[words.index("pytest") + 1 :] if not w.startswith("--durations")]
 
 
+PROBE_CONFTEST = """
+import sys
+sys.path.insert(0, {tests!r})
+import suite_order
+
+suite_order.SECONDS["test_zeta.py"] = 100  # one test, and the longest file
+
+
+def pytest_collection_modifyitems(config, items):
+    suite_order.longest_first(items)
+"""
+
+
 def test_make_test_runs_both_cores_and_builds_each_module_fixture_once(tmp_path):
+    """Each file's fixtures built once, and the longest file (by ``suite_order``) started
+    first: xdist's own order (the most tests first) or the alphabetical one start it last."""
     options = _make_test_options()
     assert "-n" in options, "make test should run on both CI cores (pytest -n 2)"
     log = tmp_path / "builds.log"
     suite = tmp_path / "suite"
     suite.mkdir()
     (suite / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    for name in ("alpha", "beta"):
+    (suite / "conftest.py").write_text(
+        PROBE_CONFTEST.format(tests=str(ROOT / "tests")), encoding="utf-8"
+    )
+    for name, tests in (("alpha", 8), ("beta", 8), ("gamma", 8), ("zeta", 1)):
         (suite / f"test_{name}.py").write_text(
-            MODULE.format(log=str(log), name=name), encoding="utf-8"
+            MODULE.format(log=str(log), name=name, tests=tests), encoding="utf-8"
         )
     run = subprocess.run(
         [sys.executable, "-m", "pytest", *options, "-q", "-p", "no:cacheprovider", str(suite)],
@@ -61,12 +80,25 @@ def test_make_test_runs_both_cores_and_builds_each_module_fixture_once(tmp_path)
         timeout=120,
     )
     assert run.returncode == 0, f"the probe suite failed:\n{run.stdout}\n{run.stderr}"
-    builds = Counter(line.split()[0] for line in log.read_text(encoding="utf-8").splitlines())
-    assert builds == {"alpha": 1, "beta": 1}, (
+    lines = log.read_text(encoding="utf-8").splitlines()
+    builds = Counter(line.split()[0] for line in lines)
+    assert builds == {"alpha": 1, "beta": 1, "gamma": 1, "zeta": 1}, (
         f"session fixtures built {dict(builds)} times with `pytest {' '.join(options)}`: "
         "a module's tests were spread over several workers, so every graded course would be "
         "autograded more than once (use --dist loadfile)"
     )
+    started = [line.split()[0] for line in lines]  # (in the order the fixtures were built)
+    assert "zeta" in started[:2], (
+        f"files started in the order {started} with `pytest {' '.join(options)}`: the longest "
+        "file should start first (suite_order, and --no-loadscope-reorder)"
+    )
+
+
+def test_every_file_the_order_lists_exists():
+    listed = {name for name in suite_order.SECONDS}
+    present = {path.name for path in (ROOT / "tests").glob("test_*.py")}
+    assert listed <= present, f"suite_order.SECONDS lists missing files: {listed - present}"
+    assert suite_order.cost(ROOT / "tests" / "test_exchange_hub.py") > 0
 
 
 def test_a_release_made_once_is_the_release_nbgrader_makes(tmp_path):
