@@ -141,10 +141,13 @@ def grade_course(
     return grade_submitted(root, assignment, notebook, **engine_options)
 
 
-def grade_submitted(root: Path, assignment: str, notebook: str, **engine_options) -> GradedCourse:
-    """Grade what is in ``submitted/`` now (see :func:`grade_course`)."""
+def grade_submitted(
+    root: Path, assignment: str, notebook: str, students: list[str] | None = None, **engine_options
+) -> GradedCourse:
+    """Grade what is in ``submitted/`` now (see :func:`grade_course`); ``students``: only
+    theirs."""
     options = {"sequential": True, "progress": False, **engine_options}
-    report = engine.Engine(root, **options).grade([assignment])
+    report = engine.Engine(root, **options).grade([assignment], students)
     return GradedCourse(
         root=root,
         assignment=assignment,
