@@ -636,6 +636,11 @@ def test_which_notebooks_wait_for_the_template(source, waits):
     assert zygote.worth_waiting(json.loads(nbformat.writes(nb))) is waits  # as lists of lines
     odd = {"cells": [{"cell_type": "code", "source": [7, None, source]}, {"cell_type": "code"}]}
     assert zygote.worth_waiting(odd) is waits
+    # a demonstration left unchanged is not run while grading: it makes nothing wait
+    nb.cells[1].metadata[executor.SKIP_KEY] = True
+    assert zygote.worth_waiting(nb) is False
+    nb.cells.append(nbformat.v4.new_code_cell(source))
+    assert zygote.worth_waiting(nb) is waits
 
 
 def test_a_bad_setting_says_which_setting(monkeypatch):

@@ -402,9 +402,16 @@ def _start(env: dict[str, str], setting: str) -> None:
 
 
 def worth_waiting(notebook: Any) -> bool:
-    """Whether a code cell of ``notebook`` imports TensorFlow or Keras (with ``auto``, such a
-    notebook waits for a template being started rather than import them in a fresh kernel)."""
+    """Whether a code cell of ``notebook`` that grading runs imports TensorFlow or Keras (with
+    ``auto``, such a notebook waits for a template being started rather than import them in a
+    fresh kernel). An unchanged demonstration, which is not run (01's Keras cell), imports
+    nothing."""
+    from .executor import SKIP_KEY
+
     for cell in notebook.get("cells", []):
+        metadata = cell.get("metadata")
+        if isinstance(metadata, dict) and metadata.get(SKIP_KEY):
+            continue
         if cell.get("cell_type") == "code":
             source = cell.get("source", "")
             if not isinstance(source, str):  # (lines; anything else is no import)
