@@ -7,9 +7,9 @@ minute, last: one worker then ran it alone while the other had finished (20 s of
 Longest first, the short files fill the end on both workers.
 
 :data:`SECONDS` holds what each long file took in ``make test`` (the sum of its tests'
-times, 2 cores, median of two runs); files not listed follow in their usual order. Refresh it
-when a file's cost changes much: ``pytest -n 2 --dist loadfile --durations=0`` prints the
-times. A listed file that no longer exists fails ``test_suite_config``.
+times, 2 cores, the mean of two profiled runs of 2026-12-06); files not listed follow in
+their usual order. Refresh it when a file's cost changes much: ``pytest -n 2 --dist loadfile
+--durations=0`` prints the times. A listed file that no longer exists fails ``test_suite_config``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Every nbgrader test module grades a whole class of submissions in a session-scop
 (one to four minutes each). That is only cheap if all of a module's tests run on the same
 xdist worker. pytest-xdist's `--dist loadgroup` silently stopped grouping under pytest 9
 (the group suffix is written to an attribute pytest no longer reads), which doubled the suite;
-this test runs the Makefile's own pytest options on two tiny modules and counts fixture builds.
+this test runs the Makefile's own pytest options on tiny modules and counts fixture builds, and
+checks that the longest file (``suite_order``) is handed out first.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def test_make_test_runs_both_cores_and_builds_each_module_fixture_once(tmp_path)
 
 
 def test_every_file_the_order_lists_exists():
-    listed = {name for name in suite_order.SECONDS}
+    listed = set(suite_order.SECONDS)
     present = {path.name for path in (ROOT / "tests").glob("test_*.py")}
     assert listed <= present, f"suite_order.SECONDS lists missing files: {listed - present}"
     assert suite_order.cost(ROOT / "tests" / "test_exchange_hub.py") > 0
