@@ -88,8 +88,10 @@ facts = {
     'flags': list(sys.flags), 'executable': sys.executable,
     'limits': {n: resource.getrlimit(getattr(resource, n)) for n in
                ('RLIMIT_AS', 'RLIMIT_NPROC', 'RLIMIT_FSIZE', 'RLIMIT_CORE', 'RLIMIT_NOFILE')},
-    'mounts': sorted(' '.join(l.split()[3:6]) + ' ' + l.split(' - ')[1]
-                     for l in open('/proc/self/mountinfo')),
+    # (a bound file replaced on the host meanwhile, /etc/passwd by the exchange test's
+    # useradd, shows as '<path>//deleted': the same mount)
+    'mounts': sorted(' '.join(l.split()[3:6]).replace('//deleted ', ' ') + ' '
+                     + l.split(' - ')[1] for l in open('/proc/self/mountinfo')),
     'cgroup': open('/proc/self/cgroup').read(),
     'home': sorted(os.listdir('.')), 'tmp': sorted(os.listdir('/tmp')),
     'shm': sorted(os.listdir('/dev/shm')),
@@ -115,6 +117,15 @@ def _differences(a: dict, b: dict) -> dict:
         x, y = a.get(key), b.get(key)
         if x != y and isinstance(x, dict) and isinstance(y, dict):
             found[key] = {k: (x.get(k), y.get(k)) for k in set(x) | set(y) if x.get(k) != y.get(k)}
+        elif x != y and isinstance(x, list) and isinstance(y, list):  # (what only one has)
+            found[key] = (
+                {
+                    "fresh only": [v for v in x if v not in y],
+                    "template only": [v for v in y if v not in x],
+                }
+                if all(isinstance(v, str) for v in x + y)
+                else (x, y)
+            )
         elif x != y:
             found[key] = (x, y)
     return found
