@@ -3,6 +3,7 @@ is complete (never a silent skip), and the environment of grading runs."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -16,6 +17,20 @@ for _path in (ROOT / "src", ROOT / "grader"):
 # No test may need the network or the real data: fixtures only, fast mode everywhere.
 os.environ["COURSE_FAST"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+class LazyModule:
+    """The module ``name``, imported at its first use: collecting the suite imports no
+    TensorFlow (3 s in each worker of ``make test``, most of which run no test that needs it).
+    A missing module fails the test that uses it (and ``pytest_configure`` first)."""
+
+    def __init__(self, name: str) -> None:  # noqa: D107
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("_"):  # (pytest looks for __test__, _mock_name... as it collects)
+            raise AttributeError(attr)
+        return getattr(importlib.import_module(self._name), attr)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,14 +8,17 @@ Keras layers, to 1e-5, with the weights the hidden cases send to the student's k
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
 from attention_grader.judges import nb03_reweighing as nb03
+from conftest import LazyModule
 
 pytestmark = pytest.mark.slow  # imports TensorFlow
 
-keras = pytest.importorskip("keras")
+keras = LazyModule("keras")
 
 
 def _keras_mha(
@@ -164,32 +167,52 @@ def test_every_hidden_mha_case_equals_keras():
             np.testing.assert_allclose(got, np.asarray(want), rtol=0, atol=1e-5, err_msg=case.label)
 
 
-class _KerasBlock(keras.layers.Layer):
-    """The notebook's post-norm encoder block, written with Keras layers."""
+@functools.cache
+def _blocks() -> tuple[type, type]:
+    """The Keras classes the encoder-block checks compare with (made at first use: Keras is
+    imported by the tests that need it, not while the suite is collected)."""
 
-    def __init__(self, d_model, num_heads, d_ff):
-        super().__init__()
-        self.supports_masking = True
-        self.attention = keras.layers.MultiHeadAttention(
-            num_heads=num_heads, key_dim=d_model // num_heads
-        )
-        self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6)
-        self.ffn = keras.Sequential(
-            [keras.layers.Dense(d_ff, activation="relu"), keras.layers.Dense(d_model)]
-        )
-        self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6)
+    class _KerasBlock(keras.layers.Layer):
+        """The notebook's post-norm encoder block, written with Keras layers."""
 
-    def call(self, x, mask=None):
-        attention_mask = None if mask is None else keras.ops.cast(mask, "bool")[:, None, :]
-        h = self.norm1(x + self.attention(x, x, x, attention_mask=attention_mask))
-        return self.norm2(h + self.ffn(h))
+        def __init__(self, d_model, num_heads, d_ff):
+            super().__init__()
+            self.supports_masking = True
+            self.attention = keras.layers.MultiHeadAttention(
+                num_heads=num_heads, key_dim=d_model // num_heads
+            )
+            self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6)
+            self.ffn = keras.Sequential(
+                [keras.layers.Dense(d_ff, activation="relu"), keras.layers.Dense(d_model)]
+            )
+            self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6)
+
+        def call(self, x, mask=None):
+            attention_mask = None if mask is None else keras.ops.cast(mask, "bool")[:, None, :]
+            h = self.norm1(x + self.attention(x, x, x, attention_mask=attention_mask))
+            return self.norm2(h + self.ffn(h))
+
+    class _DroppingBlock(_KerasBlock):
+        """The notebook's block with Dropout(rate) on each sub-layer's output, before the add."""
+
+        def __init__(self, d_model, num_heads, d_ff, rate):
+            super().__init__(d_model, num_heads, d_ff)
+            self.dropout1 = keras.layers.Dropout(rate)
+            self.dropout2 = keras.layers.Dropout(rate)
+
+        def call(self, x, mask=None, training=False):
+            a = self.attention(x, x, x, training=training)
+            h = self.norm1(x + self.dropout1(a, training=training))
+            return self.norm2(h + self.dropout2(self.ffn(h), training=training))
+
+    return _KerasBlock, _DroppingBlock
 
 
 def test_numpy_encoder_block_equals_keras():
     for check in (nb03.EncoderBlock(), nb03.EncoderBlockMask()):
         for case in check.all_cases:
             x = case.inputs
-            block = _KerasBlock(x["d_model"], x["num_heads"], x["d_ff"])
+            block = _blocks()[0](x["d_model"], x["num_heads"], x["d_ff"])
             x0 = x["runs"][0]["x"]
             block.attention(x0, x0, x0)
             block.norm1(x0)
@@ -205,20 +228,6 @@ def test_numpy_encoder_block_equals_keras():
                 np.testing.assert_allclose(want, got, rtol=0, atol=1e-5, err_msg=case.label)
 
 
-class _DroppingBlock(_KerasBlock):
-    """The notebook's block with Dropout(rate) on each sub-layer's output, before the add."""
-
-    def __init__(self, d_model, num_heads, d_ff, rate):
-        super().__init__(d_model, num_heads, d_ff)
-        self.dropout1 = keras.layers.Dropout(rate)
-        self.dropout2 = keras.layers.Dropout(rate)
-
-    def call(self, x, mask=None, training=False):
-        a = self.attention(x, x, x, training=training)
-        h = self.norm1(x + self.dropout1(a, training=training))
-        return self.norm2(h + self.dropout2(self.ffn(h), training=training))
-
-
 def test_dropout_cases_equal_keras_with_every_sublayer_output_dropped():
     """With rate 1.0 in training mode, the reference (norm2(norm1(x))) is what Keras gives for
     dropout on each sub-layer's output; the inference runs of those cases drop nothing."""
@@ -226,7 +235,7 @@ def test_dropout_cases_equal_keras_with_every_sublayer_output_dropped():
     assert len(cases) == 2 and any(not r["training"] for c in cases for r in c.inputs["runs"])
     for case in cases:
         x = case.inputs
-        block = _DroppingBlock(x["d_model"], x["num_heads"], x["d_ff"], 1.0)
+        block = _blocks()[1](x["d_model"], x["num_heads"], x["d_ff"], 1.0)
         x0 = x["runs"][0]["x"]
         block.attention(x0, x0, x0)
         block.norm1(x0)

@@ -18,12 +18,12 @@ import pytest
 
 from attention_course import probe, wire
 from attention_grader import authoring, cells, judging
-from conftest import ROOT
+from conftest import ROOT, LazyModule
 
 pytestmark = pytest.mark.slow  # imports TensorFlow
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+tf = LazyModule("tensorflow")
+keras = LazyModule("keras")
 
 
 def _trip(value):
