@@ -14,6 +14,10 @@ SCHEDULER ?=
 # make bench IMDB=/path/to/aclImdb_v1.tar.gz (or an extracted folder); default: setting/download
 IMDB ?=
 MODELS ?=
+# make test's pytest workers: one more than the cores (while one waits for a kernel, a browser
+# or a timeout, the others use its core; 2 cores: 3 workers ~7:00, 2 workers ~7:35, 4 workers
+# no faster), at most 8 (each worker's process, template and kernels take 1-1.5 GB)
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 7 ] && n=7; echo $$((n + 1)))
 
 GRADING_FLAGS = $(foreach s,$(STUDENT),--student $(s)) $(if $(FORCE),--force) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
@@ -23,7 +27,7 @@ GRADING_FLAGS = $(foreach s,$(STUDENT),--student $(s)) $(if $(FORCE),--force) \
 
 help:
 	@echo "make demo           the whole nbgrader cycle on sample submissions (the main job)"
-	@echo "make test           the project's test suite (everything, about 8 min on 2 cores)"
+	@echo "make test           the project's test suite (everything, about 7 min on 2 cores)"
 	@echo "make test-fast      the tests that start no kernel (~1 min)"
 	@echo "make hub            JupyterHub + ngshare (.venv-hub) and its proxy (hub/node_modules):"
 	@echo "                    the authenticated exchange's test, and the recipe of a course hub"
@@ -103,7 +107,7 @@ demo: setup
 	$(BIN)/course demo $(GRADING_FLAGS)
 
 test: setup hub
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=12
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=12
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"

@@ -1,13 +1,14 @@
-"""The order in which ``make test`` hands its files to the two workers: the longest first.
+"""The order in which ``make test`` hands its files to its workers: the longest first.
 
 ``--dist loadfile`` gives each worker a whole file at a time, in the order of the collection.
 pytest-xdist would reorder the files by their number of tests (``--no-loadscope-reorder`` in
 the Makefile turns that off), which started the exchange test, three tests and more than a
 minute, last: one worker then ran it alone while the other had finished (20 s of a 7:56 run).
-Longest first, the short files fill the end on both workers.
+Longest first, the short files fill the end on every worker.
 
 :data:`SECONDS` holds what each long file took in ``make test`` (the sum of its tests'
-times, 2 cores, the mean of two profiled runs of 2026-12-06); files not listed follow in
+times, 2 cores and 2 workers, the mean of two profiled runs of 2026-12-06; their order
+is what counts, and it held with 3 workers); files not listed follow in
 their usual order. Refresh it when a file's cost changes much: ``pytest -n 2 --dist loadfile
 --durations=0`` prints the times. A listed file that no longer exists fails ``test_suite_config``.
 """
