@@ -15,7 +15,7 @@ SCHEDULER ?=
 IMDB ?=
 MODELS ?=
 # make test's pytest workers: one more than the cores (while one waits for a kernel, a browser
-# or a timeout, the others use its core; 2 cores: 3 workers ~7:00, 2 workers ~7:35, 4 workers
+# or a timeout, the others use its core; 2 cores: 3 workers ~7:10, 2 workers ~7:35, 4 workers
 # no faster), at most 8 (each worker's process, template and kernels take 1-1.5 GB); the cores
 # this process may use, whatever OMP_NUM_THREADS says (nproc would follow it)
 TEST_WORKERS ?= $(shell n=$$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1); \

@@ -37,11 +37,14 @@ def test_uses_the_fixture(built, i):
 
 
 def _make_variable(name: str) -> str:
-    """``$(name)`` as make evaluates it in the project's Makefile."""
+    """``$(name)`` as the project's Makefile sets it by default (not as ``make test NAME=...``
+    or the environment overrides it)."""
     extra = f"print-variable:\n\t@echo $({name})\n"
+    overrides = {"MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL", name}
     run = subprocess.run(
         ["make", "-s", "-f", "Makefile", "-f", "-", "print-variable"],
         cwd=ROOT,
+        env={key: value for key, value in os.environ.items() if key not in overrides},
         input=extra,
         capture_output=True,
         text=True,
