@@ -86,7 +86,7 @@ def pytest_collection_modifyitems(config, items):
 """
 
 
-def test_make_test_runs_both_cores_and_builds_each_module_fixture_once(tmp_path):
+def test_make_test_builds_each_module_fixture_once_and_the_longest_file_first(tmp_path):
     """Each file's fixtures built once, and the longest file (by ``suite_order``) started
     first: xdist's own order (the most tests first) or the alphabetical one start it last."""
     options = _make_test_options()

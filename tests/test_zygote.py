@@ -118,14 +118,8 @@ def _differences(a: dict, b: dict) -> dict:
         if x != y and isinstance(x, dict) and isinstance(y, dict):
             found[key] = {k: (x.get(k), y.get(k)) for k in set(x) | set(y) if x.get(k) != y.get(k)}
         elif x != y and isinstance(x, list) and isinstance(y, list):  # (what only one has)
-            found[key] = (
-                {
-                    "fresh only": [v for v in x if v not in y],
-                    "template only": [v for v in y if v not in x],
-                }
-                if all(isinstance(v, str) for v in x + y)
-                else (x, y)
-            )
+            only_x, only_y = [v for v in x if v not in y], [v for v in y if v not in x]
+            found[key] = {"fresh only": only_x, "template only": only_y}
         elif x != y:
             found[key] = (x, y)
     return found
