@@ -25,7 +25,7 @@ GRADING_FLAGS = $(foreach s,$(STUDENT),--student $(s)) $(if $(FORCE),--force) \
 	$(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 .PHONY: help setup system demo test test-fast lint release autograde feedback grades sync \
-	clean bench bench-grading hub student-env export similarity
+	clean bench bench-grading hub student-env test-student-env export similarity
 
 help:
 	@echo "make demo           the whole nbgrader cycle on sample submissions (the main job)"
@@ -105,10 +105,16 @@ student-env:
 	$(PYTHON) tools/student_env.py "$(PREFIX)" $(if $(EXCHANGE),--exchange "$(EXCHANGE)") \
 		$(if $(NGSHARE),--ngshare "$(NGSHARE)")
 
+# The test suite's copy of it (tests/test_exchange_hub.py runs real students from it), in a
+# folder under /tmp named in .test-student-env: built once per clone (~50 s), kept, updated
+# in place when the pins, src/ or tools/student_env.py change, before the tests start.
+test-student-env: setup
+	$(BIN)/python tools/student_env.py --for-tests
+
 demo: setup
 	$(BIN)/course demo $(GRADING_FLAGS)
 
-test: setup hub
+test: setup hub test-student-env
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=12
 
 test-fast: setup

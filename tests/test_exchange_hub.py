@@ -4,8 +4,8 @@ folder, and one of them attacks it by writing straight into ``inbound/``.
 Two users are created for the run (``useradd``, unique names, removed at the end); the
 instructor is root, as on a hub where the grader runs as an admin. The students run the
 stock ``nbgrader fetch_assignment``/``submit``/``fetch_feedback`` as themselves
-(``runuser``), from the students' environment of ``make student-env`` (built once per test
-session into a temporary ``PREFIX`` under ``/tmp``, with ``EXCHANGE=`` the shared exchange),
+(``runuser``), from the students' environment of ``make student-env`` (the test suite's copy
+under ``/tmp``, ``tools/student_env.py --for-tests``, with ``EXCHANGE=`` the shared exchange),
 with that environment first on their ``PATH`` as a hub's spawner sets it and no other help:
 no course id or exchange on the command line (the environment's ``nbgrader_config.py`` says
 them), nothing of the instructor's ``.venv`` or interpreter (pyenv under ``/root``, which they
@@ -18,6 +18,7 @@ environment holds: readable by everyone, no grader, no solution.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -29,7 +30,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -62,33 +62,91 @@ student_env_tool = _student_env_tool()
 # ------------------------------------------------------------------ the students' environment
 @pytest.fixture(scope="session")
 def student_env():
-    """``make student-env PREFIX=<tmp> EXCHANGE=<tmp>/exchange``, once per session: the
-    environment's folder and the exchange folder its ``nbgrader_config.py`` names (the
-    ``hub`` fixture creates and removes the exchange itself)."""
+    """The test suite's students' environment (``make test`` builds or updates it before the
+    tests start: ``tools/student_env.py --for-tests``; a run of pytest alone does it here):
+    the environment's folder and the exchange folder its ``nbgrader_config.py`` names (the
+    ``hub`` fixture creates and removes the exchange itself). This session holds the
+    folder's lock: another session of the same clone waits."""
     if os.geteuid() != 0:
         pytest.fail("this test creates Linux users: run it as root (CI and the dev box do)")
     for tool in ("make", "runuser"):
         if shutil.which(tool) is None:
             pytest.fail(f"`{tool}` is missing: install the make/util-linux packages")
-    shared = Path(tempfile.mkdtemp(prefix="student-env-", dir="/tmp"))
-    os.chmod(shared, 0o755)  # mkdtemp makes it 700: students must reach PREFIX through it
-    prefix, exchange_root = shared / "env", shared / "exchange"
     started = time.monotonic()
+    folder = student_env_tool.for_tests(quiet=True)
+    print(f"the students' environment: {folder / 'env'} ({time.monotonic() - started:.0f} s)")
+    lock = os.open(folder / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        proc = subprocess.run(
-            ["make", "-s", "student-env", f"PYTHON={sys.executable}", f"PREFIX={prefix}"]
-            + [f"EXCHANGE={exchange_root}"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-        if proc.returncode != 0:
-            pytest.fail(f"make student-env failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-        print(f"make student-env: {time.monotonic() - started:.0f} s\n{proc.stdout}")
-        yield prefix, exchange_root
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.rmtree(folder / "exchange", ignore_errors=True)  # (a session that was killed)
+        yield folder / "env", folder / "exchange"
     finally:
-        shutil.rmtree(shared, ignore_errors=True)
+        os.close(lock)
+
+
+def test_the_suites_copy_is_updated_when_what_it_is_built_from_changes(tmp_path, monkeypatch):
+    """The digest ``for_tests`` compares: the pins, the course id and the student package's
+    files change it; compiled files and files outside those do not."""
+    for name in ("pyproject.toml", "nbgrader_config.py", "requirements.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for name in ("requirements.lock", "requirements-hub.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(student_env_tool, "ROOT", tmp_path)
+    monkeypatch.delenv("COURSE_ID", raising=False)
+    first = student_env_tool.test_inputs()
+    (tmp_path / "src" / "attention_course" / "__pycache__").mkdir(exist_ok=True)
+    (tmp_path / "src" / "attention_course" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    (tmp_path / "README.md").write_text("not an input")
+    assert student_env_tool.test_inputs() == first
+    changes = {
+        "src/attention_course/checks.py": lambda text: text + "\n# changed\n",
+        "requirements.lock": lambda text: text.replace("==", "===", 1),
+        "requirements-hub.txt": lambda text: text + "\n",
+    }
+    for name, change in changes.items():
+        path = tmp_path / name
+        before = path.read_text()
+        path.write_text(change(before))
+        assert student_env_tool.test_inputs() != first, name
+        path.write_text(before)
+        assert student_env_tool.test_inputs() == first, name
+    (tmp_path / "src" / "attention_course" / "new.py").write_text("")
+    assert student_env_tool.test_inputs() != first
+    (tmp_path / "src" / "attention_course" / "new.py").unlink()
+    monkeypatch.setenv("COURSE_ID", "another-course")
+    assert student_env_tool.test_inputs() != first
+
+
+def test_the_suites_copy_is_only_taken_from_a_folder_of_its_own(tmp_path, monkeypatch):
+    """The clone's record names a folder under /tmp: it is used only if it is a real folder
+    of this user that nobody else can write to and holds a built environment; otherwise a new
+    one is made (a planted folder or link could hand the test's students someone's code)."""
+    record = tmp_path / "record"
+    monkeypatch.setattr(student_env_tool, "TEST_RECORD", record)
+    folder = tmp_path / "copy"
+    (folder / "env").mkdir(parents=True)
+    (folder / "env" / student_env_tool.MARKER).write_text("{}")
+    os.chmod(folder, 0o755)
+    record.write_text(f"{folder}\n")
+    assert student_env_tool._test_folder() == folder
+    os.chmod(folder, 0o775)
+    assert student_env_tool._test_folder() is None
+    os.chmod(folder, 0o755)
+    os.chown(folder, 12345, -1)
+    assert student_env_tool._test_folder() is None
+    os.chown(folder, os.geteuid(), -1)
+    (tmp_path / "link").symlink_to(folder)
+    record.write_text(f"{tmp_path / 'link'}\n")
+    assert student_env_tool._test_folder() is None
+    record.write_text("copy\n")  # relative
+    monkeypatch.chdir(tmp_path)
+    assert student_env_tool._test_folder() is None
+    record.write_text(f"{folder}\n")
+    (folder / "env" / student_env_tool.MARKER).unlink()
+    assert student_env_tool._test_folder() is None
+    record.unlink()
+    assert student_env_tool._test_folder() is None
 
 
 # ------------------------------------------------------------------ running as a student

@@ -30,6 +30,7 @@ the default of the course's ``nbgrader_config.py``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import pwd
@@ -477,14 +478,97 @@ def build(prefix: Path, exchange: str | None = None, ngshare: str | None = None)
     return {**wanted, "copied_base": copied, "seconds": seconds}
 
 
+# ------------------------------------------------------------------ the test suite's copy
+TEST_RECORD = ROOT / ".test-student-env"  # (git-ignored) the folder of this clone's copy
+TEST_INPUTS = "inputs.sha256"  # in that folder: what the environment was built from
+
+
+def test_inputs() -> str:
+    """A digest of everything the environment is built from: this tool, the pins, the
+    course id, the student package's files, the base Python."""
+    digest = hashlib.sha256(f"{sys.version}\0{sys.base_prefix}\0{course_id()}".encode())
+    files = [Path(__file__).resolve(), ROOT / "pyproject.toml", ROOT / "nbgrader_config.py"]
+    files += [ROOT / name for name in ("requirements.txt", "requirements.lock")]
+    files += [ROOT / "requirements-hub.txt"]
+    files += sorted(
+        p for p in (ROOT / "src").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+    for path in files:
+        digest.update(os.path.relpath(path, ROOT).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _test_folder() -> Path | None:
+    """The folder :data:`TEST_RECORD` names, if it is one this user made for it: a real
+    folder (not a link) owned by this user that nobody else can write to."""
+    try:
+        folder = Path(TEST_RECORD.read_text(encoding="utf-8").strip())
+        info = folder.lstat()
+    except (OSError, ValueError):
+        return None
+    if (
+        not folder.is_absolute()
+        or not stat.S_ISDIR(info.st_mode)
+        or info.st_uid != os.geteuid()
+        or info.st_mode & 0o022
+        or not (folder / "env" / MARKER).is_file()
+    ):
+        return None
+    return folder
+
+
+def for_tests(quiet: bool = False) -> Path:
+    """The students' environment of the test suite (``tests/test_exchange_hub.py``): a
+    folder under the temporary folder holding ``env/`` (the environment) and the exchange
+    folder its ``nbgrader_config.py`` names (``exchange/``, made and removed by the test).
+    Built once per clone (:data:`TEST_RECORD`), kept for the next run, and updated in place
+    when :func:`test_inputs` changes; ``make test`` makes it current before the tests start.
+    Returns the folder."""
+    wanted = test_inputs()
+    folder = _test_folder()
+    if folder is not None and _read(folder / TEST_INPUTS) == wanted:
+        if not quiet:
+            print(f"{folder / 'env'}: the test suite's students' environment is up to date")
+        return folder
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="lesson5-test-student-env-", dir="/tmp"))
+        os.chmod(folder, 0o755)  # (mkdtemp makes it 700: the test's students go through it)
+    (folder / TEST_INPUTS).unlink(missing_ok=True)
+    build(folder / "env", exchange=str(folder / "exchange"))
+    (folder / TEST_INPUTS).write_text(wanted, encoding="utf-8")
+    TEST_RECORD.write_text(f"{folder}\n", encoding="utf-8")
+    return folder
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("prefix", type=Path, help="where the environment goes, e.g. /opt/lesson5")
+    parser.add_argument(
+        "prefix", type=Path, nargs="?", help="where the environment goes, e.g. /opt/lesson5"
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--exchange", help="the exchange folder students' nbgrader uses")
     where.add_argument("--ngshare", help="the ngshare service's URL instead of a folder")
+    where.add_argument(
+        "--for-tests",
+        action="store_true",
+        help="the test suite's copy (no PREFIX): built or updated unless it is current",
+    )
     args = parser.parse_args(argv)
-    build(args.prefix, args.exchange, args.ngshare)
+    if args.for_tests:
+        if args.prefix is not None:
+            parser.error("--for-tests chooses its own folder: give no PREFIX")
+        for_tests()
+    elif args.prefix is None:
+        parser.error("PREFIX is needed, e.g. /opt/lesson5")
+    else:
+        build(args.prefix, args.exchange, args.ngshare)
 
 
 if __name__ == "__main__":
