@@ -361,6 +361,14 @@ class GradingRefused(RuntimeError):
     """The coordinator found the submission ungradable; nbgrader records it for a human."""
 
 
+@functools.cache
+def _encoded_cases(notebook: str) -> Any:
+    """The hidden checks' inputs of ``notebook`` in the wire format, encoded once per process
+    (the checks and their cases live as long as the process: every job of a notebook gets the
+    same cases, which nothing changes after this)."""
+    return wire.encode(judging.cases_for(notebook))
+
+
 def make_job(
     nb: Any,
     files: dict[str, bytes],
@@ -370,7 +378,7 @@ def make_job(
     isolated: bool = True,
     student_files: tuple[str, ...] = (),
 ) -> executor.Job:
-    cases = wire.encode(judging.cases_for(notebook))
+    cases = _encoded_cases(notebook)
     return executor.Job(
         key=f"{student}/{assignment}/{notebook}",
         notebook=nb,
