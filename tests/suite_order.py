@@ -19,7 +19,6 @@ from pathlib import Path
 
 SECONDS = {
     "test_nbgrader_06_custom_dataloader.py": 88,
-    "test_exchange_hub.py": 73,
     "test_notebooks_run.py": 63,
     "test_browser.py": 54,
     "test_engine.py": 52,
@@ -36,6 +35,7 @@ SECONDS = {
     "test_ngshare.py": 20,
     "test_demo.py": 20,
     "test_imdb_bench.py": 17,
+    "test_exchange_hub.py": 17,
     "test_environment_faults.py": 16,
     "test_compat.py": 16,
     "test_hostile_intake.py": 15,
