@@ -120,13 +120,12 @@ def test_the_suites_copy_is_updated_when_what_it_is_built_from_changes(tmp_path,
 
 def test_the_suites_copy_is_only_taken_from_a_folder_of_its_own(tmp_path, monkeypatch):
     """The clone's record names a folder under /tmp: it is used only if it is a real folder
-    of this user that nobody else can write to and holds a built environment; otherwise a new
-    one is made (a planted folder or link could hand the test's students someone's code)."""
+    of this user that nobody else can write to; otherwise a new one is made (a planted folder
+    or link could hand the test's students someone's code)."""
     record = tmp_path / "record"
     monkeypatch.setattr(student_env_tool, "TEST_RECORD", record)
     folder = tmp_path / "copy"
-    (folder / "env").mkdir(parents=True)
-    (folder / "env" / student_env_tool.MARKER).write_text("{}")
+    folder.mkdir()
     os.chmod(folder, 0o755)
     record.write_text(f"{folder}\n")
     assert student_env_tool._test_folder() == folder
@@ -142,11 +141,50 @@ def test_the_suites_copy_is_only_taken_from_a_folder_of_its_own(tmp_path, monkey
     record.write_text("copy\n")  # relative
     monkeypatch.chdir(tmp_path)
     assert student_env_tool._test_folder() is None
-    record.write_text(f"{folder}\n")
-    (folder / "env" / student_env_tool.MARKER).unlink()
-    assert student_env_tool._test_folder() is None
     record.unlink()
     assert student_env_tool._test_folder() is None
+
+
+def test_the_suites_copy_is_built_once_then_updated_in_its_folder(tmp_path, monkeypatch):
+    """``for_tests`` builds into a new folder the first time (and records it at once, so that
+    a build that fails is retried there), builds nothing while the inputs are the same, and
+    updates the same folder when they change; a first build that ended before its marker
+    is removed before the next try (``build`` refuses a non-empty folder it did not make)."""
+    record = tmp_path / "record"
+    monkeypatch.setattr(student_env_tool, "TEST_RECORD", record)
+    inputs = ["first"]
+    monkeypatch.setattr(student_env_tool, "test_inputs", lambda: inputs[0])
+    built = []
+
+    def build(prefix: Path, exchange: str | None = None, ngshare: str | None = None) -> None:
+        assert not prefix.exists() or (prefix / student_env_tool.MARKER).exists()
+        if inputs[0] == "fails":
+            prefix.mkdir()
+            raise SystemExit("the build failed")
+        prefix.mkdir(exist_ok=True)
+        (prefix / student_env_tool.MARKER).write_text("{}")
+        built.append((prefix, exchange))
+
+    monkeypatch.setattr(student_env_tool, "build", build)
+    folder = student_env_tool.for_tests(quiet=True)
+    try:
+        assert built == [(folder / "env", str(folder / "exchange"))]
+        assert record.read_text().strip() == str(folder)
+        assert folder.parent == Path("/tmp") and stat.S_IMODE(folder.stat().st_mode) == 0o755
+        assert student_env_tool.for_tests(quiet=True) == folder and len(built) == 1
+        inputs[0] = "second"
+        assert student_env_tool.for_tests(quiet=True) == folder and len(built) == 2
+        shutil.rmtree(folder)  # gone: a new folder, then a build that fails in it
+        inputs[0] = "fails"
+        with pytest.raises(SystemExit):
+            student_env_tool.for_tests(quiet=True)
+        retry = Path(record.read_text().strip())
+        assert retry != folder and (retry / "env").is_dir()
+        inputs[0] = "third"
+        assert student_env_tool.for_tests(quiet=True) == retry and len(built) == 3
+    finally:
+        for made in {folder, Path(record.read_text().strip())}:
+            shutil.rmtree(made, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ running as a student
