@@ -15,9 +15,10 @@ SCHEDULER ?=
 IMDB ?=
 MODELS ?=
 # make test's pytest workers: one more than the cores (while one waits for a kernel, a browser
-# or a timeout, the others use its core; 2 cores: 3 workers ~7:10, 2 workers ~7:35, 4 workers
-# no faster), at most 8 (each worker's process, template and kernels take 1-1.5 GB); the cores
-# this process may use, whatever OMP_NUM_THREADS says (nproc would follow it)
+# or a timeout, the others use its core; 2 cores: 3 workers 6:11-6:41, 2 workers 6:37, and
+# 7:10 against 7:35 before the tests' students' environment was kept; 4 workers no faster),
+# at most 8 (each worker's process, template and kernels take 1-1.5 GB); the cores this
+# process may use, whatever OMP_NUM_THREADS says (nproc would follow it)
 TEST_WORKERS ?= $(shell n=$$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1); \
 	[ "$$n" -gt 7 ] && n=7; echo $$((n + 1)))
 
@@ -29,7 +30,7 @@ GRADING_FLAGS = $(foreach s,$(STUDENT),--student $(s)) $(if $(FORCE),--force) \
 
 help:
 	@echo "make demo           the whole nbgrader cycle on sample submissions (the main job)"
-	@echo "make test           the project's test suite (everything, about 7 min on 2 cores)"
+	@echo "make test           the project's test suite (everything, 6-7 min on 2 cores)"
 	@echo "make test-fast      the tests that start no kernel (~1 min)"
 	@echo "make hub            JupyterHub + ngshare (.venv-hub) and its proxy (hub/node_modules):"
 	@echo "                    the authenticated exchange's test, and the recipe of a course hub"
