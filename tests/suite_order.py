@@ -7,10 +7,12 @@ minute, last: one worker then ran it alone while the other had finished (20 s of
 Longest first, the short files fill the end on every worker.
 
 :data:`SECONDS` holds what each long file took in ``make test`` (the sum of its tests'
-times, 2 cores and 2 workers, the mean of two profiled runs of 2026-12-06; their order
-is what counts, and it held with 3 workers); files not listed follow in
-their usual order. Refresh it when a file's cost changes much: ``pytest -n 2 --dist loadfile
---durations=0`` prints the times. A listed file that no longer exists fails ``test_suite_config``.
+times, 2 cores and 2 workers, the mean of two profiled runs of 2026-12-06; the exchange
+test's from a run with 3 workers, after ``make test`` began to build its students'
+environment before the tests; their order is what counts, and it held with 3 workers); files
+not listed follow in their usual order. Refresh it when a file's cost changes much:
+``pytest -n 2 --dist loadfile --durations=0`` prints the times. A listed file that no longer
+exists fails ``test_suite_config``.
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ SECONDS = {
     "test_nbgrader_05_imdb_attention.py": 35,
     "test_nbgrader_04_imdb_preprocessing.py": 34,
     "test_instructor_workflow.py": 30,
+    "test_exchange_hub.py": 28,  # (its students' environment is built before the tests)
     "test_sandbox.py": 27,
     "test_executor_binding.py": 25,
     "test_engine_stamps.py": 20,
     "test_ngshare.py": 20,
     "test_demo.py": 20,
     "test_imdb_bench.py": 17,
-    "test_exchange_hub.py": 17,
     "test_environment_faults.py": 16,
     "test_compat.py": 16,
     "test_hostile_intake.py": 15,
