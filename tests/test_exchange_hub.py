@@ -86,7 +86,8 @@ def student_env():
 
 def test_the_suites_copy_is_updated_when_what_it_is_built_from_changes(tmp_path, monkeypatch):
     """The digest ``for_tests`` compares: the pins, the course id and the student package's
-    files change it; compiled files and files outside those do not."""
+    files change it; compiled files, the package's build metadata and files outside those do
+    not (else every build would change the digest it is recorded under)."""
     for name in ("pyproject.toml", "nbgrader_config.py", "requirements.txt"):
         shutil.copy(ROOT / name, tmp_path / name)
     for name in ("requirements.lock", "requirements-hub.txt"):
@@ -98,6 +99,9 @@ def test_the_suites_copy_is_updated_when_what_it_is_built_from_changes(tmp_path,
     (tmp_path / "src" / "attention_course" / "__pycache__").mkdir(exist_ok=True)
     (tmp_path / "src" / "attention_course" / "__pycache__" / "x.pyc").write_bytes(b"\0")
     (tmp_path / "README.md").write_text("not an input")
+    # building the student package (the tool does) writes src/<name>.egg-info
+    (tmp_path / "src" / "attention_course.egg-info").mkdir(exist_ok=True)
+    (tmp_path / "src" / "attention_course.egg-info" / "SOURCES.txt").write_text("a\nb\n")
     assert student_env_tool.test_inputs() == first
     changes = {
         "src/attention_course/checks.py": lambda text: text + "\n# changed\n",

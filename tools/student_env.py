@@ -490,12 +490,16 @@ def test_inputs() -> str:
     files = [Path(__file__).resolve(), ROOT / "pyproject.toml", ROOT / "nbgrader_config.py"]
     files += [ROOT / name for name in ("requirements.txt", "requirements.lock")]
     files += [ROOT / "requirements-hub.txt"]
-    files += sorted(
-        p for p in (ROOT / "src").rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    )
+    files += sorted(p for p in (ROOT / "src").rglob("*") if p.is_file() and not _made_here(p))
     for path in files:
         digest.update(os.path.relpath(path, ROOT).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def _made_here(path: Path) -> bool:
+    """Whether ``path`` under ``src/`` is made by Python or pip, not written by hand: compiled
+    files, and the ``*.egg-info`` that building the student package (this tool) writes."""
+    return any(part == "__pycache__" or part.endswith(".egg-info") for part in path.parts)
 
 
 def _test_folder() -> Path | None:
