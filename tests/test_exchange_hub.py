@@ -69,9 +69,8 @@ def student_env():
     folder's lock: another session of the same clone waits."""
     if os.geteuid() != 0:
         pytest.fail("this test creates Linux users: run it as root (CI and the dev box do)")
-    for tool in ("make", "runuser"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"`{tool}` is missing: install the make/util-linux packages")
+    if shutil.which("runuser") is None:
+        pytest.fail("`runuser` is missing: install the util-linux package")
     started = time.monotonic()
     folder = student_env_tool.for_tests(quiet=True)
     print(f"the students' environment: {folder / 'env'} ({time.monotonic() - started:.0f} s)")
@@ -88,9 +87,7 @@ def test_the_suites_copy_is_updated_when_what_it_is_built_from_changes(tmp_path,
     """The digest ``for_tests`` compares: the pins, the course id and the student package's
     files change it; compiled files, the package's build metadata and files outside those do
     not (else every build would change the digest it is recorded under)."""
-    for name in ("pyproject.toml", "nbgrader_config.py", "requirements.txt"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("requirements.lock", "requirements-hub.txt"):
+    for name in ("pyproject.toml", "nbgrader_config.py", *student_env_tool.REQUIREMENTS):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(student_env_tool, "ROOT", tmp_path)

@@ -481,15 +481,15 @@ def build(prefix: Path, exchange: str | None = None, ngshare: str | None = None)
 # ------------------------------------------------------------------ the test suite's copy
 TEST_RECORD = ROOT / ".test-student-env"  # (git-ignored) the folder of this clone's copy
 TEST_INPUTS = "inputs.sha256"  # in that folder: what the environment was built from
+REQUIREMENTS = ("requirements.txt", "requirements.lock", "requirements-hub.txt")
 
 
 def test_inputs() -> str:
     """A digest of everything the environment is built from: this tool, the pins, the
     course id, the student package's files, the base Python."""
     digest = hashlib.sha256(f"{sys.version}\0{sys.base_prefix}\0{course_id()}".encode())
-    files = [Path(__file__).resolve(), ROOT / "pyproject.toml", ROOT / "nbgrader_config.py"]
-    files += [ROOT / name for name in ("requirements.txt", "requirements.lock")]
-    files += [ROOT / "requirements-hub.txt"]
+    inputs = ("pyproject.toml", "nbgrader_config.py", *REQUIREMENTS)
+    files = [Path(__file__).resolve(), *(ROOT / name for name in inputs)]
     files += sorted(p for p in (ROOT / "src").rglob("*") if p.is_file() and not _made_here(p))
     for path in files:
         digest.update(os.path.relpath(path, ROOT).encode() + b"\0" + path.read_bytes() + b"\0")
