@@ -56,12 +56,14 @@ c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL", f"sqlite:///{ROOT / '
 c.Exchange.root = os.environ.get("COURSE_EXCHANGE", str(ROOT / "exchange"))
 # `nbgrader collect` takes who and when from the inbound folder's owner and change time (never
 # from its name or timestamp.txt), refuses links and special files; `release_feedback` skips
-# a submission without submission_secret.txt instead of stopping (attention_grader.exchange).
+# a submission without submission_secret.txt instead of stopping; all three refuse a course
+# folder in the exchange that is a link or a student's (attention_grader.exchange).
 c.ExchangeFactory.collect = "attention_grader.exchange.SafeCollect"
 c.ExchangeFactory.release_feedback = "attention_grader.exchange.SafeReleaseFeedback"
+c.ExchangeFactory.release_assignment = "attention_grader.exchange.SafeReleaseAssignment"
 # Where students' servers share one uid, the owner of a folder says nothing: the exchange is
 # then the ngshare hub service (who from the hub token, when from its clock); it replaces the
-# two classes above, and what collect brings still passes the intake gate.
+# classes above, and what collect brings still passes the intake gate.
 if os.environ.get("COURSE_NGSHARE_URL"):
     from attention_grader import ngshare
 

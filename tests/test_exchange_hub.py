@@ -262,16 +262,20 @@ def hub(student_env, users):
     """The two users, the shared exchange folder every user can reach (``/tmp`` based:
     pytest's own tmp folder is private to root), and the student runner."""
     prefix, exchange_root = student_env
-    # As nbgrader's documentation sets it up: a folder every user can write into.
-    exchange_root.mkdir()
-    os.chmod(exchange_root, 0o777)
+    # As the README sets it up: the course's folder made by the instructor first, then the
+    # exchange writable by every user with the sticky bit (no one renames another's entry)
+    exchange_root.mkdir(mode=0o700)
+    (exchange_root / COURSE).mkdir(mode=0o755)
+    os.chmod(exchange_root, 0o1777)
     try:
         yield users, exchange_root, Students(prefix)
     finally:
         shutil.rmtree(exchange_root, ignore_errors=True)
 
 
-def _instructor(root: Path, *args: str, exchange_root: Path) -> subprocess.CompletedProcess:
+def _instructor(
+    root: Path, *args: str, exchange_root: Path, check: bool = True
+) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=root,
@@ -280,7 +284,10 @@ def _instructor(root: Path, *args: str, exchange_root: Path) -> subprocess.Compl
         env={**cycle.environment(), "COURSE_EXCHANGE": str(exchange_root)},
         timeout=600,
     )
-    assert proc.returncode == 0, f"nbgrader {args}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    if check:
+        assert proc.returncode == 0, (
+            f"nbgrader {args}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -488,6 +495,44 @@ def test_students_cannot_choose_their_name_time_or_files_through_the_exchange(
     assert no_secret["student"] == ana and no_secret["kind"] == "no-secret"
     lines = (root / exchange.REFUSALS).read_text().splitlines()
     assert all(json.loads(line)["reason"] for line in lines)
+
+
+def test_no_instructor_command_uses_a_course_folder_a_student_planted(tmp_path, course_env):
+    """In an exchange every user can write to, a student can make ``<exchange>/<course>``
+    before the instructor's first release: a link to a folder of root's (the course
+    repository's ``tests/``: stock nbgrader would make a world-writable ``inbound/`` there,
+    and her ``conftest.py`` in it would run as root), or a folder of her own. The course's
+    release_assignment, collect and release_feedback refuse both and write nothing."""
+    root = make_course(tmp_path / "instructor", [A])
+    release_course(root, [A])
+    (root / "feedback" / "ana" / A).mkdir(parents=True)  # (release_feedback's source)
+    (root / "feedback" / "ana" / A / f"{A}.html").write_text("<p>feedback</p>")
+    exchange_root = tmp_path / "exchange"
+    exchange_root.mkdir()
+    os.chmod(exchange_root, 0o777)  # as nbgrader's documentation sets it up
+    course, target = exchange_root / COURSE, tmp_path / "roots-folder"
+    target.mkdir()
+    course.symlink_to(target)
+    for command in ("release_assignment", "collect", "release_feedback"):
+        proc = _instructor(root, command, A, exchange_root=exchange_root, check=False)
+        assert proc.returncode != 0, (command, proc.stdout, proc.stderr)
+        assert "is a symbolic link" in proc.stdout + proc.stderr, command
+    assert list(target.iterdir()) == [] and course.is_symlink()
+    course.unlink()
+    course.mkdir()
+    for owner, mode, says in ((12345, 0o755, "belongs to"), (0, 0o777, "writable by every")):
+        os.chown(course, owner, -1)
+        os.chmod(course, mode)
+        proc = _instructor(root, "release_assignment", A, exchange_root=exchange_root, check=False)
+        assert proc.returncode != 0 and says in proc.stdout + proc.stderr, proc.stderr
+        assert list(course.iterdir()) == []
+    os.chmod(course, 0o755)  # the instructor's (root's) own folder: released, with a warning
+    proc = _instructor(root, "release_assignment", A, exchange_root=exchange_root)
+    assert (course / "outbound" / A / NB).exists()
+    assert "without the sticky bit" in proc.stdout + proc.stderr
+    os.chmod(exchange_root, 0o1777)
+    proc = _instructor(root, "collect", A, exchange_root=exchange_root)
+    assert "sticky" not in proc.stdout + proc.stderr
 
 
 def test_the_collecting_users_own_folders_keep_their_name_but_not_their_claimed_time(

@@ -10,8 +10,11 @@ following symlinks with the instructor's rights; stock ``release_feedback`` stop
 whole class at the first collected submission without ``submission_secret.txt``.
 
 The classes here replace them through ``nbgrader_config.py``
-(``c.ExchangeFactory.collect`` and ``c.ExchangeFactory.release_feedback``), so the stock
-commands and formgrader's buttons go through them:
+(``c.ExchangeFactory.collect``, ``.release_feedback`` and ``.release_assignment``), so the
+stock commands and formgrader's buttons go through them. All three first refuse a course
+folder in the exchange that is a symbolic link, another user's, or writable by everyone
+(:func:`course_folder_problem`): stock nbgrader creates and writes under it, following links,
+with the instructor's rights.
 
 :class:`SafeCollect`
     - **Who**: the owner of the inbound folder (``lstat``, its ``st_uid``, named through
@@ -66,6 +69,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default.collect import ExchangeCollect
+from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.utils import check_mode, notebook_hash
 from traitlets import Bool, Float, Unicode
@@ -130,6 +134,73 @@ def _user(uid: int) -> str | None:
         return None
 
 
+def course_folder_problem(course_path: str) -> str | None:
+    """Why the exchange's ``<root>/<course>`` folder must not be used by this user's
+    commands (None: it may, or it does not exist yet and nbgrader will make it). In a
+    world-writable exchange a student can create it before the instructor's first release:
+    as a symbolic link, root's ``release_assignment`` would make ``outbound/`` and a
+    world-writable ``inbound/`` wherever it points (a student's ``conftest.py`` in the
+    course repository's ``tests/``, run by root at the next ``make test``); as her own folder,
+    she decides what is in it. Only a real folder of this user or of root passes, and not
+    one that every user can write to."""
+    try:
+        info = os.lstat(course_path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        return f"{course_path} is a symbolic link, not the course's folder"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{course_path} is not a folder"
+    if info.st_uid not in (os.geteuid(), 0):
+        return f"{course_path} belongs to {_owner(info.st_uid)}, not to you or root"
+    if info.st_mode & stat.S_IWOTH:
+        return f"{course_path} is writable by every user"
+    return None
+
+
+def _owner(uid: int) -> str:
+    try:
+        return _shown(pwd.getpwuid(uid).pw_name)
+    except KeyError:
+        return f"uid {uid}"
+
+
+class _OwnCourseFolder:
+    """Refuses a course folder :func:`course_folder_problem` names, before an instructor's
+    command creates or reads anything under it; says once when the exchange root lets any
+    user rename what is in it (world-writable without the sticky bit)."""
+
+    def _check_course_folder(self) -> None:
+        problem = course_folder_problem(os.path.join(self.root, self.coursedir.course_id))
+        if problem:
+            self.fail(
+                f"{problem}: refusing to use it. Remove it, then create it as the instructor "
+                "(see the README: the exchange folder)"
+            )
+        try:
+            mode = os.stat(self.root).st_mode
+        except OSError:
+            return
+        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+            self.log.warning(
+                f"the exchange {self.root} is writable by every user without the sticky bit: "
+                f"a student can replace {self.coursedir.course_id}/ between two commands "
+                f"(chmod +t {self.root})"
+            )
+
+
+class SafeReleaseAssignment(_OwnCourseFolder, ExchangeReleaseAssignment):
+    """``nbgrader release_assignment`` that refuses a course folder in the exchange that is a
+    link, another user's, or writable by all (:func:`course_folder_problem`). Configure with
+    ``c.ExchangeFactory.release_assignment =
+    "attention_grader.exchange.SafeReleaseAssignment"``."""
+
+    def init_dest(self) -> None:
+        if self.coursedir.course_id:
+            self._check_course_folder()
+        super().init_dest()
+
+
 class _Refusal(Exception):
     def __init__(self, kind: str, reason: str) -> None:
         super().__init__(reason)
@@ -157,7 +228,7 @@ class _Candidate:
     claims: dict[str, str] = field(default_factory=dict)  # what the student says
 
 
-class SafeCollect(ExchangeCollect):
+class SafeCollect(_OwnCourseFolder, ExchangeCollect):
     """``nbgrader collect`` that takes identity and time from the filesystem (see the
     module docstring). Configure with
     ``c.ExchangeFactory.collect = "attention_grader.exchange.SafeCollect"``; ``--update``
@@ -185,6 +256,7 @@ class SafeCollect(ExchangeCollect):
     def init_src(self) -> None:
         if self.coursedir.course_id == "":
             self.fail("No course id specified. Re-run with --course flag.")
+        self._check_course_folder()
         self.course_path = os.path.join(self.root, self.coursedir.course_id)
         self.inbound_path = os.path.join(self.course_path, "inbound")
         if not os.path.isdir(self.inbound_path):
@@ -490,12 +562,17 @@ def _read_small(path: Path) -> str | None:
         os.close(fd)
 
 
-class SafeReleaseFeedback(ExchangeReleaseFeedback):
+class SafeReleaseFeedback(_OwnCourseFolder, ExchangeReleaseFeedback):
     """``nbgrader release_feedback`` that releases every student it can: a submission
     without a usable ``submission_secret.txt`` is skipped with a warning (and recorded),
     never the end of the command. Configure with
     ``c.ExchangeFactory.release_feedback = "attention_grader.exchange.SafeReleaseFeedback"``.
     """
+
+    def init_dest(self) -> None:
+        if self.coursedir.course_id:
+            self._check_course_folder()
+        super().init_dest()
 
     def copy_files(self) -> None:
         course, assignment = self.coursedir.course_id, self.coursedir.assignment_id
