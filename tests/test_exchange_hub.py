@@ -30,6 +30,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,7 +87,10 @@ def student_env():
 def test_the_suites_copy_is_updated_when_what_it_is_built_from_changes(tmp_path, monkeypatch):
     """The digest ``for_tests`` compares: the pins, the course id and the student package's
     files change it; compiled files, the package's build metadata and files outside those do
-    not (else every build would change the digest it is recorded under)."""
+    not (else every build would change the digest it is recorded under), wherever the clone
+    is (here in folders whose names are those of build metadata)."""
+    tmp_path = tmp_path / "clone.egg-info" / "__pycache__"
+    tmp_path.mkdir(parents=True)
     for name in ("pyproject.toml", "nbgrader_config.py", *student_env_tool.REQUIREMENTS):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
@@ -120,30 +124,47 @@ def test_the_suites_copy_is_updated_when_what_it_is_built_from_changes(tmp_path,
 
 
 def test_the_suites_copy_is_only_taken_from_a_folder_of_its_own(tmp_path, monkeypatch):
-    """The clone's record names a folder under /tmp: it is used only if it is a real folder
-    of this user that nobody else can write to; otherwise a new one is made (a planted folder
-    or link could hand the test's students someone's code)."""
+    """The clone's record names a folder ``/tmp/lesson5-test-student-env-...``: it is used
+    only if it is such a real folder of this user that nobody else can write to; otherwise a
+    new one is made (a planted folder or link could hand the test's students someone's code,
+    and another folder would be built into and emptied)."""
     record = tmp_path / "record"
     monkeypatch.setattr(student_env_tool, "TEST_RECORD", record)
-    folder = tmp_path / "copy"
-    folder.mkdir()
-    os.chmod(folder, 0o755)
-    record.write_text(f"{folder}\n")
-    assert student_env_tool._test_folder() == folder
-    os.chmod(folder, 0o775)
-    assert student_env_tool._test_folder() is None
-    os.chmod(folder, 0o755)
-    os.chown(folder, 12345, -1)
-    assert student_env_tool._test_folder() is None
-    os.chown(folder, os.geteuid(), -1)
-    (tmp_path / "link").symlink_to(folder)
-    record.write_text(f"{tmp_path / 'link'}\n")
-    assert student_env_tool._test_folder() is None
-    record.write_text("copy\n")  # relative
-    monkeypatch.chdir(tmp_path)
-    assert student_env_tool._test_folder() is None
-    record.unlink()
-    assert student_env_tool._test_folder() is None
+    folder = Path(tempfile.mkdtemp(prefix=student_env_tool.TEST_PREFIX, dir="/tmp"))
+    other = Path(tempfile.mkdtemp(prefix="another-", dir="/tmp"))
+    try:
+        os.chmod(folder, 0o755)
+        os.chmod(other, 0o755)
+        record.write_text(f"{folder}\n")
+        assert student_env_tool._test_folder() == folder
+        os.chmod(folder, 0o775)
+        assert student_env_tool._test_folder() is None
+        os.chmod(folder, 0o755)
+        os.chown(folder, 12345, -1)
+        assert student_env_tool._test_folder() is None
+        os.chown(folder, os.geteuid(), -1)
+        link = Path("/tmp") / f"{student_env_tool.TEST_PREFIX}link-{secrets.token_hex(4)}"
+        link.symlink_to(folder)
+        try:
+            record.write_text(f"{link}\n")
+            assert student_env_tool._test_folder() is None
+        finally:
+            link.unlink()
+        for named in (
+            other,  # not the suite's name
+            tmp_path,  # not under /tmp itself
+            Path("/"),
+            Path("/usr"),
+            Path(f"/tmp/../tmp/{folder.name}"),  # not literally in /tmp
+            Path(folder.name),  # relative
+        ):
+            record.write_text(f"{named}\n")
+            assert student_env_tool._test_folder() is None, named
+        record.unlink()
+        assert student_env_tool._test_folder() is None
+    finally:
+        shutil.rmtree(folder)
+        shutil.rmtree(other)
 
 
 def test_the_suites_copy_is_built_once_then_updated_in_its_folder(tmp_path, monkeypatch):

@@ -481,6 +481,7 @@ def build(prefix: Path, exchange: str | None = None, ngshare: str | None = None)
 # ------------------------------------------------------------------ the test suite's copy
 TEST_RECORD = ROOT / ".test-student-env"  # (git-ignored) the folder of this clone's copy
 TEST_INPUTS = "inputs.sha256"  # in that folder: what the environment was built from
+TEST_PREFIX = "lesson5-test-student-env-"  # that folder: /tmp/<TEST_PREFIX><random>
 REQUIREMENTS = ("requirements.txt", "requirements.lock", "requirements-hub.txt")
 
 
@@ -490,28 +491,33 @@ def test_inputs() -> str:
     digest = hashlib.sha256(f"{sys.version}\0{sys.base_prefix}\0{course_id()}".encode())
     inputs = ("pyproject.toml", "nbgrader_config.py", *REQUIREMENTS)
     files = [Path(__file__).resolve(), *(ROOT / name for name in inputs)]
-    files += sorted(p for p in (ROOT / "src").rglob("*") if p.is_file() and not _made_here(p))
+    src = ROOT / "src"
+    files += sorted(p for p in src.rglob("*") if p.is_file() and not _made_here(p, src))
     for path in files:
         digest.update(os.path.relpath(path, ROOT).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def _made_here(path: Path) -> bool:
-    """Whether ``path`` under ``src/`` is made by Python or pip, not written by hand: compiled
-    files, and the ``*.egg-info`` that building the student package (this tool) writes."""
-    return any(part == "__pycache__" or part.endswith(".egg-info") for part in path.parts)
+def _made_here(path: Path, src: Path) -> bool:
+    """Whether ``path`` under ``src`` is made by Python or pip, not written by hand: compiled
+    files, and the ``*.egg-info`` that building the student package (this tool) writes (only
+    the parts below ``src`` count: a clone may sit in any folder)."""
+    parts = path.relative_to(src).parts
+    return any(part == "__pycache__" or part.endswith(".egg-info") for part in parts)
 
 
 def _test_folder() -> Path | None:
     """The folder :data:`TEST_RECORD` names, if it is one this user made for it: a real
-    folder (not a link) owned by this user that nobody else can write to."""
+    folder (not a link) ``/tmp/<TEST_PREFIX>...`` owned by this user that nobody else can
+    write to."""
     try:
         folder = Path(TEST_RECORD.read_text(encoding="utf-8").strip())
         info = folder.lstat()
     except (OSError, ValueError):
         return None
     if (
-        not folder.is_absolute()
+        folder.parent != Path("/tmp")
+        or not folder.name.startswith(TEST_PREFIX)
         or not stat.S_ISDIR(info.st_mode)
         or info.st_uid != os.geteuid()
         or info.st_mode & 0o022
@@ -534,7 +540,7 @@ def for_tests(quiet: bool = False) -> Path:
             print(f"{folder / 'env'}: the test suite's students' environment is up to date")
         return folder
     if folder is None:
-        folder = Path(tempfile.mkdtemp(prefix="lesson5-test-student-env-", dir="/tmp"))
+        folder = Path(tempfile.mkdtemp(prefix=TEST_PREFIX, dir="/tmp"))
         os.chmod(folder, 0o755)  # (mkdtemp makes it 700: the test's students go through it)
         TEST_RECORD.write_text(f"{folder}\n", encoding="utf-8")  # (a failed build: again here)
     (folder / TEST_INPUTS).unlink(missing_ok=True)
