@@ -163,3 +163,33 @@ def test_a_release_made_once_is_the_release_nbgrader_makes(tmp_path):
     release_course(changed, [name])
     released = (changed / "release" / name / f"{name}.ipynb").read_text()
     assert "A new note." in released
+
+
+def test_the_fresh_kernel_sample_has_a_mistake_of_every_family_and_the_unseeded_loader():
+    """``make test`` compares only a sample of 01's and 06's catalogs with fresh kernels
+    (``notebook_suite.compared_sample``): it must hold a mistake in every family of cells that
+    has one (the cells a difference of the template would show in), and 06's mistake whose
+    reports change from run to run (the comparison's rule for those must run)."""
+    import test_nbgrader_01_tokenization as t01
+    import test_nbgrader_06_custom_dataloader as t06
+    from notebook_suite import compared_sample
+
+    assert "loader_unseeded_generator" in t06.TestCustomDataloader.compared_mistakes
+    for suite in (t01.TestTokenization, t06.TestCustomDataloader):
+        catalog = suite.catalog()
+        sample = compared_sample(catalog, suite.compared_mistakes)
+        assert {"solution", "blank", "alternative"} <= sample
+        assert len(sample) < 3 + len(catalog.groups), "not a sample: the whole catalog"
+
+        in_sample = [n for n in catalog.mistakes if catalog.student_of(n) in sample]
+        assert _families(catalog, in_sample) == _families(catalog, catalog.mistakes), suite
+        assert {catalog.student_of(n) for n in suite.compared_mistakes} <= sample
+
+
+def _families(catalog, names) -> set[int]:
+    """The families of cells (indexes in the catalog's ``FAMILIES``) the mistakes edit."""
+    found = set()
+    for name in names:
+        edited = set(catalog.mistakes[name].edits) | set(catalog.mistakes[name].replace)
+        found |= {i for i, family in enumerate(catalog.module.FAMILIES) if edited & family}
+    return found

@@ -656,12 +656,12 @@ def test_a_bad_setting_says_which_setting(monkeypatch):
 
 # ------------------------------------------------------------------ the same reports
 
-# The catalog suites of 01 (no TensorFlow) and 06 (TensorFlow) compare their catalogs with
-# fresh kernels in every `make test` (notebook_suite.ComparedWithFreshKernels). Each
-# comparison grades a whole catalog again with fresh kernels (1-2 minutes of a core, most of it
-# their imports); COURSE_TEST_TEMPLATE_ALL=1 compares the other four here (README, "The warm
-# kernel template"), which a change to the template or to what it preloads must pass before
-# it lands.
+# The catalog suites of 01 (no TensorFlow) and 06 (TensorFlow) compare a sample of their
+# catalogs with fresh kernels in every `make test` (notebook_suite.ComparedWithFreshKernels).
+# A comparison grades its submissions again with fresh kernels (4 s of a core each with
+# TensorFlow, most of it the import); COURSE_TEST_TEMPLATE_ALL=1 compares the whole catalogs of
+# those two and the other four here (README, "The warm kernel template"), which a change to the
+# template or to what it preloads must pass before it lands.
 if os.environ.get("COURSE_TEST_TEMPLATE_ALL") == "1":
 
     @pytest.mark.slow
