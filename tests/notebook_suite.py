@@ -34,6 +34,14 @@ from courses import (
 )
 
 
+def family_of(catalog, name: str) -> int:
+    """The family of cells (its index in ``catalog.FAMILIES``) that mistake ``name`` edits."""
+    cells = set(catalog.MISTAKES[name].edits) | set(catalog.MISTAKES[name].replace)
+    hits = [i for i, fam in enumerate(catalog.FAMILIES) if cells & fam]
+    assert len(hits) == 1, f"mistake {name} edits cells of {len(hits)} families"
+    return hits[0]
+
+
 def group_mistakes(catalog) -> list[list[str]]:
     """Pack mistakes into submissions, at most one mistake per family of cells.
 
@@ -41,18 +49,11 @@ def group_mistakes(catalog) -> list[list[str]]:
     Mistakes in unrelated cells cannot mask each other's cascades, so one submission
     can carry one mistake per family and must lose exactly the union of their tests.
     """
-
-    def family(name: str) -> int:
-        cells = set(catalog.MISTAKES[name].edits) | set(catalog.MISTAKES[name].replace)
-        hits = [i for i, fam in enumerate(catalog.FAMILIES) if cells & fam]
-        assert len(hits) == 1, f"mistake {name} edits cells of {len(hits)} families"
-        return hits[0]
-
     groups: list[list[str]] = []
     for name in sorted(catalog.MISTAKES):
-        fam = family(name)
+        fam = family_of(catalog, name)
         for group in groups:
-            if all(family(other) != fam for other in group):
+            if all(family_of(catalog, other) != fam for other in group):
                 group.append(name)
                 break
         else:

@@ -172,7 +172,7 @@ def test_the_fresh_kernel_sample_has_a_mistake_of_every_family_and_the_unseeded_
     reports change from run to run (the comparison's rule for those must run)."""
     import test_nbgrader_01_tokenization as t01
     import test_nbgrader_06_custom_dataloader as t06
-    from notebook_suite import compared_sample
+    from notebook_suite import compared_sample, family_of
 
     assert "loader_unseeded_generator" in t06.TestCustomDataloader.compared_mistakes
     for suite in (t01.TestTokenization, t06.TestCustomDataloader):
@@ -181,15 +181,7 @@ def test_the_fresh_kernel_sample_has_a_mistake_of_every_family_and_the_unseeded_
         assert {"solution", "blank", "alternative"} <= sample
         assert len(sample) < 3 + len(catalog.groups), "not a sample: the whole catalog"
 
-        in_sample = [n for n in catalog.mistakes if catalog.student_of(n) in sample]
-        assert _families(catalog, in_sample) == _families(catalog, catalog.mistakes), suite
+        sampled = [n for n in catalog.mistakes if catalog.student_of(n) in sample]
+        every = {family_of(catalog.module, n) for n in catalog.mistakes}
+        assert {family_of(catalog.module, n) for n in sampled} == every, suite
         assert {catalog.student_of(n) for n in suite.compared_mistakes} <= sample
-
-
-def _families(catalog, names) -> set[int]:
-    """The families of cells (indexes in the catalog's ``FAMILIES``) the mistakes edit."""
-    found = set()
-    for name in names:
-        edited = set(catalog.mistakes[name].edits) | set(catalog.mistakes[name].replace)
-        found |= {i for i, family in enumerate(catalog.module.FAMILIES) if edited & family}
-    return found
