@@ -22,14 +22,22 @@ Due dates and the late policy: schedule.toml.
   (limits of the sandbox: COURSE_SANDBOX_*, see the README)
 """
 
+import importlib.util
 import os
 import sys
 import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-for package_dir in (ROOT / "grader", ROOT / "src"):  # also without `pip install -e`
-    if str(package_dir) not in sys.path:
+# Without `pip install -e`, the packages of this folder. Installed ones win: the kernels'
+# Python finds the installed attention_course, and a grading worker (it inherits this path)
+# that imported this folder's copy instead would give its sandboxes that copy's folder, where
+# the kernel does not look (a course root that is another checkout than the one installed).
+for name, package_dir in (
+    ("attention_grader", ROOT / "grader"),
+    ("attention_course", ROOT / "src"),
+):
+    if importlib.util.find_spec(name) is None and str(package_dir) not in sys.path:
         sys.path.insert(0, str(package_dir))
 
 from attention_grader.nbgrader_ext import (  # noqa: E402
