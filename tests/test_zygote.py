@@ -179,6 +179,37 @@ def test_an_honest_keras_cell_prints_the_same_with_the_template(monkeypatch):
         assert "absl::InitializeLog" in text or "oneDNN" in text, text
 
 
+# A kernel's first traceback maps the file of every module it has imported (inspect.getmodule,
+# 0.15-0.3 s with TensorFlow): the template mapped them once (_zygote._map_module_files), and
+# the traceback a student is shown is the same.
+TRACEBACK = r"""
+import inspect
+print("mapped before:", "tensorflow" in inspect._filesbymodname)
+import keras, numpy as np
+keras.layers.Dense(2)(np.zeros((2,), "float32"))  # rank 1: Keras raises deep in its own code
+"""
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_a_traceback_is_the_same_with_the_template(monkeypatch):
+    shown = {}
+    for setting in ("off", "on"):
+        result = _run(monkeypatch, setting, TRACEBACK)
+        errors = [o for c in result.notebook.cells for o in c.outputs if o.output_type == "error"]
+        assert len(errors) == 1, result.notebook.cells
+        shown[setting] = (
+            _printed(result, "stdout"),
+            errors[0].ename,
+            errors[0].evalue,
+            [ANSI.sub("", line) for line in errors[0].traceback],
+        )
+    assert shown["off"][0] == ["mapped before: False\n"]
+    assert shown["on"][0] == ["mapped before: True\n"]  # (the template's map)
+    assert shown["off"][1:] == shown["on"][1:]
+    trace = "\n".join(shown["on"][3])
+    assert "Cell In[1], line 4" in trace and "keras/src/layers/input_spec.py" in trace, trace
+
+
 # Packages that only came with the warm-up (scipy with scikit-learn, absl with TensorFlow) are
 # hidden like the warm families: a submission's own file of that name wins, as in a fresh kernel.
 SHADOWS = r"""
