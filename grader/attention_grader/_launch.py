@@ -1,4 +1,5 @@
-"""Launcher of a grading sandbox (run with ``python -I``, standard library only).
+"""Launcher of a grading sandbox (run with ``python -I -S``: standard library only, no
+``site``; each mode imports only what it uses, as two of these start per notebook).
 
 ``outer LIMITS -- bwrap ...``: join the sandbox's memory cgroup (if it has one), set the
 resource limits, then become bubblewrap.
@@ -9,16 +10,9 @@ in SETTINGS (the kernel comes from the worker's warm template, see ``_zygote.py`
 sandbox open as its init until that kernel ends (:func:`hold`).
 """
 
-import contextlib
-import ctypes
 import json
 import os
-import resource
-import select
-import shutil
-import signal
 import sys
-import time
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_DUMPABLE = 4
@@ -37,6 +31,8 @@ def _user_processes(uid: int) -> int:
 
 
 def outer(settings: dict, argv: list) -> None:
+    import resource
+
     for procs in settings.get("cgroup_procs", []):  # before anything of the sandbox runs
         try:
             with open(procs, "w", encoding="ascii") as handle:
@@ -71,6 +67,8 @@ def load_seccomp(path: str):  # noqa: ANN201 - a module
 
 
 def inner(settings: dict, argv: list) -> None:
+    import ctypes
+
     uid = settings["uid"]
     if uid is not None:
         os.setgroups([])
@@ -81,7 +79,10 @@ def inner(settings: dict, argv: list) -> None:
     if settings.get("seccomp"):  # no keyrings (a channel between students: see _seccomp.py)
         load_seccomp(settings["seccomp"]).install()
     source = settings["files"]
-    for name in os.listdir(source):
+    names = os.listdir(source)
+    if names:  # (most notebooks come alone: no shutil to import)
+        import shutil
+    for name in names:
         path = os.path.join(source, name)
         target = os.path.join(settings["home"], name)
         if os.path.isdir(path):
@@ -100,11 +101,22 @@ def hold(fifo: str) -> None:
     pid from it (the kernel writes it first, before any of its own code runs), reap every
     process the sandbox orphans, and exit with the kernel's status when the kernel ends (as
     bubblewrap's own init does with its command), which ends the sandbox."""
+    import contextlib
+    import ctypes
+    import select
+    import signal
+    import time
+
     # The kernel runs as the same user: it may neither trace this process nor signal it (as
     # init, only signals it handles reach it: none, once Python's SIGINT handler is gone).
     if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         raise SystemExit("sandbox: cannot make the holder undumpable")
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # pid 2 is the kernel's, as in a fresh sandbox: the template's process that forks it in
+    # this namespace (_zygote.py) must have another one, so pid 2 is used and freed here first
+    if (child := os.fork()) == 0:
+        os._exit(0)
+    os.waitpid(child, 0)
     fresh = f"{fifo}.new"
     os.mkfifo(fresh, 0o600)
     fd = os.open(fresh, os.O_RDONLY | os.O_NONBLOCK)

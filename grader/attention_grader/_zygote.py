@@ -14,11 +14,11 @@ it forks a child C, which
 1. joins the sandbox's memory cgroup and sets the sandbox's resource limits;
 2. enters the namespaces of the sandbox bubblewrap built (``/proc/<holder>/ns/*``: IPC, UTS,
    network, cgroup, PID, mount) and its root (``fchdir`` + ``chroot``), holds the sandbox open
-   (the holder's FIFO) and forks a child (the PID namespace applies to children) that forks
-   again and exits; that grandchild, once C has reaped its parent (C tells it through a
-   pipe), sets the namespace's next pid and forks the kernel K with
-   pid 2 and exits: K becomes a child of the sandbox's own init (pid 2, parent pid 1, in the
-   launcher's process tree, as a fresh kernel); C says so and exits;
+   (the holder's FIFO) and forks a child M (the PID namespace applies to children; M has
+   pid 3, as the holder used pid 2 once and freed it), which starts a session, sets the
+   namespace's next pid and forks the kernel K with pid 2, and exits: K becomes a child of the
+   sandbox's own init (pid 2, parent pid 1, in the launcher's process tree, as a fresh
+   kernel); C says so and exits (three forks of the template's memory, not four);
 3. K starts a session, gives up root exactly as the sandbox's launcher does (no capabilities
    in any set, no supplementary groups, the sandbox's uid, no new privileges), keeps only the
    log pipe and the holder's FIFO open, takes the kernel's environment, ``sys.argv`` and
@@ -45,7 +45,6 @@ import select
 import signal
 import socket
 import sys
-import time
 
 CLONE_NEWNS = 0x00020000
 MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 16384, 1 << 18, 2, 4
@@ -387,18 +386,16 @@ def main() -> None:
     try:
         log_fd = fds[0]
         # the kernel gets pid 2 in the sandbox, as a fresh one (tracebacks name the cells'
-        # files /tmp/ipykernel_<pid>/...); the sandbox's own /proc/sys is read-only
+        # files /tmp/ipykernel_<pid>/...): the holder used pid 2 once and freed it
+        # (_launch.hold), so M gets pid 3 and gives pid 2 to the kernel through the
+        # namespace's next pid (opened here: the sandbox's own /proc/sys is read-only)
         last_pid = os.open("/proc/sys/kernel/ns_last_pid", os.O_WRONLY)
         hold_fd = _enter(request)
         ready, said = os.pipe()
-        reaped, tell_reaped = os.pipe()  # C tells the grandchild that pid 2 is free
-        middle = os.fork()  # pid 2 in the sandbox for a moment
+        middle = os.fork()  # M, in the sandbox's PID namespace
         if middle:
             os.close(said)
-            os.close(reaped)
-            status = os.waitpid(middle, 0)[1]  # reaped: pid 2 is free again
-            os.write(tell_reaped, b"r")
-            os.close(tell_reaped)
+            status = os.waitpid(middle, 0)[1]
             word = os.read(ready, 64)
             if status != 0 or word != b"ok":
                 raise OSError(f"the kernel could not be forked ({word.decode() or status})")
@@ -408,24 +405,12 @@ def main() -> None:
     if middle:
         conn.sendall(json.dumps({"forked": True}).encode())
         os._exit(0)
-    # In the sandbox's PID namespace: the kernel's parent exits, so the kernel becomes a child
-    # of the sandbox's init (parent pid 1, in the launcher's process tree), as a fresh one.
+    # M: the kernel's parent exits, so the kernel becomes a child of the sandbox's init
+    # (parent pid 1, in the launcher's process tree), as a fresh one.
     try:
         os.close(ready)
-        if os.fork():
-            os._exit(0)
-        # a session of its own, whose leader is not the kernel (as bwrap's); not the middle
-        # process's, whose pid would stay taken by its session
+        # a session of its own, whose leader is not the kernel (as bwrap's): M's, pid 3
         os.setsid()
-        os.close(tell_reaped)
-        # until C has reaped the middle process (a pipe, not a clock: under heavy load the
-        # reaping took longer than a deadline of 10 s once)
-        if not select.select([reaped], [], [], 120)[0] or os.read(reaped, 1) != b"r":
-            os._exit(1)
-        os.close(reaped)
-        deadline = time.monotonic() + 10
-        while os.path.exists("/proc/2") and time.monotonic() < deadline:
-            time.sleep(0.001)  # (reaped: gone at once; else the pid check below says so)
         os.write(last_pid, b"1")
         kernel = os.fork()
         if kernel:

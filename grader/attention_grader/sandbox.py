@@ -376,6 +376,7 @@ def command(
     return [
         sys.executable,
         "-I",
+        "-S",
         str(LAUNCHER),
         "outer",
         json.dumps(outer),
@@ -385,6 +386,7 @@ def command(
         "--",
         sys.executable,
         "-I",
+        "-S",
         f"{GRADER_DIR}-launch.py",
         "inner",
         json.dumps(inner),
