@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import threading
+import time
 
 import nbformat
 import pytest
@@ -106,6 +109,81 @@ def test_the_kernel_sees_its_files_and_nothing_of_the_course():
     assert facts["grader"] == ["cases.json", "files"]
     assert facts["repo"] is False and facts["net"] is False and facts["env"] == []
     assert facts["pids"] < 10  # its own PID namespace: a handful of processes
+
+
+# Run as another user of the grading machine (a course hub's students are): for each path,
+# whether it could be listed or read.
+OTHER_USER = """
+import os, sys
+for path in sys.argv[1:]:
+    try:
+        os.listdir(path) if os.path.isdir(path) else open(path, "rb").read()
+        print("read", path)
+    except PermissionError:
+        print("denied", path)
+"""
+
+
+def test_other_users_of_the_machine_cannot_read_what_a_sandbox_is_given(monkeypatch):
+    """While a notebook is graded, no other user of the machine may list its sandbox's folder
+    or read the submission's files and the hidden checks' cases staged for it (the kernel
+    reads them as the sandbox's group); the kernel's own uid may."""
+    if os.geteuid() != 0:
+        pytest.fail("the sandbox's own uid needs the grader to run as root (CI runs as root)")
+    made: list[sandbox.Layout] = []
+    create = sandbox.Layout.create.__func__
+
+    def spy(cls, *args, **kwargs):
+        made.append(create(cls, *args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(sandbox.Layout, "create", classmethod(spy))
+    seen: dict[str, str] = {}
+
+    def look() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+            made and (made[0].stage_dir / "files" / "data" / "notes.txt").exists()
+        ):
+            time.sleep(0.05)
+        layout = made[0]
+        paths = [
+            layout.root,
+            layout.stage_dir,
+            layout.stage_dir / "files",
+            layout.stage_dir / "cases.json",
+            layout.stage_dir / "files" / "data" / "notes.txt",
+        ]
+        for name, uid in (("other", 65534), ("sandbox", layout.uid)):
+            done = subprocess.run(
+                ["/usr/bin/python3", "-I", "-c", OTHER_USER, *map(str, paths)],
+                user=uid,
+                group=uid,
+                extra_groups=[],
+                capture_output=True,
+                text=True,
+                cwd="/",
+                timeout=60,
+            )
+            seen[name] = done.stdout + done.stderr
+
+    watcher = threading.Thread(target=look)
+    watcher.start()
+    result = executor.execute(_job("import time\ntime.sleep(4)", **{"data/notes.txt": b"mine"}))
+    watcher.join()
+    assert result.status == "ok", result.reason
+    layout = made[0]
+    other = seen["other"].splitlines()
+    assert other == [
+        f"denied {layout.root}",
+        f"denied {layout.stage_dir}",
+        f"denied {layout.stage_dir / 'files'}",
+        f"denied {layout.stage_dir / 'cases.json'}",
+        f"denied {layout.stage_dir / 'files' / 'data' / 'notes.txt'}",
+    ], seen
+    sandbox_user = seen["sandbox"].splitlines()
+    assert sandbox_user[0] == f"denied {layout.root}"  # (it reaches ipc/ and stage/ by name)
+    assert all(line.startswith("read ") for line in sandbox_user[1:]), seen
 
 
 @pytest.mark.slow

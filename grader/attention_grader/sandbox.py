@@ -142,13 +142,19 @@ class Layout:
         self.stage_dir = self.root / "stage"
         self.ipc_dir.mkdir(mode=0o700)
         (self.stage_dir / "files").mkdir(parents=True)
+        # The submission's own files and the hidden checks' cases: for the sandbox's user
+        # alone, never for the grading machine's other users (students on a course hub)
         if self.uid is not None:
             os.chown(self.ipc_dir, self.uid, self.uid)
+            os.chown(self.stage_dir, os.geteuid(), self.uid)  # (the sandbox's gid is its uid)
+            os.chmod(self.stage_dir, 0o750)
+        else:  # (the kernel runs as the grader's user)
+            os.chmod(self.stage_dir, 0o700)
 
     @classmethod
     def create(cls, limits: Limits, isolated: bool = True) -> Layout:
         root = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
-        os.chmod(root, 0o755)  # the sandbox user must reach ipc/ (its own) and stage/
+        os.chmod(root, 0o711)  # the sandbox user must reach ipc/ (its own) and stage/
         root_mode = isolated and os.geteuid() == 0
         # A uid of its own for every sandbox (per process, per sandbox): the process limit
         # then counts this sandbox's processes only, also while an earlier one is dying.
