@@ -105,7 +105,8 @@ def test_the_kernel_sees_its_files_and_nothing_of_the_course():
     assert result.status == "ok", result.reason
     facts = json.loads(_printed(result)[-1])
     assert facts["uid"] != 0 and facts["cwd"] == sandbox.HOME
-    assert "data" in facts["home"] and facts["data"] == "mine"
+    # the submission's files and IPython's folder: nothing of the launchers (their bytecode)
+    assert facts["home"] == [".ipython", "data"] and facts["data"] == "mine"
     assert facts["grader"] == ["cases.json", "files"]
     assert facts["repo"] is False and facts["net"] is False and facts["env"] == []
     assert facts["pids"] < 10  # its own PID namespace: a handful of processes
@@ -127,7 +128,8 @@ for path in sys.argv[1:]:
 def test_other_users_of_the_machine_cannot_read_what_a_sandbox_is_given(monkeypatch):
     """While a notebook is graded, no other user of the machine may list its sandbox's folder
     or read the submission's files and the hidden checks' cases staged for it (the kernel
-    reads them as the sandbox's group); the kernel's own uid may."""
+    reads them as the sandbox's group; its own uid may), nor the kernel's connection file
+    (its key) once the kernel has started."""
     if os.geteuid() != 0:
         pytest.fail("the sandbox's own uid needs the grader to run as root (CI runs as root)")
     made: list[sandbox.Layout] = []
@@ -142,8 +144,8 @@ def test_other_users_of_the_machine_cannot_read_what_a_sandbox_is_given(monkeypa
 
     def look() -> None:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (
-            made and (made[0].stage_dir / "files" / "data" / "notes.txt").exists()
+        while time.monotonic() < deadline and not (  # staged, and the kernel's folder sealed
+            made and made[0].ipc_dir.exists() and made[0].ipc_dir.stat().st_uid == 0
         ):
             time.sleep(0.05)
         layout = made[0]
@@ -153,6 +155,7 @@ def test_other_users_of_the_machine_cannot_read_what_a_sandbox_is_given(monkeypa
             layout.stage_dir / "files",
             layout.stage_dir / "cases.json",
             layout.stage_dir / "files" / "data" / "notes.txt",
+            layout.ipc_dir / "kernel.json",  # (the connection file: its key)
         ]
         for name, uid in (("other", 65534), ("sandbox", layout.uid)):
             done = subprocess.run(
@@ -180,10 +183,11 @@ def test_other_users_of_the_machine_cannot_read_what_a_sandbox_is_given(monkeypa
         f"denied {layout.stage_dir / 'files'}",
         f"denied {layout.stage_dir / 'cases.json'}",
         f"denied {layout.stage_dir / 'files' / 'data' / 'notes.txt'}",
+        f"denied {layout.ipc_dir / 'kernel.json'}",
     ], seen
     sandbox_user = seen["sandbox"].splitlines()
     assert sandbox_user[0] == f"denied {layout.root}"  # (it reaches ipc/ and stage/ by name)
-    assert all(line.startswith("read ") for line in sandbox_user[1:]), seen
+    assert all(line.startswith("read ") for line in sandbox_user[1:-1]), seen
 
 
 @pytest.mark.slow

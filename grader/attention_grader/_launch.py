@@ -1,5 +1,6 @@
-"""Launcher of a grading sandbox (run with ``python -I -S``: standard library only, no
-``site``; each mode imports only what it uses, as two of these start per notebook).
+"""Launcher of a grading sandbox (run with ``python -I -S -B``: standard library only, no
+``site``, no bytecode written (the seccomp module's landed in the kernel's home); each mode
+imports only what it uses, as two of these start per notebook).
 
 ``outer LIMITS -- bwrap ...``: join the sandbox's memory cgroup (if it has one), set the
 resource limits, then become bubblewrap.

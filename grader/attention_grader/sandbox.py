@@ -175,7 +175,7 @@ class Layout:
         for entry in self.ipc_dir.iterdir():
             if not entry.is_socket():  # the connection file: read at start, never again
                 os.chown(entry, owner, owner, follow_symlinks=False)
-                os.chmod(entry, 0o644, follow_symlinks=False)
+                os.chmod(entry, 0o600, follow_symlinks=False)  # (its key is no one else's)
         os.chown(self.ipc_dir, owner, owner)
         os.chmod(self.ipc_dir, 0o711)
 
@@ -383,6 +383,7 @@ def command(
         sys.executable,
         "-I",
         "-S",
+        "-B",
         str(LAUNCHER),
         "outer",
         json.dumps(outer),
@@ -393,6 +394,7 @@ def command(
         sys.executable,
         "-I",
         "-S",
+        "-B",
         f"{GRADER_DIR}-launch.py",
         "inner",
         json.dumps(inner),
