@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -188,6 +192,34 @@ def test_other_users_of_the_machine_cannot_read_what_a_sandbox_is_given(monkeypa
     sandbox_user = seen["sandbox"].splitlines()
     assert sandbox_user[0] == f"denied {layout.root}"  # (it reaches ipc/ and stage/ by name)
     assert all(line.startswith("read ") for line in sandbox_user[1:-1]), seen
+
+
+def test_sandbox_folders_of_a_dead_grader_are_swept():
+    """A grading worker killed with SIGKILL leaves its sandbox's folder in /tmp (the
+    submission's files, the hidden checks' cases). The next process that makes a sandbox
+    removes it; never a live process's folder, another user's, or one it cannot attribute."""
+    if os.geteuid() != 0:
+        pytest.fail("the other user's folder needs the tests to run as root (CI runs as root)")
+    made = (
+        "from attention_grader import sandbox\nprint(sandbox.Layout.create(sandbox.Limits()).root)"
+    )
+    done = subprocess.run([sys.executable, "-c", made], capture_output=True, text=True, check=True)
+    dead = Path(done.stdout.strip())  # (its maker ended without removing it)
+    assert dead.is_dir() and (dead / sandbox.OWNER_FILE).is_file()
+    live = sandbox.Layout.create(sandbox.Limits())  # this process's
+    other = Path(tempfile.mkdtemp(prefix=sandbox.FOLDER_PREFIX))  # another user's
+    (other / sandbox.OWNER_FILE).write_text("1 1")
+    os.chown(other, 65534, 65534)
+    unknown = Path(tempfile.mkdtemp(prefix=sandbox.FOLDER_PREFIX))  # no owner file
+    try:
+        sandbox._sweep_folders.__wrapped__(Path(tempfile.gettempdir()))
+        assert not dead.exists()
+        assert live.root.is_dir() and other.is_dir() and unknown.is_dir()
+    finally:
+        live.remove()
+        shutil.rmtree(other)
+        shutil.rmtree(unknown)
+        shutil.rmtree(dead, ignore_errors=True)
 
 
 @pytest.mark.slow

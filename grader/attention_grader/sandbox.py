@@ -39,6 +39,7 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -153,8 +154,10 @@ class Layout:
 
     @classmethod
     def create(cls, limits: Limits, isolated: bool = True) -> Layout:
-        root = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
+        _sweep_folders(Path(tempfile.gettempdir()))  # (once per process)
+        root = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
         os.chmod(root, 0o711)  # the sandbox user must reach ipc/ (its own) and stage/
+        (root / OWNER_FILE).write_text(_process_id(os.getpid()) or "", encoding="ascii")
         root_mode = isolated and os.geteuid() == 0
         # A uid of its own for every sandbox (per process, per sandbox): the process limit
         # then counts this sandbox's processes only, also while an earlier one is dying.
@@ -181,6 +184,41 @@ class Layout:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+FOLDER_PREFIX = "course-sandbox-"
+OWNER_FILE = "owner"  # in a sandbox's folder: "<pid> <start time>" of the process that made it
+
+
+def _process_id(pid: int) -> str | None:
+    """``"<pid> <start time in clock ticks since boot>"`` of a live process (a pid alone
+    may be another process's by now), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else f"{pid} {fields[19]}"
+
+
+@functools.cache
+def _sweep_folders(tmp: Path) -> None:
+    """Remove the sandbox folders that a dead grading process left in ``tmp`` (a worker
+    killed with SIGKILL cannot remove its own; its sandboxes died with it): only this user's
+    own folders, and only those whose maker is gone, as the cgroups of a dead grader are
+    swept (:func:`_sweep`). A folder without an owner file is left alone."""
+    for entry in tmp.glob(FOLDER_PREFIX + "*"):
+        try:
+            info = entry.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+                continue
+            owner = (entry / OWNER_FILE).read_text(encoding="ascii").split()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if len(owner) != 2 or not owner[0].isdigit():
+            continue
+        if _process_id(int(owner[0])) != " ".join(owner):  # its maker is gone
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _ancestors(path: str) -> list[str]:
