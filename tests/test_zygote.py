@@ -499,7 +499,7 @@ def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path):
         )
 
     me = psutil.Process()
-    ticks = zygote._started(me.pid)  # (clock ticks since boot, as /proc says)
+    ticks = sandbox.started(me.pid)  # (clock ticks since boot, as /proc says)
     assert ticks is not None and ticks > 0
     announce(me.pid, ticks, zygote.env_digest(env))  # alive, same environment
     peer = zygote._shared(group, env, modules=("json",))

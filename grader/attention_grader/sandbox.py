@@ -157,7 +157,7 @@ class Layout:
         _sweep_folders(Path(tempfile.gettempdir()))  # (once per process)
         root = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
         os.chmod(root, 0o711)  # the sandbox user must reach ipc/ (its own) and stage/
-        (root / OWNER_FILE).write_text(_process_id(os.getpid()) or "", encoding="ascii")
+        (root / OWNER_FILE).write_text(f"{os.getpid()} {started(os.getpid())}", encoding="ascii")
         root_mode = isolated and os.geteuid() == 0
         # A uid of its own for every sandbox (per process, per sandbox): the process limit
         # then counts this sandbox's processes only, also while an earlier one is dying.
@@ -190,15 +190,17 @@ FOLDER_PREFIX = "course-sandbox-"
 OWNER_FILE = "owner"  # in a sandbox's folder: "<pid> <start time>" of the process that made it
 
 
-def _process_id(pid: int) -> str | None:
-    """``"<pid> <start time in clock ticks since boot>"`` of a live process (a pid alone
-    may be another process's by now), None when it is gone."""
+def started(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat``: exact,
+    unlike a wall-clock time a clock change shifts; with the pid, it names one process even
+    after the pid is reused); None when it is gone or a zombie."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+            text = handle.read()
+    except OSError:
         return None
-    return None if fields[0] in ("Z", "X") else f"{pid} {fields[19]}"
+    fields = text[text.rindex(")") + 2 :].split()  # (the name may hold spaces)
+    return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
 @functools.cache
@@ -217,7 +219,7 @@ def _sweep_folders(tmp: Path) -> None:
             continue
         if len(owner) != 2 or not owner[0].isdigit():
             continue
-        if _process_id(int(owner[0])) != " ".join(owner):  # its maker is gone
+        if str(started(int(owner[0]))) != owner[1]:  # its maker is gone
             shutil.rmtree(entry, ignore_errors=True)
 
 

@@ -111,18 +111,6 @@ def env_digest(env: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()
 
 
-def _started(pid: int) -> int | None:
-    """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat``: exact,
-    unlike a wall-clock time a clock change shifts); None when it is gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            text = stat.read()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()  # (the name may hold spaces)
-    return None if fields[0] in ("Z", "X") else int(fields[19])
-
-
 class Template:
     """One running template process (its socket folder is root's alone). ``group``: the
     folder of a local cluster's shared template (:data:`GROUP`), whose lock ``lock`` this
@@ -217,7 +205,7 @@ class Template:
         caller holds the group's lock)."""
         ready = {
             "pid": self.pid,
-            "started": _started(self.pid),
+            "started": sandbox.started(self.pid),
             "socket": str(self.socket_path),
             "env": env_digest(self.env),
             "preloaded": sorted(self.preloaded),
@@ -322,7 +310,7 @@ class Peer(Template):
         return self._pid
 
     def alive(self) -> bool:
-        return self._started is not None and _started(self._pid) == self._started
+        return self._started is not None and sandbox.started(self._pid) == self._started
 
     def _no_log(self) -> str:
         return "the shared template is gone"
