@@ -330,3 +330,27 @@ def test_quiet_dask_settings_hold_inside_and_leave_dask_whole():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_grading_worker_started_by_the_command_line_imports_no_nbgrader():
+    """A local cluster's workers are spawned: each runs the script that started the
+    coordinator again as ``__mp_main__`` (``course``, multiprocessing's own way: runpy), then
+    imports what running a job needs. Neither may import nbgrader, nbconvert or SQLAlchemy
+    (0.5 s of a core per worker, at every run's start); the command line still works."""
+    script = Path(sys.executable).with_name("course")
+    heavy = ("nbgrader", "nbconvert", "sqlalchemy")
+    worker = (
+        "import runpy, sys\n"
+        f"runpy.run_path({str(script)!r}, run_name='__mp_main__')\n"
+        "import attention_grader.workers\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", worker], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]"]
+    # (the coordinator's side does import them: the check above sees what it is meant to)
+    coordinator = worker.replace("attention_grader.workers", "attention_grader.cli")
+    out = subprocess.run([sys.executable, "-c", coordinator], capture_output=True, text=True)
+    assert eval(out.stdout) == sorted(heavy)  # noqa: S307 - our own subprocess's list
+    help_text = subprocess.run([script, "--help"], capture_output=True, text=True)
+    assert help_text.returncode == 0 and "autograde" in help_text.stdout

@@ -8,6 +8,8 @@ none. Where a notebook was read by nbgrader itself (``NotebookNode``), nbgrader'
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 
@@ -39,3 +41,13 @@ def is_solution(cell: Any) -> bool:
 
 def is_locked(cell: Any) -> bool:
     return bool(nbgrader(cell).get("locked"))
+
+
+def notebook_digest(nb: Any) -> str:
+    """What identifies a notebook to execute: cell types, sources and grading metadata (a
+    worker's result carries it; nbgrader's recording checks it, :mod:`nbgrader_ext`)."""
+    rows = []
+    for cell in nb["cells"]:
+        meta = {k: v for k, v in nbgrader(cell).items() if k != "checksum"}
+        rows.append([cell["cell_type"], source(cell), meta])
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()

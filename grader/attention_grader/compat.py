@@ -4,7 +4,9 @@ Each reliance is one name here, written as a small public hook over the private 
 ``tests/test_compat.py`` has one guard test per name that checks the behaviour against the
 installed library. An upgrade of nbgrader, nbclient, jupyter_client, nbconvert or SQLAlchemy
 that changes one of them fails in that named test, not somewhere in the middle of grading.
-No other module of the grader calls or overrides a private name of these libraries.
+No other module of the grader calls or overrides a private name of these libraries. The
+nbclient and jupyter_client names live in :mod:`compat_kernel` (exported here too): a grading
+worker imports that module alone, not nbgrader and nbconvert.
 
 ======================  =========================================================  ===========
 name                    what it relies on                                          library
@@ -54,14 +56,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import queue
-import secrets
-import time
 from collections.abc import Iterator
 from typing import Any
 
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.manager import AsyncKernelManager
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.markdown_mistune import IPythonRenderer
@@ -71,6 +68,14 @@ from nbgrader.preprocessors import (
     ClearMarkScheme,
     NbGraderPreprocessor,
     SaveAutoGrades,
+)
+
+from .compat_kernel import (  # noqa: F401 - the kernel-client names, for every other module
+    HookedKernelManager,
+    PromptReadyClient,
+    SocketLimitClient,
+    never_skip_tag,
+    stop_channels,
 )
 
 # ------------------------------------------------------------------------------ nbgrader
@@ -257,107 +262,6 @@ class ScoreSaver(SaveAutoGrades, _OneTransaction):
     @property
     def session(self) -> Any:
         return self.gradebook.db
-
-
-# ------------------------------------------------------------------------------ nbclient
-
-
-def never_skip_tag() -> str:
-    """A value for nbclient's ``skip_cells_with_tag`` that no cell carries: by default nbclient
-    skips the cells tagged ``skip-execution``, which a student can add to a test cell."""
-    return "never-skip-" + secrets.token_hex(16)
-
-
-def stop_channels(client: Any) -> None:
-    """Close the channels of an nbclient ``NotebookClient`` that was given its kernel manager
-    (nbclient closes them only for a kernel manager it started itself)."""
-    if getattr(client, "kc", None) is not None:
-        client.kc.stop_channels()
-
-
-# ------------------------------------------------------------------------ jupyter_client
-
-
-class SocketLimitClient(AsyncKernelClient):
-    """A kernel client whose every ZeroMQ socket goes through :meth:`configure_socket`."""
-
-    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> Any:
-        sock = super()._create_connected_socket(channel, identity)
-        self.configure_socket(sock)
-        return sock
-
-    def configure_socket(self, sock: Any) -> None:
-        """Change a socket before it is used (override)."""
-
-
-class PromptReadyClient(AsyncKernelClient):
-    """A client that is ready as soon as the kernel answered ``kernel_info`` on the shell
-    channel and IOPub brought any message (the kernel's ``iopub_welcome`` to a new
-    subscriber, or the request's status): then both channels are connected.
-    jupyter_client's own wait then also waits for 0.2 s of silence on IOPub, 0.2 s per
-    kernel for nothing: nbclient ignores IOPub messages of other requests than a cell's."""
-
-    async def wait_for_ready(self, timeout: float | None = None) -> None:
-        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
-        while True:
-            request = self.kernel_info()
-            reply = await self._reply(request)
-            if reply is not None and await self._iopub_connected():
-                self._handle_kernel_info_reply(reply)
-                return
-            if not await self.is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
-
-    async def _reply(self, request: str) -> dict | None:
-        """The shell's reply to ``request`` (older replies are dropped); None after 1 s
-        without a message."""
-        while True:
-            try:
-                msg = await self.shell_channel.get_msg(timeout=1)
-            except queue.Empty:
-                return None
-            if msg["parent_header"].get("msg_id") == request:
-                return msg
-
-    async def _iopub_connected(self) -> bool:
-        """True when IOPub brings a message within 0.2 s (only a subscribed socket gets
-        one); False when not: the request's status went out before the subscription."""
-        try:
-            await self.iopub_channel.get_msg(timeout=0.2)
-        except queue.Empty:
-            return False
-        return True
-
-
-class HookedKernelManager(AsyncKernelManager):
-    """jupyter_client's kernel manager with public hooks for the steps the sandbox changes:
-    :meth:`before_interrupt`, :meth:`launch_options` and :attr:`process`."""
-
-    async def _async_interrupt_kernel(self) -> None:
-        self.before_interrupt()
-        await super()._async_interrupt_kernel()
-
-    interrupt_kernel = _async_interrupt_kernel
-
-    def before_interrupt(self) -> None:
-        """Called before the kernel is interrupted (override)."""
-
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-        with self.launch_options(kw) as options:
-            await super()._async_launch_kernel(kernel_cmd, **options)
-
-    @contextlib.contextmanager
-    def launch_options(self, kw: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """The keyword arguments the kernel's process is started with (``cwd``, ``env``,
-        ``stdout``...); what follows the ``yield`` runs once it was started (override)."""
-        yield kw
-
-    @property
-    def process(self) -> Any:
-        """The kernel's ``subprocess.Popen`` (None before it started)."""
-        return getattr(self.provisioner, "process", None)
 
 
 # ------------------------------------------------------------------------------ nbconvert

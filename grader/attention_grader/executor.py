@@ -41,7 +41,7 @@ from nbclient.exceptions import DeadKernelError
 
 from attention_course import probe, wire
 
-from . import cells, compat, sandbox, zygote
+from . import cells, compat_kernel, sandbox, zygote
 from .sandbox import Layout, Limits
 
 LOCKED_CELL_SECONDS = 300  # instructor code (the setup cell) may take long on a busy machine
@@ -102,7 +102,7 @@ class Result:
     template_pid: int = 0  # which template (the workers of a local cluster share one)
 
 
-class SandboxKernelClient(compat.SocketLimitClient, compat.PromptReadyClient):
+class SandboxKernelClient(compat_kernel.SocketLimitClient, compat_kernel.PromptReadyClient):
     """A kernel client that refuses messages over :data:`MAX_MESSAGE_BYTES` and is ready
     without waiting for silence on IOPub."""
 
@@ -138,7 +138,7 @@ class LogTail(threading.Thread):
             return bytes(self._buffer[-size:]).decode("utf-8", "replace")
 
 
-class SandboxKernelManager(compat.HookedKernelManager):
+class SandboxKernelManager(compat_kernel.HookedKernelManager):
     """Starts the kernel inside :mod:`sandbox`, talking over Unix sockets in its ipc folder."""
 
     def __init__(
@@ -323,7 +323,7 @@ class _Client(NotebookClient):
                 "--HistoryManager.hist_file=:memory:",
                 "--IPKernelApp.ignore_cwd=True",
             ],
-            skip_cells_with_tag=compat.never_skip_tag(),  # no tag skips a cell
+            skip_cells_with_tag=compat_kernel.never_skip_tag(),  # no tag skips a cell
             timeout_func=self._cell_timeout,
             error_on_timeout={
                 "ename": "CellTimeoutError",
@@ -891,7 +891,7 @@ def _execute(
         if watchdog is not None:
             watchdog.stop()
         if client is not None:
-            compat.stop_channels(client)
+            compat_kernel.stop_channels(client)
         if km is not None:
             _stop(km, result)
         result.memory_peak = guard.peak()

@@ -61,8 +61,7 @@ from traitlets import Bool, Instance
 from attention_course import wire
 
 from . import compat, executor, intake, judging, sandbox
-from .cells import grade_id
-from .cells import nbgrader as nbgrader_meta
+from .cells import grade_id, notebook_digest
 from .cells import source as source_of
 
 NOTES_KEY = "course_grading_notes"
@@ -71,15 +70,6 @@ SKIP_KEY = executor.SKIP_KEY  # set by RestoreLayout on unchanged demo cells onl
 RESULT_KEY = "course_grading_result"
 MAX_FILES_BYTES = 50 * 1024**2
 _SKIP_PARTS = {".ipynb_checkpoints", "__pycache__", ".git"}
-
-
-def notebook_digest(nb: Any) -> str:
-    """What identifies a notebook to execute: cell types, sources and grading metadata."""
-    rows = []
-    for cell in nb["cells"]:
-        meta = {k: v for k, v in nbgrader_meta(cell).items() if k != "checksum"}
-        rows.append([cell["cell_type"], source_of(cell), meta])
-    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
 
 
 def submission_files(folder: Path) -> dict[str, bytes]:

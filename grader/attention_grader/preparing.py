@@ -49,7 +49,7 @@ class Preparer:
         """nbgrader's sanitizing preprocessors as configured, but for those that only check
         against the gradebook (``OverwriteCells``, ``CheckCellMetadata``): after
         ``RestoreLayout`` they change nothing but checksums, which identify nothing here
-        (:func:`nbgrader_ext.notebook_digest`); nbgrader runs them when it records."""
+        (:func:`cells.notebook_digest`); nbgrader runs them when it records."""
         converter = Autograde(coursedir=self.coursedir, config=self.config)
         classes = [
             import_item(p) if isinstance(p, str) else p for p in converter.sanitize_preprocessors

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 from traitlets.utils.importstring import import_item
 
@@ -162,6 +161,8 @@ def grading_version(
     """What decides a grade of ``assignment`` besides the submission (its due date and the
     late policy aside): :func:`common_version`, and each release notebook with its judges."""
     folders = folders or package_folders()
+    from nbgrader.coursedir import CourseDirectory  # (not in a grading worker: 0.5 s)
+
     coursedir = CourseDirectory(config=config)
     digest = hashlib.sha256(common_version(root, config, folders).encode())
     release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))

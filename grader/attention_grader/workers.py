@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import executor, nbgrader_ext, stamps, zygote
+from . import cells, executor, stamps, zygote
 
 TIMINGS = ".course-timings.json"  # in autograded/: seconds per notebook, to start long ones first
 
@@ -78,7 +78,7 @@ def run_job(job: executor.Job, expected: str | None) -> executor.Result:
         )
         return result
     result = executor.execute(job)
-    result.input_digest = nbgrader_ext.notebook_digest(job.notebook)
+    result.input_digest = cells.notebook_digest(job.notebook)
     return result
 
 
