@@ -197,7 +197,9 @@ def test_other_users_of_the_machine_cannot_read_what_a_sandbox_is_given(monkeypa
 def test_sandbox_folders_of_a_dead_grader_are_swept():
     """A grading worker killed with SIGKILL leaves its sandbox's folder in /tmp (the
     submission's files, the hidden checks' cases). The next process that makes a sandbox
-    removes it; never a live process's folder, another user's, or one it cannot attribute."""
+    removes it; never a live process's folder, another user's, one made in another PID
+    namespace (another container's grader: its pid names another process here), or one it
+    cannot attribute."""
     if os.geteuid() != 0:
         pytest.fail("the other user's folder needs the tests to run as root (CI runs as root)")
     made = (
@@ -206,6 +208,12 @@ def test_sandbox_folders_of_a_dead_grader_are_swept():
     done = subprocess.run([sys.executable, "-c", made], capture_output=True, text=True, check=True)
     dead = Path(done.stdout.strip())  # (its maker ended without removing it)
     assert dead.is_dir() and (dead / sandbox.OWNER_FILE).is_file()
+    # made by a process in a PID namespace of its own (pid 1 there; here, pid 1 is another
+    # process, started at another time): its maker is gone too, but this sweep cannot tell
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", made]
+    done = subprocess.run(unshare, capture_output=True, text=True, check=True)
+    elsewhere = Path(done.stdout.strip())
+    assert (elsewhere / sandbox.OWNER_FILE).read_text().split()[0] == "1"
     live = sandbox.Layout.create(sandbox.Limits())  # this process's
     other = Path(tempfile.mkdtemp(prefix=sandbox.FOLDER_PREFIX))  # another user's
     (other / sandbox.OWNER_FILE).write_text("1 1")
@@ -215,8 +223,10 @@ def test_sandbox_folders_of_a_dead_grader_are_swept():
         sandbox._sweep_folders.__wrapped__(Path(tempfile.gettempdir()))
         assert not dead.exists()
         assert live.root.is_dir() and other.is_dir() and unknown.is_dir()
+        assert elsewhere.is_dir()
     finally:
         live.remove()
+        shutil.rmtree(elsewhere)
         shutil.rmtree(other)
         shutil.rmtree(unknown)
         shutil.rmtree(dead, ignore_errors=True)

@@ -157,7 +157,8 @@ class Layout:
         _sweep_folders(Path(tempfile.gettempdir()))  # (once per process)
         root = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
         os.chmod(root, 0o711)  # the sandbox user must reach ipc/ (its own) and stage/
-        (root / OWNER_FILE).write_text(f"{os.getpid()} {started(os.getpid())}", encoding="ascii")
+        maker = f"{os.getpid()} {started(os.getpid())} {_pid_namespace()}"
+        (root / OWNER_FILE).write_text(maker, encoding="ascii")
         root_mode = isolated and os.geteuid() == 0
         # A uid of its own for every sandbox (per process, per sandbox): the process limit
         # then counts this sandbox's processes only, also while an earlier one is dying.
@@ -187,7 +188,16 @@ class Layout:
 
 
 FOLDER_PREFIX = "course-sandbox-"
-OWNER_FILE = "owner"  # in a sandbox's folder: "<pid> <start time>" of the process that made it
+# in a sandbox's folder: "<pid> <start time> <PID namespace>" of the process that made it
+OWNER_FILE = "owner"
+
+
+def _pid_namespace() -> str:
+    """This process's PID namespace (``pid:[<inode>]``): a pid means a process only there."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "unknown"
 
 
 def started(pid: int) -> int | None:
@@ -208,7 +218,9 @@ def _sweep_folders(tmp: Path) -> None:
     """Remove the sandbox folders that a dead grading process left in ``tmp`` (a worker
     killed with SIGKILL cannot remove its own; its sandboxes died with it): only this user's
     own folders, and only those whose maker is gone, as the cgroups of a dead grader are
-    swept (:func:`_sweep`). A folder without an owner file is left alone."""
+    swept (:func:`_sweep`). A folder without an owner file is left alone, and so is one made
+    in another PID namespace (a grader in another container sharing ``/tmp``: its pid names
+    no process here, or another one)."""
     for entry in tmp.glob(FOLDER_PREFIX + "*"):
         try:
             info = entry.lstat()
@@ -217,7 +229,7 @@ def _sweep_folders(tmp: Path) -> None:
             owner = (entry / OWNER_FILE).read_text(encoding="ascii").split()
         except (OSError, UnicodeDecodeError):
             continue
-        if len(owner) != 2 or not owner[0].isdigit():
+        if len(owner) != 3 or not owner[0].isdigit() or owner[2] != _pid_namespace():
             continue
         if str(started(int(owner[0]))) != owner[1]:  # its maker is gone
             shutil.rmtree(entry, ignore_errors=True)
