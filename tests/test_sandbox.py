@@ -226,10 +226,8 @@ def test_sandbox_folders_of_a_dead_grader_are_swept():
         assert elsewhere.is_dir()
     finally:
         live.remove()
-        shutil.rmtree(elsewhere)
-        shutil.rmtree(other)
-        shutil.rmtree(unknown)
-        shutil.rmtree(dead, ignore_errors=True)
+        for folder in (elsewhere, other, unknown, dead):  # (each, even if one was swept)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.slow
