@@ -216,7 +216,8 @@ def test_sandbox_folders_of_a_dead_grader_are_swept():
     assert (elsewhere / sandbox.OWNER_FILE).read_text().split()[0] == "1"
     live = sandbox.Layout.create(sandbox.Limits())  # this process's
     other = Path(tempfile.mkdtemp(prefix=sandbox.FOLDER_PREFIX))  # another user's
-    (other / sandbox.OWNER_FILE).write_text("1 1")
+    # (its maker gone: only its user keeps it)
+    (other / sandbox.OWNER_FILE).write_text((dead / sandbox.OWNER_FILE).read_text())
     os.chown(other, 65534, 65534)
     unknown = Path(tempfile.mkdtemp(prefix=sandbox.FOLDER_PREFIX))  # no owner file
     try:

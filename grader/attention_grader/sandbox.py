@@ -229,7 +229,8 @@ def _sweep_folders(tmp: Path) -> None:
             owner = (entry / OWNER_FILE).read_text(encoding="ascii").split()
         except (OSError, UnicodeDecodeError):
             continue
-        if len(owner) != 3 or not owner[0].isdigit() or owner[2] != _pid_namespace():
+        here = _pid_namespace()
+        if len(owner) != 3 or not owner[0].isdigit() or owner[2] != here or here == "unknown":
             continue
         if str(started(int(owner[0]))) != owner[1]:  # its maker is gone
             shutil.rmtree(entry, ignore_errors=True)
