@@ -208,6 +208,7 @@ def test_sandbox_folders_of_a_dead_grader_are_swept():
     done = subprocess.run([sys.executable, "-c", made], capture_output=True, text=True, check=True)
     dead = Path(done.stdout.strip())  # (its maker ended without removing it)
     assert dead.is_dir() and (dead / sandbox.OWNER_FILE).is_file()
+    dead_maker = (dead / sandbox.OWNER_FILE).read_text()  # (before a sweep can remove it)
     # made by a process in a PID namespace of its own (pid 1 there; here, pid 1 is another
     # process, started at another time): its maker is gone too, but this sweep cannot tell
     unshare = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", made]
@@ -217,7 +218,7 @@ def test_sandbox_folders_of_a_dead_grader_are_swept():
     live = sandbox.Layout.create(sandbox.Limits())  # this process's
     other = Path(tempfile.mkdtemp(prefix=sandbox.FOLDER_PREFIX))  # another user's
     # (its maker gone: only its user keeps it)
-    (other / sandbox.OWNER_FILE).write_text((dead / sandbox.OWNER_FILE).read_text())
+    (other / sandbox.OWNER_FILE).write_text(dead_maker)
     os.chown(other, 65534, 65534)
     unknown = Path(tempfile.mkdtemp(prefix=sandbox.FOLDER_PREFIX))  # no owner file
     try:

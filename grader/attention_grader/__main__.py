@@ -2,7 +2,7 @@
 a command runs, not when this module is. The grading workers of a local cluster are started
 with multiprocessing's spawn, which imports the script that started the coordinator again in
 each worker (``course`` imports this module): there, the command line's imports (nbgrader,
-nbconvert, SQLAlchemy: 0.5 s of a core per worker) would be paid for nothing."""
+nbconvert, SQLAlchemy: about 0.6 s of a core per worker) would be paid for nothing."""
 
 import sys
 

@@ -1,7 +1,7 @@
 """The kernel-client part of :mod:`compat` (nbclient, jupyter_client): the names of its table
 that a grading worker needs to run a notebook, in a module that imports neither nbgrader nor
-nbconvert, so that a worker process does not pay for them (0.7 s of a core each, on every
-worker's first job). :mod:`compat` exports these names too; their guard tests are in
+nbconvert, so that a worker process does not pay for them (about 0.6 s of a core per worker
+and run). :mod:`compat` exports these names too; their guard tests are in
 ``tests/test_compat.py`` with the others."""
 
 from __future__ import annotations

@@ -221,6 +221,9 @@ def _sweep_folders(tmp: Path) -> None:
     swept (:func:`_sweep`). A folder without an owner file is left alone, and so is one made
     in another PID namespace (a grader in another container sharing ``/tmp``: its pid names
     no process here, or another one)."""
+    here = _pid_namespace()
+    if here == "unknown":
+        return  # (no pid of a folder could be told apart)
     for entry in tmp.glob(FOLDER_PREFIX + "*"):
         try:
             info = entry.lstat()
@@ -229,8 +232,7 @@ def _sweep_folders(tmp: Path) -> None:
             owner = (entry / OWNER_FILE).read_text(encoding="ascii").split()
         except (OSError, UnicodeDecodeError):
             continue
-        here = _pid_namespace()
-        if len(owner) != 3 or not owner[0].isdigit() or owner[2] != here or here == "unknown":
+        if len(owner) != 3 or not owner[0].isdigit() or owner[2] != here:
             continue
         if str(started(int(owner[0]))) != owner[1]:  # its maker is gone
             shutil.rmtree(entry, ignore_errors=True)

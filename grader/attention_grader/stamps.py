@@ -161,7 +161,7 @@ def grading_version(
     """What decides a grade of ``assignment`` besides the submission (its due date and the
     late policy aside): :func:`common_version`, and each release notebook with its judges."""
     folders = folders or package_folders()
-    from nbgrader.coursedir import CourseDirectory  # (not in a grading worker: 0.5 s)
+    from nbgrader.coursedir import CourseDirectory  # (not in a grading worker)
 
     coursedir = CourseDirectory(config=config)
     digest = hashlib.sha256(common_version(root, config, folders).encode())
