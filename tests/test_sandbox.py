@@ -232,6 +232,38 @@ def test_sandbox_folders_of_a_dead_grader_are_swept():
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_the_sweep_reads_no_owner_file_but_a_small_regular_one():
+    """An owner file that is a FIFO, a link to /dev/zero, a huge file or a pid of 5,000
+    digits (this user's own folders: a grader without root shares its user with the
+    students' code) neither stops nor breaks the sweep; such folders stay, and a dead
+    maker's folder beside them is still removed."""
+    made = (
+        "from attention_grader import sandbox\nprint(sandbox.Layout.create(sandbox.Limits()).root)"
+    )
+    done = subprocess.run([sys.executable, "-c", made], capture_output=True, text=True, check=True)
+    dead = Path(done.stdout.strip())
+    odd = [Path(tempfile.mkdtemp(prefix=sandbox.FOLDER_PREFIX)) for _ in range(4)]
+    os.mkfifo(odd[0] / sandbox.OWNER_FILE)
+    (odd[1] / sandbox.OWNER_FILE).symlink_to("/dev/zero")
+    (odd[2] / sandbox.OWNER_FILE).write_text("1 " * 10_000_000)  # 20 MB
+    maker = (dead / sandbox.OWNER_FILE).read_text().split()
+    (odd[3] / sandbox.OWNER_FILE).write_text(" ".join(["9" * 5000, *maker[1:]]))
+    sweep = (
+        "from pathlib import Path\nfrom attention_grader import sandbox\n"
+        "sandbox._sweep_folders.__wrapped__(Path(sandbox.tempfile.gettempdir()))\nprint('ok')"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", sweep], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+        assert not dead.exists()
+        assert all(folder.is_dir() for folder in odd)
+    finally:
+        for folder in (*odd, dead):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.slow
 def test_timeouts_and_a_dying_kernel_are_results_not_crashes():
     limits = sandbox.Limits(cell_seconds=3, notebook_seconds=60)
