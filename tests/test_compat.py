@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import os
 
 import nbformat
 import pytest
@@ -582,7 +583,11 @@ def test_stash_brings_back_the_same_module_without_running_it(tmp_path, monkeypa
 
     top, sub = sys.modules["stashed_pkg"], sys.modules["stashed_pkg.sub"]
     own = (top.__spec__, top.__file__, list(top.__path__), sub.__spec__)
-    stash = zygote._Stash([{"stashed_pkg", "came_along"}], [1], {"stashed_pkg"})
+    # (its import set STASHED_SET and removed STASHED_GONE: the same again when it comes back)
+    monkeypatch.delenv("STASHED_SET", raising=False)
+    monkeypatch.setenv("STASHED_GONE", "1")
+    changes = [{"STASHED_SET": "yes", "STASHED_GONE": None}]
+    stash = zygote._Stash([{"stashed_pkg", "came_along"}], [1], {"stashed_pkg"}, changes, {})
     try:
         stash.hide()
         assert "stashed_pkg" not in sys.modules and "stashed_pkg.sub" not in sys.modules
@@ -593,6 +598,7 @@ def test_stash_brings_back_the_same_module_without_running_it(tmp_path, monkeypa
 
         assert along is came_along and along.RUNS == [1] and random.getstate() == expected
         assert "stashed_pkg" not in sys.modules
+        assert "STASHED_SET" not in os.environ and os.environ["STASHED_GONE"] == "1"
         random.seed(7)
         random.getrandbits(32)
         expected = random.getstate()
@@ -603,8 +609,9 @@ def test_stash_brings_back_the_same_module_without_running_it(tmp_path, monkeypa
         assert (top.__spec__, top.__file__, list(top.__path__), sub.__spec__) == own
         assert top.RUNS == [1, 2]  # neither ran again
         assert random.getstate() == expected  # the recorded draw was made again
+        assert os.environ["STASHED_SET"] == "yes" and "STASHED_GONE" not in os.environ
         sys.meta_path.remove(stash)
-        stash = zygote._Stash([{"stashed_pkg"}], [0], {"stashed_pkg"})
+        stash = zygote._Stash([{"stashed_pkg"}], [0], {"stashed_pkg"}, [{}], {})
         stash.hide()
         assert importlib.util.find_spec("stashed_pkg") is not None  # finding is not loading
         assert importlib.import_module("stashed_pkg") is top and top.RUNS == [1, 2]

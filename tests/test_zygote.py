@@ -8,6 +8,7 @@ The template imports TensorFlow once per process (10 s or more): the tests share
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import json
 import os
@@ -69,6 +70,8 @@ def _root():
 FACTS = r"""
 import ctypes, json, os, resource, socket, sys, time
 time.sleep(1)  # the client's last channels may still be connecting when the first cell runs
+sys.stderr.write("\n")  # (the main thread's event pipe to the IOPub thread: see below)
+sys.stderr.flush()
 status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
 fds = {}
 for fd in os.listdir('/proc/self/fd'):
@@ -135,6 +138,10 @@ def test_a_template_kernel_is_in_the_same_sandbox_as_a_fresh_one(monkeypatch):
     # nobody writes to), the sandbox's init is the holder (a Python launcher) rather than
     # bubblewrap's own, it has no capability in any set (a fresh one keeps inheritable and
     # bounding sets, which no_new_privs makes useless), and each sandbox has its own uid.
+    # (A fresh kernel imports debugpy as it starts, which warns on stderr about frozen modules,
+    # published to no request: that write opened the main thread's event pipe to the IOPub
+    # thread, one more eventfd. The template's import warned in its own log, so a forked kernel
+    # opens that pipe at its first output: FACTS writes to stderr first.)
     fifo = [fd for fd in b["fds"] if fd.endswith("/ipc/hold")]
     assert len(fifo) == 1 and "/dev/null" in b["fds"], b["fds"]
     b["fds"].remove(fifo[0]), b["fds"].remove("/dev/null")
@@ -162,6 +169,8 @@ out = layer(np.arange(8, dtype='float32').reshape(2, 4))
 print(layer.name, out.numpy().round(6).tolist(), np.random.rand(2).tolist(), random.random())
 import tensorflow as tf
 print(keras.random.uniform((2,)).numpy().tolist(), keras.backend.floatx(), tf.__version__)
+import os, sklearn.linear_model
+print(sorted(os.environ.items()))  # what the imports set (TF2_BEHAVIOR, KMP_DUPLICATE_LIB_OK...)
 """
 
 
@@ -172,11 +181,37 @@ def test_an_honest_keras_cell_prints_the_same_with_the_template(monkeypatch):
     assert forked.kernel_from == again.kernel_from == "template"
     assert _printed(fresh, "stdout") == _printed(forked, "stdout") == _printed(again, "stdout")
     assert "dense" in _printed(fresh, "stdout")[0]
+    assert "('TF2_BEHAVIOR', '1')" in _printed(fresh, "stdout")[0]
     # The one difference: TensorFlow's notice when it is first imported (on stderr, before
     # absl's logging starts, whatever TF_CPP_MIN_LOG_LEVEL says) came from the template.
     assert _printed(forked, "stderr") == _printed(again, "stderr") == []
     for text in _printed(fresh, "stderr"):
         assert "absl::InitializeLog" in text or "oneDNN" in text, text
+
+
+MODULES_NOW = "import sys\nprint(sorted(sys.modules))"  # (imports nothing)
+IMPORT_BASE = "import importlib, sys\nfor n in sys.argv[1:]: importlib.import_module(n)\n" + (
+    "print(sorted(sys.modules))"
+)
+
+
+def test_the_template_imports_what_a_fresh_kernel_has_imported_at_its_first_cell(monkeypatch):
+    """The template's base imports are exactly a fresh kernel's modules at its first cell: a
+    forked kernel does not import any of them again (debugpy alone is about 40 ms of CPU per
+    kernel), and finds none that a fresh kernel lacks (the base is not hidden)."""
+    fresh = set(ast.literal_eval(_printed(_run(monkeypatch, "off", MODULES_NOW))[-1]))
+    forked = set(ast.literal_eval(_printed(_run(monkeypatch, "on", MODULES_NOW))[-1]))
+    base = subprocess.run(
+        [sys.executable, "-I", "-c", IMPORT_BASE, *zygote.BASE],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    base = set(ast.literal_eval(base))
+    assert {"debugpy", "pdb", "sqlite3", "runpy"} <= fresh
+    assert fresh - base == set(), "a fresh kernel's start imports these: add them to BASE"
+    assert base - fresh == set(), "BASE imports these, which a fresh kernel has not imported"
+    assert fresh - forked == set()
 
 
 # A kernel's first traceback maps the file of every module it has imported (inspect.getmodule,

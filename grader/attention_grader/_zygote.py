@@ -113,9 +113,11 @@ class _Stash:
     asks exactly that); a package that only came with them comes back alone. A file of the
     submission named like any of them (``numpy.py``, ``absl.py``) wins, as in a fresh kernel."""
 
-    def __init__(self, steps: list, draws: list, warm: set) -> None:
+    def __init__(self, steps: list, draws: list, warm: set, envs: list, base_env: dict) -> None:
         self.steps = steps  # [top-level names each warm-up import added], in order
         self.draws = draws  # [32-bit numbers each of those imports drew from `random`]
+        self.envs = envs  # [what each of those imports set in os.environ]
+        self.base_env = base_env  # what the base imports set in os.environ (debugpy's)
         self.warm = warm  # the families the warm-up imports by name (the rest came with them)
         self.restored = 0  # the steps before this one are back
         self.modules: dict = {}
@@ -137,7 +139,8 @@ class _Stash:
         """Put back ``name``'s family and those imported before it, all but ``name`` itself
         (the loader gives that one: in ``sys.modules`` now, the import system would run its
         own spec again); draw from ``random`` what their imports drew (a fresh kernel's
-        import would draw it now). A package that only came with a warm family (scipy,
+        import would draw it now) and set in ``os.environ`` what they set (``TF2_BEHAVIOR``,
+        ``KMP_DUPLICATE_LIB_OK``...). A package that only came with a warm family (scipy,
         pandas, absl...) comes back alone."""
         family = name.split(".")[0]
         if family not in self.warm:
@@ -152,6 +155,8 @@ class _Stash:
             sys.modules.setdefault(other, self.modules.pop(other))
         for _ in range(sum(self.draws[self.restored : index + 1])):
             random.getrandbits(32)
+        for changes in self.envs[self.restored : index + 1]:
+            _set_environ(changes)
         self.restored = index + 1
 
     def _families(self, name: str) -> set:
@@ -195,6 +200,22 @@ class _Stash:
         module.__spec__ = self.loading.pop(module.__spec__.name)
 
 
+def _environ_changes(before: dict) -> dict:
+    """What was set in (a string) or removed from (None) ``os.environ`` since ``before``."""
+    now = dict(os.environ)
+    changes: dict = {name: value for name, value in now.items() if before.get(name) != value}
+    changes.update((name, None) for name in before.keys() - now.keys())
+    return changes
+
+
+def _set_environ(changes: dict) -> None:
+    for name, value in changes.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def _random_words(before: tuple, after: tuple) -> int:
     """How many 32-bit outputs of ``random``'s Mersenne Twister lie between two states (an
     import that draws, e.g. ``rich.style``'s ``getrandbits(24)``, draws fewer than 624)."""
@@ -221,24 +242,28 @@ def _map_module_files() -> None:
 def _warm(base: list, modules: list) -> _Stash:
     """Import ``base`` (what a fresh kernel imports anyway), then ``modules``, recording per
     import which top-level packages it brought in (every one a fresh kernel had not imported:
-    the warm families and what came with them, e.g. scipy, pandas, absl) and how many numbers
-    it drew from ``random``."""
+    the warm families and what came with them, e.g. scipy, pandas, absl), how many numbers
+    it drew from ``random`` and what it set in ``os.environ``."""
+    environ = dict(os.environ)
     for name in base:
         importlib.import_module(name)
+    base_env = _environ_changes(environ)
     before = {name.split(".")[0] for name in sys.modules}
     present: set = set()
-    steps, draws = [], []
+    steps, draws, envs = [], [], []
     for name in modules:
-        state = random.getstate()
+        state, environ = random.getstate(), dict(os.environ)
         importlib.import_module(name)
         draws.append(_random_words(state, random.getstate()))
+        envs.append(_environ_changes(environ))
         now = {name.split(".")[0] for name in sys.modules} - before
         steps.append(now - present)
         present = now
     _map_module_files()
     gc.collect()
     gc.freeze()  # the children leave these objects' pages shared (no reference counts written)
-    return _Stash(steps, draws, {name.split(".")[0] for name in modules} - before)
+    warm = {name.split(".")[0] for name in modules} - before
+    return _Stash(steps, draws, warm, envs, base_env)
 
 
 def _serve(listener: socket.socket):
@@ -426,6 +451,7 @@ def main() -> None:
         _drop(int(request["uid"]))
         request["path"] = kernel_path
         _become_kernel(request, log_fd, hold_fd)
+        _set_environ(stash.base_env)  # (as a fresh kernel's start sets it)
         stash.hide()
         # multiprocessing draws its key at import: the template's, unless drawn again here
         mp = sys.modules.get("multiprocessing") or stash.modules.get("multiprocessing")

@@ -56,8 +56,27 @@ from . import sandbox
 SETTING = "COURSE_SANDBOX_TEMPLATE"
 DEFAULT = "auto"
 SCRIPT = Path(__file__).with_name("_zygote.py")
-# What a fresh kernel imports before it runs a cell (stays imported in the kernel)...
-BASE = ("ipykernel.kernelapp",)
+# What a fresh kernel imports before it runs a cell (stays imported in the kernel): the kernel
+# application, then what its start imports (the debugger's debugpy and pydevd, IPython's
+# debugger, completer and %store, the history's sqlite3, tornado's asyncio loop: about 40 ms of
+# CPU that every forked kernel paid again). The debugger is imported before the home folder is
+# on sys.path, and the rest lies in the standard library or in packages already imported, so
+# a submission's files cannot replace any of them in a fresh kernel either...
+BASE = (
+    "runpy",  # (python -m ipykernel_launcher)
+    "ipykernel.kernelapp",
+    "ipykernel.debugger",
+    "IPython.core.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.logger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "IPython.utils.wildcard",
+    "faulthandler",
+    "sqlite3",
+    "stringprep",
+    "tornado.platform.asyncio",
+)
 # ...and what the notebooks' setup cells import, in the order they do (in a kernel forked from
 # the template these are hidden until imported, then the same modules come back at once).
 MODULES = (
