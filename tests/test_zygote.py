@@ -68,7 +68,7 @@ def _root():
 # What a kernel sees of its sandbox; every value must be the same for a fresh kernel and one
 # forked from the template (sandbox-specific folder names are normalized below).
 FACTS = r"""
-import ctypes, json, os, resource, socket, sys, time
+import ctypes, json, os, platform, resource, socket, sys, time
 time.sleep(1)  # the client's last channels may still be connecting when the first cell runs
 sys.stderr.write("\n")  # (the main thread's event pipe to the IOPub thread: see below)
 sys.stderr.flush()
@@ -86,7 +86,8 @@ facts = {
                                               'NoNewPrivs', 'Seccomp', 'Umask')},
     'dumpable': libc.prctl(3, 0, 0, 0, 0),
     'pid': os.getpid(), 'ppid': os.getppid(), 'session_leader': os.getsid(0) == os.getpid(),
-    'host': socket.gethostname(), 'interfaces': socket.if_nameindex(), 'cwd': os.getcwd(),
+    'host': socket.gethostname(), 'uname': list(platform.uname()),
+    'interfaces': socket.if_nameindex(), 'cwd': os.getcwd(),
     'env': dict(os.environ), 'argv': sys.argv, 'orig_argv': sys.orig_argv, 'path': sys.path,
     'flags': list(sys.flags), 'executable': sys.executable,
     'limits': {n: resource.getrlimit(getattr(resource, n)) for n in

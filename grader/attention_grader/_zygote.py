@@ -359,6 +359,9 @@ def _become_kernel(request: dict, log_fd: int, hold_fd: int) -> None:
     sys.orig_argv[:] = [sys.executable, "-m", "ipykernel_launcher", *request["args"]]
     sys.path[:] = request["path"]  # ipykernel_launcher removes the '' that -m put first
     random.seed()  # a fresh kernel's generators start from the operating system's entropy
+    platform = sys.modules.get("platform")
+    if platform is not None:  # the imports' uname() named the template's host, not the sandbox
+        platform._uname_cache = None
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed()
 
