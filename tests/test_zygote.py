@@ -215,6 +215,34 @@ def test_the_template_imports_what_a_fresh_kernel_has_imported_at_its_first_cell
     assert fresh - forked == set()
 
 
+# What the template's imports set up from the process they ran in, which was not a kernel: a
+# kernel sets it up as a fresh one would (TensorFlow's logger at INFO on the notebook's stdout,
+# as in any interactive Python; multiprocessing's __mp_main__ is the kernel's __main__, not the
+# template's script), and nothing names the template's pid.
+LEFTOVERS = r"""
+import logging, os, sys, threading
+import tensorflow as tf
+from tensorflow.python.autograph.utils import ag_logging
+from _pydevd_bundle._debug_adapter import pydevd_schema_log
+logger = tf.get_logger()
+logger.info("tensorflow says hello")
+print(logging.getLevelName(logger.level), [h.stream is sys.stdout for h in logger.handlers],
+      ag_logging.echo_log_to_stdout)
+print(sys.modules.get("__mp_main__") is sys.modules["__main__"])
+print(threading.main_thread().native_id, threading.get_native_id(), pydevd_schema_log._pid)
+"""
+
+
+def test_what_the_imports_set_up_is_set_up_for_the_kernel(monkeypatch):
+    shown = {}
+    for setting in ("off", "on"):
+        result = _run(monkeypatch, setting, LEFTOVERS)
+        shown[setting] = "".join(_printed(result, "stdout"))
+    expected = "INFO:tensorflow:tensorflow says hello\nINFO [True] True\nTrue\n2 2 2\n"
+    assert shown["off"] == expected
+    assert shown["on"] == expected
+
+
 # A kernel's first traceback maps the file of every module it has imported (inspect.getmodule,
 # 0.15-0.3 s with TensorFlow): the template mapped them once (_zygote._map_module_files), and
 # the traceback a student is shown is the same.

@@ -133,6 +133,9 @@ class _Stash:
         for name in list(sys.modules):
             if name.split(".")[0] in families:
                 self.modules[name] = sys.modules.pop(name)
+        # multiprocessing's import made the template's script its __mp_main__: in a kernel its
+        # import makes the kernel's __main__ that (see _after_restore)
+        self.modules.pop("__mp_main__", None)
         sys.meta_path.insert(0, self)
 
     def _restore(self, name: str) -> None:
@@ -146,11 +149,13 @@ class _Stash:
         if family not in self.warm:
             for other in [n for n in self.modules if n.split(".")[0] == family and n != name]:
                 sys.modules.setdefault(other, self.modules.pop(other))
+            _after_restore({family})
             return
         index = next((i for i, step in enumerate(self.steps) if family in step), -1)
         if index < self.restored:
             return
         wanted = {f for step in self.steps[: index + 1] for f in step}
+        back = {n.split(".")[0] for n in self.modules if n.split(".")[0] in wanted} | {family}
         for other in [n for n in self.modules if n.split(".")[0] in wanted and n != name]:
             sys.modules.setdefault(other, self.modules.pop(other))
         for _ in range(sum(self.draws[self.restored : index + 1])):
@@ -158,6 +163,7 @@ class _Stash:
         for changes in self.envs[self.restored : index + 1]:
             _set_environ(changes)
         self.restored = index + 1
+        _after_restore(back)
 
     def _families(self, name: str) -> set:
         """The families an import of ``name`` brings back now."""
@@ -198,6 +204,37 @@ class _Stash:
         # the import system set this finder's spec (its name is the one imported): put the
         # module's own back; nothing runs again
         module.__spec__ = self.loading.pop(module.__spec__.name)
+
+
+def _after_restore(families: set) -> None:
+    """What importing ``families`` sets up from the state of the process it runs in, set up
+    again for the kernel (in the template it saw a process that was not a kernel)."""
+    if "multiprocessing" in families and "__main__" in sys.modules:
+        sys.modules["__mp_main__"] = sys.modules["__main__"]  # (multiprocessing/__init__.py)
+    if "tensorflow" in families:
+        _tensorflow_logging()
+
+
+def _tensorflow_logging() -> None:
+    """TensorFlow sets up its logger as it is imported (``tf_logging.get_logger``): in an
+    interactive process (``sys.ps1``: a kernel) at level INFO with a handler on ``sys.stdout``
+    (the notebook's output), else with a handler on ``sys.stderr``; autograph echoes its log
+    to stdout in an interactive process. The template was not interactive: its logger wrote to
+    the template's stderr (in a kernel, the kernel's log) and dropped INFO."""
+    import logging
+
+    tf_logging = sys.modules.get("tensorflow.python.platform.tf_logging")
+    if tf_logging is not None and tf_logging._logger is not None:
+        logger = tf_logging._logger
+        for handler in list(logger.handlers):
+            if getattr(handler, "stream", None) in (sys.__stdout__, sys.__stderr__):
+                logger.removeHandler(handler)  # the one the template's import added
+        logger.setLevel(logging.NOTSET)
+        tf_logging._logger = None
+        tf_logging.get_logger()
+    ag_logging = sys.modules.get("tensorflow.python.autograph.utils.ag_logging")
+    if ag_logging is not None:
+        ag_logging.echo_log_to_stdout = hasattr(sys, "ps1") or hasattr(sys, "ps2")
 
 
 def _environ_changes(before: dict) -> dict:
@@ -359,11 +396,24 @@ def _become_kernel(request: dict, log_fd: int, hold_fd: int) -> None:
     sys.orig_argv[:] = [sys.executable, "-m", "ipykernel_launcher", *request["args"]]
     sys.path[:] = request["path"]  # ipykernel_launcher removes the '' that -m put first
     random.seed()  # a fresh kernel's generators start from the operating system's entropy
+    _forget_the_template()
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
+
+
+def _forget_the_template() -> None:
+    """In K: what the base imports and the forks left naming the template's process or host
+    (found by comparing every module's globals with a fresh kernel's)."""
     platform = sys.modules.get("platform")
     if platform is not None:  # the imports' uname() named the template's host, not the sandbox
         platform._uname_cache = None
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed()
+    threading = sys.modules.get("threading")
+    if threading is not None and hasattr(threading.main_thread(), "_set_native_id"):
+        threading.main_thread()._set_native_id()  # (a fork keeps the template's, Python 3.11)
+    schema_log = sys.modules.get("_pydevd_bundle._debug_adapter.pydevd_schema_log")
+    if schema_log is not None:  # debugpy's log prefix: the template's pid
+        schema_log._pid = os.getpid()
+        schema_log._pid_msg = f"{schema_log._pid}: "
 
 
 def _die_with_the_worker(socket_path: str) -> None:
