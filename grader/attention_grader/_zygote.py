@@ -155,15 +155,15 @@ class _Stash:
         if index < self.restored:
             return
         wanted = {f for step in self.steps[: index + 1] for f in step}
-        back = {n.split(".")[0] for n in self.modules if n.split(".")[0] in wanted} | {family}
-        for other in [n for n in self.modules if n.split(".")[0] in wanted and n != name]:
+        moving = [n for n in self.modules if n.split(".")[0] in wanted and n != name]
+        for other in moving:
             sys.modules.setdefault(other, self.modules.pop(other))
         for _ in range(sum(self.draws[self.restored : index + 1])):
             random.getrandbits(32)
         for changes in self.envs[self.restored : index + 1]:
             _set_environ(changes)
         self.restored = index + 1
-        _after_restore(back)
+        _after_restore({other.split(".")[0] for other in moving} | {family})
 
     def _families(self, name: str) -> set:
         """The families an import of ``name`` brings back now."""
