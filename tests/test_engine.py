@@ -354,3 +354,23 @@ def test_a_grading_worker_started_by_the_command_line_imports_no_nbgrader():
     assert json.loads(out.stdout) == sorted(heavy)
     help_text = subprocess.run([script, "--help"], capture_output=True, text=True)
     assert help_text.returncode == 0 and "autograde" in help_text.stdout
+
+
+def test_the_summary_prints_no_terminal_control_sequence_from_a_kernel(tmp_path):
+    """A failed notebook's summary shows the last lines of its kernel's own output, which the
+    student controls: an escape sequence there could erase or forge the lines above it on the
+    instructor's terminal (or set its title)."""
+    from attention_grader.engine import Summary
+    from attention_grader.recording import Outcome
+    from attention_grader.staging import Submission
+
+    forged = "\x1b[2K\x1b[1A  graded student/a: 10/10\x1b]0;pwned\x07"
+    outcome = Outcome(
+        Submission("mallory", "01_tokenization", tmp_path),
+        "failed",
+        reasons=[f"the setup cell failed: {forged}"],
+        log=f"first line\n{forged}\n",
+    )
+    text = Summary([outcome], seconds=1.0, workers="1").text()
+    assert "FAILED mallory/01_tokenization" in text and "graded student/a: 10/10" in text
+    assert not any(ord(ch) < 32 and ch != "\n" or ord(ch) == 127 for ch in text), repr(text)

@@ -218,7 +218,7 @@ def test_the_template_imports_what_a_fresh_kernel_has_imported_at_its_first_cell
 # What the template's imports set up from the process they ran in, which was not a kernel: a
 # kernel sets it up as a fresh one would (TensorFlow's logger at INFO on the notebook's stdout,
 # as in any interactive Python; multiprocessing's __mp_main__ is the kernel's __main__, not the
-# template's script), and nothing names the template's pid.
+# template's script), and nothing names the template's pid or holds its request.
 LEFTOVERS = r"""
 import logging, os, sys, threading
 import tensorflow as tf
@@ -230,6 +230,8 @@ print(logging.getLevelName(logger.level), [h.stream is sys.stdout for h in logge
       ag_logging.echo_log_to_stdout)
 print(sys.modules.get("__mp_main__") is sys.modules["__main__"])
 print(threading.main_thread().native_id, threading.get_native_id(), pydevd_schema_log._pid)
+import gc  # the template's request to fork this kernel (host pids, cgroup paths) is not left
+print(any(isinstance(o, dict) and "cgroup_procs" in o for o in gc.get_objects()))
 """
 
 
@@ -238,7 +240,7 @@ def test_what_the_imports_set_up_is_set_up_for_the_kernel(monkeypatch):
     for setting in ("off", "on"):
         result = _run(monkeypatch, setting, LEFTOVERS)
         shown[setting] = "".join(_printed(result, "stdout"))
-    expected = "INFO:tensorflow:tensorflow says hello\nINFO [True] True\nTrue\n2 2 2\n"
+    expected = "INFO:tensorflow:tensorflow says hello\nINFO [True] True\nTrue\n2 2 2\nFalse\n"
     assert shown["off"] == expected
     assert shown["on"] == expected
 

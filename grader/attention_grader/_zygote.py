@@ -505,6 +505,7 @@ def main() -> None:
         request["path"] = kernel_path
         _become_kernel(request, log_fd, hold_fd)
         _set_environ(stash.base_env)  # (as a fresh kernel's start sets it)
+        request.clear()  # (host pids and cgroup paths: the kernel could find the dict)
         stash.hide()
         # multiprocessing draws its key at import: the template's, unless drawn again here
         mp = sys.modules.get("multiprocessing") or stash.modules.get("multiprocessing")

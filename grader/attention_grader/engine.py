@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import compat, executor, late, sandbox, stamps
+from . import compat, executor, late, reports, sandbox, stamps
 from .course_config import GradingError, load_config
 from .planning import Planner
 from .preparing import Prepared, Preparer
@@ -132,10 +132,16 @@ class Summary:
             )
         for o in self.outcomes:
             if o.status == "failed":
-                lines.append(f"  FAILED {o.submission.name}: {'; '.join(o.reasons)}")
-                lines.extend(f"      | {line}" for line in o.log.strip().splitlines()[-8:])
+                lines.append(
+                    f"  FAILED {o.submission.name}: {'; '.join(map(reports.one_line, o.reasons))}"
+                )
+                # the kernel's own output: no terminal control sequence reaches the console
+                tail = o.log.strip().splitlines()[-8:]
+                lines.extend(f"      | {reports.one_line(line)}" for line in tail)
         for o in self.flagged:
-            lines.append(f"  REVIEW {o.submission.name}: {'; '.join(o.notes)}")
+            lines.append(
+                f"  REVIEW {o.submission.name}: {'; '.join(map(reports.one_line, o.notes))}"
+            )
         return "\n".join(lines)
 
 

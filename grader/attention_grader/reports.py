@@ -257,9 +257,9 @@ _HINT = "\nHint: "
 _MAX_TEXT = 240
 
 
-def _clip(text: str) -> str:
+def one_line(text: str) -> str:
     """One line of at most ``_MAX_TEXT`` characters, without control characters (a terminal
-    shows the text report)."""
+    shows the text report, and the engine's summary)."""
     text = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
     text = " ".join(text.split())
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
@@ -273,12 +273,12 @@ def mistake_key(message: str) -> tuple[str, str | None]:
     hint = None
     if _HINT in text:
         text, hint = text.split(_HINT, 1)
-        hint = _clip(hint) or None
+        hint = one_line(hint) or None
     line = text.split("\n", 1)[0]
     line = re.sub(r"\bgot\b.*$", "got ...", line)
     line = re.sub(r"(?i)(your code raised [A-Za-z_][\w.]*).*$", r"\1", line)
     line = re.sub(r"\((\w+Error|\w+Exception)\b[^)]*\)?.*$", r"(\1)", line)
-    return _clip(line), hint
+    return one_line(line), hint
 
 
 @dataclass(frozen=True)
