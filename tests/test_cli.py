@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 
 import pytest
 
@@ -86,3 +87,41 @@ def test_bench_memory_of_a_class_counts_the_templates_a_run_had_and_each_kernel(
     fresh.fresh = {31: 700 * mib, 32: 715 * mib}
     assert "class_of_16_notebooks_mb=11440 fits_8_gib=NO" in fresh.class_text(16)
     assert "no kernel was sampled" in cli._KernelMemory().class_text(16)
+
+
+def test_bench_grading_alternates_the_order_of_its_runs_round_by_round():
+    """A machine that drifts during the benchmark must not favour one worker count: every
+    second round runs the counts backwards."""
+    assert cli.run_order([1, 2], 3) == [1, 2, 2, 1, 1, 2]
+    assert cli.run_order([1, 2], 1) == [1, 2]
+    assert cli.run_order([2], 2) == [2, 2]
+
+
+def test_bench_grading_speedup_is_the_ratio_of_medians_then_each_rounds_pair():
+    walls = {1: [80.0, 60.0, 90.0], 2: [40.0, 50.0, 45.0]}
+    # medians 80 and 45; the rounds: 80/40, 60/50, 90/45
+    assert cli.speedup_lines(walls) == [
+        "speedup workers=2 over 1: 1.78x (each round's pair of runs: 2.00x, 1.20x, 2.00x)"
+    ]
+    assert cli.speedup_lines({2: [40.0]}) == []  # no 1-worker run: nothing to compare
+
+
+def test_bench_grading_reads_the_machines_cpu_from_proc_stat():
+    """Busy is user + nice + system + irq + softirq; idle and iowait are not busy; steal is
+    apart; guest time (already inside user and nice) is not counted twice."""
+    before = cli.machine_cpu("cpu  1000 50 300 9000 100 10 40 20 500 0", 100)
+    after = cli.machine_cpu("cpu  9000 50 1300 9500 120 10 140 70 4000 0", 100)
+    assert before == {"busy": 14.0, "steal": 0.2, "all": 105.2}
+    # 35 s of a run: busy 8000 + 1000 + 100 ticks = 91 core-seconds; steal 50 ticks
+    text = cli.machine_text(before, after, 35.0)
+    assert text.startswith("machine_cores_busy=2.60 machine_cpu_s=91.0 steal_s=0.5 "), text
+    # an older kernel's line without steal still reads
+    assert cli.machine_cpu("cpu 10 0 10 80 0 0 0", 10)["busy"] == 2.0
+
+
+def test_bench_grading_reads_this_machines_proc_stat():
+    now = cli._machine_cpu_now()
+    assert now is not None, "no /proc/stat: the benchmark could not say what the cores did"
+    time.sleep(0.05)
+    later = cli._machine_cpu_now()
+    assert 0 < now["all"] <= later["all"] and now["busy"] <= later["busy"] < later["all"]

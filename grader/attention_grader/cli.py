@@ -264,29 +264,94 @@ def cmd_bench_grading(root: Path, workers: list[int], runs: int = 1, students: i
             return 1
         measured: dict[int, list[dict[str, float]]] = {n: [] for n in workers}
         memory = _KernelMemory()
-        for _ in range(runs):
-            for n in workers:
-                figures = _bench_run(course, names, n, count, students, memory)
-                if figures is None:
-                    return 130
-                measured[n].append(figures)
+        for n in run_order(workers, runs):
+            figures = _bench_run(course, names, n, count, students, memory)
+            if figures is None:
+                return 130
+            measured[n].append(figures)
         print(f"medians of {runs} run(s), {students} students x {len(names)} notebooks:")
         for n, figures in measured.items():
             print(
                 f"median workers={n} "
                 + " ".join(
-                    f"{key}={statistics.median(f[key] for f in figures):.3f}" for key in figures[0]
+                    f"{key}={statistics.median(f[key] for f in figures if key in f):.3f}"
+                    for key in figures[0]
                 ),
                 flush=True,
             )
-        if 1 in measured and len(measured) > 1:
-            one = statistics.median(f["wall_s"] for f in measured[1])
-            for n in measured:
-                if n != 1:
-                    many = statistics.median(f["wall_s"] for f in measured[n])
-                    print(f"speedup workers={n} over 1: {one / many:.2f}x")
+        for line in speedup_lines({n: [f["wall_s"] for f in fs] for n, fs in measured.items()}):
+            print(line)
         print(memory.class_text(concurrent=16), flush=True)
     return 0
+
+
+def run_order(workers: list[int], runs: int) -> list[int]:
+    """The worker counts of ``make bench-grading``'s timed runs, in the order they run: each
+    round in turn forwards and backwards (1, 2, 2, 1, 1, 2...), so a machine that gets
+    faster or slower during the benchmark does not favour one count."""
+    order: list[int] = []
+    for round_ in range(runs):
+        order += workers if round_ % 2 == 0 else workers[::-1]
+    return order
+
+
+def speedup_lines(walls: dict[int, list[float]]) -> list[str]:
+    """Each worker count's speedup over 1 worker: the ratio of the median wall times, then
+    the ratio of each round's two runs (same round, next to each other in time)."""
+    import statistics
+
+    if 1 not in walls:
+        return []
+    one = statistics.median(walls[1])
+    lines = []
+    for n, times in walls.items():
+        if n == 1 or not times:
+            continue
+        pairs = ", ".join(f"{a / b:.2f}x" for a, b in zip(walls[1], times, strict=False))
+        lines.append(
+            f"speedup workers={n} over 1: {one / statistics.median(times):.2f}x "
+            f"(each round's pair of runs: {pairs})"
+        )
+    return lines
+
+
+def machine_cpu(stat_line: str, ticks_per_second: float) -> dict[str, float]:
+    """Core-seconds of the whole machine so far, from the ``cpu`` line of ``/proc/stat``
+    (user nice system idle iowait irq softirq steal ...; guest time is inside user and
+    nice): ``busy`` (every process, this benchmark's or not), ``steal`` (taken by the
+    hypervisor for other machines) and ``all``."""
+    ticks = [int(v) for v in stat_line.split()[1:9]]
+    ticks += [0] * (8 - len(ticks))
+    user, nice, system, idle, iowait, irq, softirq, steal = ticks
+    return {
+        "busy": (user + nice + system + irq + softirq) / ticks_per_second,
+        "steal": steal / ticks_per_second,
+        "all": sum(ticks) / ticks_per_second,
+    }
+
+
+def _machine_cpu_now() -> dict[str, float] | None:
+    """:func:`machine_cpu` of this machine now (None where there is no ``/proc/stat``)."""
+    import os
+
+    try:
+        with open("/proc/stat") as stat:
+            line = stat.readline()
+        return machine_cpu(line, os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError):
+        return None
+
+
+def machine_text(before: dict[str, float], after: dict[str, float], wall: float) -> str:
+    """What the machine's cores did during a run of ``wall`` seconds: the cores busy on
+    average, and the core-seconds busy and stolen."""
+    busy = after["busy"] - before["busy"]
+    steal = after["steal"] - before["steal"]
+    cores = busy / wall if wall > 0 else 0.0
+    return (
+        f"machine_cores_busy={cores:.2f} machine_cpu_s={busy:.1f} steal_s={steal:.1f} "
+        "(/proc/stat: every process on the machine)"
+    )
 
 
 def _bench_run(
@@ -301,7 +366,9 @@ def _bench_run(
     cpu_before = _own_cpu_seconds()
     sampler = _KernelMemory()
     sampler.start()
+    machine_before = _machine_cpu_now()
     summary = Engine(course, workers=n, force=True, progress=False).grade(names)
+    machine_after = _machine_cpu_now()
     sampler.finish()
     memory.merge(sampler)
     if summary.interrupted:  # Ctrl-C or SIGTERM stops the benchmark, not one run
@@ -318,6 +385,12 @@ def _bench_run(
     # the local scheduler), then the median of each phase per notebook.
     cpu = _own_cpu_seconds() - cpu_before - sampler.cpu
     print(f"  coordinator_cpu_s={cpu:.1f} coordinator_cpu_per_notebook_s={cpu / max(count, 1):.3f}")
+    machine = {}
+    if machine_before and machine_after:
+        # with 2 workers on 2 cores a run is bound by CPU (about 2 cores busy): its speed is
+        # the CPU it needs, and how fast the machine's cores run together at that moment
+        print(f"  {machine_text(machine_before, machine_after, summary.seconds)}")
+        machine["machine_cpu_s"] = machine_after["busy"] - machine_before["busy"]
     print(f"  {sampler.text()}", flush=True)
     phases: dict[str, list[dict[str, float]]] = {}
     for outcome in summary.outcomes:
@@ -330,7 +403,8 @@ def _bench_run(
             + " ".join(
                 f"{phase}_s={statistics.median(r[phase] for r in timings):.2f}"
                 for phase in timings[0]
-            ),
+            )
+            + f" slowest_setup_s={max(r['setup'] for r in timings):.2f}",
             flush=True,
         )
         setups.append(max(r["setup"] for r in timings))
@@ -339,6 +413,7 @@ def _bench_run(
         "per_student_s": summary.seconds / students,
         "coordinator_cpu_per_notebook_s": cpu / max(count, 1),
         "slowest_setup_cell_s": max(setups, default=0.0),
+        **machine,
     }
 
 
@@ -437,7 +512,8 @@ class _KernelMemory(threading.Thread):
             f"kernels=template templates={len(self.templates)} "
             f"template_rss_mb={max(self.templates.values()) / mib:.0f} "
             f"kernel_extra_mb_median={statistics.median(extra) / mib:.0f} "
-            f"kernel_extra_mb_max={extra[-1] / mib:.0f} (sampled each second)"
+            f"kernel_extra_mb_max={extra[-1] / mib:.0f} (sampled each second, "
+            f"sampler_cpu_s={self.cpu:.1f})"
         )
 
 
