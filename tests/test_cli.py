@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -106,17 +107,25 @@ def test_bench_grading_speedup_is_the_ratio_of_medians_then_each_rounds_pair():
     assert cli.speedup_lines({2: [40.0]}) == []  # no 1-worker run: nothing to compare
 
 
+def _cpu_times(stat_line: str) -> SimpleNamespace:
+    """What psutil.cpu_times() gives for this ``cpu`` line of /proc/stat (100 ticks a
+    second; only the fields the line has)."""
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest")
+    ticks = stat_line.split()[1:]
+    return SimpleNamespace(**{n: int(t) / 100 for n, t in zip(names, ticks, strict=False)})
+
+
 def test_bench_grading_reads_the_machines_cpu_from_proc_stat():
     """Busy is user + nice + system + irq + softirq; idle and iowait are not busy; steal is
     apart; guest time (already inside user and nice) is not counted twice."""
-    before = cli.machine_cpu("cpu  1000 50 300 9000 100 10 40 20 500 0", 100)
-    after = cli.machine_cpu("cpu  9000 50 1300 9500 120 10 140 70 4000 0", 100)
+    before = cli.machine_cpu(_cpu_times("cpu  1000 50 300 9000 100 10 40 20 500 0"))
+    after = cli.machine_cpu(_cpu_times("cpu  9000 50 1300 9500 120 10 140 70 4000 0"))
     assert before == {"busy": 14.0, "steal": 0.2, "all": 105.2}
     # 35 s of a run: busy 8000 + 1000 + 100 ticks = 91 core-seconds; steal 50 ticks
     text = cli.machine_text(before, after, 35.0)
     assert text.startswith("machine_cores_busy=2.60 machine_cpu_s=91.0 steal_s=0.5 "), text
     # an older kernel's line without steal still reads
-    assert cli.machine_cpu("cpu 10 0 10 80 0 0 0", 10)["busy"] == 2.0
+    assert cli.machine_cpu(_cpu_times("cpu 100 0 100 800 0 0 0"))["busy"] == 2.0
 
 
 def test_bench_grading_reads_this_machines_proc_stat():

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from . import authoring, cycle, gradebook, late, reports, submissions
 from .engine import Engine, GradingError
@@ -315,30 +316,27 @@ def speedup_lines(walls: dict[int, list[float]]) -> list[str]:
     return lines
 
 
-def machine_cpu(stat_line: str, ticks_per_second: float) -> dict[str, float]:
-    """Core-seconds of the whole machine so far, from the ``cpu`` line of ``/proc/stat``
-    (user nice system idle iowait irq softirq steal ...; guest time is inside user and
-    nice): ``busy`` (every process, this benchmark's or not), ``steal`` (taken by the
+def machine_cpu(times: Any) -> dict[str, float]:
+    """Core-seconds of the whole machine so far, from ``psutil.cpu_times()`` (its fields are
+    ``/proc/stat``'s; guest time is inside user and nice; a field the kernel does not give
+    counts 0): ``busy`` (every process, this benchmark's or not), ``steal`` (taken by the
     hypervisor for other machines) and ``all``."""
-    ticks = [int(v) for v in stat_line.split()[1:9]]
-    ticks += [0] * (8 - len(ticks))
-    user, nice, system, idle, iowait, irq, softirq, steal = ticks
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    field = {name: getattr(times, name, 0.0) for name in names}
     return {
-        "busy": (user + nice + system + irq + softirq) / ticks_per_second,
-        "steal": steal / ticks_per_second,
-        "all": sum(ticks) / ticks_per_second,
+        "busy": sum(field[n] for n in ("user", "nice", "system", "irq", "softirq")),
+        "steal": field["steal"],
+        "all": sum(field.values()),
     }
 
 
 def _machine_cpu_now() -> dict[str, float] | None:
-    """:func:`machine_cpu` of this machine now (None where there is no ``/proc/stat``)."""
-    import os
+    """:func:`machine_cpu` of this machine now (None where psutil cannot tell)."""
+    import psutil
 
     try:
-        with open("/proc/stat") as stat:
-            line = stat.readline()
-        return machine_cpu(line, os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError):
+        return machine_cpu(psutil.cpu_times())
+    except (OSError, psutil.Error):
         return None
 
 
