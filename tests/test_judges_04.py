@@ -176,6 +176,45 @@ def test_a_mistake_in_a_dataset_fails_with_its_message(edit, words):
     assert words in _message(_edit_build(EVAL, edit))
 
 
+def _served_as(dtype, labels_dtype=np.int64) -> list[dict]:
+    reports = _right_reports()
+    for report in reports:
+        for build in report["values"]["builds"]:
+            for epoch in build["epochs"]:
+                epoch["ids"] = [x.astype(dtype) for x in epoch["ids"]]
+                epoch["labels"] = [y.astype(labels_dtype) for y in epoch["labels"]]
+    return reports
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint16, np.uint64, np.float32, np.float64])
+@pytest.mark.parametrize("labels_dtype", [np.int64, np.uint8])
+def test_ids_and_labels_of_any_integer_valued_type_pass(dtype, labels_dtype):
+    """The text asks for (ids, label) pairs, not for a dtype: ids served as other integers, or
+    as floats holding the same values, are the input's rows."""
+    verdict = judging.verdict(NB, CELL, _served_as(dtype, labels_dtype))
+    assert verdict.passed, verdict.message
+
+
+NOT_A_ROW = {  # (a row's values as floats -> the row served instead, the cases it fits)
+    "reordered": (lambda row: row[::-1], (EVAL,)),  # the same ids in another order
+    "negative": (lambda row: row - row.max() - 1, (EVAL, BIG)),
+    "too large": (lambda row: row + 10**6, (EVAL, BIG)),
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "dtype"),
+    [(c, d) for c in NOT_A_ROW for d in (np.int64, np.float64)] + [("fractional", np.float64)],
+)
+def test_a_row_that_is_no_input_row_fails_whatever_its_type(change, dtype):
+    edit, cases = NOT_A_ROW.get(change, (lambda row: row + 0.5, (EVAL, BIG)))
+    for index in cases:
+        reports = _served_as(dtype)
+        batch = reports[index]["values"]["builds"][0]["epochs"][0]["ids"][0]
+        batch[1] = edit(batch[1].astype(np.float64)).astype(dtype)
+        assert "batch 0 holds an ids row that is not a row of the input" in _message(reports)
+
+
 def _orders_of(index: int, orders) -> list[dict]:
     """The right reports, except that case ``index`` serves ``orders[build][epoch]``."""
     reports = _right_reports()

@@ -705,6 +705,37 @@ class VectorizeSplits(Check):
 # ------------------------------------------------------------------------ 5. tf.data
 
 
+class _RowIndex:
+    """Where each row of a batch is among a case's ids rows (unique rows), for a whole batch
+    at once: integer rows by a mixed-radix key (numpy), others (floats, booleans) by a dict of
+    tuples, as Python compares them (``2.0`` is the row value ``2``). Made once per case."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids = ids
+        self.base = int(ids.max()) + 1
+        self.keys: np.ndarray | None = None
+        if ids.min() >= 0 and self.base ** ids.shape[1] < 2**62:
+            self.powers = self.base ** np.arange(ids.shape[1], dtype=np.int64)
+            keys = ids.astype(np.int64) @ self.powers
+            if len(np.unique(keys)) == len(ids):
+                self.order = np.argsort(keys)
+                self.keys = keys[self.order]
+
+    @functools.cached_property
+    def row_of(self) -> dict[tuple, int]:
+        return {tuple(row): i for i, row in enumerate(self.ids.tolist())}
+
+    def find(self, x: np.ndarray) -> np.ndarray:
+        """The index of each row of ``x`` (2-D, as many columns as the ids), -1 where a row
+        is none of the ids."""
+        if self.keys is None or x.dtype.kind not in "iu":
+            return np.array([self.row_of.get(tuple(r), -1) for r in x.tolist()], dtype=np.int64)
+        inside = np.all((x >= 0) & (x < self.base), axis=1)
+        keys = np.where(inside[:, None], x, 0).astype(np.int64) @ self.powers
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(inside & (self.keys[at] == keys), self.order[at], -1)
+
+
 def _dataset_case(
     label: str,
     n: int,
@@ -784,9 +815,19 @@ class MakeDataset(Check):
             "sizes": [b] * (n // b) + ([n % b] if n % b else []),
         }
 
-    def _epoch(self, label: str, epoch: Any, inputs: dict, row_of: dict) -> np.ndarray:
+    @functools.cache  # noqa: B019 - one instance per check for the process' lifetime
+    def _rows(self, index: int) -> _RowIndex:
+        return _RowIndex(self.all_cases[index].inputs["ids"])
+
+    def _rows_of(self, case: Case) -> _RowIndex:
+        for index, known in enumerate(self.all_cases):
+            if known is case:
+                return self._rows(index)
+        return _RowIndex(case.inputs["ids"])
+
+    def _epoch(self, label: str, epoch: Any, inputs: dict, rows_of: _RowIndex) -> np.ndarray:
         """The input rows of one epoch, in the order served (checks batches and labels);
-        ``row_of``: each input row (a tuple) to its index."""
+        ``rows_of`` finds each input row's index."""
         if (
             not isinstance(epoch, dict)
             or not isinstance(epoch.get("ids"), list)
@@ -817,15 +858,15 @@ class MakeDataset(Check):
                     f"{label}: the labels have dtype {y.dtype}, expected integers.",
                     "cast the labels to integers (they may come as floats).",
                 )
-            rows = [row_of.get(tuple(r)) for r in x.tolist()]
-            if None in rows:
+            rows = rows_of.find(x)
+            if (rows < 0).any():
                 fail(f"{label}: batch {k} holds an ids row that is not a row of the input.")
-            if y.tolist() != [int(labels[i]) for i in rows]:
+            if not np.array_equal(y, labels[rows].astype(np.int64)):  # (as int(label))
                 fail(
                     f"{label}: in batch {k} labels do not belong to their ids.",
                     "keep (ids, label) pairs together: from_tensor_slices((ids, labels)).",
                 )
-            order.extend(rows)
+            order.extend(rows.tolist())
         return np.array(order, dtype=np.int64)
 
     def judge(self, case, got, want):
@@ -835,9 +876,9 @@ class MakeDataset(Check):
             fail(
                 f"{case.label}: {len(builds)} datasets observed, expected {len(inputs['builds'])}."
             )
-        row_of = {tuple(row): i for i, row in enumerate(inputs["ids"].tolist())}
+        rows_of = self._rows_of(case)
         orders = [
-            self._build_orders(case.label, build, plan, inputs, want, row_of)
+            self._build_orders(case.label, build, plan, inputs, want, rows_of)
             for build, plan in zip(builds, inputs["builds"], strict=True)
         ]
         if inputs["training"]:
@@ -846,7 +887,7 @@ class MakeDataset(Check):
             self._judge_kept_order(case.label, orders, want["n"])
 
     def _build_orders(
-        self, case_label: str, build: Any, plan: dict, inputs: dict, want: dict, row_of: dict
+        self, case_label: str, build: Any, plan: dict, inputs: dict, want: dict, rows_of: Any
     ) -> list[np.ndarray]:
         """The order of the examples in each epoch of one dataset built (checked)."""
         seed = plan["seed"]
@@ -856,7 +897,7 @@ class MakeDataset(Check):
         if not isinstance(epochs, list) or len(epochs) != plan["epochs"]:
             fail(f"{label}: {plan['epochs']} epochs expected, got {describe(epochs)}.")
         return [
-            self._epoch_order(f"{label}, epoch {e + 1}", epoch, inputs, want, row_of)
+            self._epoch_order(f"{label}, epoch {e + 1}", epoch, inputs, want, rows_of)
             for e, epoch in enumerate(epochs)
         ]
 
@@ -914,10 +955,10 @@ class MakeDataset(Check):
             )
 
     def _epoch_order(
-        self, where: str, epoch: Any, inputs: dict, want: dict, row_of: dict
+        self, where: str, epoch: Any, inputs: dict, want: dict, rows_of: Any
     ) -> np.ndarray:
         """The order of the examples in one epoch: each exactly once, in batches of the size."""
-        order = self._epoch(where, epoch, inputs, row_of)
+        order = self._epoch(where, epoch, inputs, rows_of)
         n = want["n"]
         if sorted(order.tolist()) != list(range(n)):
             fail(
