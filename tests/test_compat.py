@@ -285,6 +285,169 @@ def test_score_saver_keeps_no_score_of_a_notebook_whose_saving_failed(tmp_path, 
     assert _auto_scores(resources["nbgrader"]["db_url"]) == {"one": 1, "two": 2, "three": 3}
 
 
+def _two_notebooks(tmp_path) -> str:
+    """A gradebook whose assignment ``a`` has notebooks ``n`` and ``m`` with cells of every
+    kind (``m`` reuses the names of ``n``) and two students' submissions."""
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    compat.create_gradebook(url, "default_course")
+    with Gradebook(url) as gb:
+        gb.add_assignment("a")
+        for notebook in ("n", "m"):
+            gb.add_notebook(notebook, "a")
+            for name in ("one", "two", "essay"):  # test cells, a written answer
+                gb.add_grade_cell(name, notebook, "a", max_score=2, cell_type="code")
+            for name in ("essay", "sol"):
+                gb.add_solution_cell(name, notebook, "a")
+            gb.add_task_cell("task", notebook, "a", max_score=3, cell_type="markdown")
+            for name in ("one", "two", "essay", "sol", "task", "setup"):
+                gb.add_source_cell(
+                    name, notebook, "a", cell_type="code", source=f"{name}{notebook}"
+                )
+        for student in ("s", "t"):
+            gb.add_student(student)
+            gb.add_submission("a", student)
+    return url
+
+
+NAMES = ("one", "two", "essay", "sol", "task", "setup", "absent", "ONE", None)
+
+
+def _found(find, *args):
+    from nbgrader.api import MissingEntry
+
+    try:
+        return find(*args)
+    except MissingEntry as error:
+        return ("MissingEntry", str(error))
+
+
+def test_cell_lookups_find_what_nbgrader_finds_with_one_query_per_kind(tmp_path):
+    """``OverwriteCells`` and ``SaveAutoGrades`` open ``self.gradebook`` and then call the
+    next class's ``preprocess``, whose cells call its four finders on the instance: inside
+    ``CellLookups`` every finder gives the very object nbgrader's own gives (or the same
+    ``MissingEntry``), for every kind of cell, another notebook's and another student's rows
+    left out, with one query per kind for the names it knows."""
+    import sqlalchemy as sa
+    from nbgrader.preprocessors import OverwriteCells
+
+    assert "preprocess" in vars(OverwriteCells) and "preprocess" in vars(SaveAutoGrades)
+    url = _two_notebooks(tmp_path)
+    asks = {
+        "find_source_cell": ("n", "a"),
+        "find_graded_cell": ("n", "a"),
+        "find_grade": ("n", "a", "s"),
+        "find_comment": ("n", "a", "s"),
+    }
+    statements: list[str] = []
+    seen = {}
+
+    class Probe(compat.CellLookups):
+        def preprocess_cell(self, cell, resources, index):
+            gb, own = self.gradebook, type(self.gradebook)
+            for finder, args in asks.items():
+                for name in NAMES:
+                    ours = _found(getattr(gb, finder), name, *args)
+                    before = len(statements)
+                    theirs = _found(getattr(own, finder).__get__(gb), name, *args)
+                    seen[finder, name] = (ours, theirs, len(statements) > before)
+            statements.clear()
+            for (finder, name), (ours, _, _) in list(seen.items()):  # (the maps are made)
+                # (a task cell is not a grade or solution cell: nbgrader's finder looks for
+                # it second, and so do the lookups)
+                if not isinstance(ours, tuple) and (name != "task" or "source" in finder):
+                    assert getattr(gb, finder)(name, *asks[finder]) is ours
+            seen["asked again"] = list(statements)
+            grade = seen["find_grade", "one"][0]
+            seen["where"] = (grade.notebook.name, grade.student.id, grade.cell.notebook.name)
+            return cell, resources
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+    try:
+        with Gradebook(url) as gb:
+            probe = Probe()
+            probe.gradebook = gb
+            nb = nbformat.v4.new_notebook()
+            nb.cells = [nbformat.v4.new_code_cell("x")]
+            probe.preprocess(nb, {})
+            assert not any(name in vars(gb) for name in asks)  # nbgrader's finders again
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+    assert seen.pop("asked again") == []
+    assert seen.pop("where") == ("n", "s", "n")
+    for (finder, name), (ours, theirs, asked) in seen.items():
+        assert asked  # (nbgrader's own finder asked the database: the control)
+        if isinstance(theirs, tuple):
+            assert ours == theirs, (finder, name)
+        else:
+            assert ours is theirs, (finder, name)
+    found = {key for key, (ours, _, _) in seen.items() if not isinstance(ours, tuple)}
+    assert found == {
+        *(("find_source_cell", n) for n in ("one", "two", "essay", "sol", "task", "setup")),
+        *(("find_graded_cell", n) for n in ("one", "two", "essay", "task")),
+        *(("find_grade", n) for n in ("one", "two", "essay", "task")),
+        *(("find_comment", n) for n in ("essay", "sol", "task")),
+    }
+
+
+def test_lookup_overwrite_cells_asks_less_and_changes_what_nbgrader_changes(tmp_path):
+    """``LookupOverwriteCells`` leaves a tampered notebook exactly as nbgrader's
+    ``OverwriteCells`` does (a locked cell's source restored, changed points and cell type put
+    back, a missing cell added back) with fewer queries."""
+    import sqlalchemy as sa
+    from nbgrader.preprocessors import OverwriteCells
+    from nbgrader.utils import compute_checksum, is_locked
+
+    url = _two_notebooks(tmp_path)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _cell("changed", grade_id="one", points=5),  # locked: the source and points come back
+        nbformat.v4.new_markdown_cell("two as markdown"),
+        _cell("sol", grade_id="sol", grade=False, solution=True, locked=False),
+        _cell("essay answer", grade_id="essay", points=2, solution=True, locked=False),
+    ]
+    nb.cells[1].metadata["nbgrader"] = {
+        "grade": True,
+        "locked": False,
+        "solution": False,
+        "grade_id": "two",
+        "points": 2,
+    }
+    with Gradebook(url) as gb:
+        for name, cell in (("one", _cell("onen", grade_id="one", points=2)), ("sol", nb.cells[2])):
+            gb.update_or_create_source_cell(
+                name,
+                "n",
+                "a",
+                locked=is_locked(cell),
+                source=cell.source,
+                checksum=compute_checksum(cell),
+            )
+    resources = {"nbgrader": {"db_url": url, "assignment": "a", "notebook": "n"}}
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    results = {}
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+    try:
+        for cls in (OverwriteCells, compat.LookupOverwriteCells):
+            statements.clear()
+            done, _ = cls(add_missing_cells=True).preprocess(copy.deepcopy(nb), resources)
+            results[cls.__name__] = (done, len(statements))
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+    (stock, stock_asked), (ours, ours_asked) = results.values()
+    assert ours == stock
+    assert stock.cells[0].source == "onen" and stock.cells[0].metadata.nbgrader["points"] == 2
+    assert stock.cells[1].cell_type == "code"
+    assert any("task" in c.metadata.get("nbgrader", {}).get("grade_id", "") for c in stock.cells)
+    assert ours_asked <= stock_asked - 4, (stock_asked, ours_asked)
+
+
 # ------------------------------------------------------------------------------ nbclient
 
 

@@ -21,6 +21,12 @@ checked_schemas         nbgrader's metadata checks call the module attribute    
                         ``nbgrader.nbgraderformat.common.jsonschema.validate``
 remove_mark_scheme      ``ClearMarkScheme._remove_mark_scheme_region(cell)``       nbgrader
 remove_hidden_tests     ``ClearHiddenTests._remove_hidden_test_region(cell)``      nbgrader
+CellLookups             ``OverwriteCells.preprocess`` and                          nbgrader
+                        ``SaveAutoGrades.preprocess`` open ``self.gradebook`` and
+                        then call the next class's; their cells find the
+                        gradebook's rows through its ``find_source_cell``,
+                        ``find_graded_cell``, ``find_grade`` and ``find_comment``
+                        (looked up on the instance)
 ScoreSaver              ``SaveAutoGrades._add_score(cell, resources)`` once per    nbgrader
                         grade cell, ``self.gradebook.db`` its session; its
                         ``preprocess`` opens the gradebook, then calls the next
@@ -67,6 +73,7 @@ from nbgrader.preprocessors import (
     ClearHiddenTests,
     ClearMarkScheme,
     NbGraderPreprocessor,
+    OverwriteCells,
     SaveAutoGrades,
 )
 
@@ -242,7 +249,131 @@ class _OneTransaction(NbGraderPreprocessor):
         return nb, resources
 
 
-class ScoreSaver(SaveAutoGrades, _OneTransaction):
+_FINDERS = ("find_source_cell", "find_graded_cell", "find_grade", "find_comment")
+
+
+class _Lookups:
+    """A gradebook's four finders of one notebook's cells (and one student's grades and
+    comments) answered from maps, each made with one query on first use. A name that is not
+    in a map (a task cell, a name added since, one that is not there) goes to nbgrader's own
+    finder, which finds it or raises ``MissingEntry`` as it always does."""
+
+    def __init__(self, gradebook: Any) -> None:
+        self.db = gradebook.db
+        self.own = {name: getattr(gradebook, name) for name in _FINDERS}
+        self.maps: dict[tuple, dict[str, Any]] = {}
+
+    def _find(self, finder: str, key: tuple, name: Any, rows: Any) -> Any:
+        if key not in self.maps:
+            found: dict[str, Any] = {}
+            twice = set()
+            for found_name, row in rows():
+                if found_name in found:  # (nbgrader's .one() would raise: let it)
+                    twice.add(found_name)
+                found[found_name] = row
+            self.maps[key] = {n: row for n, row in found.items() if n not in twice}
+        known = self.maps[key]
+        if isinstance(name, str) and name in known:
+            return known[name]
+        return self.own[finder](name, *key[1:])
+
+    def _cells(self, cls: Any, notebook: str, assignment: str) -> Any:
+        from nbgrader.api import Assignment, Notebook
+
+        return (
+            (cell.name, cell)
+            for cell in self.db.query(cls)
+            .join(Notebook, Notebook.id == cls.notebook_id)
+            .join(Assignment, Assignment.id == Notebook.assignment_id)
+            .filter(Notebook.name == notebook, Assignment.name == assignment)
+        )
+
+    def _submitted(self, cls: Any, cell: Any, notebook: str, assignment: str, student: str):
+        from nbgrader.api import (
+            Assignment,
+            Notebook,
+            Student,
+            SubmittedAssignment,
+            SubmittedNotebook,
+        )
+
+        return (
+            (name, row)
+            for row, name in self.db.query(cls, cell.name)
+            .join(cell, cell.id == cls.cell_id)
+            .join(SubmittedNotebook, SubmittedNotebook.id == cls.notebook_id)
+            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+            .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+            .join(Student, Student.id == SubmittedAssignment.student_id)
+            .filter(Notebook.name == notebook, Assignment.name == assignment, Student.id == student)
+        )
+
+    def find_source_cell(self, name: Any, notebook: str, assignment: str) -> Any:
+        from nbgrader.api import SourceCell
+
+        key = ("source", notebook, assignment)
+        return self._find(
+            "find_source_cell", key, name, lambda: self._cells(SourceCell, notebook, assignment)
+        )
+
+    def find_graded_cell(self, name: Any, notebook: str, assignment: str) -> Any:
+        from nbgrader.api import GradeCell
+
+        key = ("graded", notebook, assignment)
+        return self._find(
+            "find_graded_cell", key, name, lambda: self._cells(GradeCell, notebook, assignment)
+        )
+
+    def find_grade(self, name: Any, notebook: str, assignment: str, student: str) -> Any:
+        from nbgrader.api import Grade, GradeCell
+
+        key = ("grade", notebook, assignment, student)
+        return self._find(
+            "find_grade",
+            key,
+            name,
+            lambda: self._submitted(Grade, GradeCell, notebook, assignment, student),
+        )
+
+    def find_comment(self, name: Any, notebook: str, assignment: str, student: str) -> Any:
+        from nbgrader.api import Comment, SolutionCell
+
+        key = ("comment", notebook, assignment, student)
+        return self._find(
+            "find_comment",
+            key,
+            name,
+            lambda: self._submitted(Comment, SolutionCell, notebook, assignment, student),
+        )
+
+
+class CellLookups(NbGraderPreprocessor):
+    """What runs inside ``OverwriteCells.preprocess`` and ``SaveAutoGrades.preprocess`` (after
+    it in a subclass's method order), with ``self.gradebook`` open: while the cells are
+    processed, its ``find_source_cell``, ``find_graded_cell``, ``find_grade`` and
+    ``find_comment`` answer from one query per notebook and kind (:class:`_Lookups`).
+    nbgrader asks the database once per cell for each (ORM queries with four to seven joins:
+    a fifth of a recording's CPU). The returned rows are the session's own objects, the same
+    that nbgrader's finders return."""
+
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
+        gradebook = self.gradebook
+        lookups = _Lookups(gradebook)
+        for name in _FINDERS:
+            setattr(gradebook, name, getattr(lookups, name))  # (this gradebook only)
+        try:
+            return super().preprocess(nb, resources)
+        finally:
+            for name in _FINDERS:
+                delattr(gradebook, name)
+
+
+class LookupOverwriteCells(OverwriteCells, CellLookups):
+    """nbgrader's ``OverwriteCells``, its cells found with :class:`CellLookups`."""
+
+
+class ScoreSaver(SaveAutoGrades, _OneTransaction, CellLookups):
     """nbgrader's ``SaveAutoGrades`` with :meth:`add_score` as the hook that saves one grade
     cell's score (nbgrader's private ``_add_score``) and :attr:`session` its gradebook's
     SQLAlchemy session, open while the scores are saved.

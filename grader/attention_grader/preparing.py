@@ -57,7 +57,7 @@ class Preparer:
         return [
             cls(config=self.config)
             for cls in classes
-            if cls not in (OverwriteCells, CheckCellMetadata)
+            if not issubclass(cls, (OverwriteCells, CheckCellMetadata))
         ]
 
     def prepare(self, sub: Submission, notebooks: list[str]) -> Prepared:
