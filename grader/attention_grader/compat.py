@@ -230,14 +230,19 @@ def remove_hidden_tests(cell: Any) -> None:
     ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
 
 
+def _later() -> None:
+    """nbgrader's commit after each saved cell, while a notebook's scores are saved."""
+
+
 class _OneTransaction(NbGraderPreprocessor):
     """What runs inside ``SaveAutoGrades.preprocess`` (after it in a subclass's method order):
-    the cells' scores, with nbgrader's commit after each cell made a flush, and one commit
-    when every cell is saved (a rollback when one fails)."""
+    the cells' scores, with nbgrader's commit after each cell doing nothing (the session
+    flushes what changed before any query, and every change at the end), and one commit when
+    every cell is saved (a rollback when one fails)."""
 
     def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         session = self.gradebook.db
-        session.commit = session.flush  # (an attribute of this scoped session only)
+        session.commit = _later  # (an attribute of this scoped session only)
         try:
             nb, resources = super().preprocess(nb, resources)
         except BaseException:
