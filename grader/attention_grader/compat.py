@@ -69,6 +69,7 @@ from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.markdown_mistune import IPythonRenderer
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+from nbgrader import api as nbapi
 from nbgrader.preprocessors import (
     ClearHiddenTests,
     ClearMarkScheme,
@@ -268,11 +269,12 @@ class _Lookups:
         self.own = {name: getattr(gradebook, name) for name in _FINDERS}
         self.maps: dict[tuple, dict[str, Any]] = {}
 
-    def _find(self, finder: str, key: tuple, name: Any, rows: Any) -> Any:
+    def _find(self, finder: str, name: Any, where: tuple[str, ...], rows: Any) -> Any:
+        key = (finder, *where)
         if key not in self.maps:
             found: dict[str, Any] = {}
             twice = set()
-            for found_name, row in rows():
+            for found_name, row in rows(*where):
                 if found_name in found:  # (nbgrader's .one() would raise: let it)
                     twice.add(found_name)
                 found[found_name] = row
@@ -280,77 +282,57 @@ class _Lookups:
         known = self.maps[key]
         if isinstance(name, str) and name in known:
             return known[name]
-        return self.own[finder](name, *key[1:])
+        return self.own[finder](name, *where)
 
     def _cells(self, cls: Any, notebook: str, assignment: str) -> Any:
-        from nbgrader.api import Assignment, Notebook
-
+        """(name, cell) of ``notebook``'s cells of class ``cls``, as nbgrader's finders join."""
         return (
             (cell.name, cell)
             for cell in self.db.query(cls)
-            .join(Notebook, Notebook.id == cls.notebook_id)
-            .join(Assignment, Assignment.id == Notebook.assignment_id)
-            .filter(Notebook.name == notebook, Assignment.name == assignment)
+            .join(nbapi.Notebook, nbapi.Notebook.id == cls.notebook_id)
+            .join(nbapi.Assignment, nbapi.Assignment.id == nbapi.Notebook.assignment_id)
+            .filter(nbapi.Notebook.name == notebook, nbapi.Assignment.name == assignment)
         )
 
     def _submitted(self, cls: Any, cell: Any, notebook: str, assignment: str, student: str):
-        from nbgrader.api import (
-            Assignment,
-            Notebook,
-            Student,
-            SubmittedAssignment,
-            SubmittedNotebook,
-        )
-
+        """(cell name, row) of the rows of class ``cls`` (grades, comments) of ``student``'s
+        ``notebook``, whose cell is of class ``cell``, as nbgrader's finders join."""
+        api = nbapi
         return (
             (name, row)
             for row, name in self.db.query(cls, cell.name)
             .join(cell, cell.id == cls.cell_id)
-            .join(SubmittedNotebook, SubmittedNotebook.id == cls.notebook_id)
-            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
-            .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
-            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
-            .join(Student, Student.id == SubmittedAssignment.student_id)
-            .filter(Notebook.name == notebook, Assignment.name == assignment, Student.id == student)
+            .join(api.SubmittedNotebook, api.SubmittedNotebook.id == cls.notebook_id)
+            .join(api.Notebook, api.Notebook.id == api.SubmittedNotebook.notebook_id)
+            .join(
+                api.SubmittedAssignment,
+                api.SubmittedAssignment.id == api.SubmittedNotebook.assignment_id,
+            )
+            .join(api.Assignment, api.Assignment.id == api.SubmittedAssignment.assignment_id)
+            .join(api.Student, api.Student.id == api.SubmittedAssignment.student_id)
+            .filter(
+                api.Notebook.name == notebook,
+                api.Assignment.name == assignment,
+                api.Student.id == student,
+            )
         )
 
+    # nbgrader's signatures
     def find_source_cell(self, name: Any, notebook: str, assignment: str) -> Any:
-        from nbgrader.api import SourceCell
-
-        key = ("source", notebook, assignment)
-        return self._find(
-            "find_source_cell", key, name, lambda: self._cells(SourceCell, notebook, assignment)
-        )
+        rows = functools.partial(self._cells, nbapi.SourceCell)
+        return self._find("find_source_cell", name, (notebook, assignment), rows)
 
     def find_graded_cell(self, name: Any, notebook: str, assignment: str) -> Any:
-        from nbgrader.api import GradeCell
-
-        key = ("graded", notebook, assignment)
-        return self._find(
-            "find_graded_cell", key, name, lambda: self._cells(GradeCell, notebook, assignment)
-        )
+        rows = functools.partial(self._cells, nbapi.GradeCell)  # (a task cell: nbgrader's)
+        return self._find("find_graded_cell", name, (notebook, assignment), rows)
 
     def find_grade(self, name: Any, notebook: str, assignment: str, student: str) -> Any:
-        from nbgrader.api import Grade, GradeCell
-
-        key = ("grade", notebook, assignment, student)
-        return self._find(
-            "find_grade",
-            key,
-            name,
-            lambda: self._submitted(Grade, GradeCell, notebook, assignment, student),
-        )
+        rows = functools.partial(self._submitted, nbapi.Grade, nbapi.GradeCell)
+        return self._find("find_grade", name, (notebook, assignment, student), rows)
 
     def find_comment(self, name: Any, notebook: str, assignment: str, student: str) -> Any:
-        from nbgrader.api import Comment, SolutionCell
-
-        key = ("comment", notebook, assignment, student)
-        return self._find(
-            "find_comment",
-            key,
-            name,
-            lambda: self._submitted(Comment, SolutionCell, notebook, assignment, student),
-        )
+        rows = functools.partial(self._submitted, nbapi.Comment, nbapi.SolutionCell)
+        return self._find("find_comment", name, (notebook, assignment, student), rows)
 
 
 class CellLookups(NbGraderPreprocessor):
