@@ -80,12 +80,12 @@ class Preparer:
             if not path.exists():
                 prepared.notes.append(f"{name}.ipynb was not submitted (0 points)")
                 continue
-            problem = unreadable(path)
+            nb, problem = read_submitted(path)
             if problem:
                 prepared.refused[name] = f"{name}.ipynb: {problem}"
                 continue
             try:
-                nb, resources = self.sanitize(path, sub, name)
+                nb, resources = self.sanitize(path, sub, name, nb)
             except Exception as error:  # noqa: BLE001 - reported with its reason
                 prepared.refused[name] = (
                     f"{name}.ipynb could not be prepared: {type(error).__name__}: {error}"
@@ -106,9 +106,11 @@ class Preparer:
             )
         return prepared
 
-    def sanitize(self, path: Path, sub: Submission, name: str) -> tuple[Any, dict]:
-        """The notebook at ``path`` as nbgrader's sanitizers leave it, and their resources."""
-        nb = nbformat.read(str(path), as_version=4)
+    def sanitize(self, path: Path, sub: Submission, name: str, nb: Any = None) -> tuple[Any, dict]:
+        """The notebook at ``path`` (``nb``: as already read from it, which this changes) as
+        nbgrader's sanitizers leave it, and their resources."""
+        if nb is None:
+            nb = nbformat.read(str(path), as_version=4)
         resources = {
             "unique_key": name,
             "nbgrader": {
@@ -125,32 +127,40 @@ class Preparer:
 
 def unreadable(path: Path) -> str | None:
     """Why a submitted file cannot be graded as a notebook (None if it can)."""
+    return read_submitted(path)[1]
+
+
+def read_submitted(path: Path) -> tuple[Any, str | None]:
+    """The submitted notebook at ``path`` as nbformat reads it, or None and why it cannot
+    be graded as a notebook."""
     if not path.is_file():
-        return "not a notebook (not a regular file)"
+        return None, "not a notebook (not a regular file)"
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        return f"the file is larger than {MAX_NOTEBOOK_BYTES // 1024**2} MB"
+        return None, f"the file is larger than {MAX_NOTEBOOK_BYTES // 1024**2} MB"
     try:
         data = json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as error:
-        return f"not a notebook (the file is not valid JSON: {error})"
+        return None, f"not a notebook (the file is not valid JSON: {error})"
     except (RecursionError, MemoryError):  # [[[[... : Python's parser gives up
-        return "not a notebook (its JSON is nested too deeply to be read)"
+        return None, "not a notebook (its JSON is nested too deeply to be read)"
     if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
-        return "not a notebook (JSON without a list of cells)"
+        return None, "not a notebook (JSON without a list of cells)"
     text = json.dumps(data, ensure_ascii=False)
     try:  # "\ud800" escapes decode to lone surrogates, which no file or page can hold
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return "not a notebook (it holds text that is not Unicode: a lone surrogate)"
+        return None, "not a notebook (it holds text that is not Unicode: a lone surrogate)"
     version = data.get("nbformat")
     if not isinstance(version, int) or version < 4:
-        return (
+        return None, (
             f"old notebook format (nbformat {version}): open it in Jupyter, save it, and "
             "submit it again"
         )
     try:
-        nb = nbformat.reads(text, as_version=4)
-        nbformat.validate(nb)
+        invalid: dict[str, Exception] = {}  # (nbformat validates as it reads: once)
+        nb = nbformat.reads(text, as_version=4, capture_validation_error=invalid)
+        if invalid:
+            raise invalid["ValidationError"]
     except Exception as error:  # noqa: BLE001 - any validation problem is the reason
-        return f"not a valid notebook ({type(error).__name__}: {str(error)[:200]})"
-    return None
+        return None, f"not a valid notebook ({type(error).__name__}: {str(error)[:200]})"
+    return nb, None
