@@ -40,6 +40,15 @@ CASES = {
     ),
     "a folder": (lambda p: p.mkdir(), r"not a notebook \(not a regular file\)"),
     "not JSON": (lambda p: p.write_text("{cells: []"), r"not a notebook \(the file is not valid"),
+    # nbgrader opens a notebook as strict UTF-8 (json.loads of the bytes would take these)
+    "a UTF-8 byte order mark": (
+        lambda p: p.write_bytes(b"\xef\xbb\xbf" + nbformat.writes(_notebook()).encode()),
+        r"not a notebook \(the file is not valid JSON: Unexpected UTF-8 BOM",
+    ),
+    "UTF-16": (
+        lambda p: p.write_bytes(nbformat.writes(_notebook()).encode("utf-16")),
+        r"not a notebook \(the file is not valid JSON: 'utf-8' codec can't decode",
+    ),
     "a JSON list": (lambda p: p.write_text("[]"), r"not a notebook \(JSON without a list of"),
     "nbformat 3": (
         lambda p: p.write_text(json.dumps({"nbformat": 3, "cells": []})),

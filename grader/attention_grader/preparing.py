@@ -137,8 +137,8 @@ def read_submitted(path: Path) -> tuple[Any, str | None]:
         return None, "not a notebook (not a regular file)"
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         return None, f"the file is larger than {MAX_NOTEBOOK_BYTES // 1024**2} MB"
-    try:
-        data = json.loads(path.read_bytes())
+    try:  # (strict UTF-8, as nbgrader opens it: no BOM, no UTF-16, which json.loads takes)
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         return None, f"not a notebook (the file is not valid JSON: {error})"
     except (RecursionError, MemoryError):  # [[[[... : Python's parser gives up
