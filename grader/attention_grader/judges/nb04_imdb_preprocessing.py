@@ -706,9 +706,13 @@ class VectorizeSplits(Check):
 
 
 class _RowIndex:
-    """Where each row of a batch is among a case's ids rows (unique rows), for a whole batch
-    at once: integer rows by a mixed-radix key (numpy), others (floats, booleans) by a dict of
-    tuples, as Python compares them (``2.0`` is the row value ``2``). Made once per case."""
+    """Where each row of a batch is among a case's ids rows (unique rows): a large batch of
+    integers at once, by a mixed-radix key (numpy); a small one, or one of floats or booleans,
+    row by row, by a dict of tuples, as Python compares them (``2.0`` is the row value ``2``).
+    (Numpy's fixed cost per batch would make thousands of tiny batches slow.) Made once per
+    case."""
+
+    SMALL = 64  # rows: below this a batch is looked up row by row
 
     def __init__(self, ids: np.ndarray) -> None:
         self.ids = ids
@@ -725,15 +729,23 @@ class _RowIndex:
     def row_of(self) -> dict[tuple, int]:
         return {tuple(row): i for i, row in enumerate(self.ids.tolist())}
 
-    def find(self, x: np.ndarray) -> np.ndarray:
+    def find(self, x: np.ndarray) -> list[int]:
         """The index of each row of ``x`` (2-D, as many columns as the ids), -1 where a row
         is none of the ids."""
-        if self.keys is None or x.dtype.kind not in "iu":
-            return np.array([self.row_of.get(tuple(r), -1) for r in x.tolist()], dtype=np.int64)
+        if self.keys is None or x.dtype.kind not in "iu" or len(x) < self.SMALL:
+            return [self.row_of.get(tuple(r), -1) for r in x.tolist()]
         inside = np.all((x >= 0) & (x < self.base), axis=1)
         keys = np.where(inside[:, None], x, 0).astype(np.int64) @ self.powers
         at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        return np.where(inside & (self.keys[at] == keys), self.order[at], -1)
+        return np.where(inside & (self.keys[at] == keys), self.order[at], -1).tolist()
+
+    @classmethod
+    def labels_match(cls, y: np.ndarray, labels: np.ndarray, rows: list[int]) -> bool:
+        """Whether the served labels ``y`` (integers) are the labels of ``rows``, each read
+        as ``int(label)``."""
+        if len(rows) < cls.SMALL:
+            return y.tolist() == [int(labels[i]) for i in rows]
+        return np.array_equal(y, labels[rows].astype(np.int64))
 
 
 def _dataset_case(
@@ -859,14 +871,14 @@ class MakeDataset(Check):
                     "cast the labels to integers (they may come as floats).",
                 )
             rows = rows_of.find(x)
-            if (rows < 0).any():
+            if -1 in rows:
                 fail(f"{label}: batch {k} holds an ids row that is not a row of the input.")
-            if not np.array_equal(y, labels[rows].astype(np.int64)):  # (as int(label))
+            if not rows_of.labels_match(y, labels, rows):
                 fail(
                     f"{label}: in batch {k} labels do not belong to their ids.",
                     "keep (ids, label) pairs together: from_tensor_slices((ids, labels)).",
                 )
-            order.extend(rows.tolist())
+            order.extend(rows)
         return np.array(order, dtype=np.int64)
 
     def judge(self, case, got, want):
