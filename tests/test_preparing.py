@@ -23,7 +23,7 @@ def test_a_notebook_is_read_as_nbformat_reads_the_file(tmp_path):
     path = tmp_path / "n.ipynb"
     nbformat.write(_notebook(), str(path))
     nb, problem = preparing.read_submitted(path)
-    assert problem is None and preparing.unreadable(path) is None
+    assert problem is None
     assert nb == nbformat.read(str(path), as_version=4)
     assert isinstance(nb.cells[1].metadata.nbgrader, nbformat.NotebookNode)
 
@@ -69,4 +69,3 @@ def test_a_file_that_is_no_gradable_notebook_says_why(tmp_path, write, reason):
     write(path)
     nb, problem = preparing.read_submitted(path)
     assert nb is None and re.match(reason, problem), problem
-    assert preparing.unreadable(path) == problem

@@ -85,7 +85,7 @@ class Preparer:
                 prepared.refused[name] = f"{name}.ipynb: {problem}"
                 continue
             try:
-                nb, resources = self.sanitize(path, sub, name, nb)
+                nb, resources = self.sanitize(nb, sub, name)
             except Exception as error:  # noqa: BLE001 - reported with its reason
                 prepared.refused[name] = (
                     f"{name}.ipynb could not be prepared: {type(error).__name__}: {error}"
@@ -106,11 +106,9 @@ class Preparer:
             )
         return prepared
 
-    def sanitize(self, path: Path, sub: Submission, name: str, nb: Any = None) -> tuple[Any, dict]:
-        """The notebook at ``path`` (``nb``: as already read from it, which this changes) as
+    def sanitize(self, nb: Any, sub: Submission, name: str) -> tuple[Any, dict]:
+        """The submitted notebook ``nb`` (:func:`read_submitted`'s, which this changes) as
         nbgrader's sanitizers leave it, and their resources."""
-        if nb is None:
-            nb = nbformat.read(str(path), as_version=4)
         resources = {
             "unique_key": name,
             "nbgrader": {
@@ -123,11 +121,6 @@ class Preparer:
         for preprocessor in self.sanitizers:
             nb, resources = preprocessor(nb, resources)
         return nbformat.reads(nbformat.writes(nb), as_version=4), resources  # as nbgrader reads it
-
-
-def unreadable(path: Path) -> str | None:
-    """Why a submitted file cannot be graded as a notebook (None if it can)."""
-    return read_submitted(path)[1]
 
 
 def read_submitted(path: Path) -> tuple[Any, str | None]:
