@@ -4,6 +4,7 @@ completes, and one student's submissions of two assignments never collide."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -281,8 +282,11 @@ def test_grading_on_an_existing_dask_scheduler(tmp_path, course_env, sequential)
     ]
     try:
         deadline = time.monotonic() + 60
-        while not scheduler_file.exists():
+        address = None
+        while address is None:  # dask writes the file in place: it may be read half written
             assert time.monotonic() < deadline, "the scheduler did not start"
+            with contextlib.suppress(FileNotFoundError, json.JSONDecodeError, KeyError):
+                address = json.loads(scheduler_file.read_text())["address"]
             time.sleep(0.2)
         procs.append(
             subprocess.Popen(
@@ -302,7 +306,6 @@ def test_grading_on_an_existing_dask_scheduler(tmp_path, course_env, sequential)
                 start_new_session=True,
             )
         )
-        address = json.loads(scheduler_file.read_text())["address"]
         summary = _grade(root, scheduler=address)
         assert summary.workers == f"scheduler {address}" and summary.count("graded") == 4
         assert gradebook.test_results(root, A) == sequential
