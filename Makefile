@@ -30,7 +30,7 @@ GRADING_FLAGS = $(foreach s,$(STUDENT),--student $(s)) $(if $(FORCE),--force) \
 
 help:
 	@echo "make demo           the whole nbgrader cycle on sample submissions (the main job)"
-	@echo "make test           the project's test suite (everything, about 6 min on 2 cores)"
+	@echo "make test           the project's test suite (everything, 6-13 min on 2 cores)"
 	@echo "make test-fast      the tests that start no kernel (~1 min)"
 	@echo "make hub            JupyterHub + ngshare (.venv-hub) and its proxy (hub/node_modules):"
 	@echo "                    the authenticated exchange's test, and the recipe of a course hub"

@@ -6,13 +6,12 @@ the Makefile turns that off), which started the exchange test, three tests and m
 minute, last: one worker then ran it alone while the other had finished (20 s of a 7:56 run).
 Longest first, the short files fill the end on every worker.
 
-:data:`SECONDS` holds what each long file took in ``make test`` (the sum of its tests'
-times, 2 cores and 2 workers, the mean of two profiled runs of 2026-12-06; the exchange
-test's from a run with 3 workers, after ``make test`` began to build its students'
-environment before the tests; their order is what counts, and it held with 3 workers); files
-not listed follow in their usual order. Refresh it when a file's cost changes much:
-``pytest -n 2 --dist loadfile --durations=0`` prints the times. A listed file that no longer
-exists fails ``test_suite_config``.
+:data:`SECONDS` holds what each file of 20 s or more took in ``make test`` (the sum of its
+tests' times, 2 cores and 3 workers, one profiled run of 2026-12-07, 12:32 in all, on a day the
+machine ran about twice as slow as on 2026-12-06; their order is what counts: that day's run
+put test_engine.py first, 4th before); files not listed follow in their usual order. Refresh
+it when a file's cost changes much: ``pytest -n 3 --dist loadfile --durations=0`` prints the
+times. A listed file that no longer exists fails ``test_suite_config``.
 """
 
 from __future__ import annotations
@@ -20,30 +19,32 @@ from __future__ import annotations
 from pathlib import Path
 
 SECONDS = {
-    "test_notebooks_run.py": 63,
-    "test_nbgrader_06_custom_dataloader.py": 60,  # (88 before its comparison took a sample)
-    "test_browser.py": 54,
-    "test_engine.py": 52,
-    "test_zygote.py": 46,
-    "test_hostile.py": 45,
-    "test_nbgrader_03_reweighing.py": 36,
-    "test_nbgrader_05_imdb_attention.py": 35,
-    "test_nbgrader_04_imdb_preprocessing.py": 34,
-    "test_instructor_workflow.py": 30,
-    "test_nbgrader_01_tokenization.py": 29,  # (43 before its comparison took a sample)
-    "test_exchange_hub.py": 28,  # (its students' environment is built before the tests)
-    "test_sandbox.py": 27,
-    "test_executor_binding.py": 25,
-    "test_engine_stamps.py": 20,
-    "test_ngshare.py": 20,
-    "test_demo.py": 20,
-    "test_imdb_bench.py": 17,
-    "test_environment_faults.py": 16,
-    "test_compat.py": 16,
-    "test_hostile_intake.py": 15,
-    "test_human_grades.py": 13,
-    "test_nbgrader_02_metrics.py": 13,
-    "test_hostile_binding.py": 11,
+    "test_engine.py": 170,
+    "test_notebooks_run.py": 156,
+    "test_zygote.py": 155,
+    "test_nbgrader_06_custom_dataloader.py": 148,
+    "test_nbgrader_05_imdb_attention.py": 145,
+    "test_hostile.py": 110,
+    "test_browser.py": 108,
+    "test_exchange_hub.py": 104,
+    "test_nbgrader_03_reweighing.py": 99,
+    "test_instructor_workflow.py": 90,
+    "test_nbgrader_04_imdb_preprocessing.py": 83,
+    "test_imdb_bench.py": 71,
+    "test_nbgrader_01_tokenization.py": 70,
+    "test_ngshare.py": 66,
+    "test_demo.py": 63,
+    "test_executor_binding.py": 53,
+    "test_engine_stamps.py": 46,
+    "test_sandbox.py": 43,
+    "test_compat.py": 41,
+    "test_nbgrader_02_metrics.py": 39,
+    "test_hostile_binding.py": 29,
+    "test_environment_faults.py": 29,
+    "test_hostile_intake.py": 25,
+    "test_human_grades.py": 25,
+    "test_standins.py": 24,
+    "test_notebook_setup.py": 22,
 }
 
 
