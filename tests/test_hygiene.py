@@ -368,6 +368,25 @@ def test_first_cell_has_colab_badge_of_its_release(path):
     ), f"{rel(path)}: first cell lacks the Colab badge for {url}"
 
 
+DEMOS_SKIPPED = re.compile(
+    r"cells\s+tagged\s+`demo`\s+\(figures\s+and\s+demonstrations\s+that\s+no\s+test\s+needs\)"
+    r"\s+are\s+skipped\s+there\s+unless\s+you\s+changed"
+)
+
+
+@pytest.mark.parametrize("path", GRADED, ids=ids(GRADED))
+def test_a_notebook_with_demo_cells_tells_students_grading_skips_them(path):
+    """Grading skips unchanged `demo` cells (nbgrader_ext.RestoreLayout): a student must read
+    that in the introduction, before relying on a name a demo defines."""
+    nb = load(path)
+    demos = [c for c in nb["cells"] if "demo" in c.get("metadata", {}).get("tags", [])]
+    if demos:
+        assert DEMOS_SKIPPED.search(cells.source(nb["cells"][0])), (
+            f"{rel(path)} has {len(demos)} cells tagged demo, but its first cell does not say "
+            "that grading skips them"
+        )
+
+
 # --- release: no solutions, no hidden tests, working stubs --------------------------------
 
 
