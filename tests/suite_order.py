@@ -7,9 +7,9 @@ minute, last: one worker then ran it alone while the other had finished (20 s of
 Longest first, the short files fill the end on every worker.
 
 :data:`SECONDS` holds what each file of 20 s or more took in ``make test`` (the sum of its
-tests' times, 2 cores and 3 workers, one profiled run of 2026-12-07, 12:32 in all, on a day the
-machine ran about twice as slow as on 2026-12-06; their order is what counts: that day's run
-put test_engine.py first, 4th before); files not listed follow in their usual order. Refresh
+tests' times, 2 cores and 3 workers, one profiled run at 06:40 on 2026-12-07, 12:32 in all,
+when the machine ran about twice as slow as at midnight; the order is what counts: that run put
+test_engine.py first, 4th before); files not listed follow in their usual order. Refresh
 it when a file's cost changes much: ``pytest -n 3 --dist loadfile --durations=0`` prints the
 times. A listed file that no longer exists fails ``test_suite_config``.
 """

@@ -369,6 +369,7 @@ def test_first_cell_has_colab_badge_of_its_release(path):
 
 
 DEMOS_SKIPPED = re.compile(
+    r"Grading\s+runs\s+your\s+notebook\s+top\s+to\s+bottom\s+in\s+a\s+fresh\s+kernel;\s+"
     r"cells\s+tagged\s+`demo`\s+\(figures\s+and\s+demonstrations\s+that\s+no\s+test\s+needs\)"
     r"\s+are\s+skipped\s+there\s+unless\s+you\s+changed"
 )
