@@ -360,6 +360,7 @@ def test_the_sandbox_cannot_leave_its_cgroup():
         "import os, glob\n"
         "tried = []\n"
         "for path in glob.glob('/sys/fs/cgroup/**/cgroup.procs', recursive=True) + [\n"
+        "        '/sys/fs/cgroup/memory/tasks', '/sys/fs/cgroup/tasks',\n"
         "        '/sys/fs/cgroup/memory/cgroup.procs', '/sys/fs/cgroup/cgroup.procs']:\n"
         "    try:\n"
         "        open(path, 'w').write(str(os.getpid())); tried.append('MOVED ' + path)\n"
@@ -378,7 +379,7 @@ def test_the_sandbox_cannot_leave_its_cgroup():
     assert "MOVED" not in text and "[]" in text and "False" in text, text
     assert result.memory_peak > 0  # it ran inside its cgroup
     kind, parent, _ = sandbox._memory_hierarchy()
-    for name in ("cgroup.procs", "memory.max", "memory.limit_in_bytes"):
+    for name in ("cgroup.procs", "tasks", "memory.max", "memory.limit_in_bytes"):
         probe_guard = sandbox.MemoryGuard.create(sandbox.Limits())
         try:
             target = probe_guard.path / name
@@ -388,6 +389,48 @@ def test_the_sandbox_cannot_leave_its_cgroup():
         finally:
             probe_guard.remove()
     assert _leftover_cgroups() == []
+
+
+JOIN = """
+import importlib.util, sys, threading, time
+spec = importlib.util.spec_from_file_location("launch", sys.argv[1])
+launch = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(launch)
+if sys.argv[3] == "threads":  # a second thread, which a write to tasks would leave behind
+    threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
+try:
+    launch.join_cgroup(sys.argv[2])
+    print("joined")
+except OSError as error:
+    print("refused:", error)
+print(open("/proc/self/cgroup").read())
+"""
+
+
+@pytest.mark.parametrize("threads", ["one", "threads"])
+def test_a_sandbox_process_joins_its_cgroup_whole(threads):
+    """The launcher and the template's child join the sandbox's cgroup through the file the
+    guard names (cgroup v1: ``tasks``, which moves one thread): the whole process is in the
+    cgroup afterwards, or, if it has another thread, it refuses and moves nothing."""
+    _require_cgroup()
+    guard = sandbox.MemoryGuard.create(sandbox.Limits())
+    try:
+        (join,) = guard.procs_files
+        run = subprocess.run(
+            [sys.executable, "-c", JOIN, str(sandbox.LAUNCHER), join, threads],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stderr
+        inside = f"/{guard.path.name}\n" in run.stdout
+        if threads == "threads" and guard.kind == "cgroup1":
+            assert run.stdout.startswith("refused:") and not inside, run.stdout
+        else:
+            assert run.stdout.startswith("joined") and inside, run.stdout
+        assert guard.pids() == []  # (the process has ended: nothing of it stayed behind)
+    finally:
+        assert guard.remove()
 
 
 def test_cgroups_of_a_dead_grader_are_swept(tmp_path):

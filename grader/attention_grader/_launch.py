@@ -31,13 +31,26 @@ def _user_processes(uid: int) -> int:
     return count
 
 
+def join_cgroup(path: str) -> None:
+    """Move this process into the cgroup whose ``tasks`` or ``cgroup.procs`` file is
+    ``path``. ``tasks`` (cgroup v1) moves the writing thread alone ("0": itself), which is
+    the whole process only while it has no other thread: so it must have none."""
+    if os.path.basename(path) == "tasks":
+        if len(os.listdir("/proc/self/task")) != 1:
+            raise OSError(f"{path}: this process has more than one thread")
+        value = "0"
+    else:
+        value = str(os.getpid())
+    with open(path, "w", encoding="ascii") as handle:
+        handle.write(value)
+
+
 def outer(settings: dict, argv: list) -> None:
     import resource
 
     for procs in settings.get("cgroup_procs", []):  # before anything of the sandbox runs
         try:
-            with open(procs, "w", encoding="ascii") as handle:
-                handle.write(str(os.getpid()))
+            join_cgroup(procs)
         except OSError as error:
             raise SystemExit(f"sandbox: cannot join its memory cgroup {procs}: {error}") from None
     nproc = settings["nproc"]

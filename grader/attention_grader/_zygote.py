@@ -56,18 +56,19 @@ HOME = "/home/student"
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _load_seccomp():  # noqa: ANN202 - a module
-    """``_seccomp.py`` next to this file, loaded now (the kernel installs its filter after
-    entering the sandbox, where this folder is not mounted)."""
+def _load(name: str):  # noqa: ANN202 - a module
+    """``name``.py next to this file, loaded now (the kernel installs its seccomp filter
+    after entering the sandbox, where this folder is not mounted)."""
     spec = importlib.util.spec_from_file_location(
-        "_course_seccomp", os.path.join(os.path.dirname(os.path.abspath(__file__)), "_seccomp.py")
+        f"_course{name}", os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_SECCOMP = _load_seccomp()
+_SECCOMP = _load("_seccomp")
+_LAUNCH = _load("_launch")  # (joins a cgroup as the sandbox's launcher does)
 
 
 def _check(result: int, what: str) -> None:
@@ -332,8 +333,7 @@ def _serve(listener: socket.socket):
 def _enter(request: dict) -> int:
     """In C: cgroup, limits, the sandbox's namespaces and root; return the FIFO's fd."""
     for procs in request["cgroup_procs"]:
-        with open(procs, "w", encoding="ascii") as handle:
-            handle.write(str(os.getpid()))
+        _LAUNCH.join_cgroup(procs)
     for which, value in (
         (resource.RLIMIT_AS, request["as"]),
         (resource.RLIMIT_NPROC, request["nproc"]),
