@@ -13,6 +13,7 @@ import os
 
 import nbformat
 import pytest
+import zmq
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import SaveAutoGrades
 
@@ -503,8 +504,10 @@ def test_socket_limit_client_sees_every_socket():
     configured = []
 
     class Client(compat.SocketLimitClient):
+        reconnect_ms = 7
+
         def configure_socket(self, sock):
-            configured.append(sock)
+            configured.append((sock.getsockopt(zmq.RECONNECT_IVL), sock))
 
     async def main():
         km = AsyncKernelManager(kernel_name="python3")
@@ -522,6 +525,8 @@ def test_socket_limit_client_sees_every_socket():
 
     asyncio.run(main())
     assert len(configured) >= 4  # shell, iopub, stdin, control (and heartbeat's own)
+    # each was connected with the client's reconnection interval (ZeroMQ's own: 100 ms)
+    assert [interval for interval, _ in configured] == [7] * len(configured)
 
 
 class _RecordingReadyClient(compat.PromptReadyClient):

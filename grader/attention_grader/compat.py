@@ -36,6 +36,8 @@ never_skip_tag          cells tagged ``skip-execution`` are skipped unless      
 stop_channels           nbclient leaves the channels of a kernel manager it was    nbclient
                         given open
 SocketLimitClient       ``AsyncKernelClient._create_connected_socket``             jupyter_client
+                        makes the socket from ``self.context`` (with its default
+                        options) and connects it
 PromptReadyClient       nbclient waits for a new kernel through the client's       nbclient,
                         ``wait_for_ready``; ``_handle_kernel_info_reply(msg)``     jupyter_client
                         adapts the client to the kernel's protocol version

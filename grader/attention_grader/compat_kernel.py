@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
@@ -36,9 +37,17 @@ def stop_channels(client: Any) -> None:
 
 
 class SocketLimitClient(AsyncKernelClient):
-    """A kernel client whose every ZeroMQ socket goes through :meth:`configure_socket`."""
+    """A kernel client whose every ZeroMQ socket goes through :meth:`configure_socket`, and
+    tries to connect again every :attr:`reconnect_ms` while the kernel's socket is not there
+    yet (None: ZeroMQ's default, 100 ms)."""
+
+    reconnect_ms: int | None = None
 
     def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> Any:
+        if self.reconnect_ms is not None:
+            # jupyter_client makes the socket and connects it in one call, from the client's
+            # own context: an option the connection must have is that context's default
+            self.context.setsockopt(zmq.RECONNECT_IVL, self.reconnect_ms)
         sock = super()._create_connected_socket(channel, identity)
         self.configure_socket(sock)
         return sock

