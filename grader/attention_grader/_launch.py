@@ -33,8 +33,10 @@ def _user_processes(uid: int) -> int:
 
 def join_cgroup(path: str) -> None:
     """Move this process into the cgroup whose ``tasks`` or ``cgroup.procs`` file is
-    ``path``. ``tasks`` (cgroup v1) moves the writing thread alone ("0": itself), which is
-    the whole process only while it has no other thread: so it must have none."""
+    ``path``. To ``tasks`` (cgroup v1) it writes "0", itself: the kernel moves the writing
+    thread alone, without waiting for an RCU grace period as it does for a pid (see
+    ``MemoryGuard.procs_files``); that thread is the whole process only while it has no
+    other, so it must have none."""
     if os.path.basename(path) == "tasks":
         if len(os.listdir("/proc/self/task")) != 1:
             raise OSError(f"{path}: this process has more than one thread")

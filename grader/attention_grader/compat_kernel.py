@@ -38,8 +38,9 @@ def stop_channels(client: Any) -> None:
 
 class SocketLimitClient(AsyncKernelClient):
     """A kernel client whose every ZeroMQ socket goes through :meth:`configure_socket`, and
-    tries to connect again every :attr:`reconnect_ms` while the kernel's socket is not there
-    yet (None: ZeroMQ's default, 100 ms)."""
+    tries to connect again every :attr:`reconnect_ms` whenever it is not connected: before
+    the kernel has bound its socket, or after the kernel closed it (None: ZeroMQ's default,
+    100 ms)."""
 
     reconnect_ms: int | None = None
 

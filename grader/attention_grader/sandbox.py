@@ -716,12 +716,12 @@ class MemoryGuard:
     @property
     def procs_files(self) -> list[str]:
         """The files through which a sandbox's first process joins the cgroup (the launcher
-        and the template's child write them, see :func:`join_value`). cgroup v1: ``tasks``,
-        which moves the writing thread alone; both writers have no other thread, so the
-        whole process moves, without the RCU grace period that a write to ``cgroup.procs``
-        waits for (the lock for moving whole thread groups): 0.3 ms instead of 4-20 ms,
-        measured on this machine's kernel 6.18, twice per notebook. cgroup v2 has no
-        ``tasks``: ``cgroup.procs``."""
+        and the template's child, :func:`_launch.join_cgroup`). cgroup v1: ``tasks``, to which
+        the process writes "0", which moves the writing thread alone; both writers have no
+        other thread, so the whole process moves, and the kernel then takes no lock for moving
+        thread groups, whose write waits for an RCU grace period (a pid written to ``tasks``
+        or ``cgroup.procs`` does): 0.3 ms instead of 4-20 ms, measured on this machine's
+        kernel 6.18. cgroup v2 has no ``tasks``: ``cgroup.procs``."""
         if self.path is None:
             return []
         return [str(self.path / ("tasks" if self.kind == "cgroup1" else "cgroup.procs"))]
