@@ -498,37 +498,55 @@ def test_nbclient_leaves_the_channels_of_a_given_kernel_manager_open():
 # ------------------------------------------------------------------------ jupyter_client
 
 
-def test_socket_limit_client_sees_every_socket():
+class _OptionsClient(compat.SocketLimitClient):
+    reconnect_ms = 7
+
+    def socket_options(self):
+        return {**super().socket_options(), zmq.MAXMSGSIZE: 12345}
+
+
+@pytest.mark.parametrize("client", ["options", "grader"])
+def test_socket_limit_client_options_reach_every_socket_the_heartbeats_too(client):
+    """Every socket the client makes, and the heartbeat channel's, has the options of
+    ``socket_options`` (ZeroMQ's own: a 100 ms reconnection interval, no size limit); the
+    grader's client limits every message the kernel sends, its answers to the heartbeat's
+    pings included, and tries to connect every 5 ms."""
     from jupyter_client.manager import AsyncKernelManager
 
-    configured = []
+    from attention_grader import executor
 
-    class Client(compat.SocketLimitClient):
-        reconnect_ms = 7
-
-        def configure_socket(self, sock):
-            configured.append((sock.getsockopt(zmq.RECONNECT_IVL), sock))
+    cls, expected = {
+        "options": (_OptionsClient, (7, 12345)),
+        "grader": (executor.SandboxKernelClient, (5, executor.MAX_MESSAGE_BYTES)),
+    }[client]
+    sockets = {}
 
     async def main():
         km = AsyncKernelManager(kernel_name="python3")
         await km.start_kernel()
         try:
-            kc = Client(connection_file=km.connection_file)
+            kc = cls(connection_file=km.connection_file)
             kc.load_connection_file()
             kc.start_channels()
             try:
                 await kc.wait_for_ready(timeout=60)
+                for name in ("shell", "iopub", "stdin", "control", "hb"):
+                    channel = getattr(kc, f"{name}_channel")
+                    for _ in range(500):  # (the heartbeat's thread makes its socket itself)
+                        if channel.socket is not None:
+                            break
+                        await asyncio.sleep(0.01)
+                    sockets[name] = tuple(
+                        channel.socket.getsockopt(option)
+                        for option in (zmq.RECONNECT_IVL, zmq.MAXMSGSIZE)
+                    )
             finally:
                 kc.stop_channels()
         finally:
             await km.shutdown_kernel(now=True)
 
     asyncio.run(main())
-    # shell, iopub, stdin, control (the heartbeat channel makes its socket itself, from the
-    # same context, so it is not seen here)
-    assert len(configured) >= 4
-    # each was connected with the client's reconnection interval (ZeroMQ's own: 100 ms)
-    assert [interval for interval, _ in configured] == [7] * len(configured)
+    assert sockets == dict.fromkeys(("shell", "iopub", "stdin", "control", "hb"), expected)
 
 
 class _RecordingReadyClient(compat.PromptReadyClient):

@@ -37,7 +37,8 @@ stop_channels           nbclient leaves the channels of a kernel manager it was 
                         given open
 SocketLimitClient       ``AsyncKernelClient._create_connected_socket``             jupyter_client
                         makes the socket from ``self.context`` (with its default
-                        options) and connects it
+                        options) and connects it; ``start_channels`` makes the
+                        heartbeat's socket from that context after another
 PromptReadyClient       nbclient waits for a new kernel through the client's       nbclient,
                         ``wait_for_ready``; ``_handle_kernel_info_reply(msg)``     jupyter_client
                         adapts the client to the kernel's protocol version

@@ -37,24 +37,24 @@ def stop_channels(client: Any) -> None:
 
 
 class SocketLimitClient(AsyncKernelClient):
-    """A kernel client whose every ZeroMQ socket goes through :meth:`configure_socket`, and
-    tries to connect again every :attr:`reconnect_ms` whenever it is not connected: before
-    the kernel has bound its socket, or after the kernel closed it (None: ZeroMQ's default,
-    100 ms)."""
+    """A kernel client each of whose ZeroMQ sockets, the heartbeat's included, has the
+    options of :meth:`socket_options` before it connects; it tries to connect again every
+    :attr:`reconnect_ms` whenever it is not connected: before the kernel has bound its
+    socket, or after the kernel closed it (None: ZeroMQ's default, 100 ms)."""
 
     reconnect_ms: int | None = None
 
-    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> Any:
-        if self.reconnect_ms is not None:
-            # jupyter_client makes the socket and connects it in one call, from the client's
-            # own context: an option the connection must have is that context's default
-            self.context.setsockopt(zmq.RECONNECT_IVL, self.reconnect_ms)
-        sock = super()._create_connected_socket(channel, identity)
-        self.configure_socket(sock)
-        return sock
+    def socket_options(self) -> dict[int, int]:
+        """The options of every socket (override, adding to this class's)."""
+        return {} if self.reconnect_ms is None else {zmq.RECONNECT_IVL: self.reconnect_ms}
 
-    def configure_socket(self, sock: Any) -> None:
-        """Change a socket before it is used (override)."""
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> Any:
+        # jupyter_client makes each channel's socket and connects it in one call, from the
+        # client's own context, and the heartbeat channel makes its socket from that context
+        # after the first channel's: options every connection must have are its defaults
+        for option, value in self.socket_options().items():
+            self.context.setsockopt(option, value)
+        return super()._create_connected_socket(channel, identity)
 
 
 class PromptReadyClient(AsyncKernelClient):

@@ -113,8 +113,9 @@ class SandboxKernelClient(compat_kernel.SocketLimitClient, compat_kernel.PromptR
 
     reconnect_ms = 5
 
-    def configure_socket(self, sock: Any) -> None:
-        sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+    def socket_options(self) -> dict[int, int]:
+        # (the heartbeat's socket too: the kernel answers each ping, with what it likes)
+        return {**super().socket_options(), zmq.MAXMSGSIZE: MAX_MESSAGE_BYTES}
 
 
 class LogTail(threading.Thread):
