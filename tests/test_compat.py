@@ -515,9 +515,14 @@ def test_socket_limit_client_options_reach_every_socket_the_heartbeats_too(clien
 
     from attention_grader import executor
 
-    cls, expected = {
-        "options": (_OptionsClient, (7, 12345)),
-        "grader": (executor.SandboxKernelClient, (5, executor.MAX_MESSAGE_BYTES)),
+    cls, expected, channels = {
+        "options": (_OptionsClient, (7, 12345), ("shell", "iopub", "stdin", "control", "hb")),
+        # (no heartbeat: NoHeartbeatClient)
+        "grader": (
+            executor.SandboxKernelClient,
+            (5, executor.MAX_MESSAGE_BYTES),
+            ("shell", "iopub", "stdin", "control"),
+        ),
     }[client]
     sockets = {}
 
@@ -530,7 +535,7 @@ def test_socket_limit_client_options_reach_every_socket_the_heartbeats_too(clien
             kc.start_channels()
             try:
                 await kc.wait_for_ready(timeout=60)
-                for name in ("shell", "iopub", "stdin", "control", "hb"):
+                for name in channels:
                     channel = getattr(kc, f"{name}_channel")
                     for _ in range(500):  # (the heartbeat's thread makes its socket itself)
                         if channel.socket is not None:
@@ -546,7 +551,36 @@ def test_socket_limit_client_options_reach_every_socket_the_heartbeats_too(clien
             await km.shutdown_kernel(now=True)
 
     asyncio.run(main())
-    assert sockets == dict.fromkeys(("shell", "iopub", "stdin", "control", "hb"), expected)
+    assert sockets == dict.fromkeys(channels, expected)
+
+
+def test_no_heartbeat_client_knows_from_its_manager_whether_the_kernel_lives():
+    """A client made by its kernel manager, with no heartbeat, is ready, and says the kernel
+    is gone once it is (jupyter_client asks the manager); no heartbeat thread runs."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    seen = {}
+
+    async def main():
+        km = AsyncKernelManager(
+            kernel_name="python3", client_class="attention_grader.compat.NoHeartbeatClient"
+        )
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            seen["alive"] = await kc.is_alive()
+            seen["heartbeat"] = kc.hb_channel.is_alive()
+            await km.shutdown_kernel(now=True)
+            seen["after"] = await kc.is_alive()
+        finally:
+            kc.stop_channels()
+            if await km.is_alive():
+                await km.shutdown_kernel(now=True)
+
+    asyncio.run(main())
+    assert seen == {"alive": True, "heartbeat": False, "after": False}
 
 
 class _RecordingReadyClient(compat.PromptReadyClient):

@@ -39,6 +39,9 @@ SocketLimitClient       ``AsyncKernelClient._create_connected_socket``          
                         makes the socket from ``self.context`` (with its default
                         options) and connects it; ``start_channels`` makes the
                         heartbeat's socket from that context after another
+NoHeartbeatClient       a client made by ``km.client()`` asks its manager          jupyter_client
+                        whether the kernel lives (``is_alive``), not the
+                        heartbeat
 PromptReadyClient       nbclient waits for a new kernel through the client's       nbclient,
                         ``wait_for_ready``; ``_handle_kernel_info_reply(msg)``     jupyter_client
                         adapts the client to the kernel's protocol version
@@ -83,6 +86,7 @@ from nbgrader.preprocessors import (
 
 from .compat_kernel import (  # noqa: F401 - the kernel-client names, for every other module
     HookedKernelManager,
+    NoHeartbeatClient,
     PromptReadyClient,
     SocketLimitClient,
     never_skip_tag,

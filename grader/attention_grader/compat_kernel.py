@@ -57,6 +57,24 @@ class SocketLimitClient(AsyncKernelClient):
         return super()._create_connected_socket(channel, identity)
 
 
+class NoHeartbeatClient(AsyncKernelClient):
+    """A kernel client that starts no heartbeat channel. A client made by its kernel manager
+    (``km.client()``, as nbclient makes it) asks the manager whether the kernel lives, not the
+    heartbeat; and a heartbeat's socket takes whatever the kernel sends as the answer to its
+    pings, queued up to 1000 messages deep: a student's kernel made the grader hold 1.5 GB
+    that way (30 answers of 60 MiB to one ping, a reviewing helper's attack)."""
+
+    def start_channels(
+        self,
+        shell: bool = True,
+        iopub: bool = True,
+        stdin: bool = True,
+        hb: bool = True,
+        control: bool = True,
+    ) -> None:
+        super().start_channels(shell=shell, iopub=iopub, stdin=stdin, hb=False, control=control)
+
+
 class PromptReadyClient(AsyncKernelClient):
     """A client that is ready as soon as the kernel answered ``kernel_info`` on the shell
     channel and IOPub brought any message (the kernel's ``iopub_welcome`` to a new

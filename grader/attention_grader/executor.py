@@ -102,8 +102,13 @@ class Result:
     template_pid: int = 0  # which template (the workers of a local cluster share one)
 
 
-class SandboxKernelClient(compat_kernel.SocketLimitClient, compat_kernel.PromptReadyClient):
-    """A kernel client that refuses messages over :data:`MAX_MESSAGE_BYTES`, is ready
+class SandboxKernelClient(
+    compat_kernel.SocketLimitClient,
+    compat_kernel.NoHeartbeatClient,
+    compat_kernel.PromptReadyClient,
+):
+    """A kernel client that refuses messages over :data:`MAX_MESSAGE_BYTES`, has no
+    heartbeat (the manager says whether the kernel lives), is ready
     without waiting for silence on IOPub, and connects within 5 ms of the kernel's sockets
     being bound. The client connects as soon as the kernel's process exists, before the
     kernel has bound its sockets; ZeroMQ then tried again only after 100 ms. A kernel from
@@ -114,7 +119,6 @@ class SandboxKernelClient(compat_kernel.SocketLimitClient, compat_kernel.PromptR
     reconnect_ms = 5
 
     def socket_options(self) -> dict[int, int]:
-        # (the heartbeat's socket too: the kernel answers each ping, with what it likes)
         return {**super().socket_options(), zmq.MAXMSGSIZE: MAX_MESSAGE_BYTES}
 
 
