@@ -508,19 +508,19 @@ class _OptionsClient(compat.SocketLimitClient):
 @pytest.mark.parametrize("client", ["options", "grader"])
 def test_socket_limit_client_options_reach_every_socket_the_heartbeats_too(client):
     """Every socket the client makes, and the heartbeat channel's, has the options of
-    ``socket_options`` (ZeroMQ's own: a 100 ms reconnection interval, no size limit); the
-    grader's client limits every message the kernel sends, its answers to the heartbeat's
-    pings included, and tries to connect every 5 ms."""
+    ``socket_options`` (ZeroMQ's own: a 100 ms reconnection interval, no size limit, 1000
+    messages held); the grader's client, which has no heartbeat, limits every message the
+    kernel sends and how many it holds, and tries to connect every 5 ms."""
     from jupyter_client.manager import AsyncKernelManager
 
     from attention_grader import executor
 
     cls, expected, channels = {
-        "options": (_OptionsClient, (7, 12345), ("shell", "iopub", "stdin", "control", "hb")),
+        "options": (_OptionsClient, (7, 12345, 1000), ("shell", "iopub", "stdin", "control", "hb")),
         # (no heartbeat: NoHeartbeatClient)
         "grader": (
             executor.SandboxKernelClient,
-            (5, executor.MAX_MESSAGE_BYTES),
+            (5, executor.MAX_MESSAGE_BYTES, executor.RECEIVE_QUEUE),
             ("shell", "iopub", "stdin", "control"),
         ),
     }[client]
@@ -543,7 +543,7 @@ def test_socket_limit_client_options_reach_every_socket_the_heartbeats_too(clien
                         await asyncio.sleep(0.01)
                     sockets[name] = tuple(
                         channel.socket.getsockopt(option)
-                        for option in (zmq.RECONNECT_IVL, zmq.MAXMSGSIZE)
+                        for option in (zmq.RECONNECT_IVL, zmq.MAXMSGSIZE, zmq.RCVHWM)
                     )
             finally:
                 kc.stop_channels()
@@ -581,6 +581,25 @@ def test_no_heartbeat_client_knows_from_its_manager_whether_the_kernel_lives():
 
     asyncio.run(main())
     assert seen == {"alive": True, "heartbeat": False, "after": False}
+
+
+def test_cost_limited_session_refuses_before_parsing_and_its_clone_keeps_the_limit():
+    """A message whose JSON would cost more than ``max_cost`` once parsed is refused before
+    it is parsed (its lists and objects counted, not the brackets in its strings); the clone
+    a manager gives its client keeps the limit."""
+    from jupyter_client.session import Session
+
+    session = compat.CostLimitedSession(key=b"k")
+    session.max_cost = 100_000
+    clone = session.clone()
+    sender = Session(key=b"k")
+    lists = sender.serialize(sender.msg("display_data", {"data": [[]] * 2_000}))
+    text = sender.serialize(sender.msg("stream", {"text": "[[]], " * 100_000}))  # 600 KB
+    assert compat.json_containers(lists[5]) > 2_000 and compat.json_containers(text[5]) == 1
+    with pytest.raises(ValueError, match="take 12[0-9]{4} bytes once parsed, over 100000"):
+        clone.deserialize(lists[1:])
+    assert clone.deserialize(text[1:])["content"]["text"].startswith("[[]], ")
+    assert compat.CostLimitedSession(key=b"k").deserialize(lists[1:])["content"]["data"]
 
 
 class _RecordingReadyClient(compat.PromptReadyClient):

@@ -4,6 +4,7 @@ once shown (small notebooks, each run in the real sandbox)."""
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -142,12 +143,13 @@ def test_empty_outputs_are_not_free():
     """Displayed outputs cost a fixed amount each and are capped in number: 30,000 empty
     displays once made a 35 MB notebook and minutes of the grader's time, unnoticed."""
     # The kernel's IOPub socket drops what a slow reader cannot take (ZeroMQ's high-water
-    # mark): paced, so that more than MAX_DISPLAYS reach the grader on a busy machine too.
+    # mark: 1000 messages on its side, RECEIVE_QUEUE on the grader's): paced, so that more
+    # than MAX_DISPLAYS reach the grader on a busy machine too.
     flood = (
         "import time\n"
         "for i in range(30_000):\n"
         "    display({}, raw=True)\n"
-        "    if i % 1000 == 999:\n"
+        "    if i % 500 == 499:\n"
         "        time.sleep(0.1)"
     )
     result = _run(flood, output_bytes=64 * 1024**2)
@@ -161,13 +163,41 @@ def test_empty_outputs_are_not_free():
 
 
 def test_a_report_costs_what_it_costs_once_parsed():
-    """A report of 12 MB of JSON text made of empty lists is hundreds of MB once parsed: it
-    is charged per list, so a flood of them stops at the report budget, not at the grader's
+    """A report of 5 MB of JSON text made of empty lists is about 100 MB once parsed: it is
+    charged per list, so a flood of them stops at the report budget, not at the grader's
     memory."""
-    payload = "{'check': 'test_x', 'case': 0, 'values': {'v': [[]] * 4_000_000}}"
+    payload = "{'check': 'test_x', 'case': 0, 'values': {'v': [[]] * 1_500_000}}"
     result = _run(
-        _test_cell("test_x", f"for _ in range(2):\n    display({{MIME: {payload}}}, raw=True)"),
-        output_bytes=64 * 1024**2,  # report budget 256 MB: 12 MB of text fits by length
+        _test_cell("test_x", f"for _ in range(4):\n    display({{MIME: {payload}}}, raw=True)"),
+        output_bytes=64 * 1024**2,  # report budget 256 MB: 20 MB of text fits by length
     )
-    assert _reports(result.notebook.cells[1]) == []
+    # each about 6 MB of text + 64 bytes per list = 102 MB: two fit in the 256 MiB budget
+    assert len(_reports(result.notebook.cells[1])) == 2
     assert any(e.startswith("report: more than the output limit") for e in result.events)
+
+
+def test_a_message_costing_more_than_any_budget_is_not_parsed():
+    """One message whose JSON would cost more than the largest budget (the reports', 4 MiB
+    here) once parsed: the grader does not parse it, and stops the notebook as for any
+    message it cannot process (a kernel's 60 MiB of empty lists once took the grader 1.6 GB
+    and 8 s of CPU to parse before the budget dropped it)."""
+    flood = "display({'application/json': [[]] * 200_000}, raw=True)\nprint('after')"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(flood), nbformat.v4.new_code_cell("print('next')")]
+    limits = sandbox.Limits(cell_seconds=20, notebook_seconds=120, output_bytes=1024**2)
+    result = executor.execute(executor.Job(key="s/a/n", notebook=nb, cases={}, limits=limits))
+    assert result.status == "kernel-misbehaved", (result.status, result.reason)
+    assert re.search(
+        r"take 128\d{5} bytes once parsed, over 4194304", result.reason
+    )  # 200,001 lists
+    small = "display({'application/json': [[]] * 10_000}, raw=True)\nprint('after')"
+    nb.cells[0] = nbformat.v4.new_code_cell(small)  # 0.64 MB once parsed: parsed, and kept
+    result = executor.execute(executor.Job(key="s/a/n", notebook=nb, cases={}, limits=limits))
+    assert result.status == "ok", (result.status, result.reason)
+    assert "after" in _outputs(result) and "next" in _outputs(result)
+    assert len(result.notebook.cells[0].outputs[0]["data"]["application/json"]) == 10_000

@@ -42,6 +42,9 @@ SocketLimitClient       ``AsyncKernelClient._create_connected_socket``          
 NoHeartbeatClient       a client made by ``km.client()`` asks its manager          jupyter_client
                         whether the kernel lives (``is_alive``), not the
                         heartbeat
+CostLimitedSession      the channels parse each message with the session's         jupyter_client
+                        ``deserialize(frames)``; a manager gives its client
+                        ``session.clone()``, which copies the traits
 PromptReadyClient       nbclient waits for a new kernel through the client's       nbclient,
                         ``wait_for_ready``; ``_handle_kernel_info_reply(msg)``     jupyter_client
                         adapts the client to the kernel's protocol version
@@ -85,10 +88,12 @@ from nbgrader.preprocessors import (
 )
 
 from .compat_kernel import (  # noqa: F401 - the kernel-client names, for every other module
+    CostLimitedSession,
     HookedKernelManager,
     NoHeartbeatClient,
     PromptReadyClient,
     SocketLimitClient,
+    json_containers,
     never_skip_tag,
     stop_channels,
 )

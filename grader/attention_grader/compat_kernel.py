@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from typing import Any
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.session import Session
+from traitlets import Int
 
 # ------------------------------------------------------------------------------ nbclient
 
@@ -73,6 +76,45 @@ class NoHeartbeatClient(AsyncKernelClient):
         control: bool = True,
     ) -> None:
         super().start_channels(shell=shell, iopub=iopub, stdin=stdin, hb=False, control=control)
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def json_containers(data: bytes) -> int:
+    """The lists and objects of the JSON text ``data`` (brackets inside strings not counted)."""
+    rough = data.count(b"[") + data.count(b"{")
+    if not rough:
+        return 0
+    bare = _JSON_STRING.sub(b"", data)
+    return bare.count(b"[") + bare.count(b"{")
+
+
+class CostLimitedSession(Session):
+    """A session that refuses a message, before parsing it, whose JSON lists and objects
+    (in its header, parent header, metadata and content; brackets in strings not counted)
+    would take more than :attr:`max_cost` once parsed, at :attr:`container_cost` each:
+    ``[[],[],...]`` is 3 bytes of text per list and about 60 once parsed, and a kernel's
+    60 MiB message of them took the grader 1.6 GB and 8 s of CPU to parse. (Its text alone
+    is what the socket limits: a long string is one object.) The channels parse every
+    message with ``deserialize``; a refused one raises ValueError there, as a message with
+    a bad signature does."""
+
+    # traits: ``Session.clone`` (what a manager gives its clients) copies traits only
+    max_cost = Int(64 * 1024**2)
+    container_cost = Int(64)
+
+    def deserialize(self, msg_list: list, content: bool = True, copy: bool = True) -> dict:
+        parts = [p if isinstance(p, bytes) else bytes(p.bytes) for p in msg_list[1:5]]
+        rough = sum(p.count(b"[") + p.count(b"{") for p in parts)
+        if self.container_cost * rough > self.max_cost:  # (then without the strings)
+            cost = self.container_cost * sum(json_containers(p) for p in parts)
+            if cost > self.max_cost:
+                raise ValueError(
+                    f"a message whose lists and objects take {cost} bytes once parsed, "
+                    f"over {self.max_cost}"
+                )
+        return super().deserialize(msg_list, content=content, copy=copy)
 
 
 class PromptReadyClient(AsyncKernelClient):

@@ -47,6 +47,7 @@ from .sandbox import Layout, Limits
 LOCKED_CELL_SECONDS = 300  # instructor code (the setup cell) may take long on a busy machine
 CELL_GRACE_SECONDS = 30  # after a timeout interrupt, before the kernel is killed
 MAX_MESSAGE_BYTES = 64 * 1024**2  # one ZeroMQ message from the kernel
+RECEIVE_QUEUE = 4  # messages from the kernel held by each socket before they are read
 LOG_TAIL_BYTES = 4000
 LOG_KEEP_BYTES = 64 * 1024  # of the kernel's own stdout/stderr, read through a pipe
 OUTPUT_KINDS = ("stream", "display_data", "execute_result", "error")
@@ -119,7 +120,15 @@ class SandboxKernelClient(
     reconnect_ms = 5
 
     def socket_options(self) -> dict[int, int]:
-        return {**super().socket_options(), zmq.MAXMSGSIZE: MAX_MESSAGE_BYTES}
+        # RCVHWM: the messages it holds before it reads them (ZeroMQ's default: 1000). A
+        # kernel sending 60 MiB messages as fast as it could made the grader hold 9.6 GB
+        # with 1000, 544 MB with 4 (a reviewing helper's attack, 15 s); the rest waits in
+        # the kernel's own queue (its memory), which drops what is over its own 1000.
+        return {
+            **super().socket_options(),
+            zmq.MAXMSGSIZE: MAX_MESSAGE_BYTES,
+            zmq.RCVHWM: RECEIVE_QUEUE,
+        }
 
 
 class LogTail(threading.Thread):
@@ -167,8 +176,12 @@ class SandboxKernelManager(compat_kernel.HookedKernelManager):
             ip=str(layout.ipc_dir / "kernel"),
             connection_file=str(layout.ipc_dir / "kernel.json"),
             client_class="attention_grader.executor.SandboxKernelClient",
+            session=compat_kernel.CostLimitedSession(),  # (its client's session too)
             **kwargs,
         )
+        # a message costing more than the largest output budget could never be kept: it is
+        # not parsed, and the notebook stops as for a message the grader cannot process
+        self.session.max_cost = 4 * limits.output_bytes  # (the reports' budget, see _Client)
         self.layout, self.limits, self.sandbox_env, self.guard = layout, limits, env, guard
         self.kernel_output: LogTail | None = None
         self.template = template if layout.isolated else None
