@@ -181,7 +181,9 @@ class SandboxKernelManager(compat_kernel.HookedKernelManager):
         )
         # a message costing more than the largest output budget could never be kept: it is
         # not parsed, and the notebook stops as for a message the grader cannot process
+        # (its lists and objects counted as the budgets count them, _json_cost)
         self.session.max_cost = 4 * limits.output_bytes  # (the reports' budget, see _Client)
+        self.session.container_cost = CONTAINER_COST
         self.layout, self.limits, self.sandbox_env, self.guard = layout, limits, env, guard
         self.kernel_output: LogTail | None = None
         self.template = template if layout.isolated else None
