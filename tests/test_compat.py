@@ -585,8 +585,8 @@ def test_no_heartbeat_client_knows_from_its_manager_whether_the_kernel_lives():
 
 def test_cost_limited_session_refuses_before_parsing_and_its_clone_keeps_the_limit():
     """A message whose JSON would cost more than ``max_cost`` once parsed is refused before
-    it is parsed (its lists and objects counted, not the brackets in its strings); the clone
-    a manager gives its client keeps the limit."""
+    it is parsed: 64 bytes per list or object, 48 per other value (not what its strings
+    hold: brackets, commas); the clone a manager gives its client keeps the limit."""
     from jupyter_client.session import Session
 
     session = compat.CostLimitedSession(key=b"k")
@@ -594,10 +594,17 @@ def test_cost_limited_session_refuses_before_parsing_and_its_clone_keeps_the_lim
     clone = session.clone()
     sender = Session(key=b"k")
     lists = sender.serialize(sender.msg("display_data", {"data": [[]] * 2_000}))
+    short = sender.serialize(sender.msg("display_data", {"data": ["ab"] * 2_000}))
     text = sender.serialize(sender.msg("stream", {"text": "[[]], " * 100_000}))  # 600 KB
-    assert compat.json_containers(lists[5]) > 2_000 and compat.json_containers(text[5]) == 1
-    with pytest.raises(ValueError, match="take 12[0-9]{4} bytes once parsed, over 100000"):
+    # the content: 2,002 x 64 + 2,000 x 48 = 224,128 bytes (+ about 1 KB of header)
+    assert compat.json_objects(lists[5]) == (2_002, 2_000)
+    assert compat.json_objects(short[5]) == (2, 2_000 + 1_999 + 1)  # strings, commas, key
+    assert compat.json_objects(text[5]) == (1, 2)
+    with pytest.raises(ValueError, match=r"take 22[45]\d{3} bytes once parsed, over 100000"):
         clone.deserialize(lists[1:])
+    # (refused on its strings alone: 2,001 and the header's, at 48 bytes, are over 100,000)
+    with pytest.raises(ValueError, match=r"take 10[01]\d{3} bytes once parsed, over 100000"):
+        clone.deserialize(short[1:])
     assert clone.deserialize(text[1:])["content"]["text"].startswith("[[]], ")
     assert compat.CostLimitedSession(key=b"k").deserialize(lists[1:])["content"]["data"]
 

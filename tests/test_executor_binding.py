@@ -193,10 +193,10 @@ def test_a_message_costing_more_than_any_budget_is_not_parsed():
     result = executor.execute(executor.Job(key="s/a/n", notebook=nb, cases={}, limits=limits))
     assert result.status == "kernel-misbehaved", (result.status, result.reason)
     assert re.search(
-        r"take 128\d{5} bytes once parsed, over 4194304", result.reason
-    )  # 200,001 lists
+        r"take 224\d{5} bytes once parsed, over 4194304", result.reason
+    )  # 200,001 lists x 64 + 200,000 commas x 48
     small = "display({'application/json': [[]] * 10_000}, raw=True)\nprint('after')"
-    nb.cells[0] = nbformat.v4.new_code_cell(small)  # 0.64 MB once parsed: parsed, and kept
+    nb.cells[0] = nbformat.v4.new_code_cell(small)  # 1.1 MB once parsed: parsed, and kept
     result = executor.execute(executor.Job(key="s/a/n", notebook=nb, cases={}, limits=limits))
     assert result.status == "ok", (result.status, result.reason)
     assert "after" in _outputs(result) and "next" in _outputs(result)

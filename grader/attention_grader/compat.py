@@ -93,7 +93,7 @@ from .compat_kernel import (  # noqa: F401 - the kernel-client names, for every 
     NoHeartbeatClient,
     PromptReadyClient,
     SocketLimitClient,
-    json_containers,
+    json_objects,
     never_skip_tag,
     stop_channels,
 )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -78,41 +77,60 @@ class NoHeartbeatClient(AsyncKernelClient):
         super().start_channels(shell=shell, iopub=iopub, stdin=stdin, hb=False, control=control)
 
 
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-
-
-def json_containers(data: bytes) -> int:
-    """The lists and objects of the JSON text ``data`` (brackets inside strings not counted)."""
-    rough = data.count(b"[") + data.count(b"{")
-    if not rough:
-        return 0
-    bare = _JSON_STRING.sub(b"", data)
-    return bare.count(b"[") + bare.count(b"{")
+def json_objects(data: bytes, most: int | None = None) -> tuple[int, int]:
+    """What the JSON text ``data`` becomes once parsed: its lists and objects, and its other
+    values (each string, and each comma outside strings: a number, ``true``... or a key).
+    Counted in place, nothing copied but ``data`` once (a regex's substitution made an
+    object per match: 2.2 GB for 60 MiB of ``"ab",``); ``most``: stop once there are more
+    values than that."""
+    data = data.replace(b"\\\\", b"").replace(b'\\"', b"")  # escapes: never delimiters
+    containers, values, start = 0, 0, 0
+    while most is None or values <= most:
+        opening = data.find(b'"', start)
+        stop = len(data) if opening < 0 else opening
+        containers += data.count(b"[", start, stop) + data.count(b"{", start, stop)
+        values += data.count(b",", start, stop)
+        closing = data.find(b'"', opening + 1) if opening >= 0 else -1
+        if closing < 0:
+            break
+        values += 1
+        start = closing + 1
+    return containers, values
 
 
 class CostLimitedSession(Session):
-    """A session that refuses a message, before parsing it, whose JSON lists and objects
-    (in its header, parent header, metadata and content; brackets in strings not counted)
-    would take more than :attr:`max_cost` once parsed, at :attr:`container_cost` each:
-    ``[[],[],...]`` is 3 bytes of text per list and about 60 once parsed, and a kernel's
-    60 MiB message of them took the grader 1.6 GB and 8 s of CPU to parse. (Its text alone
-    is what the socket limits: a long string is one object.) The channels parse every
-    message with ``deserialize``; a refused one raises ValueError there, as a message with
-    a bad signature does."""
+    """A session that refuses a message, before parsing it, whose JSON (header, parent
+    header, metadata and content) would take more than :attr:`max_cost` once parsed:
+    :attr:`container_cost` per list or object, :attr:`value_cost` per other value. Its text
+    alone is what the socket limits, and a long string is one object, but ``[[],[],...]`` is
+    3 bytes of text per list and about 60 once parsed (a kernel's 60 MiB message of them
+    took the grader 1.6 GB and 8 s of CPU), and ``["ab","ab",...]`` 5 bytes per string and
+    about 60 (1 GB for 60 MiB). The channels parse every message with ``deserialize``; a
+    refused one raises ValueError there, as a message with a bad signature does."""
 
     # traits: ``Session.clone`` (what a manager gives its clients) copies traits only
     max_cost = Int(64 * 1024**2)
     container_cost = Int(64)
+    value_cost = Int(48)
 
     def deserialize(self, msg_list: list, content: bool = True, copy: bool = True) -> dict:
         parts = [p if isinstance(p, bytes) else bytes(p.bytes) for p in msg_list[1:5]]
-        rough = sum(p.count(b"[") + p.count(b"{") for p in parts)
-        if self.container_cost * rough > self.max_cost:  # (then without the strings)
-            cost = self.container_cost * sum(json_containers(p) for p in parts)
+        rough = sum(
+            self.container_cost * (p.count(b"[") + p.count(b"{"))
+            + self.value_cost * (p.count(b'"') // 2 + p.count(b","))
+            for p in parts
+        )
+        if rough > self.max_cost:  # (an upper bound: what the strings hold is counted too)
+            unescaped = (p.replace(b"\\\\", b"").replace(b'\\"', b"") for p in parts)
+            cost = self.value_cost * sum(p.count(b'"') // 2 for p in unescaped)  # the strings
+            if cost <= self.max_cost:  # (then all of it, at most until it is over)
+                most = self.max_cost // self.value_cost
+                counts = [json_objects(p, most) for p in parts]
+                cost = sum(self.container_cost * c + self.value_cost * v for c, v in counts)
             if cost > self.max_cost:
                 raise ValueError(
-                    f"a message whose lists and objects take {cost} bytes once parsed, "
-                    f"over {self.max_cost}"
+                    f"a message whose lists, objects and values take {cost} bytes once "
+                    f"parsed, over {self.max_cost}"
                 )
         return super().deserialize(msg_list, content=content, copy=copy)
 
