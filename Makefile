@@ -132,7 +132,7 @@ autograde: setup
 	$(BIN)/course autograde $(A) $(GRADING_FLAGS)
 
 feedback: $(STAMP)
-	$(BIN)/course feedback $(A) $(if $(ALLOW_PENDING),--allow-pending)
+	$(BIN)/course feedback $(A) $(foreach s,$(STUDENT),--student $(s)) $(if $(ALLOW_PENDING),--allow-pending)
 
 grades: $(STAMP)
 	$(BIN)/course grades

@@ -115,6 +115,39 @@ def test_feedback_waits_for_written_answers(course, capsys):
     assert "Essay of waiting" in _feedback(root, "waiting").read_text()
 
 
+def test_feedback_of_one_student_leaves_the_others_as_they_are(course, capsys):
+    """``course feedback --student ID`` (``make feedback STUDENT=ID``), e.g. after regrading
+    one student: only that student's feedback is written, held back or removed."""
+    import shutil
+
+    root, _ = course
+    _grade_by_hand(root, "kept", 3)
+    shutil.rmtree(root / "feedback", ignore_errors=True)
+    for student in ("edited", "waiting"):  # an earlier run's pages
+        _feedback(root, student).parent.mkdir(parents=True)
+        _feedback(root, student).write_text("earlier page")
+    capsys.readouterr()
+
+    assert cli.main(["--root", str(root), "feedback", "--student", "kept", A]) == 0
+    out = capsys.readouterr().out
+    assert f"feedback/kept/{A}/ written" in out and "HELD" not in out, out
+    assert "Essay of kept" in _feedback(root, "kept").read_text()
+    for student in ("edited", "waiting"):
+        assert _feedback(root, student).read_text() == "earlier page", student
+    assert sorted(p.name for p in (root / "feedback").iterdir()) == ["edited", "kept", "waiting"]
+
+    # her written answer waits: held back, and only her earlier page is removed
+    assert cli.main(["--root", str(root), "feedback", "--student", "waiting", A]) == 0
+    out = capsys.readouterr().out
+    assert "HELD BACK for 1 notebook(s)" in out and f"waiting/{A}" in out, out
+    assert not _feedback(root, "waiting").exists()
+    assert _feedback(root, "edited").read_text() == "earlier page"
+
+    assert cli.main(["--root", str(root), "feedback", "--student", "nobody", A]) == 0
+    assert f"{A}: no graded submission of nobody, no feedback" in capsys.readouterr().out
+    assert not (root / "feedback" / "nobody").exists()
+
+
 def test_regrade_keeps_unchanged_hand_grades_and_flags_changed_answers(course):
     root, solved = course
     _grade_by_hand(root, "kept", 3)

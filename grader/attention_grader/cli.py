@@ -4,7 +4,7 @@
     course autograde [ASSIGNMENT ...]   grade new or changed submissions (sandboxed, parallel)
     course feedback [ASSIGNMENT ...]    nbgrader generate_feedback (hidden tests scrubbed;
                                         held back while a written answer waits:
-                                        --allow-pending)
+                                        --allow-pending; --student ID: only theirs)
     course grades [--csv PATH]          export grades, print the score table and class report
     course export [--map FILE]          grades for Canvas and Moodle (late penalty applied,
                                         pending written answers left empty)
@@ -178,16 +178,21 @@ def _apply_late_policy(root: Path) -> None:
         print(f"late policy applied to the current scores: {changed} penalties changed")
 
 
-def cmd_feedback(root: Path, names: list[str], allow_pending: bool = False) -> int:
+def cmd_feedback(
+    root: Path, names: list[str], allow_pending: bool = False, students: list[str] | None = None
+) -> int:
     """``make feedback``: feedback HTML of every graded notebook whose written answers are
-    graded too (the others are held back and named; ``allow_pending`` writes them anyway)."""
+    graded too (the others are held back and named; ``allow_pending`` writes them anyway);
+    ``students``: only theirs."""
     _apply_late_policy(root)
+    whose = "*" if students is None else ",".join(students)
     for name in names:
-        run = cycle.feedback(root, name, allow_pending=allow_pending)
+        run = cycle.feedback(root, name, allow_pending=allow_pending, students=students)
         if run is None:
-            print(f"{name}: no graded submission yet, no feedback")
+            of = "yet" if students is None else f"of {whose}"
+            print(f"{name}: no graded submission {of}, no feedback")
             continue
-        print(f"feedback/*/{name}/ written")
+        print(f"feedback/{whose}/{name}/ written")
         if run.held:
             print(
                 f"{name}: feedback HELD BACK for {len(run.held)} notebook(s) whose written "
@@ -648,6 +653,12 @@ def _parser() -> argparse.ArgumentParser:
             _grading_options(p)
         if name == "feedback":
             p.add_argument(
+                "--student",
+                action="append",
+                metavar="ID",
+                help="write only this student's feedback (repeatable)",
+            )
+            p.add_argument(
                 "--allow-pending",
                 action="store_true",
                 help="also write the feedback of notebooks whose written answers are not "
@@ -708,7 +719,9 @@ def _run(root: Path, args: argparse.Namespace) -> int:
     if args.command == "autograde":
         return cmd_autograde(root, args)
     if args.command == "feedback":
-        return cmd_feedback(root, args.assignments or cycle.assignments(root), args.allow_pending)
+        return cmd_feedback(
+            root, args.assignments or cycle.assignments(root), args.allow_pending, args.student
+        )
     if args.command == "grades":
         cmd_grades(root, root / args.csv)
         return 0

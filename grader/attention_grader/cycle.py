@@ -226,20 +226,35 @@ def pending_notebooks(root: Path, assignment: str) -> dict[str, list[str]]:
     return {student: sorted(names) for student, names in sorted(out.items())}
 
 
-def feedback(root: Path, assignment: str, allow_pending: bool = False) -> FeedbackRun | None:
+def feedback(
+    root: Path,
+    assignment: str,
+    allow_pending: bool = False,
+    students: list[str] | None = None,
+) -> FeedbackRun | None:
     """``nbgrader generate_feedback`` (hidden tests scrubbed, see nbgrader_ext); None (and
-    nothing run) when the assignment has no graded submission yet. Each feedback folder then
-    holds only the feedback HTML and nbgrader's two receipts (:func:`prune_feedback`).
+    nothing run) when the assignment has no graded submission yet (of ``students``, when
+    given: only their feedback is written, e.g. after regrading one student). Each feedback
+    folder then holds only the feedback HTML and nbgrader's two receipts
+    (:func:`prune_feedback`).
 
     A notebook whose written answer waits for a human would show it as 0 points: its feedback
     is held back (no HTML, so ``release_feedback`` has nothing of it to release), and an HTML
     file left from an earlier run is removed. A student none of whose notebooks is ready is
     not given to nbgrader at all. ``allow_pending`` writes them all anyway."""
     graded = graded_submissions(root, assignment)
+    others: set[str] = set()  # graded students not asked for: left as they are
+    if students is not None:
+        others = {folder.parent.name for folder in graded} - set(students)
+        graded = [folder for folder in graded if folder.parent.name not in others]
     if not graded:
         return None
     run = FeedbackRun()
-    pending = pending_notebooks(root, assignment)
+    pending = {
+        student: names
+        for student, names in pending_notebooks(root, assignment).items()
+        if student not in others
+    }
     flat = [f"{student}/{name}" for student, names in pending.items() for name in names]
     waiting: set[str] = set()  # students none of whose notebooks may be written yet
     if allow_pending:
@@ -259,9 +274,10 @@ def feedback(root: Path, assignment: str, allow_pending: bool = False) -> Feedba
                     run.removed.append(str(stale.relative_to(root)))
         if len(waiting) == len(graded):
             return run
-    _generate_feedback(root, assignment, waiting)
+    _generate_feedback(root, assignment, waiting | others)
     for folder in sorted((root / "feedback").glob(f"*/{assignment}")):
-        prune_feedback(folder)
+        if folder.parent.name not in others:
+            prune_feedback(folder)
     if not allow_pending:
         for held in run.held:
             student, name = held.split("/")
