@@ -126,6 +126,8 @@ def test_feedback_of_one_student_leaves_the_others_as_they_are(course, capsys):
     for student in ("edited", "waiting"):  # an earlier run's pages
         _feedback(root, student).parent.mkdir(parents=True)
         _feedback(root, student).write_text("earlier page")
+    extra = _feedback(root, "edited").with_name("extra.txt")  # a full run would prune it
+    extra.write_text("not hers")
     capsys.readouterr()
 
     assert cli.main(["--root", str(root), "feedback", "--student", "kept", A]) == 0
@@ -135,6 +137,7 @@ def test_feedback_of_one_student_leaves_the_others_as_they_are(course, capsys):
     for student in ("edited", "waiting"):
         assert _feedback(root, student).read_text() == "earlier page", student
     assert sorted(p.name for p in (root / "feedback").iterdir()) == ["edited", "kept", "waiting"]
+    assert extra.read_text() == "not hers"
 
     # her written answer waits: held back, and only her earlier page is removed
     assert cli.main(["--root", str(root), "feedback", "--student", "waiting", A]) == 0

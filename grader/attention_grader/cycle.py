@@ -243,17 +243,18 @@ def feedback(
     file left from an earlier run is removed. A student none of whose notebooks is ready is
     not given to nbgrader at all. ``allow_pending`` writes them all anyway."""
     graded = graded_submissions(root, assignment)
+    asked = None if students is None else set(students)  # (None: everyone)
     others: set[str] = set()  # graded students not asked for: left as they are
-    if students is not None:
-        others = {folder.parent.name for folder in graded} - set(students)
-        graded = [folder for folder in graded if folder.parent.name not in others]
+    if asked is not None:
+        others = {folder.parent.name for folder in graded} - asked
+        graded = [folder for folder in graded if folder.parent.name in asked]
     if not graded:
         return None
     run = FeedbackRun()
     pending = {
         student: names
         for student, names in pending_notebooks(root, assignment).items()
-        if student not in others
+        if asked is None or student in asked
     }
     flat = [f"{student}/{name}" for student, names in pending.items() for name in names]
     waiting: set[str] = set()  # students none of whose notebooks may be written yet
@@ -276,7 +277,7 @@ def feedback(
             return run
     _generate_feedback(root, assignment, waiting | others)
     for folder in sorted((root / "feedback").glob(f"*/{assignment}")):
-        if folder.parent.name not in others:
+        if asked is None or folder.parent.name in asked:
             prune_feedback(folder)
     if not allow_pending:
         for held in run.held:
