@@ -233,10 +233,10 @@ def feedback(
     students: list[str] | None = None,
 ) -> FeedbackRun | None:
     """``nbgrader generate_feedback`` (hidden tests scrubbed, see nbgrader_ext); None (and
-    nothing run) when the assignment has no graded submission yet (of ``students``, when
-    given: only their feedback is written, e.g. after regrading one student). Each feedback
-    folder then holds only the feedback HTML and nbgrader's two receipts
-    (:func:`prune_feedback`).
+    nothing run) when the assignment has no graded submission yet. Each feedback folder then
+    holds only the feedback HTML and nbgrader's two receipts (:func:`prune_feedback`).
+    ``students`` (e.g. after regrading one): only their feedback is written, held back or
+    pruned; every other student's folder is left as it is.
 
     A notebook whose written answer waits for a human would show it as 0 points: its feedback
     is held back (no HTML, so ``release_feedback`` has nothing of it to release), and an HTML
