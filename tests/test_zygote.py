@@ -9,6 +9,7 @@ The template imports TensorFlow once per process (10 s or more): the tests share
 from __future__ import annotations
 
 import ast
+import contextlib
 import fcntl
 import json
 import os
@@ -456,6 +457,30 @@ def test_a_kernel_leaves_nothing_behind_for_the_next_one(monkeypatch):
     ]
     threads = [t for t in os.listdir(f"/proc/{pid}/task")]
     assert len(threads) <= 4, threads  # the template started none for its children
+
+
+@pytest.mark.parametrize("setting", ["on", "off"])
+def test_every_process_of_a_sandbox_is_reaped_when_its_grading_ends(monkeypatch, setting):
+    """Not only killed: a zombie whose parent died first goes to the machine's init, which
+    reaps it when it gets round to it (a sandbox-uid process outliving its grading)."""
+    left = []
+    kill_tree = executor.kill_tree
+
+    def watched(pid, timeout=10.0):
+        tree = psutil.Process(pid).children(recursive=True)  # (pid: ours, Popen reaps it)
+        kill_tree(pid, timeout)
+        for proc in tree:
+            with contextlib.suppress(psutil.Error):
+                if proc.is_running():
+                    left.append(f"{proc.pid} {proc.status()} uid={proc.uids().real}")
+
+    monkeypatch.setattr(executor, "kill_tree", watched)
+    # (not sleep 600: test_hostile looks for those of its own battery on the whole machine)
+    child = "import subprocess; subprocess.Popen(['sleep', '900']); print('started')"
+    result = _run(monkeypatch, setting, child)
+    assert _printed(result) == ["started\n"]
+    assert result.kernel_from == ("template" if setting == "on" else "fresh")
+    assert left == []
 
 
 def test_a_dead_template_is_restarted(monkeypatch):

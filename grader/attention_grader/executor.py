@@ -587,7 +587,13 @@ def _sum_memory(procs: list[psutil.Process], read: Any) -> int:
 
 def kill_tree(pid: int | None, timeout: float = 10.0) -> None:
     """SIGKILL the sandbox's outer process (its PID namespace dies with it) and, in case a
-    process escaped the namespace, every descendant; wait until they are gone."""
+    process escaped the namespace, every descendant; wait until they are gone.
+
+    The namespace's first process (bubblewrap's init, or the holder of a kernel from the
+    template) goes first, and bubblewrap, still alive, reaps it: killed together, it would be
+    left as a zombie to the machine's init (with the sandbox's uid, for the holder), gone
+    only when that init gets round to it. Its end takes every other process of the
+    namespace with it, reaped by the kernel before it."""
     if pid is None:
         return
     try:
@@ -595,16 +601,37 @@ def kill_tree(pid: int | None, timeout: float = 10.0) -> None:
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
         return
-    for proc in procs:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    start = time.monotonic()
-    while procs and time.monotonic() < start + timeout:
-        procs = [p for p in procs if _alive(p)]
-        if procs:  # a kernel is gone within about 10 ms: look often at first
-            time.sleep(0.002 if time.monotonic() < start + 0.2 else 0.02)
+    deadline = time.monotonic() + timeout
+    inits = [proc for proc in procs[1:] if _first_of_a_namespace(proc)]
+    for group, gone in ((inits, _reaped), (procs, _dead)):
+        for proc in group:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        start = time.monotonic()
+        while group and time.monotonic() < deadline:
+            group = [p for p in group if not gone(p)]
+            if group:  # a kernel is gone within about 10 ms: look often at first
+                time.sleep(0.002 if time.monotonic() < start + 0.2 else 0.02)
+
+
+def _first_of_a_namespace(proc: psutil.Process) -> bool:
+    """Whether ``proc`` is the init of a PID namespace whose parent is in ours."""
+    try:
+        own = os.readlink("/proc/self/ns/pid")
+        return (
+            os.readlink(f"/proc/{proc.pid}/ns/pid") != own
+            and os.readlink(f"/proc/{proc.ppid()}/ns/pid") == own
+        )
+    except (OSError, psutil.Error):
+        return False
+
+
+def _reaped(proc: psutil.Process) -> bool:
+    return not proc.is_running()  # (a zombie still runs: its parent has not reaped it)
+
+
+def _dead(proc: psutil.Process) -> bool:
+    return not _alive(proc)
 
 
 def _alive(proc: psutil.Process) -> bool:
