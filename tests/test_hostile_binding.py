@@ -35,9 +35,10 @@ import tempfile
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 
-from attention_grader import authoring, cells, submissions
+from attention_grader import authoring, cells, sandbox, submissions
 from courses import GradedCourse, environment, grade_submitted, make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
@@ -224,10 +225,21 @@ def _students(release_nb: dict, source_nb: dict) -> dict[str, dict]:
 
 
 def largest_sandbox_file() -> int:
-    """The size of the largest file in any sandbox's host folder now (but ``stage/``, the
-    grader's copy of a submission's files, read-only inside)."""
+    """The size of the largest file in the host folder of any sandbox this process or one of
+    its descendants (the cluster's workers) made now, but ``stage/`` (the grader's copy of a
+    submission's files, read-only inside). Another test's sandbox folders are not this
+    battery's: test_sandbox makes one with a 20 MB owner file, a suite beside this one makes
+    its own floods."""
+    here = psutil.Process()
+    makers = {here.pid, *(child.pid for child in here.children(recursive=True))}
     biggest = 0
-    for top in glob.glob(os.path.join(tempfile.gettempdir(), "course-sandbox-*")):
+    for top in glob.glob(os.path.join(tempfile.gettempdir(), sandbox.FOLDER_PREFIX + "*")):
+        try:  # (the grader's own check: a small regular file, never a FIFO or a link)
+            maker = int(sandbox._owner_line(Path(top) / sandbox.OWNER_FILE).split()[0])
+        except (OSError, UnicodeDecodeError, ValueError, IndexError):
+            continue  # (not made yet, or not a grader's)
+        if maker not in makers:
+            continue
         for folder, subfolders, names in os.walk(top):  # vanishing folders are skipped
             if folder == top and "stage" in subfolders:
                 subfolders.remove("stage")
