@@ -25,6 +25,7 @@ import psutil
 import pytest
 
 from attention_grader import executor, sandbox, workers, zygote
+from conftest import ROOT
 from notebook_suite import Catalog, assert_fresh_kernels_agree, graded_catalog
 
 LIMITS = sandbox.Limits(cell_seconds=60, notebook_seconds=240)
@@ -567,6 +568,55 @@ def test_the_workers_of_a_local_cluster_share_one_template(monkeypatch, tmp_path
     assert {r.template_pid for r in second} == {template.pid} and zygote.starts == starts
 
 
+def test_a_cluster_offers_a_template_only_once_its_notebooks_pay_for_it(monkeypatch, tmp_path):
+    """A run of a few notebooks without TensorFlow (one late submission of 01) imports no
+    TensorFlow anywhere: the coordinator offers no template and the workers start none; the
+    first notebook that imports Keras makes the coordinator offer one, and waits for it."""
+    monkeypatch.setenv(zygote.SETTING, "auto")
+    zygote.stop()
+    monkeypatch.setattr(zygote, "_starting", None)  # (this process never had one)
+    pool = workers.Pool(tmp_path, 2, None, False)
+    pool.template_pays = False  # (before the cluster starts, as Engine._template_pays sets it)
+    with pool:
+        for n in range(2):
+            job = _job("print('plain')")
+            job.key = f"plain{n}/a/n"
+            pool.submit(job)
+        plain = list(pool.results())
+        assert pool.offer is None and zygote._starting is None
+        keras = _job("import keras\nprint(keras.__name__)")
+        keras.key = "keras/a/n"
+        pool.submit(keras)
+        assert pool.offer is not None
+        forked = list(pool.results())
+    assert [(r.status, r.kernel_from, r.template_pid) for r in plain] == [("ok", "fresh", 0)] * 2
+    assert [(r.status, r.kernel_from, _printed(r)) for r in forked] == [
+        ("ok", "template", ["keras\n"])
+    ]
+    assert forked[0].template_pid == zygote.current().pid  # the coordinator's
+
+
+def test_an_engine_run_says_whether_a_template_pays(tmp_path, monkeypatch):
+    """What :meth:`Engine._template_pays` reads: the assignments' notebooks (a demonstration
+    that imports Keras, which grading skips, does not count) and how many will be graded."""
+    from attention_grader.engine import Engine
+    from attention_grader.staging import Submission
+    from courses import make_course
+
+    monkeypatch.setenv(zygote.SETTING, "auto")
+    root = make_course(tmp_path, ["01_tokenization", "03_reweighing"])
+    engine = Engine(root, workers=1)
+
+    def subs(assignment: str, n: int, refused: str = "") -> list[Submission]:
+        return [Submission(f"s{i}", assignment, tmp_path, refused=refused) for i in range(n)]
+
+    few = zygote.PAYS_AFTER - 2  # (+1 each: the solution check)
+    assert not engine._template_pays(subs("01_tokenization", few))
+    assert engine._template_pays(subs("01_tokenization", few + 1))
+    assert not engine._template_pays(subs("01_tokenization", few) + subs("01_tokenization", 9, "x"))
+    assert engine._template_pays(subs("03_reweighing", 1))
+
+
 def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path):
     """Who starts the cluster's template and who uses another worker's (``zygote._shared``):
     another worker's, if it is ready, alive and started for the same kernel environment;
@@ -725,17 +775,48 @@ def test_without_a_template_grading_uses_a_fresh_kernel_and_says_so_once(
     assert failed.status == "sandbox-failed" and "no template here" in failed.reason
 
 
-def test_auto_starts_the_template_in_the_background(monkeypatch):
-    """With auto, the notebook that finds no template does not wait for TensorFlow's import:
-    it gets a fresh kernel while the template starts; the next ones are forked from it."""
+def test_auto_starts_the_template_in_the_background_once_it_pays(monkeypatch):
+    """With auto, notebooks without TensorFlow do not start a template (TensorFlow's import)
+    for a run of a few: the first :data:`zygote.PAYS_AFTER` get fresh kernels and start
+    nothing; the next does not wait for the imports either: it gets a fresh kernel while the
+    template starts; the ones after it are forked from it. Once started, a template that
+    dies is started again at the next notebook."""
     zygote.stop()
     zygote.settle()
     zygote.stop()
+    monkeypatch.setattr(zygote, "PAYS_AFTER", 2)
+    monkeypatch.setattr(zygote, "fresh_kernels", 0)
+    monkeypatch.setattr(zygote, "_starting", None)  # (as in a process that never had one)
+    starts = zygote.starts
+    for n in range(2):
+        early = _run(monkeypatch, "auto", f"print({n})")
+        assert early.kernel_from == "fresh" and _printed(early) == [f"{n}\n"]
+        assert zygote._starting is None and zygote.starts == starts  # no import started
     first = _run(monkeypatch, "auto", "print(1)")
     assert first.kernel_from == "fresh" and _printed(first) == ["1\n"]
-    assert zygote.settle() is not None
+    assert zygote.settle() is not None and zygote.starts == starts + 1
     second = _run(monkeypatch, "auto", "print(2)")
     assert second.kernel_from == "template" and _printed(second) == ["2\n"]
+    zygote.stop()
+    again = _run(monkeypatch, "auto", "print(3)")  # (started again, not counted to 2 again)
+    assert again.kernel_from == "fresh" and zygote.settle() is not None
+    assert zygote.starts == starts + 2
+
+
+def test_pays_counts_notebooks_and_tensorflow(monkeypatch):
+    monkeypatch.setenv(zygote.SETTING, "auto")
+    few, enough = zygote.PAYS_AFTER - 1, zygote.PAYS_AFTER
+    assert [zygote.pays(False, few), zygote.pays(False, enough), zygote.pays(True, 1)] == [
+        False,
+        True,
+        True,
+    ]
+    monkeypatch.setenv(zygote.SETTING, "on")
+    assert zygote.pays(False, 1)
+    monkeypatch.setenv(zygote.SETTING, "off")
+    assert not zygote.pays(True, 100)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")  # (what it tells instructors)
+    assert readme.count(f"fewer than {zygote.PAYS_AFTER} notebooks") == 2
 
 
 def test_auto_makes_a_tensorflow_notebook_wait_for_the_template(monkeypatch):

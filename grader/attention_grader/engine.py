@@ -24,6 +24,7 @@ Where the grader relies on other libraries' private behaviour: :mod:`compat`.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -34,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import compat, executor, late, reports, sandbox, stamps
+from . import compat, executor, late, reports, sandbox, stamps, zygote
 from .course_config import GradingError, load_config
+from .nbgrader_ext import DEMO_TAG
 from .planning import Planner
 from .preparing import Prepared, Preparer
 from .recording import Outcome, Recorder
@@ -195,6 +197,7 @@ class Engine:
         outcomes = [
             Outcome(s, "penalty" if s.name in repriced else "skipped") for s in plan.unchanged
         ]
+        self.pool.template_pays = self._template_pays(plan.todo)
         mode = self.pool.mode + (", NO SANDBOX" if self.unsafe else "")
         summary = Summary(outcomes, 0.0, mode)
         if not self.unsafe and not self.pool.scheduler:  # remote workers: in each result
@@ -221,6 +224,33 @@ class Engine:
                 summary.interrupted = True
         summary.seconds = time.monotonic() - start
         return summary
+
+    def _template_pays(self, todo: list[Submission]) -> bool:
+        """Whether this run is worth a kernel template as its cluster starts
+        (:func:`zygote.pays`): an assignment's notebook imports TensorFlow or Keras outside
+        its demonstrations, or the run has enough notebooks (otherwise it is offered once the
+        submitted ones are: :meth:`Pool.submit`)."""
+        counts: dict[str, int] = {}
+        for sub in todo:
+            if not sub.refused:
+                counts[sub.assignment] = counts.get(sub.assignment, 0) + 1
+        notebooks, tensorflow = 0, False
+        coursedir = self.planner.coursedir
+        for assignment, submissions in counts.items():
+            folder = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+            for path in sorted(folder.glob("*.ipynb")):
+                notebooks += submissions + 1  # (+1: the solution check, when it runs)
+                try:
+                    nb = json.loads(path.read_text(encoding="utf-8"))
+                    run = [
+                        c
+                        for c in nb.get("cells", [])
+                        if DEMO_TAG not in (c.get("metadata") or {}).get("tags", [])
+                    ]
+                except (OSError, ValueError, AttributeError, TypeError):
+                    continue  # (the solution check says what is wrong with it)
+                tensorflow = tensorflow or zygote.worth_waiting({"cells": run})
+        return zygote.pays(tensorflow, notebooks)
 
     def check_solutions(self, assignments: list[str]) -> dict[str, str]:
         """Check the instructor's solutions of ``assignments`` now, whether or not anything is

@@ -116,6 +116,10 @@ class Pool:
         self.environment: str | None = None  # the coordinator's (None: sequential)
         self.template_group: str | None = None  # the local cluster's (zygote.GROUP)
         self.offer: zygote.Offer | None = None  # this process's template, for its workers
+        # whether the run's notebooks are worth a template as the cluster starts (the engine
+        # says, zygote.pays); otherwise it is offered once they are (submit)
+        self.template_pays = True
+        self._submitted = 0
 
     @property
     def mode(self) -> str:
@@ -152,7 +156,9 @@ class Pool:
                 group = self.template_group = tempfile.mkdtemp(prefix="course-templates-")
                 os.chmod(group, 0o700)
                 stack.callback(self._end_group, group)
-                if self.isolated:  # the imports run while the cluster's processes start
+                # (the imports run while the cluster starts; one kept from an earlier run is
+                # offered whatever this run grades: it costs nothing more)
+                if self.isolated and (self.template_pays or zygote.kept()):
                     self.offer = zygote.Offer(
                         Path(group), executor.default_kernel_env(), self.environment
                     )
@@ -190,8 +196,13 @@ class Pool:
         if self.client is None:
             self._done.append(self._timed(run_job(job, None)))
             return
-        if self.offer is None and self.template_group is not None and job.isolated:
-            # the workers fork their kernels from this process's template (see zygote.Offer)
+        self._submitted += 1
+        if (
+            self.offer is None
+            and self.template_group is not None
+            and job.isolated
+            and zygote.pays(zygote.worth_waiting(job.notebook), self._submitted)
+        ):  # the workers fork their kernels from this process's template (see zygote.Offer)
             self.offer = zygote.Offer(
                 Path(self.template_group), executor.kernel_env(job), self.environment
             )

@@ -12,12 +12,13 @@ the import is paid once per worker, or once per machine for a local cluster (the
 shared copy-on-write).
 
 ``auto`` (the default) uses the template where it can (root, Linux namespaces, bubblewrap):
-it starts in the background at a worker's first notebook. Until it is ready, a notebook that
-imports TensorFlow or Keras waits for it (a fresh kernel would pay the same import, on the same
-cores, at the same time) and the others get fresh kernels; where it cannot start, or when it
-fails, grading uses a fresh kernel and says so once. ``on``: every notebook waits for the
-template, and a fallback is an error (the tests use it to prove the template path ran).
-``off``: a fresh kernel for every notebook.
+it starts in the background at a worker's first notebook, once a run has enough notebooks to
+pay for the imports or one that imports TensorFlow (:func:`pays`, :data:`PAYS_AFTER`). Until it
+is ready, a notebook that imports TensorFlow or Keras waits for it (a fresh kernel would pay
+the same import, on the same cores, at the same time) and the others get fresh kernels; where
+it cannot start, or when it fails, grading uses a fresh kernel and says so once. ``on``: every
+notebook waits for the template, and a fallback is an error (the tests use it to prove the
+template path ran). ``off``: a fresh kernel for every notebook.
 
 The workers of one local cluster share one template (:data:`GROUP`, set by
 :class:`workers.Pool`), so the machine imports TensorFlow once, not once per worker: the
@@ -95,6 +96,12 @@ MODULES = (
     "keras",
 )
 READY_SECONDS = 300  # the imports on a busy machine
+# With auto, a template pays for its imports (3-4 s of a core, 650 MB) once a run has about
+# this many notebooks: a kernel forked from it saves about 0.45 s over a fresh kernel of a
+# notebook without TensorFlow (01's setup cell alone: 0.6 s fresh, 0.16 s forked). A worker
+# starts one at its first notebook that imports TensorFlow or Keras, at its first notebook
+# once it has given this many fresh kernels, or at once when its cluster offers one.
+PAYS_AFTER = 6
 # A notebook that imports one of these waits for a template being started (auto)
 WAITED_FOR = re.compile(r"^[ \t]*(?:import|from)[ \t]+(?:tensorflow|keras)\b", re.MULTILINE)
 # A folder the workers of one local cluster share their template through (set by
@@ -379,6 +386,7 @@ _failed_at = -1e9  # when the last start failed (auto retries after RETRY_SECOND
 _said: set[str] = set()
 _offered_code: str | None = None  # the course's code the last Offer was made for
 starts = 0  # templates started by this process (a restart counts)
+fresh_kernels = 0  # notebooks without TensorFlow this process gave fresh kernels (auto)
 RETRY_SECONDS = 120.0
 
 
@@ -428,6 +436,23 @@ def worth_waiting(notebook: Any) -> bool:
     return False
 
 
+def pays(tensorflow: bool, notebooks: int) -> bool:
+    """Whether a run of ``notebooks`` notebooks (``tensorflow``: one of them imports it) is
+    worth a template started for it (``on``: always; ``off``: never)."""
+    setting = mode()
+    return setting == "on" or (setting == "auto" and (tensorflow or notebooks >= PAYS_AFTER))
+
+
+def _offered(env: dict[str, str]) -> bool:
+    """Whether this worker's cluster has a template for ``env`` ready to share."""
+    group = os.environ.get(GROUP, "")
+    try:
+        ready = json.loads((Path(group) / READY_FILE).read_text()) if group else {}
+    except (OSError, ValueError):
+        return False
+    return ready.get("env") == env_digest(env)
+
+
 def get(env: dict[str, str], wait: bool = False) -> Template | None:
     """This worker's template for kernels with environment ``env``, or None: a fresh kernel
     (why is said once). A missing or dead template is started (or restarted): with ``on``
@@ -435,8 +460,9 @@ def get(env: dict[str, str], wait: bool = False) -> Template | None:
     fresh kernels until it is ready, so a run of a few notebooks never waits for the imports
     (notebooks 01 and 02 do not import TensorFlow at all), except with ``wait``
     (:func:`worth_waiting`): then the notebook waits for it too, and gets a fresh kernel only
-    if it fails."""
-    global _template, _starting
+    if it fails. With ``auto``, a notebook without TensorFlow starts none before this process
+    gave :data:`PAYS_AFTER` fresh kernels, unless the cluster offers one (:func:`_offered`)."""
+    global _template, _starting, fresh_kernels
     setting = mode()
     if setting == "off":
         return None
@@ -452,6 +478,10 @@ def get(env: dict[str, str], wait: bool = False) -> Template | None:
             _template = None
         if _template is not None:
             return _template
+        if setting == "auto" and not wait and _starting is None and not _offered(env):
+            if fresh_kernels < PAYS_AFTER:  # (not yet worth one; once started, restarted)
+                fresh_kernels += 1
+                return None
         retry = setting == "on" or time.monotonic() - _failed_at > RETRY_SECONDS
         if (_starting is None or not _starting.is_alive()) and retry:
             _starting = threading.Thread(
@@ -562,6 +592,12 @@ def fallback(error: Exception) -> None:
     if mode() == "on":
         raise TemplateError(str(error))
     _say_once(f"the kernel template failed ({error}); fresh kernels until it restarts")
+
+
+def kept() -> bool:
+    """Whether this process has a template of its own running (not a cluster's)."""
+    template = _template
+    return template is not None and not isinstance(template, Peer) and template.alive()
 
 
 def current() -> Template | None:
