@@ -31,7 +31,7 @@ from notebook_suite import Catalog, assert_fresh_kernels_agree, graded_catalog
 LIMITS = sandbox.Limits(cell_seconds=60, notebook_seconds=240)
 
 
-def _job(*sources: str, limits: sandbox.Limits = LIMITS) -> executor.Job:
+def _job(*sources: str, limits: sandbox.Limits = LIMITS, pays: bool = True) -> executor.Job:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -39,7 +39,9 @@ def _job(*sources: str, limits: sandbox.Limits = LIMITS) -> executor.Job:
         "language": "python",
     }
     nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    return executor.Job(key="s/a/n", notebook=nb, files={"mine.txt": b"mine"}, limits=limits)
+    return executor.Job(
+        key="s/a/n", notebook=nb, files={"mine.txt": b"mine"}, limits=limits, template_pays=pays
+    )
 
 
 def _printed(result: executor.Result, name: str | None = None) -> list[str]:
@@ -571,29 +573,42 @@ def test_the_workers_of_a_local_cluster_share_one_template(monkeypatch, tmp_path
 def test_a_cluster_offers_a_template_only_once_its_notebooks_pay_for_it(monkeypatch, tmp_path):
     """A run of a few notebooks without TensorFlow (one late submission of 01) imports no
     TensorFlow anywhere: the coordinator offers no template and the workers start none; the
-    first notebook that imports Keras makes the coordinator offer one, and waits for it."""
+    first notebook that imports Keras makes the coordinator offer one, and waits for it; so
+    does the notebook that makes the run big enough (:data:`zygote.PAYS_AFTER`)."""
     monkeypatch.setenv(zygote.SETTING, "auto")
-    zygote.stop()
-    monkeypatch.setattr(zygote, "_starting", None)  # (this process never had one)
-    pool = workers.Pool(tmp_path, 2, None, False)
-    pool.template_pays = False  # (before the cluster starts, as Engine._template_pays sets it)
-    with pool:
-        for n in range(2):
-            job = _job("print('plain')")
-            job.key = f"plain{n}/a/n"
+    monkeypatch.setattr(zygote, "PAYS_AFTER", 3)  # (the coordinator's count)
+
+    def run(last: str) -> tuple[list, list, workers.Pool]:
+        zygote.stop()
+        monkeypatch.setattr(zygote, "_starting", None)  # (this process never had one)
+        pool = workers.Pool(tmp_path, 2, None, False)
+        pool.template_pays = False  # (before the cluster starts, as Engine._template_pays)
+        with pool:
+            for n in range(2):
+                job = _job("print('plain')")
+                job.key = f"plain{n}/a/n"
+                pool.submit(job)
+            plain = list(pool.results())
+            assert pool.offer is None and zygote._starting is None
+            job = _job(last)
+            job.key = "last/a/n"
             pool.submit(job)
-        plain = list(pool.results())
-        assert pool.offer is None and zygote._starting is None
-        keras = _job("import keras\nprint(keras.__name__)")
-        keras.key = "keras/a/n"
-        pool.submit(keras)
-        assert pool.offer is not None
-        forked = list(pool.results())
-    assert [(r.status, r.kernel_from, r.template_pid) for r in plain] == [("ok", "fresh", 0)] * 2
-    assert [(r.status, r.kernel_from, _printed(r)) for r in forked] == [
-        ("ok", "template", ["keras\n"])
-    ]
-    assert forked[0].template_pid == zygote.current().pid  # the coordinator's
+            assert pool.offer is not None
+            return plain, list(pool.results()), pool
+
+    for last, printed in (
+        ("import keras\nprint(keras.__name__)", "keras\n"),
+        ("print('third')", "third\n"),
+    ):
+        plain, ended, pool = run(last)
+        assert [(r.status, r.kernel_from, r.template_pid) for r in plain] == [
+            ("ok", "fresh", 0)
+        ] * 2
+        assert [(r.status, _printed(r)) for r in ended] == [("ok", [printed])]
+        assert zygote.settle() is not None  # the coordinator's, offered to the workers
+        if "keras" in last:  # (it waited for the template; a plain one need not)
+            assert ended[0].kernel_from == "template"
+            assert ended[0].template_pid == zygote.current().pid
 
 
 def test_an_engine_run_says_whether_a_template_pays(tmp_path, monkeypatch):
@@ -776,11 +791,11 @@ def test_without_a_template_grading_uses_a_fresh_kernel_and_says_so_once(
 
 
 def test_auto_starts_the_template_in_the_background_once_it_pays(monkeypatch):
-    """With auto, notebooks without TensorFlow do not start a template (TensorFlow's import)
-    for a run of a few: the first :data:`zygote.PAYS_AFTER` get fresh kernels and start
-    nothing; the next does not wait for the imports either: it gets a fresh kernel while the
-    template starts; the ones after it are forked from it. Once started, a template that
-    dies is started again at the next notebook."""
+    """With auto, the notebook that finds no template does not wait for TensorFlow's import:
+    it gets a fresh kernel while the template starts; the next ones are forked from it. In a
+    run too small to pay for the import (``Job.template_pays`` False), notebooks without
+    TensorFlow start none until the process gave :data:`zygote.PAYS_AFTER` fresh kernels;
+    once started, a template that dies is started again at the next notebook."""
     zygote.stop()
     zygote.settle()
     zygote.stop()
@@ -789,18 +804,29 @@ def test_auto_starts_the_template_in_the_background_once_it_pays(monkeypatch):
     monkeypatch.setattr(zygote, "_starting", None)  # (as in a process that never had one)
     starts = zygote.starts
     for n in range(2):
-        early = _run(monkeypatch, "auto", f"print({n})")
+        early = _run(monkeypatch, "auto", f"print({n})", pays=False)
         assert early.kernel_from == "fresh" and _printed(early) == [f"{n}\n"]
         assert zygote._starting is None and zygote.starts == starts  # no import started
-    first = _run(monkeypatch, "auto", "print(1)")
+    first = _run(monkeypatch, "auto", "print(1)", pays=False)
     assert first.kernel_from == "fresh" and _printed(first) == ["1\n"]
     assert zygote.settle() is not None and zygote.starts == starts + 1
-    second = _run(monkeypatch, "auto", "print(2)")
+    second = _run(monkeypatch, "auto", "print(2)", pays=False)
     assert second.kernel_from == "template" and _printed(second) == ["2\n"]
     zygote.stop()
-    again = _run(monkeypatch, "auto", "print(3)")  # (started again, not counted to 2 again)
+    again = _run(monkeypatch, "auto", "print(3)", pays=False)  # (at once, not after 2 more)
     assert again.kernel_from == "fresh" and zygote.settle() is not None
     assert zygote.starts == starts + 2
+    # in a process that never had one, a run that pays starts one at its first notebook
+    started: list[str] = []
+    monkeypatch.setattr(zygote, "_start", lambda env, setting: started.append(setting))
+    monkeypatch.setattr(zygote, "fresh_kernels", 0)
+    monkeypatch.setattr(zygote, "_starting", None)
+    zygote.stop()
+    env = executor.default_kernel_env()
+    assert zygote.get(env, pays=False) is None and zygote._starting is None
+    assert zygote.get(env, pays=True) is None  # (a fresh kernel, while it starts)
+    zygote.settle()
+    assert started == ["auto"]
 
 
 def test_pays_counts_notebooks_and_tensorflow(monkeypatch):

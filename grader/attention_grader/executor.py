@@ -72,6 +72,9 @@ class Job:
     limits: Limits = field(default_factory=Limits.from_env)
     mode: str = "autograde"  # NBGRADER_EXECUTION inside the kernel
     isolated: bool = True  # False only with --unsafe-no-sandbox: a plain kernel, no limits
+    # the run is worth a kernel template (zygote.pays); False: with auto, this notebook starts
+    # none unless it imports TensorFlow or its process gave zygote.PAYS_AFTER fresh kernels
+    template_pays: bool = True
 
 
 @dataclass
@@ -585,15 +588,18 @@ def _sum_memory(procs: list[psutil.Process], read: Any) -> int:
     return total
 
 
-def kill_tree(pid: int | None, timeout: float = 10.0) -> None:
-    """SIGKILL the sandbox's outer process (its PID namespace dies with it) and, in case a
-    process escaped the namespace, every descendant; wait until they are gone.
+REAP_SECONDS = 5.0  # (a kernel of 700 MB is reaped in tens of milliseconds)
 
-    The namespace's first process (bubblewrap's init, or the holder of a kernel from the
-    template) goes first, and bubblewrap, still alive, reaps it: killed together, it would be
-    left as a zombie to the machine's init (with the sandbox's uid, for the holder), gone
-    only when that init gets round to it. Its end takes every other process of the
-    namespace with it, reaped by the kernel before it."""
+
+def kill_tree(pid: int | None, timeout: float = 10.0) -> None:
+    """SIGKILL a sandbox's processes: the init of its PID namespace first (every other process
+    of the namespace dies with it), then the outer process and, in case a process escaped the
+    namespace, every descendant; wait until they are gone.
+
+    The init (bubblewrap's own, or the holder of a kernel from the template) is the outer
+    process's child, and bubblewrap, still alive, reaps it: killed together, it would be left
+    as a zombie to the machine's init (with the sandbox's uid, for the holder), gone only when
+    that init gets round to it. (At most :data:`REAP_SECONDS` are spent waiting for that.)"""
     if pid is None:
         return
     try:
@@ -601,13 +607,15 @@ def kill_tree(pid: int | None, timeout: float = 10.0) -> None:
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
         return
-    deadline = time.monotonic() + timeout
-    inits = [proc for proc in procs[1:] if _first_of_a_namespace(proc)]
-    for group, gone in ((inits, _reaped), (procs, _dead)):
+    start = time.monotonic()
+    inits = [p for p in procs[1:] if _first_of_a_namespace(p) and _parent_is(p, root.pid)]
+    for group, gone, deadline in (
+        (inits, _reaped, start + min(timeout, REAP_SECONDS)),
+        (procs, _dead, start + timeout),
+    ):
         for proc in group:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
-        start = time.monotonic()
         while group and time.monotonic() < deadline:
             group = [p for p in group if not gone(p)]
             if group:  # a kernel is gone within about 10 ms: look often at first
@@ -623,6 +631,13 @@ def _first_of_a_namespace(proc: psutil.Process) -> bool:
             and os.readlink(f"/proc/{proc.ppid()}/ns/pid") == own
         )
     except (OSError, psutil.Error):
+        return False
+
+
+def _parent_is(proc: psutil.Process, pid: int) -> bool:
+    try:
+        return proc.ppid() == pid
+    except psutil.Error:
         return False
 
 
@@ -834,7 +849,9 @@ def _execute_once(job: Job) -> Result:
     template = None
     if job.isolated:
         try:
-            template = zygote.get(kernel_env(job), wait=zygote.worth_waiting(job.notebook))
+            template = zygote.get(
+                kernel_env(job), wait=zygote.worth_waiting(job.notebook), pays=job.template_pays
+            )
         except zygote.TemplateError as error:  # COURSE_SANDBOX_TEMPLATE=on
             return _failed(job, error)
     if template is not None and zygote.shadows(template, job.files):

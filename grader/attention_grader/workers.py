@@ -117,7 +117,8 @@ class Pool:
         self.template_group: str | None = None  # the local cluster's (zygote.GROUP)
         self.offer: zygote.Offer | None = None  # this process's template, for its workers
         # whether the run's notebooks are worth a template as the cluster starts (the engine
-        # says, zygote.pays); otherwise it is offered once they are (submit)
+        # says, zygote.pays); otherwise it is offered once they are (submit), and each job
+        # says so to its worker (Job.template_pays)
         self.template_pays = True
         self._submitted = 0
 
@@ -128,6 +129,7 @@ class Pool:
         return f"scheduler {self.scheduler}" if self.scheduler else f"{self.workers} workers"
 
     def __enter__(self) -> Pool:
+        self._submitted = 0
         try:
             self.timings = json.loads(self.timings_path.read_text())
         except (OSError, ValueError):
@@ -157,7 +159,8 @@ class Pool:
                 os.chmod(group, 0o700)
                 stack.callback(self._end_group, group)
                 # (the imports run while the cluster starts; one kept from an earlier run is
-                # offered whatever this run grades: it costs nothing more)
+                # offered whatever this run grades: it is imported already, unless the course's
+                # code changed since, when the Offer replaces it)
                 if self.isolated and (self.template_pays or zygote.kept()):
                     self.offer = zygote.Offer(
                         Path(group), executor.default_kernel_env(), self.environment
@@ -193,15 +196,18 @@ class Pool:
         )
 
     def submit(self, job: executor.Job) -> None:
+        self._submitted += 1
+        if not self.template_pays and job.isolated:  # (the run so far, this notebook with it)
+            self.template_pays = zygote.pays(zygote.worth_waiting(job.notebook), self._submitted)
+        job.template_pays = self.template_pays
         if self.client is None:
             self._done.append(self._timed(run_job(job, None)))
             return
-        self._submitted += 1
         if (
             self.offer is None
             and self.template_group is not None
             and job.isolated
-            and zygote.pays(zygote.worth_waiting(job.notebook), self._submitted)
+            and self.template_pays
         ):  # the workers fork their kernels from this process's template (see zygote.Offer)
             self.offer = zygote.Offer(
                 Path(self.template_group), executor.kernel_env(job), self.environment

@@ -98,9 +98,10 @@ MODULES = (
 READY_SECONDS = 300  # the imports on a busy machine
 # With auto, a template pays for its imports (3-4 s of a core, 650 MB) once a run has about
 # this many notebooks: a kernel forked from it saves about 0.45 s over a fresh kernel of a
-# notebook without TensorFlow (01's setup cell alone: 0.6 s fresh, 0.16 s forked). A worker
-# starts one at its first notebook that imports TensorFlow or Keras, at its first notebook
-# once it has given this many fresh kernels, or at once when its cluster offers one.
+# notebook without TensorFlow (01's setup cell alone: 0.6 s fresh, 0.16 s forked). In a run
+# that does not pay, a worker starts one at its first notebook that imports TensorFlow or
+# Keras, at its first notebook once it has given this many fresh kernels, or at once when its
+# cluster has one.
 PAYS_AFTER = 6
 # A notebook that imports one of these waits for a template being started (auto)
 WAITED_FOR = re.compile(r"^[ \t]*(?:import|from)[ \t]+(?:tensorflow|keras)\b", re.MULTILINE)
@@ -443,25 +444,25 @@ def pays(tensorflow: bool, notebooks: int) -> bool:
     return setting == "on" or (setting == "auto" and (tensorflow or notebooks >= PAYS_AFTER))
 
 
-def _offered(env: dict[str, str]) -> bool:
-    """Whether this worker's cluster has a template for ``env`` ready to share."""
+def _offered() -> bool:
+    """Whether this worker's cluster has a template, ready or being started (its group's lock
+    was taken: by the coordinator's :class:`Offer` or a worker's own start): taking it is
+    free, so :func:`get` does at once (:func:`_shared` waits for it, or starts this worker's
+    own if it serves other kernels)."""
     group = os.environ.get(GROUP, "")
-    try:
-        ready = json.loads((Path(group) / READY_FILE).read_text()) if group else {}
-    except (OSError, ValueError):
-        return False
-    return ready.get("env") == env_digest(env)
+    return bool(group) and (Path(group) / "owner.lock").exists()
 
 
-def get(env: dict[str, str], wait: bool = False) -> Template | None:
+def get(env: dict[str, str], wait: bool = False, pays: bool = True) -> Template | None:
     """This worker's template for kernels with environment ``env``, or None: a fresh kernel
     (why is said once). A missing or dead template is started (or restarted): with ``on``
     this notebook waits for it; with ``auto`` it starts in the background and notebooks get
     fresh kernels until it is ready, so a run of a few notebooks never waits for the imports
     (notebooks 01 and 02 do not import TensorFlow at all), except with ``wait``
     (:func:`worth_waiting`): then the notebook waits for it too, and gets a fresh kernel only
-    if it fails. With ``auto``, a notebook without TensorFlow starts none before this process
-    gave :data:`PAYS_AFTER` fresh kernels, unless the cluster offers one (:func:`_offered`)."""
+    if it fails. With ``auto`` and not ``pays`` (a run too small, :func:`pays`), a notebook
+    without TensorFlow starts none before this process gave :data:`PAYS_AFTER` fresh kernels,
+    unless its cluster has one (:func:`_offered`)."""
     global _template, _starting, fresh_kernels
     setting = mode()
     if setting == "off":
@@ -478,7 +479,7 @@ def get(env: dict[str, str], wait: bool = False) -> Template | None:
             _template = None
         if _template is not None:
             return _template
-        if setting == "auto" and not wait and _starting is None and not _offered(env):
+        if setting == "auto" and not (wait or pays) and _starting is None and not _offered():
             if fresh_kernels < PAYS_AFTER:  # (not yet worth one; once started, restarted)
                 fresh_kernels += 1
                 return None
