@@ -609,6 +609,15 @@ def test_a_cluster_offers_a_template_only_once_its_notebooks_pay_for_it(monkeypa
         if "keras" in last:  # (it waited for the template; a plain one need not)
             assert ended[0].kernel_from == "template"
             assert ended[0].template_pid == zygote.current().pid
+    # a template kept from an earlier run is offered to a run too small to start one
+    kept, starts = zygote.current(), zygote.starts
+    pool = workers.Pool(tmp_path, 2, None, False)
+    pool.template_pays = False
+    with pool:
+        assert pool.offer is not None
+        pool.submit(_job("print('small')"))
+        assert [(r.status, _printed(r)) for r in pool.results()] == [("ok", ["small\n"])]
+    assert zygote.current() is kept and kept.alive() and zygote.starts == starts
 
 
 def test_an_engine_run_says_whether_a_template_pays(tmp_path, monkeypatch):
