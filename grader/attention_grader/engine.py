@@ -235,10 +235,8 @@ class Engine:
             if not sub.refused:
                 counts[sub.assignment] = counts.get(sub.assignment, 0) + 1
         notebooks, tensorflow = 0, False
-        coursedir = self.planner.coursedir
         for assignment, submissions in counts.items():
-            folder = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
-            for path in sorted(folder.glob("*.ipynb")):
+            for path in sorted(self.solutions.source(assignment).glob("*.ipynb")):
                 notebooks += submissions + 1  # (+1: the solution check, when it runs)
                 try:
                     nb = json.loads(path.read_text(encoding="utf-8"))

@@ -608,10 +608,10 @@ def kill_tree(pid: int | None, timeout: float = 10.0) -> None:
     except psutil.Error:
         return
     start = time.monotonic()
-    inits = [p for p in procs[1:] if _first_of_a_namespace(p) and _parent_is(p, root.pid)]
+    inits = [p for p in procs[1:] if _init_below(p, root)]
     for group, gone, deadline in (
         (inits, _reaped, start + min(timeout, REAP_SECONDS)),
-        (procs, _dead, start + timeout),
+        (procs, lambda p: not _alive(p), start + timeout),
     ):
         for proc in group:
             with contextlib.suppress(psutil.Error):
@@ -622,31 +622,18 @@ def kill_tree(pid: int | None, timeout: float = 10.0) -> None:
                 time.sleep(0.002 if time.monotonic() < start + 0.2 else 0.02)
 
 
-def _first_of_a_namespace(proc: psutil.Process) -> bool:
-    """Whether ``proc`` is the init of a PID namespace whose parent is in ours."""
+def _init_below(proc: psutil.Process, parent: psutil.Process) -> bool:
+    """Whether ``proc`` is ``parent``'s child and the init of a PID namespace of its own."""
     try:
-        own = os.readlink("/proc/self/ns/pid")
-        return (
-            os.readlink(f"/proc/{proc.pid}/ns/pid") != own
-            and os.readlink(f"/proc/{proc.ppid()}/ns/pid") == own
-        )
+        if proc.ppid() != parent.pid:
+            return False
+        return os.readlink(f"/proc/{proc.pid}/ns/pid") != os.readlink(f"/proc/{parent.pid}/ns/pid")
     except (OSError, psutil.Error):
-        return False
-
-
-def _parent_is(proc: psutil.Process, pid: int) -> bool:
-    try:
-        return proc.ppid() == pid
-    except psutil.Error:
         return False
 
 
 def _reaped(proc: psutil.Process) -> bool:
     return not proc.is_running()  # (a zombie still runs: its parent has not reaped it)
-
-
-def _dead(proc: psutil.Process) -> bool:
-    return not _alive(proc)
 
 
 def _alive(proc: psutil.Process) -> bool:

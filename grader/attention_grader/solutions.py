@@ -44,12 +44,12 @@ class SolutionCheck:
             / SOLUTIONS
         )
 
-    def _source(self, assignment: str) -> Path:
+    def source(self, assignment: str) -> Path:
         return Path(self.coursedir.format_path(self.coursedir.source_directory, ".", assignment))
 
     def version(self, assignment: str) -> str:
         digest = hashlib.sha256(self.planner.versions[assignment].encode())
-        for path in sorted(self._source(assignment).glob("*.ipynb")):
+        for path in sorted(self.source(assignment).glob("*.ipynb")):
             digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
         return digest.hexdigest()
 
@@ -78,7 +78,7 @@ class SolutionCheck:
         folder.mkdir(parents=True)
         notebooks = self.planner.notebooks(assignment)
         for name in notebooks:
-            source = self._source(assignment) / f"{name}.ipynb"
+            source = self.source(assignment) / f"{name}.ipynb"
             if source.is_file():
                 shutil.copyfile(source, folder / f"{name}.ipynb")
         return self.preparer.prepare(Submission(STUDENT, assignment, folder), notebooks)
