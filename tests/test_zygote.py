@@ -345,6 +345,56 @@ def test_no_kernel_can_use_a_keyring(monkeypatch):
         assert printed == "add_key -1 1\nkeyctl -1 1\nx32 -1 1\ni386 -1\n", printed
 
 
+# Root's sandboxes have no user namespace of their own: a kernel that could make one would hold
+# every capability in it and could build mount namespaces without end (millions of mounts: a
+# teardown of many seconds, outlasting the grader's kill, and the host's mount table stalled).
+# Making one fails in any way a kernel can ask; threads, fork and subprocesses still work.
+USERNS = r"""
+import ctypes, os, platform, struct, subprocess, threading
+CLONE_NEWUSER, CLONE_NEWNS, SIGCHLD = 0x10000000, 0x00020000, 17
+clone, unshare = {"x86_64": (56, 272), "aarch64": (220, 97)}[platform.machine()]
+libc = ctypes.CDLL(None, use_errno=True)
+def report(name, result):
+    if result == 0:  # a child of clone: it must not go on as a second kernel
+        os._exit(0)
+    print(name, result, ctypes.get_errno() if result == -1 else "")
+def alone(call):  # unshare(CLONE_NEWUSER) asks for a process of one thread: a forked child
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        result = call()
+        os.write(write, f"{result} {ctypes.get_errno() if result == -1 else ''}".encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    return os.read(read, 100).decode()
+print("unshare", alone(lambda: libc.unshare(CLONE_NEWUSER | CLONE_NEWNS)))
+print("unshare_user", alone(lambda: libc.syscall(unshare, CLONE_NEWUSER)))
+report("clone", libc.syscall(clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0))
+args = ctypes.create_string_buffer(struct.pack("=8Q", CLONE_NEWUSER, 0, 0, 0, SIGCHLD, 0, 0, 0))
+report("clone3", libc.syscall(435, args, 64))
+found = []
+thread = threading.Thread(target=lambda: found.append(sum(range(10))))
+thread.start(); thread.join()
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+print("thread", found, "fork", os.waitpid(pid, 0)[1] >> 8,
+      "subprocess", subprocess.run(["true"]).returncode)
+"""
+
+
+def test_no_kernel_can_make_a_user_namespace(monkeypatch):
+    expected = (
+        "unshare -1 1\nunshare_user -1 1\nclone -1 1\nclone3 -1 38\n"
+        "thread [45] fork 7 subprocess 0\n"
+    )
+    for setting in ("off", "on"):
+        result = _run(monkeypatch, setting, USERNS)
+        assert result.kernel_from == ("template" if setting == "on" else "fresh")
+        assert "".join(_printed(result, "stdout")) == expected, _printed(result)
+
+
 def test_which_files_shadow_a_preloaded_package(monkeypatch):
     _run(monkeypatch, "on", "pass")
     template = zygote.current()

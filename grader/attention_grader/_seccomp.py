@@ -1,10 +1,22 @@
 """A seccomp filter for a grading kernel (standard library only: ``_launch.py`` and
 ``_zygote.py``, which import nothing of the grader's package, load it from this file).
 
-The kernel keyrings belong to a uid, not to a sandbox: a key a kernel adds to its user keyring
-(``add_key``) outlives the sandbox and can be read by the next kernel that gets the same uid (a
-channel from one student to another), and a kernel can fill that uid's key quota. A kernel
-has no use for keyrings, so ``add_key``, ``request_key`` and ``keyctl`` fail with ``EPERM``.
+Two kinds of system call are refused:
+
+- The kernel keyrings belong to a uid, not to a sandbox: a key a kernel adds to its user
+  keyring (``add_key``) outlives the sandbox and can be read by the next kernel that gets the
+  same uid (a channel from one student to another), and a kernel can fill that uid's key
+  quota. A kernel has no use for keyrings, so ``add_key``, ``request_key`` and ``keyctl``
+  fail with ``EPERM``.
+- A new user namespace. Root's sandboxes have none of their own (the launcher takes the
+  sandbox's uid in the machine's), so bubblewrap's ``--disable-userns`` does not apply: a
+  kernel that made one would hold every capability in it and could build mount namespaces
+  without end (millions of mounts in the memory limit: a teardown of many seconds that
+  outlasts the grader's kill, the host's mount table stalled). ``unshare`` and ``clone`` with
+  ``CLONE_NEWUSER`` fail with ``EPERM``; ``clone3``, whose flags are in memory a filter cannot
+  read, fails with ``ENOSYS``, and the C library then falls back to ``clone`` (threads,
+  ``fork`` and subprocesses work as before).
+
 Every other system call is allowed (the sandbox's namespaces, uid and limits do the rest).
 
 On a machine this filter does not know, nothing is filtered (:func:`install` says so by
@@ -18,25 +30,39 @@ import ctypes
 import os
 import platform
 import struct
+import sys
 
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 RET_ALLOW = 0x7FFF0000
 RET_ERRNO = 0x00050000
-EPERM = 1
+EPERM, ENOSYS = 1, 38
 LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
 JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
 JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
+JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K
 RET_K = 0x06  # BPF_RET | BPF_K
 X32_BIT = 0x40000000
-# struct seccomp_data: int nr; __u32 arch; ...
-NR, ARCH = 0, 4
+CLONE_NEWUSER = 0x10000000
+# struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]
+# (the low half of args[0], the flags of unshare and clone, on a little-endian machine)
+NR, ARCH, FLAGS = 0, 4, 16
 # architecture: (AUDIT_ARCH_*, {name: system call number}, whether it has the x32 ABI)
 ARCHES = {
-    "x86_64": (0xC000003E, {"add_key": 248, "request_key": 249, "keyctl": 250}, True),
-    "aarch64": (0xC00000B7, {"add_key": 217, "request_key": 218, "keyctl": 219}, False),
+    "x86_64": (
+        0xC000003E,
+        {"add_key": 248, "request_key": 249, "keyctl": 250, "clone": 56, "unshare": 272},
+        True,
+    ),
+    "aarch64": (
+        0xC00000B7,
+        {"add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220, "unshare": 97},
+        False,
+    ),
 }
+CLONE3 = 435  # the same on every architecture
 REFUSED = ("add_key", "request_key", "keyctl")
+FLAGGED = ("clone", "unshare")  # refused with CLONE_NEWUSER in their flags
 
 
 def program(machine: str) -> list[tuple[int, int, int, int]] | None:
@@ -45,27 +71,38 @@ def program(machine: str) -> list[tuple[int, int, int, int]] | None:
     if machine not in ARCHES:
         return None
     arch, numbers, x32 = ARCHES[machine]
-    checks = [(JGE_K, X32_BIT)] if x32 else []
-    checks += [(JEQ_K, numbers[name]) for name in REFUSED]
-    # 0: load arch; 1: the machine's own ABI goes on, another one (i386 through int 0x80)
-    # is refused; 3: load nr; then one jump per check to the refusal; then allow; then refuse.
-    code = [(LD_W_ABS, 0, 0, ARCH)]
-    code.append((JEQ_K, 1, 0, arch))
-    code.append((RET_K, 0, 0, RET_ERRNO | EPERM))
-    code.append((LD_W_ABS, 0, 0, NR))
-    for index, (op, value) in enumerate(checks):
-        to_refuse = len(checks) - index  # past the remaining checks and the allow
-        code.append((op, to_refuse, 0, value))
-    code.append((RET_K, 0, 0, RET_ALLOW))
-    code.append((RET_K, 0, 0, RET_ERRNO | EPERM))
-    return code
+    # (code, where to go if true, where if false, k): a jump names a label, None is the next
+    # instruction; the labels are resolved to the relative offsets BPF wants at the end.
+    code: list[tuple[int, str | None, str | None, int]] = [
+        (LD_W_ABS, None, None, ARCH),
+        (JEQ_K, None, "refuse", arch),  # another ABI (i386 through int 0x80): refused whole
+        (LD_W_ABS, None, None, NR),
+    ]
+    if x32:
+        code.append((JGE_K, "refuse", None, X32_BIT))
+    code += [(JEQ_K, "refuse", None, numbers[name]) for name in REFUSED]
+    code.append((JEQ_K, "unknown", None, CLONE3))
+    code += [(JEQ_K, "flags", None, numbers[name]) for name in FLAGGED]
+    code.append((RET_K, None, None, RET_ALLOW))
+    labels = {"flags": len(code)}
+    code += [(LD_W_ABS, None, None, FLAGS), (JSET_K, "refuse", None, CLONE_NEWUSER)]
+    code.append((RET_K, None, None, RET_ALLOW))
+    labels["refuse"] = len(code)
+    code.append((RET_K, None, None, RET_ERRNO | EPERM))
+    labels["unknown"] = len(code)
+    code.append((RET_K, None, None, RET_ERRNO | ENOSYS))
+
+    def offset(at: int, label: str | None) -> int:
+        return 0 if label is None else labels[label] - at - 1
+
+    return [(op, offset(at, jt), offset(at, jf), k) for at, (op, jt, jf, k) in enumerate(code)]
 
 
 def install() -> bool:
     """Install the filter in this process (after ``no_new_privs``; inherited by every child
     and kept across ``exec``). False: this architecture is not known, nothing was filtered."""
     code = program(platform.machine())
-    if code is None:
+    if code is None or sys.byteorder != "little":
         return False
     raw = b"".join(struct.pack("HBBI", *instruction) for instruction in code)
     buffer = ctypes.create_string_buffer(raw, len(raw))
