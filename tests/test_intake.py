@@ -343,6 +343,9 @@ def test_a_folder_the_grader_may_list_but_not_enter_is_refused_for_that_student_
         ("numpy.cpython-311-x86_64-linux-gnu.so", "numpy"),  # an extension module
         ("sklearn/__init__.py", "sklearn"),  # a package
         ("attention_course/__init__.py", "attention_course"),  # the course's own package
+        # what `python -m ipykernel_launcher` runs, from the working folder first on sys.path:
+        # the student's own code, as the kernel, before the sandbox is sealed
+        ("ipykernel_launcher.py", "ipykernel_launcher"),
     ],
 )
 def test_a_file_or_package_named_like_an_importable_module_is_named(tmp_path, name, module):

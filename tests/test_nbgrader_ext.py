@@ -292,3 +292,26 @@ def test_a_release_notebook_changed_on_disk_is_read_again(course):
         path.write_bytes(original)
     restored, _ = _restore(course, release)
     assert any(c.metadata.get(nbgrader_ext.SKIP_KEY) for c in restored.cells)
+
+
+def test_a_kernel_gets_no_file_whose_name_starts_with_a_dot(tmp_path):
+    """As intake refuses them: in the kernel's home folder a dot folder is configuration read
+    as the kernel starts (IPython's startup code runs before the sandbox is sealed)."""
+    files = {
+        "notes.txt": b"mine",
+        "data/words.txt": b"one two",
+        "ipython_config.py": b"",  # (not a dot name: IPython never reads it from here)
+        ".ipython/profile_default/startup/00.py": b"import os",
+        ".config/matplotlib/matplotlibrc": b"backend: module://mine",
+        "data/.hidden": b"",
+        "__pycache__/mine.cpython-311.pyc": b"",
+        "solved.ipynb": b"{}",
+    }
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    assert nbgrader_ext.submission_files(tmp_path) == {
+        "notes.txt": b"mine",
+        "data/words.txt": b"one two",
+        "ipython_config.py": b"",
+    }

@@ -109,8 +109,9 @@ def test_the_kernel_sees_its_files_and_nothing_of_the_course():
     assert result.status == "ok", result.reason
     facts = json.loads(_printed(result)[-1])
     assert facts["uid"] != 0 and facts["cwd"] == sandbox.HOME
-    # the submission's files and IPython's folder: nothing of the launchers (their bytecode)
-    assert facts["home"] == [".ipython", "data"] and facts["data"] == "mine"
+    # the submission's files alone: nothing of the launchers (their bytecode), nor IPython's
+    # folder (in /tmp: its startup code would run before the sandbox is sealed)
+    assert facts["home"] == ["data"] and facts["data"] == "mine"
     assert facts["grader"] == ["cases.json", "files"]
     assert facts["repo"] is False and facts["net"] is False and facts["env"] == []
     assert facts["pids"] < 10  # its own PID namespace: a handful of processes

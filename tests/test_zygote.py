@@ -345,6 +345,30 @@ def test_no_kernel_can_use_a_keyring(monkeypatch):
         assert printed == "add_key -1 1\nkeyctl -1 1\nx32 -1 1\ni386 -1\n", printed
 
 
+# Code a submission's files could run as the kernel starts, before the sandbox is sealed (an
+# fd opened then on the host's ipc folder stays writable after): IPython's startup folder in
+# the home folder, where the files land. (python -m puts the working folder first on sys.path:
+# intake refuses an ipykernel_launcher.py, as any file named like an installed module.)
+BEFORE_SEAL = b"open('/tmp/ran', 'a').write(__file__ + ' ')\n"
+STARTUP_FILES = {
+    ".ipython/profile_default/startup/00-mine.py": BEFORE_SEAL,
+    ".ipython/profile_default/ipython_kernel_config.py": BEFORE_SEAL,
+    "sitecustomize.py": BEFORE_SEAL,
+    ".local/lib/python3.11/site-packages/usercustomize.py": BEFORE_SEAL,
+}
+
+
+def test_no_file_of_a_submission_runs_before_the_sandbox_is_sealed(monkeypatch):
+    for setting in ("off", "on"):
+        monkeypatch.setenv(zygote.SETTING, setting)
+        job = _job("import os\nprint(os.path.exists('/tmp/ran') and open('/tmp/ran').read())")
+        job.files = STARTUP_FILES
+        result = executor.execute(job)
+        assert result.status == "ok", (setting, result.reason, result.log[-2000:])
+        assert result.kernel_from == ("template" if setting == "on" else "fresh")
+        assert _printed(result) == ["False\n"], (setting, _printed(result))
+
+
 # Root's sandboxes have no user namespace of their own: a kernel that could make one would hold
 # every capability in it and could build mount namespaces without end (millions of mounts: a
 # teardown of many seconds, outlasting the grader's kill, and the host's mount table stalled).
@@ -393,6 +417,71 @@ def test_no_kernel_can_make_a_user_namespace(monkeypatch):
         result = _run(monkeypatch, setting, USERNS)
         assert result.kernel_from == ("template" if setting == "on" else "fresh")
         assert "".join(_printed(result, "stdout")) == expected, _printed(result)
+
+
+# Unix, TCP and routing netlink sockets only (the kernel's own channels): a network namespace
+# isolates neither AF_VSOCK (the hypervisor's and the machine's ports) nor the machine's device
+# events, and no memory limit counts UDP buffers; TCP's count in a limit of their own (cgroup
+# v1: sandbox.TCP_BUFFER_BYTES). No io_uring (it makes sockets without the calls the filter
+# sees), no io_setup (a machine-wide pool).
+SOCKETS = r"""
+import ctypes, platform, socket
+libc = ctypes.CDLL(None, use_errno=True)
+for name, family, kind, protocol in (
+    ("udp", socket.AF_INET, socket.SOCK_DGRAM, 0),
+    ("udp6", socket.AF_INET6, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, 0),
+    ("sctp", socket.AF_INET, socket.SOCK_STREAM, 132),
+    ("tcp6", socket.AF_INET6, socket.SOCK_STREAM | socket.SOCK_NONBLOCK, 0),
+    ("vsock", 40, socket.SOCK_STREAM, 0),
+    ("netlink", socket.AF_NETLINK, socket.SOCK_DGRAM, 0),  # (the routes of its namespace)
+    ("uevent", socket.AF_NETLINK, socket.SOCK_DGRAM, 15),  # (the machine's device events)
+):
+    try:
+        socket.socket(family, kind, protocol).close()
+        print(name, "made")
+    except OSError as error:
+        print(name, error.errno)
+a, b = socket.socketpair()
+a.send(b"x")
+listener = socket.socket(socket.AF_UNIX)
+listener.bind("/tmp/mine.sock")
+print("unix", b.recv(1))
+io_setup = {"x86_64": 206, "aarch64": 0}[platform.machine()]
+context = ctypes.c_ulong(0)
+print("io_setup", libc.syscall(io_setup, 8, ctypes.byref(context)), ctypes.get_errno())
+params = ctypes.create_string_buffer(120)
+print("io_uring", libc.syscall(425, 8, params), ctypes.get_errno())
+server = socket.create_server(("127.0.0.1", 0), backlog=64)
+queued, connections = 0, []
+while queued < 200 << 20 and len(connections) < 300:  # data no one reads, on loopback
+    client = socket.create_connection(server.getsockname())
+    connections += [client, server.accept()[0]]
+    client.setblocking(False)
+    try:
+        while True:
+            queued += client.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
+print("tcp", queued >> 20)
+"""
+
+
+def test_a_kernel_has_unix_and_tcp_sockets_only_and_no_asynchronous_io(monkeypatch):
+    expected = [
+        "udp 93", "udp6 93", "sctp 93", "tcp6 made", "vsock 97", "netlink made", "uevent 93",
+        "unix b'x'",
+        "io_setup -1 38", "io_uring -1 38",
+    ]  # fmt: skip
+    for setting in ("off", "on"):
+        result = _run(monkeypatch, setting, SOCKETS)
+        assert result.kernel_from == ("template" if setting == "on" else "fresh")
+        printed = "".join(_printed(result, "stdout")).splitlines()
+        assert printed[:-1] == expected, (setting, printed)
+        queued_mb = int(printed[-1].removeprefix("tcp "))
+        # in TCP's own limit (cgroup v1; cgroup v2 charges them to the notebook's memory)
+        v1 = result.memory_guard.startswith("cgroup v1")
+        bound = sandbox.TCP_BUFFER_BYTES * 3 // 2 if v1 else LIMITS.memory_bytes
+        assert queued_mb << 20 <= bound, (setting, printed[-1], result.memory_guard)
 
 
 def test_which_files_shadow_a_preloaded_package(monkeypatch):

@@ -1,7 +1,7 @@
 """A seccomp filter for a grading kernel (standard library only: ``_launch.py`` and
 ``_zygote.py``, which import nothing of the grader's package, load it from this file).
 
-Two kinds of system call are refused:
+Refused:
 
 - The kernel keyrings belong to a uid, not to a sandbox: a key a kernel adds to its user
   keyring (``add_key``) outlives the sandbox and can be read by the next kernel that gets the
@@ -16,6 +16,16 @@ Two kinds of system call are refused:
   ``CLONE_NEWUSER`` fail with ``EPERM``; ``clone3``, whose flags are in memory a filter cannot
   read, fails with ``ENOSYS``, and the C library then falls back to ``clone`` (threads,
   ``fork`` and subprocesses work as before).
+- Sockets but Unix, TCP and routing netlink ones (``EAFNOSUPPORT``, ``EPROTONOSUPPORT``): the
+  kernel talks to the grader over Unix sockets, and to itself over TCP on its loopback
+  (IPython's pipe for the output of forked processes; ZeroMQ lists the interfaces through
+  routing netlink first); the sandbox has no network. A network namespace does not
+  isolate every family (``AF_VSOCK`` reaches the hypervisor's and the machine's own ports),
+  and UDP buffers are charged to no memory limit (hundreds of MB queued to sockets that never
+  read, from the machine's shared budget; TCP's are, see ``sandbox.TCP_BUFFER_BYTES``).
+- ``io_uring_setup`` (it would make sockets and more without the calls this filter sees) and
+  ``io_setup`` (the machine's pool of asynchronous I/O contexts is shared) fail with
+  ``ENOSYS``, as on a kernel without them.
 
 Every other system call is allowed (the sandbox's namespaces, uid and limits do the rest).
 
@@ -36,32 +46,39 @@ PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 RET_ALLOW = 0x7FFF0000
 RET_ERRNO = 0x00050000
-EPERM, ENOSYS = 1, 38
+EPERM, ENOSYS, EPROTONOSUPPORT, EAFNOSUPPORT = 1, 38, 93, 97
 LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
 JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
 JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
 JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K
+AND_K = 0x54  # BPF_ALU | BPF_AND | BPF_K
 RET_K = 0x06  # BPF_RET | BPF_K
 X32_BIT = 0x40000000
 CLONE_NEWUSER = 0x10000000
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+SOCK_STREAM, SOCK_TYPE_MASK, IPPROTO_TCP, NETLINK_ROUTE = 1, 0xF, 6, 0
 # struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]
-# (the low half of args[0], the flags of unshare and clone, on a little-endian machine)
-NR, ARCH, FLAGS = 0, 4, 16
+# (the low half of an argument on a little-endian machine: args[0] the flags of unshare and
+# clone, socket's family, args[1] its type, args[2] its protocol)
+NR, ARCH, ARG0, ARG1, ARG2 = 0, 4, 16, 24, 32
 # architecture: (AUDIT_ARCH_*, {name: system call number}, whether it has the x32 ABI)
 ARCHES = {
     "x86_64": (
         0xC000003E,
-        {"add_key": 248, "request_key": 249, "keyctl": 250, "clone": 56, "unshare": 272},
+        {"add_key": 248, "request_key": 249, "keyctl": 250, "clone": 56, "unshare": 272}
+        | {"socket": 41, "io_setup": 206},
         True,
     ),
     "aarch64": (
         0xC00000B7,
-        {"add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220, "unshare": 97},
+        {"add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220, "unshare": 97}
+        | {"socket": 198, "io_setup": 0},
         False,
     ),
 }
-CLONE3 = 435  # the same on every architecture
+CLONE3, IO_URING_SETUP = 435, 425  # the same on every architecture
 REFUSED = ("add_key", "request_key", "keyctl")
+ABSENT = ("io_setup",)  # refused as if this kernel had not the call (and clone3, io_uring)
 FLAGGED = ("clone", "unshare")  # refused with CLONE_NEWUSER in their flags
 
 
@@ -81,16 +98,32 @@ def program(machine: str) -> list[tuple[int, int, int, int]] | None:
     if x32:
         code.append((JGE_K, "refuse", None, X32_BIT))
     code += [(JEQ_K, "refuse", None, numbers[name]) for name in REFUSED]
-    code.append((JEQ_K, "unknown", None, CLONE3))
+    code += [(JEQ_K, "absent", None, number) for number in (CLONE3, IO_URING_SETUP)]
+    code += [(JEQ_K, "absent", None, numbers[name]) for name in ABSENT]
     code += [(JEQ_K, "flags", None, numbers[name]) for name in FLAGGED]
-    code.append((RET_K, None, None, RET_ALLOW))
-    labels = {"flags": len(code)}
-    code += [(LD_W_ABS, None, None, FLAGS), (JSET_K, "refuse", None, CLONE_NEWUSER)]
-    code.append((RET_K, None, None, RET_ALLOW))
-    labels["refuse"] = len(code)
-    code.append((RET_K, None, None, RET_ERRNO | EPERM))
-    labels["unknown"] = len(code)
-    code.append((RET_K, None, None, RET_ERRNO | ENOSYS))
+    code.append((JEQ_K, "family", "allow", numbers["socket"]))
+    labels = {"family": len(code)}
+    code += [(LD_W_ABS, None, None, ARG0), (JEQ_K, "allow", None, AF_UNIX)]
+    code += [(JEQ_K, "inet", None, AF_INET), (JEQ_K, "inet", None, AF_INET6)]
+    code.append((JEQ_K, "netlink", None, AF_NETLINK))
+    code.append((RET_K, None, None, RET_ERRNO | EAFNOSUPPORT))
+    labels["netlink"] = len(code)  # the interfaces of the sandbox's own network namespace
+    code += [(LD_W_ABS, None, None, ARG2), (JEQ_K, "allow", "protocol", NETLINK_ROUTE)]
+    labels["inet"] = len(code)  # TCP: a stream of the default protocol or of TCP's
+    code += [(LD_W_ABS, None, None, ARG1), (AND_K, None, None, SOCK_TYPE_MASK)]
+    code += [(JEQ_K, None, "protocol", SOCK_STREAM), (LD_W_ABS, None, None, ARG2)]
+    code += [(JEQ_K, "allow", None, 0), (JEQ_K, "allow", None, IPPROTO_TCP)]
+    labels["protocol"] = len(code)
+    code.append((RET_K, None, None, RET_ERRNO | EPROTONOSUPPORT))
+    labels["flags"] = len(code)
+    code += [(LD_W_ABS, None, None, ARG0), (JSET_K, "refuse", "allow", CLONE_NEWUSER)]
+    for label, value in (
+        ("allow", RET_ALLOW),
+        ("refuse", RET_ERRNO | EPERM),
+        ("absent", RET_ERRNO | ENOSYS),
+    ):
+        labels[label] = len(code)
+        code.append((RET_K, None, None, value))
 
     def offset(at: int, label: str | None) -> int:
         return 0 if label is None else labels[label] - at - 1

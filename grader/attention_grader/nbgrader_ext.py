@@ -69,23 +69,26 @@ DEMO_TAG = "demo"  # source cells that only demonstrate (plots, training): not r
 SKIP_KEY = executor.SKIP_KEY  # set by RestoreLayout on unchanged demo cells only
 RESULT_KEY = "course_grading_result"
 MAX_FILES_BYTES = 50 * 1024**2
-_SKIP_PARTS = {".ipynb_checkpoints", "__pycache__", ".git"}
+_SKIP_PARTS = {"__pycache__"}  # (and every name that starts with a dot)
 
 
 def submission_files(folder: Path) -> dict[str, bytes]:
     """The files of a submission folder a kernel may read: its regular files but notebooks
-    (no symbolic link followed, no FIFO or device opened, at most ``MAX_FILES_BYTES`` in all).
-    The engine calls it on the staged copy (:mod:`intake`); stock ``nbgrader autograde`` on
-    the folder in ``submitted/``."""
+    and names that start with a dot, as :mod:`intake` refuses them (no symbolic link
+    followed, no FIFO or device opened, at most ``MAX_FILES_BYTES`` in all). The engine calls
+    it on the staged copy (:mod:`intake`); stock ``nbgrader autograde`` on the folder in
+    ``submitted/``. (The files land in the kernel's home folder: a dot folder there is
+    configuration read as the kernel starts, ``.ipython/profile_default/startup/`` code run
+    before the sandbox is sealed.)"""
     out: dict[str, bytes] = {}
     total = 0
     if folder.is_symlink() or not folder.is_dir():
         return out
     for dirpath, dirnames, filenames in os.walk(folder):  # (symlinked folders: not entered)
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_PARTS)
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_PARTS and d[0] != ".")
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if name.endswith(".ipynb") or name.startswith(".course"):
+            if name.endswith(".ipynb") or name[0] == ".":
                 continue
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)

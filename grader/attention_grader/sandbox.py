@@ -177,7 +177,9 @@ class Layout:
             return
         owner = os.geteuid()
         for entry in self.ipc_dir.iterdir():
-            if not entry.is_socket():  # the connection file: read at start, never again
+            if entry.is_symlink():  # (none of the grader's: nothing can be made one's own)
+                entry.unlink()
+            elif not entry.is_socket():  # the connection file: read at start, never again
                 os.chown(entry, owner, owner, follow_symlinks=False)
                 os.chmod(entry, 0o600, follow_symlinks=False)  # (its key is no one else's)
         os.chown(self.ipc_dir, owner, owner)
@@ -398,6 +400,10 @@ def kernel_env(limits: Limits, extra: dict[str, str]) -> dict[str, str]:
         "LC_ALL": "C.UTF-8",
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "TMPDIR": "/tmp",
+        # IPython's folder (its profile: configuration and startup code run as the kernel
+        # starts, before the sandbox is sealed) in the sandbox's empty /tmp, not in the home
+        # folder, which holds the submission's files
+        "IPYTHONDIR": "/tmp/.ipython",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
         "MPLCONFIGDIR": f"{HOME}/.config/matplotlib",
@@ -661,6 +667,15 @@ def _read_keyed(path: Path, key: str) -> int:
     return 0
 
 
+# cgroup v1 charges the buffers of TCP sockets to no memory limit but this one, which counts
+# only once written (cgroup v2 charges them to memory.max): a kernel needs little (IPython's
+# pipe on its loopback), a student's loopback connections could otherwise queue hundreds of
+# MB beyond the memory limit, from the machine's shared TCP budget. (UDP buffers are charged
+# to none: the kernels have no UDP, see _seccomp.py.)
+TCP_LIMIT_FILE = "memory.kmem.tcp.limit_in_bytes"
+TCP_BUFFER_BYTES = 32 * 1024 * 1024
+
+
 @dataclass
 class MemoryGuard:
     """The memory cgroup of one sandbox (``kind`` ``cgroup2`` or ``cgroup1``), or none
@@ -703,6 +718,8 @@ class MemoryGuard:
                 _write(path / "memory.limit_in_bytes", limits.memory_bytes)
                 if (path / "memory.memsw.limit_in_bytes").exists():  # no way around it by swap
                     _write(path / "memory.memsw.limit_in_bytes", limits.memory_bytes)
+                if (path / TCP_LIMIT_FILE).exists():
+                    _write(path / TCP_LIMIT_FILE, TCP_BUFFER_BYTES)
         except OSError as error:
             guard.remove(timeout=1.0)
             return cls("watchdog", limits.memory_bytes, error=f"{path}: {error.strerror}")
