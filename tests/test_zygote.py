@@ -91,11 +91,13 @@ facts = {
     'dumpable': libc.prctl(3, 0, 0, 0, 0),
     'pid': os.getpid(), 'ppid': os.getppid(), 'session_leader': os.getsid(0) == os.getpid(),
     'host': socket.gethostname(), 'uname': list(platform.uname()),
-    'interfaces': socket.if_nameindex(), 'cwd': os.getcwd(),
+    'interfaces': [l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]],
+    'cwd': os.getcwd(),
     'env': dict(os.environ), 'argv': sys.argv, 'orig_argv': sys.orig_argv, 'path': sys.path,
     'flags': list(sys.flags), 'executable': sys.executable,
     'limits': {n: resource.getrlimit(getattr(resource, n)) for n in
-               ('RLIMIT_AS', 'RLIMIT_NPROC', 'RLIMIT_FSIZE', 'RLIMIT_CORE', 'RLIMIT_NOFILE')},
+               ('RLIMIT_AS', 'RLIMIT_NPROC', 'RLIMIT_FSIZE', 'RLIMIT_CORE', 'RLIMIT_NOFILE',
+                'RLIMIT_MEMLOCK')},
     # (a bound file replaced on the host meanwhile, /etc/passwd by the exchange test's
     # useradd, shows as '<path>//deleted': the same mount)
     'mounts': sorted(' '.join(l.split()[3:6]).replace('//deleted ', ' ') + ' '
@@ -419,13 +421,14 @@ def test_no_kernel_can_make_a_user_namespace(monkeypatch):
         assert "".join(_printed(result, "stdout")) == expected, _printed(result)
 
 
-# Unix, TCP and routing netlink sockets only (the kernel's own channels): a network namespace
-# isolates neither AF_VSOCK (the hypervisor's and the machine's ports) nor the machine's device
-# events, and no memory limit counts UDP buffers; TCP's count in a limit of their own (cgroup
-# v1: sandbox.TCP_BUFFER_BYTES). No io_uring (it makes sockets without the calls the filter
-# sees), no io_setup (a machine-wide pool).
+# Unix and TCP sockets only (the kernel's own channels): a network namespace isolates neither
+# AF_VSOCK (the hypervisor's and the machine's ports) nor netlink's device events, and no memory
+# limit counts UDP buffers nor the replies netlink queues; TCP's count in a limit of their own
+# (cgroup v1: sandbox.TCP_BUFFER_BYTES). No io_uring (it makes sockets without the calls the
+# filter sees), no io_setup (a machine-wide pool), no perf_event_open and no locked memory
+# (perf's ring buffers are pinned outside the memory limit).
 SOCKETS = r"""
-import ctypes, platform, socket
+import ctypes, platform, resource, socket, struct
 libc = ctypes.CDLL(None, use_errno=True)
 for name, family, kind, protocol in (
     ("udp", socket.AF_INET, socket.SOCK_DGRAM, 0),
@@ -433,8 +436,8 @@ for name, family, kind, protocol in (
     ("sctp", socket.AF_INET, socket.SOCK_STREAM, 132),
     ("tcp6", socket.AF_INET6, socket.SOCK_STREAM | socket.SOCK_NONBLOCK, 0),
     ("vsock", 40, socket.SOCK_STREAM, 0),
-    ("netlink", socket.AF_NETLINK, socket.SOCK_DGRAM, 0),  # (the routes of its namespace)
-    ("uevent", socket.AF_NETLINK, socket.SOCK_DGRAM, 15),  # (the machine's device events)
+    ("netlink", socket.AF_NETLINK, socket.SOCK_RAW, 0),
+    ("uevent", socket.AF_NETLINK, socket.SOCK_DGRAM, 15),
 ):
     try:
         socket.socket(family, kind, protocol).close()
@@ -451,6 +454,10 @@ context = ctypes.c_ulong(0)
 print("io_setup", libc.syscall(io_setup, 8, ctypes.byref(context)), ctypes.get_errno())
 params = ctypes.create_string_buffer(120)
 print("io_uring", libc.syscall(425, 8, params), ctypes.get_errno())
+perf = {"x86_64": 298, "aarch64": 241}[platform.machine()]
+attr = ctypes.create_string_buffer(struct.pack("=IIQ", 1, 128, 0), 128)  # task clock
+print("perf", libc.syscall(perf, attr, 0, -1, -1, 0), ctypes.get_errno())
+print("memlock", resource.getrlimit(resource.RLIMIT_MEMLOCK))
 server = socket.create_server(("127.0.0.1", 0), backlog=64)
 queued, connections = 0, []
 while queued < 200 << 20 and len(connections) < 300:  # data no one reads, on loopback
@@ -466,11 +473,10 @@ print("tcp", queued >> 20)
 """
 
 
-def test_a_kernel_has_unix_and_tcp_sockets_only_and_no_asynchronous_io(monkeypatch):
+def test_a_kernel_has_unix_and_tcp_sockets_only_no_asynchronous_io_nor_perf(monkeypatch):
     expected = [
-        "udp 93", "udp6 93", "sctp 93", "tcp6 made", "vsock 97", "netlink made", "uevent 93",
-        "unix b'x'",
-        "io_setup -1 38", "io_uring -1 38",
+        "udp 93", "udp6 93", "sctp 93", "tcp6 made", "vsock 97", "netlink 95", "uevent 95",
+        "unix b'x'", "io_setup -1 38", "io_uring -1 38", "perf -1 38", "memlock (0, 0)",
     ]  # fmt: skip
     for setting in ("off", "on"):
         result = _run(monkeypatch, setting, SOCKETS)

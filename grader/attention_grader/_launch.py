@@ -63,6 +63,7 @@ def outer(settings: dict, argv: list) -> None:
         (resource.RLIMIT_NPROC, nproc),
         (resource.RLIMIT_FSIZE, settings["fsize"]),
         (resource.RLIMIT_CORE, 1),  # 1, not 0: no core file, nor one piped to a program
+        (resource.RLIMIT_MEMLOCK, 0),  # (locked memory can be outside the cgroup's)
         (resource.RLIMIT_NOFILE, 4096),
     ):
         hard = resource.getrlimit(which)[1]

@@ -16,15 +16,17 @@ Refused:
   ``CLONE_NEWUSER`` fail with ``EPERM``; ``clone3``, whose flags are in memory a filter cannot
   read, fails with ``ENOSYS``, and the C library then falls back to ``clone`` (threads,
   ``fork`` and subprocesses work as before).
-- Sockets but Unix, TCP and routing netlink ones (``EAFNOSUPPORT``, ``EPROTONOSUPPORT``): the
-  kernel talks to the grader over Unix sockets, and to itself over TCP on its loopback
-  (IPython's pipe for the output of forked processes; ZeroMQ lists the interfaces through
-  routing netlink first); the sandbox has no network. A network namespace does not
-  isolate every family (``AF_VSOCK`` reaches the hypervisor's and the machine's own ports),
-  and UDP buffers are charged to no memory limit (hundreds of MB queued to sockets that never
-  read, from the machine's shared budget; TCP's are, see ``sandbox.TCP_BUFFER_BYTES``).
-- ``io_uring_setup`` (it would make sockets and more without the calls this filter sees) and
-  ``io_setup`` (the machine's pool of asynchronous I/O contexts is shared) fail with
+- Sockets but Unix and TCP ones (``EAFNOSUPPORT``, ``EPROTONOSUPPORT``; netlink ones
+  ``EOPNOTSUPP``, on which ZeroMQ lists no interfaces instead of aborting): the kernel talks
+  to the grader over Unix sockets, and to itself over TCP on its loopback (IPython's pipe for
+  the output of forked processes); the sandbox has no network. A network namespace does not
+  isolate every family (``AF_VSOCK`` reaches the hypervisor's and the machine's own ports,
+  netlink the machine's device events), and some buffers are charged to no memory limit:
+  UDP's, and the replies netlink queues for a socket that never reads (2 GB beyond the limit
+  in 15 s, measured); TCP's are, see ``sandbox.TCP_BUFFER_BYTES``.
+- ``io_uring_setup`` (it would make sockets and more without the calls this filter sees),
+  ``io_setup`` (the machine's pool of asynchronous I/O contexts is shared) and
+  ``perf_event_open`` (its ring buffers are pinned outside the memory limit) fail with
   ``ENOSYS``, as on a kernel without them.
 
 Every other system call is allowed (the sandbox's namespaces, uid and limits do the rest).
@@ -46,7 +48,7 @@ PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 RET_ALLOW = 0x7FFF0000
 RET_ERRNO = 0x00050000
-EPERM, ENOSYS, EPROTONOSUPPORT, EAFNOSUPPORT = 1, 38, 93, 97
+EPERM, ENOSYS, EPROTONOSUPPORT, EOPNOTSUPP, EAFNOSUPPORT = 1, 38, 93, 95, 97
 LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
 JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
 JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
@@ -56,7 +58,7 @@ RET_K = 0x06  # BPF_RET | BPF_K
 X32_BIT = 0x40000000
 CLONE_NEWUSER = 0x10000000
 AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
-SOCK_STREAM, SOCK_TYPE_MASK, IPPROTO_TCP, NETLINK_ROUTE = 1, 0xF, 6, 0
+SOCK_STREAM, SOCK_TYPE_MASK, IPPROTO_TCP = 1, 0xF, 6
 # struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]
 # (the low half of an argument on a little-endian machine: args[0] the flags of unshare and
 # clone, socket's family, args[1] its type, args[2] its protocol)
@@ -66,19 +68,22 @@ ARCHES = {
     "x86_64": (
         0xC000003E,
         {"add_key": 248, "request_key": 249, "keyctl": 250, "clone": 56, "unshare": 272}
-        | {"socket": 41, "io_setup": 206},
+        | {"socket": 41, "io_setup": 206, "perf_event_open": 298},
         True,
     ),
     "aarch64": (
         0xC00000B7,
         {"add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220, "unshare": 97}
-        | {"socket": 198, "io_setup": 0},
+        | {"socket": 198, "io_setup": 0, "perf_event_open": 241},
         False,
     ),
 }
 CLONE3, IO_URING_SETUP = 435, 425  # the same on every architecture
 REFUSED = ("add_key", "request_key", "keyctl")
-ABSENT = ("io_setup",)  # refused as if this kernel had not the call (and clone3, io_uring)
+ABSENT = (
+    "io_setup",
+    "perf_event_open",
+)  # refused as if this kernel had not the call (and clone3, io_uring)
 FLAGGED = ("clone", "unshare")  # refused with CLONE_NEWUSER in their flags
 
 
@@ -105,10 +110,10 @@ def program(machine: str) -> list[tuple[int, int, int, int]] | None:
     labels = {"family": len(code)}
     code += [(LD_W_ABS, None, None, ARG0), (JEQ_K, "allow", None, AF_UNIX)]
     code += [(JEQ_K, "inet", None, AF_INET), (JEQ_K, "inet", None, AF_INET6)]
-    code.append((JEQ_K, "netlink", None, AF_NETLINK))
+    code.append((JEQ_K, None, "family_refused", AF_NETLINK))
+    code.append((RET_K, None, None, RET_ERRNO | EOPNOTSUPP))
+    labels["family_refused"] = len(code)
     code.append((RET_K, None, None, RET_ERRNO | EAFNOSUPPORT))
-    labels["netlink"] = len(code)  # the interfaces of the sandbox's own network namespace
-    code += [(LD_W_ABS, None, None, ARG2), (JEQ_K, "allow", "protocol", NETLINK_ROUTE)]
     labels["inet"] = len(code)  # TCP: a stream of the default protocol or of TCP's
     code += [(LD_W_ABS, None, None, ARG1), (AND_K, None, None, SOCK_TYPE_MASK)]
     code += [(JEQ_K, None, "protocol", SOCK_STREAM), (LD_W_ABS, None, None, ARG2)]

@@ -339,6 +339,7 @@ def _enter(request: dict) -> int:
         (resource.RLIMIT_NPROC, request["nproc"]),
         (resource.RLIMIT_FSIZE, request["fsize"]),
         (resource.RLIMIT_CORE, 1),  # 1, not 0: no core file, nor one piped to a program
+        (resource.RLIMIT_MEMLOCK, 0),  # (locked memory can be outside the cgroup's)
         (resource.RLIMIT_NOFILE, 4096),
     ):
         hard = resource.getrlimit(which)[1]
