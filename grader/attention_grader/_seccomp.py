@@ -80,10 +80,8 @@ ARCHES = {
 }
 CLONE3, IO_URING_SETUP = 435, 425  # the same on every architecture
 REFUSED = ("add_key", "request_key", "keyctl")
-ABSENT = (
-    "io_setup",
-    "perf_event_open",
-)  # refused as if this kernel had not the call (and clone3, io_uring)
+# refused as if this kernel had not the call (as are clone3 and io_uring_setup)
+ABSENT = ("io_setup", "perf_event_open")
 FLAGGED = ("clone", "unshare")  # refused with CLONE_NEWUSER in their flags
 
 

@@ -718,7 +718,7 @@ class MemoryGuard:
                 _write(path / "memory.limit_in_bytes", limits.memory_bytes)
                 if (path / "memory.memsw.limit_in_bytes").exists():  # no way around it by swap
                     _write(path / "memory.memsw.limit_in_bytes", limits.memory_bytes)
-                if (path / TCP_LIMIT_FILE).exists():
+                with contextlib.suppress(OSError):  # (a kernel refusing it keeps the rest)
                     _write(path / TCP_LIMIT_FILE, TCP_BUFFER_BYTES)
         except OSError as error:
             guard.remove(timeout=1.0)
