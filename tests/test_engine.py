@@ -19,7 +19,7 @@ import psutil
 import pytest
 from nbgrader.api import Gradebook
 
-from attention_grader import authoring, engine, gradebook, stamps, submissions
+from attention_grader import authoring, engine, gradebook, sandbox, stamps, submissions
 from courses import make_course, release_course, submit
 
 pytestmark = pytest.mark.slow
@@ -112,7 +112,7 @@ def test_an_interrupted_run_then_a_rerun_equals_an_uninterrupted_run(
         students[f"copy-{i}"] = students["solution"]
     for student, nb in students.items():
         submit(root, student, A, NB, nb)
-    env = {**os.environ, "COURSE_SANDBOX_UID_BASE": "60000000"}
+    env = {**os.environ, "COURSE_SANDBOX_UID_BASE": "800000000"}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -156,7 +156,7 @@ def test_an_interrupted_run_then_a_rerun_equals_an_uninterrupted_run(
         p
         for p in psutil.process_iter(["uids", "status"])
         if p.info["uids"]
-        and 60_000_000 <= p.info["uids"].real < 60_000_000 + 100_000 * 64
+        and 800_000_000 <= p.info["uids"].real < 800_000_000 + sandbox.uid_span()
         and p.info["status"] != psutil.STATUS_ZOMBIE
     ]
     state = _complete_or_absent(root)

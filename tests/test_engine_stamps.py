@@ -193,7 +193,7 @@ def test_the_configuration_and_the_settings_it_resolves_regrade_everything(grade
     # where files are exchanged and which uids the sandboxes get decide no grade
     with environment({"COURSE_EXCHANGE": str(root / "elsewhere")}):
         assert _planned(root, code) == set()
-    with environment({"COURSE_SANDBOX_UID_BASE": "70000000"}):
+    with environment({"COURSE_SANDBOX_UID_BASE": "1100000000"}):
         assert _planned(root, code) == set()
     assert _planned(root, code) == set()
 

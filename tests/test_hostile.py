@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from attention_grader import authoring, cells, cycle, submissions
+from attention_grader import authoring, cells, cycle, sandbox, submissions
 from conftest import ROOT
 from courses import GradedCourse, environment, grade_submitted, make_course, release_course, submit
 
@@ -38,7 +38,7 @@ LIMITS = {  # small limits, so that each flood trips them quickly
     "COURSE_SANDBOX_PROCESSES": "64",
     "COURSE_SANDBOX_DISK": "64M",
     "COURSE_SANDBOX_OUTPUT": "2M",
-    "COURSE_SANDBOX_UID_BASE": "50000000",  # this battery's sandboxes only (others may run)
+    "COURSE_SANDBOX_UID_BASE": "500000000",  # this battery's sandboxes only (others may run)
 }
 GRADER_WRITES = ("autograded/", "gradebook.db", ".autograde.lock", "backups/", ".intake/")
 # Test cells in notebook order (checked against the gradebook's order below).
@@ -328,9 +328,10 @@ def _sandbox_processes() -> list[str]:
         cmd = " ".join(proc.info["cmdline"] or [])
         uid = proc.info["uids"].real if proc.info["uids"] else 0
         base = int(LIMITS["COURSE_SANDBOX_UID_BASE"])
-        # a sandbox's uid is base + (pid % 100000) * 64 + serial % 64: this battery's range
-        # only (the other batteries, graded at the same time, have bases 10,000,000 apart)
-        if "sleep 600" in cmd or base <= uid < base + 100_000 * 64:
+        # a sandbox's uid is base + pid * 64 + serial % 64: this battery's range only (the
+        # other batteries, graded at the same time, have bases 300,000,000 apart, more than
+        # the span of a machine whose pid_max is 4,194,304, Linux's largest: 268,435,456)
+        if "sleep 600" in cmd or base <= uid < base + sandbox.uid_span():
             found.append(f"{proc.info['pid']} uid={uid} {cmd[:120]}")
     return found
 

@@ -36,7 +36,7 @@ TOTAL = 23
 LIMITS = {
     "COURSE_CELL_TIMEOUT": "30",
     "COURSE_NOTEBOOK_TIMEOUT": "240",
-    "COURSE_SANDBOX_UID_BASE": "90000000",  # this battery's sandboxes only (others may run)
+    "COURSE_SANDBOX_UID_BASE": "1700000000",  # this battery's sandboxes only (others may run)
 }
 HTML_ID = "<svg onload=alert(1)>"
 SHADOW_TEXT = "root:"  # the first bytes of /etc/shadow

@@ -632,3 +632,15 @@ def test_a_setup_cell_that_runs_out_of_time_is_not_blamed_on_the_files(monkeypat
     result = executor.execute(job)
     assert len(calls) == 1  # no run without the files: a timeout is nobody's file
     assert result.notebook.cells[0].outputs[-1].ename == "CellTimeoutError"
+
+
+def test_two_grading_processes_never_give_their_sandboxes_the_same_uid():
+    """A uid is a process limit of its own: two workers' sandboxes that shared one (their pids
+    differed by 100,000 where pid_max is larger) could exhaust each other's."""
+    base, largest_pid = 2_000_000, 4_194_303  # (Linux's largest pid_max is 4,194,304)
+    pids = [1, 2, 5_000, 99_999, 105_000, 205_000, 1_048_576, largest_pid]
+    uids = [sandbox.sandbox_uid(base, pid, serial) for pid in pids for serial in range(64)]
+    assert len(set(uids)) == len(uids)
+    assert sandbox.sandbox_uid(base, 7, 64) == sandbox.sandbox_uid(base, 7, 0)  # in turn
+    assert all(base <= uid < base + (largest_pid + 1) * 64 < 2**31 for uid in uids)
+    assert sandbox.uid_span() <= (largest_pid + 1) * 64  # (this machine's pid_max)

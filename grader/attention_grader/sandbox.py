@@ -161,12 +161,11 @@ class Layout:
         (root / OWNER_FILE).write_text(maker, encoding="ascii")
         root_mode = isolated and os.geteuid() == 0
         # A uid of its own for every sandbox (per process, per sandbox): the process limit
-        # then counts this sandbox's processes only, also while an earlier one is dying.
-        uid = (
-            limits.uid_base + (os.getpid() % 100_000) * 64 + next(_SERIAL) % 64
-            if root_mode
-            else None
-        )
+        # then counts this sandbox's processes only, also while an earlier one is dying. Each
+        # grading process takes them in turn from a block of its own, by its pid (the whole
+        # pid: two workers whose pids differed by a multiple of a smaller number shared uids,
+        # and so one process limit, where pid_max is large).
+        uid = sandbox_uid(limits.uid_base, os.getpid(), next(_SERIAL)) if root_mode else None
         return cls(root, uid, isolated)
 
     def seal(self) -> None:
@@ -187,6 +186,24 @@ class Layout:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+UIDS_PER_PROCESS = 64
+
+
+def uid_span() -> int:
+    """How many uids above ``Limits.uid_base`` this machine's sandboxes may take: a block of
+    :data:`UIDS_PER_PROCESS` for every pid the machine can give."""
+    try:
+        pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    except (OSError, ValueError):
+        pid_max = 4_194_304  # Linux's largest
+    return pid_max * UIDS_PER_PROCESS
+
+
+def sandbox_uid(base: int, pid: int, serial: int) -> int:
+    """The uid of the ``serial``-th sandbox of the grading process ``pid``."""
+    return base + pid * UIDS_PER_PROCESS + serial % UIDS_PER_PROCESS
 
 
 FOLDER_PREFIX = "course-sandbox-"
