@@ -63,21 +63,12 @@ SOCK_STREAM, SOCK_TYPE_MASK, IPPROTO_TCP = 1, 0xF, 6
 # (the low half of an argument on a little-endian machine: args[0] the flags of unshare and
 # clone, socket's family, args[1] its type, args[2] its protocol)
 NR, ARCH, ARG0, ARG1, ARG2 = 0, 4, 16, 24, 32
+NAMES = ("add_key", "request_key", "keyctl", "clone", "unshare", "socket", "io_setup")
+NAMES += ("perf_event_open",)
+X86_64 = dict(zip(NAMES, (248, 249, 250, 56, 272, 41, 206, 298), strict=True))
+AARCH64 = dict(zip(NAMES, (217, 218, 219, 220, 97, 198, 0, 241), strict=True))
 # architecture: (AUDIT_ARCH_*, {name: system call number}, whether it has the x32 ABI)
-ARCHES = {
-    "x86_64": (
-        0xC000003E,
-        {"add_key": 248, "request_key": 249, "keyctl": 250, "clone": 56, "unshare": 272}
-        | {"socket": 41, "io_setup": 206, "perf_event_open": 298},
-        True,
-    ),
-    "aarch64": (
-        0xC00000B7,
-        {"add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220, "unshare": 97}
-        | {"socket": 198, "io_setup": 0, "perf_event_open": 241},
-        False,
-    ),
-}
+ARCHES = {"x86_64": (0xC000003E, X86_64, True), "aarch64": (0xC00000B7, AARCH64, False)}
 CLONE3, IO_URING_SETUP = 435, 425  # the same on every architecture
 REFUSED = ("add_key", "request_key", "keyctl")
 # refused as if this kernel had not the call (as are clone3 and io_uring_setup)
