@@ -335,6 +335,39 @@ def test_quiet_dask_settings_hold_inside_and_leave_dask_whole():
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
+def test_a_local_clusters_workers_keep_quiet_about_a_heartbeat_that_finds_no_scheduler(
+    tmp_path, capfd
+):
+    """As a run ends, a worker whose heartbeat found the scheduler already closed logged an
+    ERROR and a traceback (one run in four of ``make bench-grading``): after a run that went
+    well. Each worker's own heartbeat is made to find a closed connection here; nothing of it
+    is printed, while another error of the same logger still is."""
+    from attention_grader import workers
+
+    async def heartbeat_finds_no_scheduler(dask_worker) -> None:
+        import logging
+
+        from distributed.comm.core import CommClosedError
+
+        async def closed(**kwargs):
+            raise CommClosedError("in <TCP (closed) ConnectionPool.heartbeat_worker>: closed")
+
+        dask_worker.scheduler.heartbeat_worker = closed
+        try:
+            await dask_worker.heartbeat()
+        finally:
+            del dask_worker.scheduler.heartbeat_worker
+        logging.getLogger("distributed.worker").error("another error of %s", "a worker")
+
+    capfd.readouterr()
+    with workers.Pool(tmp_path, 2, None, False, isolated=False) as pool:
+        ran = pool.client.run(heartbeat_finds_no_scheduler)
+    assert len(ran) == 2
+    said = capfd.readouterr().err
+    assert said.count("another error of a worker") == 2, said  # (their logs reach us)
+    assert "heartbeat" not in said and "Traceback" not in said, said
+
+
 def test_a_grading_worker_started_by_the_command_line_imports_no_nbgrader():
     """A local cluster's workers are spawned: each runs the script that started the
     coordinator again as ``__mp_main__`` (``course``, multiprocessing's own way: runpy), then
