@@ -148,7 +148,7 @@ class Template:
     def __init__(
         self,
         env: dict[str, str],
-        modules: tuple[str, ...] = MODULES,
+        modules: tuple[str, ...] | None = None,  # None: MODULES
         group: Path | None = None,
         lock: int | None = None,
     ) -> None:
@@ -168,7 +168,7 @@ class Template:
         self.preloaded: frozenset[str] = frozenset()  # top-level modules the kernel would find
         self._stdin = -1
         try:
-            self._start(modules)
+            self._start(MODULES if modules is None else modules)
         except BaseException:
             self.close()  # (the process, the pipe, the group's lock: whatever was made)
             raise
@@ -346,7 +346,7 @@ class Peer(Template):
         """Forget it (the process that started it stops it)."""
 
 
-def _shared(group: Path, env: dict[str, str], modules: tuple[str, ...] = MODULES) -> Template:
+def _shared(group: Path, env: dict[str, str], modules: tuple[str, ...] | None = None) -> Template:
     """The local cluster's template: the one the coordinator (:class:`Offer`) or another
     worker started, once it is ready; started here if none has (this process takes the
     group's lock and keeps it while the template lives). A template of another environment,
