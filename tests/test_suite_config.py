@@ -164,7 +164,9 @@ def test_a_release_made_once_is_the_release_nbgrader_makes(tmp_path):
     changed = make_course(tmp_path / "changed", [name])
     source = changed / "source" / name / f"{name}.ipynb"
     nb = json.loads(source.read_text())
-    nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": "A new note."})
+    nb["cells"].insert(
+        0, {"cell_type": "markdown", "id": "a-new-note", "metadata": {}, "source": "A new note."}
+    )
     source.write_text(json.dumps(nb))
     release_course(changed, [name])
     released = (changed / "release" / name / f"{name}.ipynb").read_text()
