@@ -115,10 +115,10 @@ test-student-env: setup
 demo: setup
 	$(BIN)/course demo $(GRADING_FLAGS)
 
-# PYTHONDONTWRITEBYTECODE is emptied for the tests alone: where the environment sets it, pytest
-# cannot keep the test modules it rewrites (their __pycache__, ignored by git), and each of its
-# processes rewrote and compiled all of them again at every run (5.7 s of a core to collect,
-# 2.6 s from the second run of a clone on)
+# PYTHONDONTWRITEBYTECODE is emptied for pytest and the processes it starts: where the
+# environment sets it, pytest cannot keep the test modules it rewrites (their __pycache__,
+# ignored by git), and each of its processes rewrote and compiled all of them again at every run
+# (5.7 s of a core to collect, 2.6 s from the second run of a clone on; kernels set it again)
 test: setup hub test-student-env
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=12
 
