@@ -18,6 +18,8 @@ for _path in (ROOT / "src", ROOT / "grader"):
 os.environ["COURSE_FAST"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+pytest_plugins = ["never_skip"]  # a skipped test fails the run
+
 
 class LazyModule:
     """The module ``name``, imported at its first use: collecting the suite imports no

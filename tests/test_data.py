@@ -55,8 +55,11 @@ def no_download(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def keras_utils():
-    """keras.utils, imported once for the few tests that patch the real get_file."""
-    return pytest.importorskip("keras.utils")
+    """keras.utils, imported once for the few tests that patch the real get_file (a missing
+    Keras fails them: conftest checks the environment, nothing here is skipped)."""
+    import keras.utils
+
+    return keras.utils
 
 
 def tree_bytes(folder: Path) -> dict[str, bytes]:

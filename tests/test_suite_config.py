@@ -193,3 +193,80 @@ def test_the_fresh_kernel_sample_has_a_mistake_of_every_family_and_the_unseeded_
         every = {family_of(catalog.module, n) for n in catalog.mistakes}
         assert {family_of(catalog.module, n) for n in sampled} == every, suite
         assert {catalog.student_of(n) for n in suite.compared_mistakes} <= sample
+
+
+SKIPPING = {
+    "test_skips.py": """
+import pytest
+
+def test_passes():
+    assert True
+
+def test_calls_skip():
+    pytest.skip("no GPU here")
+
+def test_imports_a_missing_module():
+    pytest.importorskip("a_module_nobody_installed")
+
+@pytest.mark.skipif(True, reason="not on this machine")
+def test_marked_skipif():
+    pass
+
+@pytest.mark.xfail(reason="known")
+def test_expected_to_fail():
+    assert False
+""",
+    "test_module_skip.py": """
+import pytest
+
+pytest.importorskip("another_module_nobody_installed")
+
+def test_never_collected():
+    pass
+""",
+}
+
+
+def test_a_skipped_test_fails_the_run(tmp_path):
+    """`tests/never_skip.py` (loaded by conftest): every way a test can be skipped fails the
+    run with its reason, and a module skipped as it is imported stops the run; a passing test
+    still passes. Without the plugin the same files pass with skips, which is what the suite
+    must never do silently."""
+    for name, text in SKIPPING.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+
+    def run(path: str, *plugin: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", *plugin, "-rA", "-p", "no:cacheprovider", path],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "tests")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    plain = run(".")
+    assert plain.returncode == 0, plain.stdout
+    assert "1 passed, 4 skipped, 1 xfailed" in plain.stdout, plain.stdout  # (+ the module)
+    assert "SKIPPED [1] test_module_skip.py" in plain.stdout, plain.stdout
+    guarded = run("test_skips.py", "-p", "never_skip")
+    assert guarded.returncode == 1, guarded.stdout
+    summary = guarded.stdout.strip().splitlines()[-1]
+    # (skipif is decided in the test's setup: pytest says ERROR for a failed setup)
+    assert "3 failed, 1 passed, 1 error" in summary and "skip" not in summary, summary
+    assert "xfail" not in summary, summary
+    failed = set(re.findall(r"^(?:FAILED|ERROR) (\S+)", guarded.stdout, flags=re.MULTILINE))
+    assert failed == {
+        "test_skips.py::test_calls_skip",
+        "test_skips.py::test_imports_a_missing_module",
+        "test_skips.py::test_marked_skipif",
+        "test_skips.py::test_expected_to_fail",
+    }, guarded.stdout
+    for reason in ("no GPU here", "a_module_nobody_installed", "not on this machine", "known"):
+        assert reason in guarded.stdout, (reason, guarded.stdout)
+    assert guarded.stdout.count("this suite never skips") >= 4, guarded.stdout
+    module = run("test_module_skip.py", "-p", "never_skip")
+    assert module.returncode != 0 and "1 error" in module.stdout, module.stdout
+    assert "this suite never skips" in module.stdout, module.stdout
+    assert "another_module_nobody_installed" in module.stdout, module.stdout
