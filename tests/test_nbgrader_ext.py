@@ -124,6 +124,133 @@ def test_demo_cells_are_skipped_only_while_all_of_them_are_unchanged(course):
     assert not restored.cells[0].metadata.get(nbgrader_ext.SKIP_KEY)
 
 
+def _skipped_with(course, *answers: tuple[str, str]) -> bool:
+    """Whether the release's demonstrations are still skipped once each ``(grade id, source)``
+    replaces that cell's source (every demonstration unchanged)."""
+    _, _, release, _ = course
+    nb = copy.deepcopy(release)
+    for gid, text in answers:
+        next(c for c in nb.cells if cells.grade_id(c) == gid).source = text
+    restored, _ = _restore(course, nb)
+    demos = [c for c in restored.cells if "demo" in c.metadata.get("tags", [])]
+    skipped = [c for c in demos if c.metadata.get(nbgrader_ext.SKIP_KEY)]
+    assert len(demos) == 4 and skipped in ([], demos), "all demonstrations or none"
+    return bool(skipped)
+
+
+COSINE = "def cosine_similarity(a, b):\n    {}\n    return float(np.dot(a, b))\n"
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        "keras.ops.norm(a)",  # 01's Keras demonstration imports keras; the setup cell does not
+        "a = a[:vocab_size]",  # a value that demonstration sets
+        "c = [x for x in a if x < vocab_size]",  # read in a comprehension
+        "scale = (lambda: big_vocab)()",  # in a lambda
+        "class Norm:\n        limit = dim",  # in a class body
+    ],
+)
+def test_demonstrations_run_when_an_answer_reads_a_name_only_they_define(course, reads):
+    """06's exercises 7 and 8 show `WINDOW`, which only a demonstration sets: an answer that
+    uses it must find it while grading, as it did in the student's kernel (the catalog's
+    ALTERNATIVE of 06 uses it: full marks only with this). Here on 01, whose Keras
+    demonstration defines ``keras``, ``vocab_size``, ``big_vocab`` and ``dim``."""
+    assert _skipped_with(course, ("cosine_similarity", COSINE.format("pass")))
+    assert not _skipped_with(course, ("cosine_similarity", COSINE.format(reads)))
+    top_level = ("cosine_similarity", COSINE.format("pass") + "print(vocab_size)\n")
+    assert not _skipped_with(course, top_level)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "W = np.eye(3)\nprint(W)",  # the answer binds it first
+        "def f():\n    ids = [1]\n    return ids",  # a local variable of its own
+        "print([ids for ids in range(3)])",  # a comprehension's own variable
+        "print(np.ids if hasattr(np, 'ids') else dict(ids=1))",  # an attribute, a keyword
+        "print('keras.ops.norm(vocab_size)')  # keras, in a string and a comment",
+        "%timeit np.dot(np.ones(3), np.ones(3))\n!echo done",  # IPython's own lines
+        "import keras\nprint(keras.__version__)",  # imported by the answer itself
+    ],
+)
+def test_demonstrations_stay_skipped_when_no_answer_needs_them(course, answer):
+    assert _skipped_with(course, ("cosine_similarity", COSINE.format("pass") + answer + "\n"))
+
+
+def test_a_name_bound_only_after_the_cell_that_reads_it_runs_the_demonstrations(course):
+    reads = ("cosine_similarity", COSINE.format("pass") + "print(big_vocab)\n")
+    binds = ("nearest_neighbours", "big_vocab = 1\n")  # a later cell: too late for the read
+    assert not _skipped_with(course, reads, binds)
+    earlier = ("cosine_similarity", COSINE.format("pass") + "big_vocab = 1\n")
+    later = ("nearest_neighbours", "print(big_vocab)\n")
+    assert _skipped_with(course, earlier, later)  # bound by the student before it is read
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "def cosine_similarity(a, b)\n    return 1.0\n",  # not Python: nobody can tell
+        "x = " + "-" * 40_000 + "1\n",  # deeper than Python's parser goes
+        "x = a" + ".b" * 20_000 + "\n",
+        "x = 1\n" * 10_000,  # longer than the grader reads (60,000 characters)
+    ],
+)
+def test_an_answer_that_is_not_python_runs_the_demonstrations(course, answer):
+    """The grader reads the answer with Python's symbol table and runs nothing of it; what it
+    cannot read (a syntax error, nesting beyond the parser's limits) costs the demonstrations'
+    time, never a name the answer needed."""
+    assert nbgrader_ext.cell_names(answer) is None
+    assert not _skipped_with(course, ("cosine_similarity", answer))
+
+
+def test_a_notebook_too_long_to_read_runs_the_demonstrations(course):
+    """Forty answers of 15,000 characters each are read one by one, but not all together (the
+    symbol table's CPU and memory are the coordinator's): the demonstrations run."""
+    _, _, release, _ = course
+    nb = copy.deepcopy(release)
+    answer = "x = 1\n" * 2_500
+    assert nbgrader_ext.cell_names(answer) is not None
+    for _ in range(40):
+        nb.cells.append(nbformat.v4.new_code_cell(answer))
+    demos = {c.get("id") for c in nb.cells if "demo" in c.metadata.get("tags", [])}
+    assert nbgrader_ext.reads_demo_names(nb, demos) is None
+    restored, _ = _restore(course, nb)
+    assert not any(c.metadata.get(nbgrader_ext.SKIP_KEY) for c in restored.cells)
+    assert nbgrader_ext.reads_demo_names(release, demos) == set()
+
+
+def test_cell_names_are_what_python_binds_and_reads():
+    names = nbgrader_ext.cell_names(
+        "import numpy as np\n"
+        "from os import path\n"
+        "def f(a, b=DEFAULT):\n"
+        "    c = a + IN_F\n"
+        "    def g():\n"
+        "        return c + IN_G\n"
+        "    return [x * IN_COMP for x in range(3)]\n"
+        "class K:\n"
+        "    z = IN_CLASS\n"
+        "    def m(self):\n"
+        "        return self.attribute + IN_METHOD\n"
+        "TOP = f(keyword=1)\n"
+        "print(TOP)\n"
+    )
+    assert names is not None
+    binds, reads = names
+    assert binds == {"np", "path", "f", "K", "TOP"}
+    assert reads - {"range", "print"} == {
+        "DEFAULT",
+        "IN_F",
+        "IN_G",
+        "IN_COMP",
+        "IN_CLASS",
+        "IN_METHOD",
+        "f",
+        "TOP",
+    }
+
+
 def _report(cell: str, case: int, **values) -> dict:
     return nbformat.v4.new_output(
         "display_data",

@@ -14,7 +14,8 @@ Autograde, sanitizing (before nbgrader's ``OverwriteCells``):
   dropped. So no cell can run before the cells it was written to follow. Released cells
   tagged ``demo`` (plots, training runs: no graded cell depends on them) that the student
   left unchanged are marked to be skipped while grading (all of them run when the student
-  changed one).
+  changed one, or when another cell reads a name that only a demonstration defines, such as
+  06's ``WINDOW``: see :func:`reads_demo_names`).
 
 Autograde, grading (in place of nbgrader's ``Execute``):
 
@@ -46,6 +47,7 @@ import json
 import os
 import shutil
 import stat
+import symtable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,6 +217,76 @@ def _read_release(path: str, version: tuple[int, int, int]) -> Any:
     return nbformat.read(path, as_version=4)
 
 
+# Python's symbol table of a cell costs about 0.4 s of the coordinator's CPU per MB (and its
+# memory): larger answers are not read, their demonstrations run (in the sandbox's time).
+READ_CELL_CHARS = 50_000
+READ_NOTEBOOK_CHARS = 500_000
+
+
+@functools.lru_cache(maxsize=1024)
+def cell_names(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(the names a code cell binds at its top level, the global names it reads: at its top
+    level, in its functions, classes, lambdas and comprehensions), from Python's own symbol
+    table (no code is run); None if the cell is not Python. IPython's ``%`` and ``!`` lines
+    count as ``pass``. A name only a function of the cell declares ``global`` is not bound.
+    A cell longer than :data:`READ_CELL_CHARS` is not read (None)."""
+    if len(source) > READ_CELL_CHARS:
+        return None
+    lines = [
+        line[: len(line) - len(line.lstrip())] + "pass"
+        if line.lstrip().startswith(("%", "!"))
+        else line
+        for line in source.splitlines()
+    ]
+    try:
+        table = symtable.symtable("\n".join(lines), "<cell>", "exec")
+    except Exception:  # noqa: BLE001 - SyntaxError, or the parser's limits (RecursionError,
+        return None  # MemoryError) on a cell nested 100,000 deep: not Python it can tell
+    top = table.get_symbols()
+    binds = frozenset(s.get_name() for s in top if s.is_assigned() or s.is_imported())
+    reads = {s.get_name() for s in top if s.is_referenced()}
+    scopes = list(table.get_children())
+    while scopes:
+        scope = scopes.pop()
+        reads.update(
+            s.get_name() for s in scope.get_symbols() if s.is_referenced() and s.is_global()
+        )
+        scopes.extend(scope.get_children())
+    return binds, frozenset(reads)
+
+
+def reads_demo_names(nb: Any, demos: set[Any]) -> set[str] | None:
+    """The names that cells of ``nb`` other than the demonstrations (cell ids ``demos``) read
+    before any of them binds it, and that a demonstration binds: such a notebook needs its
+    demonstrations run (06's exercise 7 shows ``keras.Input(shape=(WINDOW, 14))``, and only a
+    demonstration sets ``WINDOW = 64``). None: some cell is not Python, so nobody can tell
+    (the demonstrations run). Reading is what Python's symbol table says a cell reads, so a
+    name used as an attribute, a keyword or a local variable is not one. Nor can anybody tell
+    for a notebook whose code cells hold more than :data:`READ_NOTEBOOK_CHARS` characters."""
+    code = [c for c in nb.cells if c.get("cell_type") == "code"]
+    if sum(len(source_of(c)) for c in code) > READ_NOTEBOOK_CHARS:
+        return None
+    demo_cells = [c for c in code if c.get("id") in demos]
+    demo_names: set[str] = set()
+    for cell in demo_cells:
+        names = cell_names(source_of(cell))
+        if names is None:
+            return None
+        demo_names |= names[0]
+    bound: set[str] = set()
+    needed: set[str] = set()
+    for cell in code:
+        if cell.get("id") in demos:
+            continue
+        names = cell_names(source_of(cell))
+        if names is None:
+            return None
+        binds, reads = names
+        needed |= (reads - bound - binds) & demo_names
+        bound |= binds
+    return needed
+
+
 class RestoreLayout(NbGraderPreprocessor):
     """Put the submission back on the released skeleton (see the module docstring)."""
 
@@ -247,7 +319,8 @@ class RestoreLayout(NbGraderPreprocessor):
         followers: dict[str | None, list[Any]] = {None: []}
         current: str | None = None
         # Demonstrations are skipped only when the student changed none of them (a changed
-        # one may use what an unchanged one defines).
+        # one may use what an unchanged one defines) and no other cell reads a name only they
+        # define (below, once the cells are in their order).
         present = {c.get("id"): c.get("source") for c in nb.cells}
         skip_demos = all(present.get(i, source) == source for i, source in demos.items())
         for cell in nb.cells:
@@ -293,6 +366,10 @@ class RestoreLayout(NbGraderPreprocessor):
             cells.append(cell)
             cells.extend(followers.get(gid, []))
         nb.cells = cells
+        if skip_demos and reads_demo_names(nb, set(demos)) != set():  # (None: cannot tell)
+            for cell in nb.cells:
+                if isinstance(cell.get("metadata"), dict):
+                    cell.metadata.pop(SKIP_KEY, None)
         return nb, resources
 
     @staticmethod

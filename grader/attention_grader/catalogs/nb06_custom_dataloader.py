@@ -552,8 +552,9 @@ FAMILIES = [
 
 # Correct in a different style: itertools.groupby, sliding_window_view, float64 statistics,
 # np.stack, a loader that draws a fresh permutation per epoch from a seeded generator, lists
-# and arithmetic for the convolution's shapes, Sequential models with separate Activation
-# layers and Reshape instead of Flatten.
+# and arithmetic for the shapes, written with `WINDOW` as exercises 7 and 8 name it (only a
+# demonstration defines it, so grading must run the demonstrations), Sequential models with
+# separate Activation layers and Reshape instead of Flatten.
 ALTERNATIVE = {
     "find_segments": """
 import itertools
@@ -639,12 +640,13 @@ class WindowLoader(keras.utils.PyDataset):
         self._make_order()
 """,
     "model_shapes": """
-MODEL_SHAPES = {"inputs": [None, 64, 14], "gru": [None, 64, 32], "scores": [None, 64, 1],
-                "weights": [None, 64, 1], "pooled": [None, 32], "outputs": [None, 1]}
+MODEL_SHAPES = {"inputs": [None, WINDOW, 14], "gru": [None, WINDOW, 32],
+                "scores": [None, WINDOW, 1], "weights": [None, WINDOW, 1], "pooled": [None, 32],
+                "outputs": [None, 1]}
 """,
     "conv_shapes": """
-_steps = (64 - 7 + 1) // 4
-CONV_SHAPES = {"conv": [None, 64 - 7 + 1, 16], "pool": [None, _steps, 16],
+_steps = (WINDOW - 7 + 1) // 4
+CONV_SHAPES = {"conv": [None, WINDOW - 7 + 1, 16], "pool": [None, _steps, 16],
                "flatten": [None, _steps * 16], "global_pool": [None, 16], "output": [None, 1]}
 CONV_PARAMS = {"conv": 1584, "flatten_dense": _steps * 16 + 1, "global_pool_dense": 17}
 """,
