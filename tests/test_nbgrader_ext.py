@@ -151,7 +151,7 @@ COSINE = "def cosine_similarity(a, b):\n    {}\n    return float(np.dot(a, b))\n
         "class Norm:\n        limit = dim",  # in a class body
     ],
 )
-def test_demonstrations_run_when_an_answer_reads_a_name_only_they_define(course, reads):
+def test_demonstrations_run_when_an_answer_reads_a_value_only_they_set(course, reads):
     """06's exercises 7 and 8 show `WINDOW`, which only a demonstration sets: an answer that
     uses it must find it while grading, as it did in the student's kernel (the catalog's
     ALTERNATIVE of 06 uses it: full marks only with this). Here on 01, whose Keras
@@ -185,6 +185,17 @@ def test_a_name_bound_only_after_the_cell_that_reads_it_runs_the_demonstrations(
     earlier = ("cosine_similarity", COSINE.format("pass") + "big_vocab = 1\n")
     later = ("nearest_neighbours", "print(big_vocab)\n")
     assert _skipped_with(course, earlier, later)  # bound by the student before it is read
+
+
+def test_a_value_a_demonstration_rebinds_runs_the_demonstrations(course):
+    """01's Keras demonstration (after exercise 6, before exercise 7) sets ``vocab_size``: an
+    answer above it that binds ``vocab_size`` too, read by an answer below it, read the
+    demonstration's value in the student's kernel, so grading must run it as well."""
+    before = ("one_hot", "vocab_size = 3\n")
+    after = ("cosine_similarity", COSINE.format("pass") + "print(vocab_size)\n")
+    assert not _skipped_with(course, before, after)
+    rebound = ("cosine_similarity", COSINE.format("pass") + "vocab_size = 4\nprint(vocab_size)\n")
+    assert _skipped_with(course, before, rebound)  # the answer's own value: no need
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ Autograde, sanitizing (before nbgrader's ``OverwriteCells``):
   dropped. So no cell can run before the cells it was written to follow. Released cells
   tagged ``demo`` (plots, training runs: no graded cell depends on them) that the student
   left unchanged are marked to be skipped while grading (all of them run when the student
-  changed one, or when another cell reads a name that only a demonstration defines, such as
-  06's ``WINDOW``: see :func:`reads_demo_names`).
+  changed one, or when another cell reads a value a demonstration set, such as 06's
+  ``WINDOW``: see :func:`reads_demo_names`).
 
 Autograde, grading (in place of nbgrader's ``Execute``):
 
@@ -257,33 +257,28 @@ def cell_names(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
 
 def reads_demo_names(nb: Any, demos: set[Any]) -> set[str] | None:
     """The names that cells of ``nb`` other than the demonstrations (cell ids ``demos``) read
-    before any of them binds it, and that a demonstration binds: such a notebook needs its
-    demonstrations run (06's exercise 7 shows ``keras.Input(shape=(WINDOW, 14))``, and only a
-    demonstration sets ``WINDOW = 64``). None: some cell is not Python, so nobody can tell
-    (the demonstrations run). Reading is what Python's symbol table says a cell reads, so a
-    name used as an attribute, a keyword or a local variable is not one. Nor can anybody tell
-    for a notebook whose code cells hold more than :data:`READ_NOTEBOOK_CHARS` characters."""
+    while the value they hold, top to bottom, is one a demonstration bound: such a notebook
+    needs its demonstrations run. 06's exercise 7 shows ``keras.Input(shape=(WINDOW, 14))``,
+    and only a demonstration sets ``WINDOW = 64``; a demonstration that rebinds a name an
+    earlier cell bound would change what a later cell reads as well. None: some cell is not
+    Python, so nobody can tell (the demonstrations run). Reading is what Python's symbol table
+    says a cell reads, so a name used as an attribute, a keyword or a local variable is not
+    one. Nor can anybody tell for a notebook whose code cells hold more than
+    :data:`READ_NOTEBOOK_CHARS` characters."""
     code = [c for c in nb.cells if c.get("cell_type") == "code"]
     if sum(len(source_of(c)) for c in code) > READ_NOTEBOOK_CHARS:
         return None
-    demo_cells = [c for c in code if c.get("id") in demos]
-    demo_names: set[str] = set()
-    for cell in demo_cells:
-        names = cell_names(source_of(cell))
-        if names is None:
-            return None
-        demo_names |= names[0]
-    bound: set[str] = set()
+    by_demo: dict[str, bool] = {}  # name -> whether its latest binding so far is a demo's
     needed: set[str] = set()
     for cell in code:
-        if cell.get("id") in demos:
-            continue
         names = cell_names(source_of(cell))
         if names is None:
             return None
         binds, reads = names
-        needed |= (reads - bound - binds) & demo_names
-        bound |= binds
+        demo = cell.get("id") in demos
+        if not demo:
+            needed.update(name for name in reads - binds if by_demo.get(name))
+        by_demo.update(dict.fromkeys(binds, demo))
     return needed
 
 
@@ -319,8 +314,8 @@ class RestoreLayout(NbGraderPreprocessor):
         followers: dict[str | None, list[Any]] = {None: []}
         current: str | None = None
         # Demonstrations are skipped only when the student changed none of them (a changed
-        # one may use what an unchanged one defines) and no other cell reads a name only they
-        # define (below, once the cells are in their order).
+        # one may use what an unchanged one defines) and no other cell reads a value they set
+        # (below, once the cells are in their order).
         present = {c.get("id"): c.get("source") for c in nb.cells}
         skip_demos = all(present.get(i, source) == source for i, source in demos.items())
         for cell in nb.cells:
