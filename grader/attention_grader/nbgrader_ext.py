@@ -40,11 +40,13 @@ disabled by default and silently do nothing).
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import symtable
@@ -217,68 +219,213 @@ def _read_release(path: str, version: tuple[int, int, int]) -> Any:
     return nbformat.read(path, as_version=4)
 
 
-# Python's symbol table of a cell costs about 0.4 s of the coordinator's CPU per MB (and its
-# memory): larger answers are not read, their demonstrations run (in the sandbox's time).
-READ_CELL_CHARS = 50_000
-READ_NOTEBOOK_CHARS = 500_000
+# Reading a cell costs the coordinator's CPU (Python's symbol table is quadratic in the scopes
+# of a statement): a longer cell or notebook, or a statement with more scopes, is not read,
+# and the demonstrations run (in the sandbox's time, as they did before they were skipped).
+# Within these limits a hostile cell costs about 0.02 s (the course's notebooks: 1-6 ms each).
+READ_CELL_CHARS = 20_000
+READ_NOTEBOOK_CHARS = 150_000
+READ_SCOPES = 40  # functions, lambdas, classes and comprehensions of one statement
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What one top-level statement of a cell (statements sharing a line: one) binds and reads,
+    as :func:`cell_names` reads it. ``binds``: what it surely binds when it runs (an assignment,
+    an import, a ``def``, a ``class``, a ``del``: not a loop's, a ``with``'s or an ``except``'s
+    target, which may not happen); ``may_bind``: everything it might bind; ``reads``: the
+    global names it reads as it runs; ``reads_later``: those its functions, lambdas, classes
+    and comprehensions read, whenever they run."""
+
+    binds: frozenset[str]
+    may_bind: frozenset[str]
+    reads: frozenset[str]
+    reads_later: frozenset[str]
+
+
+def _surely_bound(node: ast.stmt) -> set[str]:
+    def names(target: ast.expr) -> set[str]:
+        if isinstance(target, ast.Name):
+            return {target.id}
+        if isinstance(target, (ast.Tuple, ast.List)):
+            return set().union(*(names(e) for e in target.elts))
+        if isinstance(target, ast.Starred):
+            return names(target.value)
+        return set()  # (an attribute or an item: no name)
+
+    if isinstance(node, ast.Assign):
+        return set().union(*(names(t) for t in node.targets))
+    if isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        return names(node.target) if getattr(node, "value", None) is not None else set()
+    if isinstance(node, ast.Delete):
+        return set().union(*(names(t) for t in node.targets))
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    return set()
+
+
+def _deferred(scope: symtable.SymbolTable, parent: bool) -> bool:
+    """Whether the code of ``scope`` may run after its statement (inside a function, lambda
+    or generator expression)."""
+    immediate = scope.get_type() == "class" or scope.get_name() in (
+        "listcomp",
+        "setcomp",
+        "dictcomp",
+    )
+    return parent or not immediate
+
+
+def _statement(text: str, nodes: list[ast.stmt]) -> Statement | None:
+    table = symtable.symtable(text, "<cell>", "exec")
+    top = table.get_symbols()
+    reads = {s.get_name() for s in top if s.is_referenced()}
+    may_bind = {s.get_name() for s in top if s.is_assigned() or s.is_imported()}
+    later: set[str] = set()
+    # (a list, set or dict comprehension and a class body run as the statement runs; a
+    # function, a lambda and a generator whenever they are called or consumed)
+    scopes = [(scope, _deferred(scope, False)) for scope in table.get_children()]
+    seen = 0
+    while scopes:
+        scope, deferred = scopes.pop()
+        seen += 1
+        if seen > READ_SCOPES:
+            return None
+        for symbol in scope.get_symbols():
+            name = symbol.get_name()
+            if symbol.is_declared_global() and symbol.is_assigned():
+                may_bind.add(name)  # (and `global WINDOW; WINDOW *= 2` reads it: below)
+                later.add(name)
+            if symbol.is_referenced() and (
+                symbol.is_global() or (scope.get_type() == "class" and symbol.is_assigned())
+            ):  # (a class body reads a global before it binds its own: `WINDOW = WINDOW`)
+                (later if deferred else reads).add(name)
+        scopes.extend((child, _deferred(child, deferred)) for child in scope.get_children())
+    reads |= _rebound_names(nodes)
+    may_bind |= _changed_objects(nodes)
+    binds = _surely_bound(nodes[0]) if len(nodes) == 1 else set()
+    return Statement(frozenset(binds), frozenset(may_bind), frozenset(reads), frozenset(later))
+
+
+def _rebound_names(nodes: list[ast.stmt]) -> set[str]:
+    """The names ``+=`` (and the like) and ``del`` need bound as the statements run (the symbol
+    table counts them as bound, not read), outside functions and lambdas."""
+    found: set[str] = set()
+    todo: list[ast.AST] = list(nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            found.add(node.target.id)
+        elif isinstance(node, ast.Delete):
+            found.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _changed_objects(nodes: list[ast.stmt]) -> set[str]:
+    """The names whose object a statement changes by assigning to an item or an attribute
+    (``histories["transformer"] = ...``), outside functions and lambdas: for a demonstration,
+    as good as binding them (a method that changes its object, ``.append``, is not seen)."""
+    found: set[str] = set()
+    todo: list[ast.AST] = list(nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(
+            node.ctx, (ast.Store, ast.Del)
+        ):
+            base = node.value
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                found.add(base.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 @functools.lru_cache(maxsize=1024)
-def cell_names(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
-    """(the names a code cell binds at its top level, the global names it reads: at its top
-    level, in its functions, classes, lambdas and comprehensions), from Python's own symbol
-    table (no code is run); None if the cell is not Python. IPython's ``%`` and ``!`` lines
-    count as ``pass``. A name only a function of the cell declares ``global`` is not bound.
-    A cell longer than :data:`READ_CELL_CHARS` is not read (None)."""
+def cell_names(source: str) -> tuple[Statement, ...] | None:
+    """What each top-level statement of a code cell binds and reads (:class:`Statement`), from
+    Python's own parser and symbol table (nothing is run); None when it cannot be told: not
+    Python, a line of IPython's own syntax (``%``, ``!``: what they run is in a string), a
+    star import (it binds what the module has), longer than :data:`READ_CELL_CHARS`, or a
+    statement with more than :data:`READ_SCOPES` scopes."""
     if len(source) > READ_CELL_CHARS:
         return None
-    lines = [
-        line[: len(line) - len(line.lstrip())] + "pass"
-        if line.lstrip().startswith(("%", "!"))
-        else line
-        for line in source.splitlines()
-    ]
+    if any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
+        return None  # (splitlines also breaks at a form feed...: more lines, never fewer)
+    lines = re.split(r"\r\n|\r|\n", source)  # the lines Python's parser numbers
     try:
-        table = symtable.symtable("\n".join(lines), "<cell>", "exec")
+        tree = ast.parse(source)
+        if any(
+            isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
+            for n in ast.walk(tree)
+        ):
+            return None
+        spans: list[tuple[int, int, list[ast.stmt]]] = []
+        for node in tree.body:
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            last = node.end_lineno or node.lineno
+            if spans and first <= spans[-1][1]:  # (`a = 1; b = a`: one statement here)
+                spans[-1] = (spans[-1][0], max(last, spans[-1][1]), spans[-1][2] + [node])
+            else:
+                spans.append((first, last, [node]))
+        statements = []
+        for first, last, nodes in spans:
+            text = "\n".join(lines[first - 1 : last])
+            read = _statement(text, nodes)
+            if read is None:
+                return None
+            statements.append(read)
+        return tuple(statements)
     except Exception:  # noqa: BLE001 - SyntaxError, or the parser's limits (RecursionError,
-        return None  # MemoryError) on a cell nested 100,000 deep: not Python it can tell
-    top = table.get_symbols()
-    binds = frozenset(s.get_name() for s in top if s.is_assigned() or s.is_imported())
-    reads = {s.get_name() for s in top if s.is_referenced()}
-    scopes = list(table.get_children())
-    while scopes:
-        scope = scopes.pop()
-        reads.update(
-            s.get_name() for s in scope.get_symbols() if s.is_referenced() and s.is_global()
-        )
-        scopes.extend(scope.get_children())
-    return binds, frozenset(reads)
+        return None  # MemoryError) on a cell nested 40,000 deep: not Python it can tell
 
 
 def reads_demo_names(nb: Any, demos: set[Any]) -> set[str] | None:
     """The names that cells of ``nb`` other than the demonstrations (cell ids ``demos``) read
-    while the value they hold, top to bottom, is one a demonstration bound: such a notebook
-    needs its demonstrations run. 06's exercise 7 shows ``keras.Input(shape=(WINDOW, 14))``,
-    and only a demonstration sets ``WINDOW = 64``; a demonstration that rebinds a name an
-    earlier cell bound would change what a later cell reads as well. None: some cell is not
-    Python, so nobody can tell (the demonstrations run). Reading is what Python's symbol table
-    says a cell reads, so a name used as an attribute, a keyword or a local variable is not
-    one. Nor can anybody tell for a notebook whose code cells hold more than
-    :data:`READ_NOTEBOOK_CHARS` characters."""
+    where the value they find, top to bottom, may be one a demonstration bound: such a
+    notebook needs its demonstrations run. 06's exercise 7 shows
+    ``keras.Input(shape=(WINDOW, 14))``, and only a demonstration sets ``WINDOW = 64``; a
+    demonstration that rebinds a name an earlier cell bound changes what later cells read as
+    well. A statement reads before it binds (``WINDOW = int(WINDOW)``); a function, lambda or
+    class may run at any later time, so what it reads counts when a demonstration bound the
+    name before it or binds it after it. None: some cell cannot be read (:func:`cell_names`),
+    or the code cells hold more than :data:`READ_NOTEBOOK_CHARS` characters; nobody can tell
+    and the demonstrations run. An item or attribute a demonstration assigns
+    (``histories["transformer"] = ...``) counts as binding its name; what else it changes (a
+    file, a random generator's state, an object through a method such as ``.append``) is not
+    seen."""
     code = [c for c in nb.cells if c.get("cell_type") == "code"]
     if sum(len(source_of(c)) for c in code) > READ_NOTEBOOK_CHARS:
         return None
-    by_demo: dict[str, bool] = {}  # name -> whether its latest binding so far is a demo's
+    read = [cell_names(source_of(c)) for c in code]
+    if any(r is None for r in read):
+        return None
+    last_demo: dict[str, int] = {}  # name -> the last code cell of a demonstration binding it
+    for index, cell in enumerate(code):
+        if cell.get("id") in demos:
+            for statement in read[index] or ():
+                last_demo.update(dict.fromkeys(statement.may_bind, index))
+    by_demo: dict[str, bool] = {}  # name -> whether the value it holds here is a demo's
     needed: set[str] = set()
-    for cell in code:
-        names = cell_names(source_of(cell))
-        if names is None:
-            return None
-        binds, reads = names
+    for index, cell in enumerate(code):
         demo = cell.get("id") in demos
-        if not demo:
-            needed.update(name for name in reads - binds if by_demo.get(name))
-        by_demo.update(dict.fromkeys(binds, demo))
+        for statement in read[index] or ():
+            if demo:
+                by_demo.update(dict.fromkeys(statement.may_bind, True))
+                continue
+            needed.update(name for name in statement.reads if by_demo.get(name))
+            needed.update(
+                name
+                for name in statement.reads_later
+                if by_demo.get(name) or last_demo.get(name, -1) > index
+            )
+            by_demo.update(dict.fromkeys(statement.binds, False))
     return needed
 
 
