@@ -372,13 +372,13 @@ DEMOS_SKIPPED = re.compile(
     r"Grading\s+runs\s+your\s+notebook\s+top\s+to\s+bottom\s+in\s+a\s+fresh\s+kernel;\s+"
     r"cells\s+tagged\s+`demo`\s+\(figures\s+and\s+demonstrations\s+that\s+no\s+test\s+needs\)"
     r"\s+are\s+skipped\s+there\s+unless\s+you\s+changed\s+one\s+of\s+them\s+or\s+a\s+cell\s+"
-    r"of\s+yours\s+reads\s+a\s+value\s+that\s+a\s+demonstration\s+set\."
+    r"of\s+yours\s+uses\s+a\s+name\s+that\s+a\s+demonstration\s+assigns\."
 )
 
 
 @pytest.mark.parametrize("path", GRADED, ids=ids(GRADED))
 def test_a_notebook_with_demo_cells_tells_students_grading_skips_them(path):
-    """Grading skips unchanged `demo` cells unless another cell reads a value they set
+    """Grading skips unchanged `demo` cells unless another cell uses a name they assign
     (nbgrader_ext.RestoreLayout): a student must read that in the introduction."""
     nb = load(path)
     demos = [c for c in nb["cells"] if "demo" in c.get("metadata", {}).get("tags", [])]
@@ -391,7 +391,7 @@ def test_a_notebook_with_demo_cells_tells_students_grading_skips_them(path):
 
 @pytest.mark.parametrize("path", GRADED, ids=ids(GRADED))
 def test_the_solutions_and_the_release_need_no_demonstration(path):
-    """Grading skips the demonstrations only while no other cell reads a value they set
+    """Grading skips the demonstrations only while no other cell reads a name they assign
     (nbgrader_ext.reads_demo_names): if the instructor's solution, a test cell or a provided
     cell read one, every student's grading would run them (slower, silently)."""
     from attention_grader import nbgrader_ext

@@ -151,7 +151,7 @@ COSINE = "def cosine_similarity(a, b):\n    {}\n    return float(np.dot(a, b))\n
         "class Norm:\n        limit = dim",  # in a class body
     ],
 )
-def test_demonstrations_run_when_an_answer_reads_a_value_only_they_set(course, reads):
+def test_demonstrations_run_when_an_answer_reads_a_name_only_they_assign(course, reads):
     """06's exercises 7 and 8 show `WINDOW`, which only a demonstration sets: an answer that
     uses it must find it while grading, as it did in the student's kernel (the catalog's
     ALTERNATIVE of 06 uses it: full marks only with this). Here on 01, whose Keras
@@ -258,7 +258,7 @@ def test_a_notebook_too_long_to_read_runs_the_demonstrations(course):
     (the symbol table's CPU and memory are the coordinator's): the demonstrations run."""
     _, _, release, _ = course
     nb = copy.deepcopy(release)
-    answer = "x = 1\n" * 2_500
+    answer = "x = '" + "a" * 14_990 + "'\n"
     assert nbgrader_ext.cell_names(answer) is not None
     for _ in range(20):
         nb.cells.append(nbformat.v4.new_code_cell(answer))
@@ -278,9 +278,11 @@ def test_reading_a_hostile_cell_costs_little():
     lambdas = "lambda: 0, " * (nbgrader_ext.READ_SCOPES - 1)
     cell = f"x = [{names}, {lambdas}]\n"
     assert len(cell) < nbgrader_ext.READ_CELL_CHARS
+    many = "a\n" * nbgrader_ext.READ_STATEMENTS  # (a symbol table per statement)
     start = time.process_time()
     assert nbgrader_ext.cell_names.__wrapped__(cell) is not None
-    assert time.process_time() - start < 0.25  # (about 0.02 s on this course's 2-core VM)
+    assert nbgrader_ext.cell_names.__wrapped__(many) is not None
+    assert time.process_time() - start < 0.25  # (about 0.03 s on this course's 2-core VM)
 
 
 def _read(*cells: tuple[str, bool]) -> set[str] | None:
@@ -296,6 +298,32 @@ def _read(*cells: tuple[str, bool]) -> set[str] | None:
     return nbgrader_ext.reads_demo_names(nb, demos)
 
 
+def test_too_many_statements_are_not_read():
+    """A cell of more statements than the grader reads, or a notebook of more statements in
+    all, cannot be told (the demonstrations run): reading costs the coordinator's CPU per
+    statement. The course's cells have at most 40."""
+    limit = nbgrader_ext.READ_STATEMENTS
+    assert nbgrader_ext.cell_names("a = 1\n" * limit) is not None
+    assert nbgrader_ext.cell_names("a = 1\n" * (limit + 1)) is None
+    per_cell = limit - 1
+    cells = [(f"v{i} = 1\n" * per_cell, False) for i in range(6)]  # 6 x 299 > 1,500
+    assert per_cell * 6 > nbgrader_ext.READ_NOTEBOOK_STATEMENTS
+    assert _read(*cells) is None
+    assert _read(*cells[:5]) == set()
+
+
+def test_a_submodule_a_demonstration_imports_counts_as_changing_its_package():
+    """``import matplotlib.pyplot as plt`` in 02's first demonstration adds ``pyplot`` to the
+    ``matplotlib`` module: a later ``import matplotlib; matplotlib.pyplot.figure()`` works
+    after it and fails without it."""
+    for demo in ("import matplotlib.pyplot as plt", "from matplotlib.colors import LogNorm"):
+        later = ("import matplotlib\nmatplotlib.pyplot.figure()", False)
+        assert _read((demo, True), later) == {"matplotlib"}
+    assert (
+        _read(("import matplotlib", True), ("import matplotlib\nprint(matplotlib)", False)) == set()
+    )
+
+
 def test_an_item_or_attribute_a_demonstration_assigns_counts_as_its_value():
     """05's transformer demonstration adds ``histories["transformer"]`` to a dict an earlier
     cell made: a later cell that reads ``histories`` may read that item."""
@@ -306,6 +334,8 @@ def test_an_item_or_attribute_a_demonstration_assigns_counts_as_its_value():
     assert _read(made, ("model.layer.units = 3", True), ("print(model)", False)) == {"model"}
     assert _read(made, ("print(histories['gru'])", True), ("print(histories)", False)) == set()
     assert _read(made, ("histories = {}", False), ("print(histories)", False)) == set()
+    in_function = ("def add():\n    histories['t'] = 2\nadd()", True)  # (its own function)
+    assert _read(made, in_function, ("print(histories)", False)) == {"histories"}
 
 
 def test_cell_names_are_what_python_binds_and_reads():

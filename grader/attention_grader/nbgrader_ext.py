@@ -14,7 +14,7 @@ Autograde, sanitizing (before nbgrader's ``OverwriteCells``):
   dropped. So no cell can run before the cells it was written to follow. Released cells
   tagged ``demo`` (plots, training runs: no graded cell depends on them) that the student
   left unchanged are marked to be skipped while grading (all of them run when the student
-  changed one, or when another cell reads a value a demonstration set, such as 06's
+  changed one, or when another cell reads a name a demonstration assigns, such as 06's
   ``WINDOW``: see :func:`reads_demo_names`).
 
 Autograde, grading (in place of nbgrader's ``Execute``):
@@ -219,28 +219,45 @@ def _read_release(path: str, version: tuple[int, int, int]) -> Any:
     return nbformat.read(path, as_version=4)
 
 
-# Reading a cell costs the coordinator's CPU (Python's symbol table is quadratic in the scopes
-# of a statement): a longer cell or notebook, or a statement with more scopes, is not read,
-# and the demonstrations run (in the sandbox's time, as they did before they were skipped).
-# Within these limits a hostile cell costs about 0.02 s (the course's notebooks: 1-6 ms each).
+# Reading a cell costs the coordinator's CPU (a symbol table per statement, whose lookups grow
+# with its names times its scopes): a longer cell or notebook, more statements, or a statement
+# with more scopes is not read, and the demonstrations run (in the sandbox's time, as they did
+# before they were skipped). The course's cells stay far below (at most 40 statements a cell
+# and 7 scopes a statement; 1-6 ms a notebook); hostile cells within the limits: see the tests.
 READ_CELL_CHARS = 20_000
 READ_NOTEBOOK_CHARS = 150_000
+READ_STATEMENTS = 300  # top-level statements of one cell
+READ_NOTEBOOK_STATEMENTS = 1_500
 READ_SCOPES = 40  # functions, lambdas, classes and comprehensions of one statement
+_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+    ast.ClassDef,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
 
 
 @dataclass(frozen=True)
 class Statement:
     """What one top-level statement of a cell (statements sharing a line: one) binds and reads,
-    as :func:`cell_names` reads it. ``binds``: what it surely binds when it runs (an assignment,
-    an import, a ``def``, a ``class``, a ``del``: not a loop's, a ``with``'s or an ``except``'s
-    target, which may not happen); ``may_bind``: everything it might bind; ``reads``: the
-    global names it reads as it runs; ``reads_later``: those its functions, lambdas, classes
-    and comprehensions read, whenever they run."""
+    as :func:`cell_names` reads it. ``binds``: what it binds when it runs to its end (an
+    assignment, an import, a ``def``, a ``class``, a ``del``; not a loop's, a ``with``'s or an
+    ``except``'s target, which may not happen); ``may_bind``: everything it might bind or
+    change (an item or attribute it assigns, in its functions too; a package whose submodule
+    it imports); ``reads``: the global names it reads as it runs (its class bodies and list,
+    set and dict comprehensions run with it); ``reads_later``: those its functions, lambdas
+    and generator expressions read, whenever they run."""
 
     binds: frozenset[str]
     may_bind: frozenset[str]
     reads: frozenset[str]
     reads_later: frozenset[str]
+    imported: frozenset[str] = frozenset()  # of binds: by an import (a module, maybe shared)
+    changes: frozenset[str] = frozenset()  # of may_bind: objects changed, not names bound
 
 
 def _surely_bound(node: ast.stmt) -> set[str]:
@@ -303,9 +320,18 @@ def _statement(text: str, nodes: list[ast.stmt]) -> Statement | None:
                 (later if deferred else reads).add(name)
         scopes.extend((child, _deferred(child, deferred)) for child in scope.get_children())
     reads |= _rebound_names(nodes)
-    may_bind |= _changed_objects(nodes)
+    changes = _changed_objects(nodes)
+    may_bind |= changes
     binds = _surely_bound(nodes[0]) if len(nodes) == 1 else set()
-    return Statement(frozenset(binds), frozenset(may_bind), frozenset(reads), frozenset(later))
+    imported = binds if isinstance(nodes[0], (ast.Import, ast.ImportFrom)) else set()
+    return Statement(
+        frozenset(binds),
+        frozenset(may_bind),
+        frozenset(reads),
+        frozenset(later),
+        frozenset(imported),
+        frozenset(changes),
+    )
 
 
 def _rebound_names(nodes: list[ast.stmt]) -> set[str]:
@@ -326,15 +352,19 @@ def _rebound_names(nodes: list[ast.stmt]) -> set[str]:
 
 
 def _changed_objects(nodes: list[ast.stmt]) -> set[str]:
-    """The names whose object a statement changes by assigning to an item or an attribute
-    (``histories["transformer"] = ...``), outside functions and lambdas: for a demonstration,
-    as good as binding them (a method that changes its object, ``.append``, is not seen)."""
+    """The names whose object a statement may change: by assigning to an item or an attribute
+    (``histories["transformer"] = ...``, in its functions too) or by importing a submodule
+    (``import matplotlib.pyplot as plt`` adds ``pyplot`` to ``matplotlib``). For a
+    demonstration, as good as binding them (a method that changes its object, ``.append``, is
+    not seen)."""
     found: set[str] = set()
     todo: list[ast.AST] = list(nodes)
     while todo:
         node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            continue
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names if "." in a.name)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
         if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(
             node.ctx, (ast.Store, ast.Del)
         ):
@@ -352,8 +382,9 @@ def cell_names(source: str) -> tuple[Statement, ...] | None:
     """What each top-level statement of a code cell binds and reads (:class:`Statement`), from
     Python's own parser and symbol table (nothing is run); None when it cannot be told: not
     Python, a line of IPython's own syntax (``%``, ``!``: what they run is in a string), a
-    star import (it binds what the module has), longer than :data:`READ_CELL_CHARS`, or a
-    statement with more than :data:`READ_SCOPES` scopes."""
+    star import (it binds what the module has), longer than :data:`READ_CELL_CHARS`, more
+    than :data:`READ_STATEMENTS` statements, or a statement with more than
+    :data:`READ_SCOPES` scopes."""
     if len(source) > READ_CELL_CHARS:
         return None
     if any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
@@ -364,6 +395,10 @@ def cell_names(source: str) -> tuple[Statement, ...] | None:
         if any(
             isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
             for n in ast.walk(tree)
+        ):
+            return None
+        if len(tree.body) > READ_STATEMENTS or any(
+            sum(isinstance(n, _SCOPES) for n in ast.walk(node)) > READ_SCOPES for node in tree.body
         ):
             return None
         spans: list[tuple[int, int, list[ast.stmt]]] = []
@@ -388,23 +423,27 @@ def cell_names(source: str) -> tuple[Statement, ...] | None:
 
 def reads_demo_names(nb: Any, demos: set[Any]) -> set[str] | None:
     """The names that cells of ``nb`` other than the demonstrations (cell ids ``demos``) read
-    where the value they find, top to bottom, may be one a demonstration bound: such a
+    where the value they find, top to bottom, may be one a demonstration assigned: such a
     notebook needs its demonstrations run. 06's exercise 7 shows
     ``keras.Input(shape=(WINDOW, 14))``, and only a demonstration sets ``WINDOW = 64``; a
     demonstration that rebinds a name an earlier cell bound changes what later cells read as
     well. A statement reads before it binds (``WINDOW = int(WINDOW)``); a function, lambda or
-    class may run at any later time, so what it reads counts when a demonstration bound the
-    name before it or binds it after it. None: some cell cannot be read (:func:`cell_names`),
-    or the code cells hold more than :data:`READ_NOTEBOOK_CHARS` characters; nobody can tell
-    and the demonstrations run. An item or attribute a demonstration assigns
-    (``histories["transformer"] = ...``) counts as binding its name; what else it changes (a
-    file, a random generator's state, an object through a method such as ``.append``) is not
-    seen."""
+    generator may run at any later time, so what it reads counts when a demonstration assigned
+    the name before it or assigns it after it. None: some cell cannot be read
+    (:func:`cell_names`), or the notebook is too large (:data:`READ_NOTEBOOK_CHARS`,
+    :data:`READ_NOTEBOOK_STATEMENTS`); nobody can tell and the demonstrations run.
+
+    Names, not values: an item or attribute a demonstration assigns counts as assigning its
+    name, and a submodule it imports as assigning the package; not seen are a change made
+    through another name for the same object or through a method (``.append``), a global that
+    a demonstration changes by calling a function of the student's, a student's binding that
+    did not happen because its cell raised first, and names read through ``globals()`` or
+    ``eval``."""
     code = [c for c in nb.cells if c.get("cell_type") == "code"]
     if sum(len(source_of(c)) for c in code) > READ_NOTEBOOK_CHARS:
         return None
     read = [cell_names(source_of(c)) for c in code]
-    if any(r is None for r in read):
+    if any(r is None for r in read) or sum(map(len, read)) > READ_NOTEBOOK_STATEMENTS:
         return None
     last_demo: dict[str, int] = {}  # name -> the last code cell of a demonstration binding it
     for index, cell in enumerate(code):
@@ -412,20 +451,24 @@ def reads_demo_names(nb: Any, demos: set[Any]) -> set[str] | None:
             for statement in read[index] or ():
                 last_demo.update(dict.fromkeys(statement.may_bind, index))
     by_demo: dict[str, bool] = {}  # name -> whether the value it holds here is a demo's
+    changed: set[str] = set()  # objects a demonstration changed so far (a module stays so)
     needed: set[str] = set()
     for index, cell in enumerate(code):
         demo = cell.get("id") in demos
         for statement in read[index] or ():
             if demo:
                 by_demo.update(dict.fromkeys(statement.may_bind, True))
+                changed |= statement.changes
                 continue
+            # (importing a module a demonstration changed gives the same, changed module)
+            kept = statement.imported & changed
             needed.update(name for name in statement.reads if by_demo.get(name))
             needed.update(
                 name
                 for name in statement.reads_later
                 if by_demo.get(name) or last_demo.get(name, -1) > index
             )
-            by_demo.update(dict.fromkeys(statement.binds, False))
+            by_demo.update(dict.fromkeys(statement.binds - kept, False))
     return needed
 
 
@@ -461,7 +504,7 @@ class RestoreLayout(NbGraderPreprocessor):
         followers: dict[str | None, list[Any]] = {None: []}
         current: str | None = None
         # Demonstrations are skipped only when the student changed none of them (a changed
-        # one may use what an unchanged one defines) and no other cell reads a value they set
+        # one may use what an unchanged one defines) and no other cell reads a name they assign
         # (below, once the cells are in their order).
         present = {c.get("id"): c.get("source") for c in nb.cells}
         skip_demos = all(present.get(i, source) == source for i, source in demos.items())
