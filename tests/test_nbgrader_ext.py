@@ -324,6 +324,21 @@ def test_a_submodule_a_demonstration_imports_counts_as_changing_its_package():
     )
 
 
+def test_a_demonstration_importing_what_a_name_already_holds_changes_nothing():
+    """01's catalog ALTERNATIVE imports ``keras`` in exercise 6's answer, whose function reads
+    it whenever it is called, and 01's Keras demonstration below imports it again: the same
+    module, so the demonstrations need not run. Another module under that name does."""
+    answer = ("import keras\ndef lookup(w, i):\n    return keras.ops.take(w, i)", False)
+    called = ("print(lookup([1.0], [0]))", False)
+    assert _read(answer, ("import keras", True), called) == set()
+    assert _read(answer, ("import numpy as keras", True), called) == {"keras"}
+    assert _read(answer, ("import keras.ops", True), called) == {"keras"}  # (a submodule)
+    from_import = ("from numpy import ones\ndef f():\n    return ones(2)", False)
+    assert _read(from_import, ("from numpy import ones", True), ("f()", False)) == set()
+    assert _read(from_import, ("from numpy import zeros as ones", True), ("f()", False)) == {"ones"}
+    assert _read(("import keras", True), ("print(keras)", False)) == {"keras"}  # (only there)
+
+
 def test_an_item_or_attribute_a_demonstration_assigns_counts_as_its_value():
     """05's transformer demonstration adds ``histories["transformer"]`` to a dict an earlier
     cell made: a later cell that reads ``histories`` may read that item."""
@@ -559,3 +574,36 @@ def test_a_kernel_gets_no_file_whose_name_starts_with_a_dot(tmp_path):
         "data/words.txt": b"one two",
         "ipython_config.py": b"",
     }
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "01_tokenization",
+        "02_metrics",
+        "03_reweighing",
+        "04_imdb_preprocessing",
+        "05_imdb_attention",
+        "06_custom_dataloader",
+    ],
+)
+def test_the_catalogs_submissions_run_the_demonstrations_only_where_they_need_them(assignment):
+    """Of every catalog's submissions (solution, blank, different correct solution, each group
+    of mistakes), only 06's different solution reads a demonstration's name (``WINDOW``, as
+    its exercises write it): the others are graded without the demonstrations, as before."""
+    import json
+
+    from conftest import ROOT
+    from notebook_suite import Catalog
+
+    release = authoring.read_notebook(ROOT / "release" / assignment / f"{assignment}.ipynb")
+    source = authoring.read_notebook(ROOT / "source" / assignment / f"{assignment}.ipynb")
+    needed = {}
+    for student, notebook in Catalog.load(assignment).students(release, source).items():
+        nb = nbformat.reads(json.dumps(notebook), as_version=4)
+        demos = {c.get("id") for c in nb.cells if "demo" in c.metadata.get("tags", [])}
+        names = nbgrader_ext.reads_demo_names(nb, demos)
+        if names != set():
+            needed[student] = names
+    expected = {"alternative": {"WINDOW"}} if assignment == "06_custom_dataloader" else {}
+    assert needed == expected

@@ -256,7 +256,7 @@ class Statement:
     may_bind: frozenset[str]
     reads: frozenset[str]
     reads_later: frozenset[str]
-    imported: frozenset[str] = frozenset()  # of binds: by an import (a module, maybe shared)
+    imported: tuple[tuple[str, str], ...] = ()  # of binds: (name, what import gave it)
     changes: frozenset[str] = frozenset()  # of may_bind: objects changed, not names bound
 
 
@@ -323,15 +323,29 @@ def _statement(text: str, nodes: list[ast.stmt]) -> Statement | None:
     changes = _changed_objects(nodes)
     may_bind |= changes
     binds = _surely_bound(nodes[0]) if len(nodes) == 1 else set()
-    imported = binds if isinstance(nodes[0], (ast.Import, ast.ImportFrom)) else set()
     return Statement(
         frozenset(binds),
         frozenset(may_bind),
         frozenset(reads),
         frozenset(later),
-        frozenset(imported),
+        _imports(nodes[0]) if len(nodes) == 1 else (),
         frozenset(changes),
     )
+
+
+def _imports(node: ast.stmt) -> tuple[tuple[str, str], ...]:
+    """``(name, module or module:attribute)`` of each name an import statement binds: the
+    same import binds the same object (a module is loaded once)."""
+    if isinstance(node, ast.Import):
+        return tuple(
+            (a.asname, a.name) if a.asname else (a.name.split(".")[0], a.name.split(".")[0])
+            for a in node.names
+        )
+    if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        return tuple(
+            (a.asname or a.name, f"{node.module}:{a.name}") for a in node.names if a.name != "*"
+        )
+    return ()
 
 
 def _rebound_names(nodes: list[ast.stmt]) -> set[str]:
@@ -445,23 +459,22 @@ def reads_demo_names(nb: Any, demos: set[Any]) -> set[str] | None:
     read = [cell_names(source_of(c)) for c in code]
     if any(r is None for r in read) or sum(map(len, read)) > READ_NOTEBOOK_STATEMENTS:
         return None
-    last_demo: dict[str, int] = {}  # name -> the last code cell of a demonstration binding it
-    for index, cell in enumerate(code):
-        if cell.get("id") in demos:
-            for statement in read[index] or ():
-                last_demo.update(dict.fromkeys(statement.may_bind, index))
+    assigned = _demo_assignments(code, read, demos)
+    last_demo: dict[str, int] = {}  # name -> the last code cell of a demonstration assigning it
+    for (index, _), names in assigned.items():
+        last_demo.update({name: max(index, last_demo.get(name, -1)) for name in names})
     by_demo: dict[str, bool] = {}  # name -> whether the value it holds here is a demo's
     changed: set[str] = set()  # objects a demonstration changed so far (a module stays so)
     needed: set[str] = set()
     for index, cell in enumerate(code):
         demo = cell.get("id") in demos
-        for statement in read[index] or ():
+        for number, statement in enumerate(read[index] or ()):
             if demo:
-                by_demo.update(dict.fromkeys(statement.may_bind, True))
+                by_demo.update(dict.fromkeys(assigned[index, number], True))
                 changed |= statement.changes
                 continue
             # (importing a module a demonstration changed gives the same, changed module)
-            kept = statement.imported & changed
+            kept = {name for name, _ in statement.imported} & changed
             needed.update(name for name in statement.reads if by_demo.get(name))
             needed.update(
                 name
@@ -470,6 +483,31 @@ def reads_demo_names(nb: Any, demos: set[Any]) -> set[str] | None:
             )
             by_demo.update(dict.fromkeys(statement.binds - kept, False))
     return needed
+
+
+def _demo_assignments(
+    code: list[Any], read: list[Any], demos: set[Any]
+) -> dict[tuple[int, int], set[str]]:
+    """For each statement of a demonstration (code cell, statement): the names whose value it
+    may change. Not an import that binds what the name already holds (01's Keras demonstration
+    imports ``keras``, as an answer above it may have: the same module)."""
+    holds: dict[str, str] = {}  # name -> the import that bound what it holds now
+    assigned: dict[tuple[int, int], set[str]] = {}
+    for index, cell in enumerate(code):
+        for number, statement in enumerate(read[index] or ()):
+            imports = dict(statement.imported)
+            if cell.get("id") in demos:
+                assigned[index, number] = {
+                    name
+                    for name in statement.may_bind
+                    if name in statement.changes or holds.get(name, "") != imports.get(name)
+                }
+            for name in statement.may_bind - statement.changes:
+                if name in imports:
+                    holds[name] = imports[name]
+                else:
+                    holds.pop(name, None)
+    return assigned
 
 
 class RestoreLayout(NbGraderPreprocessor):
