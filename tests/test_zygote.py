@@ -693,15 +693,22 @@ def test_the_workers_of_a_local_cluster_share_one_template(monkeypatch, tmp_path
     """Each worker of a local cluster imported TensorFlow into a template of its own (two
     imports on two cores at the start of every run). Now the coordinator starts one template
     while the cluster's processes start and both workers fork their kernels from it; it stays the
-    coordinator's, so its next run imports nothing (the cluster's folder goes with the run)."""
+    coordinator's, so its next run imports nothing (the cluster's folder goes with the run).
+    A run without TensorFlow (``csv`` plays its part) is offered a template without it; the
+    next run with it gets a new one, which serves a run without it too."""
     monkeypatch.setenv(zygote.SETTING, "on")  # (a fallback to a fresh kernel is an error)
+    monkeypatch.setattr(zygote, "MODULES", ("json", "csv"))
+    monkeypatch.setattr(zygote, "KERAS", ("csv",))
     zygote.stop()
     source = "import json, time\ntime.sleep(0.5)\nprint(json.__name__)"
 
     born: list[float] = []  # when the workers' processes started
 
-    def run(name: str) -> tuple[list[executor.Result], str]:
-        with workers.Pool(tmp_path, 2, None, False) as pool:
+    def run(name: str, tensorflow: bool = True) -> tuple[list[executor.Result], str]:
+        born.clear()
+        pool = workers.Pool(tmp_path, 2, None, False)
+        pool.template_tensorflow = tensorflow  # (as the engine says before the cluster starts)
+        with pool:
             for n in range(6):
                 job = _job(source)
                 job.key = f"{name}{n}/a/n"
@@ -715,8 +722,12 @@ def test_the_workers_of_a_local_cluster_share_one_template(monkeypatch, tmp_path
         assert len({r.worker_pid for r in results}) == 2, "one worker graded every notebook"
         return results, group
 
+    light, _ = run("l", tensorflow=False)
+    assert zygote.current().warm == ("json",)
+    assert {r.template_pid for r in light} == {zygote.current().pid}
     first, group = run("a")
     template = zygote.current()
+    assert template.warm == ("json", "csv") and template.pid not in {r.template_pid for r in light}
     assert template is not None and template.alive() and not os.path.exists(group)
     # it was started before the cluster's worker processes, not at the first notebook: the
     # imports overlap the cluster's start
@@ -725,6 +736,8 @@ def test_the_workers_of_a_local_cluster_share_one_template(monkeypatch, tmp_path
     starts = zygote.starts
     second, _ = run("b")
     assert {r.template_pid for r in second} == {template.pid} and zygote.starts == starts
+    third, _ = run("c", tensorflow=False)
+    assert {r.template_pid for r in third} == {template.pid} and zygote.starts == starts
 
 
 def test_a_cluster_offers_a_template_only_once_its_notebooks_pay_for_it(
@@ -780,8 +793,9 @@ def test_a_cluster_offers_a_template_only_once_its_notebooks_pay_for_it(
 
 
 def test_an_engine_run_says_whether_a_template_pays(tmp_path, monkeypatch):
-    """What :meth:`Engine._template_pays` reads: the assignments' notebooks (a demonstration
-    that imports Keras, which grading skips, does not count) and how many will be graded."""
+    """What :meth:`Engine._template_plan` reads: the assignments' notebooks (a demonstration
+    that imports Keras, which grading skips, does not count) and how many will be graded:
+    whether a template pays, and whether it imports TensorFlow."""
     from attention_grader.engine import Engine
     from attention_grader.staging import Submission
     from courses import make_course
@@ -794,17 +808,77 @@ def test_an_engine_run_says_whether_a_template_pays(tmp_path, monkeypatch):
         return [Submission(f"s{i}", assignment, tmp_path, refused=refused) for i in range(n)]
 
     few = zygote.PAYS_AFTER - 2  # (+1 each: the solution check)
-    assert not engine._template_pays(subs("01_tokenization", few))
-    assert engine._template_pays(subs("01_tokenization", few + 1))
-    assert not engine._template_pays(subs("01_tokenization", few) + subs("01_tokenization", 9, "x"))
-    assert engine._template_pays(subs("03_reweighing", 1))
+    assert engine._template_plan(subs("01_tokenization", few)) == (False, False)
+    assert engine._template_plan(subs("01_tokenization", few + 1)) == (True, False)
+    refused = subs("01_tokenization", 9, "x")
+    assert engine._template_plan(subs("01_tokenization", few) + refused) == (False, False)
+    # 03's setup cell imports TensorFlow: its run waits for a template that has it
+    assert engine._template_plan(subs("03_reweighing", 1)) == (True, True)
+    assert engine._template_plan(subs("01_tokenization", 1) + subs("03_reweighing", 1)) == (
+        True,
+        True,
+    )
 
 
-def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path):
+def test_a_run_without_tensorflow_gets_a_template_without_it(monkeypatch, light_templates):
+    """A run whose notebooks import no TensorFlow (``Job.template_tensorflow`` False, as the
+    engine says for 01 and 02) starts a template without it; the next run that imports it
+    replaces that one; a template with it serves a run without it. (Stand-ins: ``csv`` plays
+    TensorFlow's part, ``json`` the rest of the imports.)"""
+    monkeypatch.setenv(zygote.SETTING, "on")  # (a fallback to a fresh kernel is an error)
+    monkeypatch.setattr(zygote, "MODULES", ("json", "csv"))
+    monkeypatch.setattr(zygote, "KERAS", ("csv",))
+
+    def run(tensorflow: bool, n: int) -> executor.Result:
+        job = _job(f"print({n})")
+        job.template_tensorflow = tensorflow
+        result = executor.execute(job)
+        assert result.status == "ok" and _printed(result) == [f"{n}\n"], result.reason
+        assert result.kernel_from == "template"
+        assert result.template_pid == zygote.current().pid
+        return result
+
+    run(False, 1)
+    light, starts = zygote.current(), zygote.starts
+    assert light.warm == ("json",) and light.alive()
+    run(False, 2)
+    assert zygote.current() is light and zygote.starts == starts
+    run(True, 3)
+    whole = zygote.current()
+    assert whole.warm == ("json", "csv") and zygote.starts == starts + 1
+    assert not light.alive()  # (replaced, not kept beside it)
+    run(False, 4)
+    assert zygote.current() is whole and zygote.starts == starts + 1
+
+
+def test_a_submission_that_imports_keras_in_a_run_without_it_gets_it(monkeypatch):
+    """A template without TensorFlow (a run of 01) still gives a kernel that imports Keras
+    when a submission does, as a fresh kernel would: nothing of it was hidden or half
+    imported."""
+    monkeypatch.setenv(zygote.SETTING, "on")
+    zygote.stop()
+    try:
+        job = _job(
+            "import sys\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)",
+            "import numpy as np\nimport keras\nimport tensorflow as tf\n"
+            "print(tuple(keras.layers.Dense(3)(np.ones((2, 4))).shape))\n"
+            "print(int(tf.reduce_sum(tf.constant([1, 2, 3]))))",
+        )
+        job.template_tensorflow = False
+        result = executor.execute(job)
+        assert result.status == "ok", (result.reason, result.log[-2000:])
+        assert result.kernel_from == "template"
+        assert not {"tensorflow", "keras"} & set(zygote.current().warm)
+        assert _printed(result, "stdout") == ["False False\n", "(2, 3)\n6\n"], _printed(result)
+    finally:
+        zygote.stop()  # (the next test starts the whole template)
+
+
+def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path, light_templates):
     """Who starts the cluster's template and who uses another worker's (``zygote._shared``):
-    another worker's, if it is ready, alive and started for the same kernel environment;
-    else a template of the worker's own; the group's first worker starts it and announces
-    it until it is closed."""
+    another worker's, if it is ready, alive, started for the same kernel environment and has
+    imported TensorFlow if this worker's run needs it; else a template of the
+    worker's own; the group's first worker starts it and announces it until it is closed."""
     group = tmp_path / "group"
     group.mkdir(mode=0o700)
     env = dict(os.environ)
@@ -812,7 +886,7 @@ def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path):
     other = os.open(group / "owner.lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(other, fcntl.LOCK_EX)  # another worker started the group's template
 
-    def announce(pid: int, started: int, digest: str) -> None:
+    def announce(pid: int, started: int, digest: str, tensorflow: bool = True) -> None:
         ready.write_text(
             json.dumps(
                 {
@@ -821,6 +895,7 @@ def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path):
                     "socket": "t.sock",
                     "env": digest,
                     "preloaded": ["numpy"],
+                    "tensorflow": tensorflow,
                 }
             )
         )
@@ -837,12 +912,13 @@ def test_a_worker_takes_the_shared_template_only_when_it_can_serve_it(tmp_path):
 
     gone = subprocess.Popen(["true"])
     gone.wait()
-    for pid, started, digest in (
-        (gone.pid, ticks, zygote.env_digest(env)),  # its template died
-        (me.pid, ticks + 1, zygote.env_digest(env)),  # a new process, same pid
-        (me.pid, ticks, zygote.env_digest({**env, "X": "1"})),  # other kernels
+    for pid, started, digest, tensorflow in (
+        (gone.pid, ticks, zygote.env_digest(env), True),  # its template died
+        (me.pid, ticks + 1, zygote.env_digest(env), True),  # a new process, same pid
+        (me.pid, ticks, zygote.env_digest({**env, "X": "1"}), True),  # other kernels
+        (me.pid, ticks, zygote.env_digest(env), False),  # without TensorFlow (MODULES here)
     ):
-        announce(pid, started, digest)
+        announce(pid, started, digest, tensorflow)
         own = zygote._shared(group, env, modules=("json",))
         try:
             assert not own.shared and own.alive() and own.folder != group, (pid, digest)
@@ -986,7 +1062,7 @@ def test_auto_starts_the_template_in_the_background_once_it_pays(monkeypatch, li
     assert zygote.starts == starts + 2
     # in a process that never had one, a run that pays starts one at its first notebook
     started: list[str] = []
-    monkeypatch.setattr(zygote, "_start", lambda env, setting: started.append(setting))
+    monkeypatch.setattr(zygote, "_start", lambda env, setting, tf: started.append(setting))
     monkeypatch.setattr(zygote, "fresh_kernels", 0)
     monkeypatch.setattr(zygote, "_starting", None)
     zygote.stop()

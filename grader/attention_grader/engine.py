@@ -197,7 +197,7 @@ class Engine:
         outcomes = [
             Outcome(s, "penalty" if s.name in repriced else "skipped") for s in plan.unchanged
         ]
-        self.pool.template_pays = self._template_pays(plan.todo)
+        self.pool.template_pays, self.pool.template_tensorflow = self._template_plan(plan.todo)
         mode = self.pool.mode + (", NO SANDBOX" if self.unsafe else "")
         summary = Summary(outcomes, 0.0, mode)
         if not self.unsafe and not self.pool.scheduler:  # remote workers: in each result
@@ -225,11 +225,12 @@ class Engine:
         summary.seconds = time.monotonic() - start
         return summary
 
-    def _template_pays(self, todo: list[Submission]) -> bool:
+    def _template_plan(self, todo: list[Submission]) -> tuple[bool, bool]:
         """Whether this run is worth a kernel template as its cluster starts
         (:func:`zygote.pays`): an assignment's notebook imports TensorFlow or Keras outside
         its demonstrations, or the run has enough notebooks (otherwise it is offered once the
-        submitted ones are: :meth:`Pool.submit`)."""
+        submitted ones are: :meth:`Pool.submit`); and whether the template imports them (not
+        for a run of 01 and 02: :func:`zygote.warm_modules`)."""
         counts: dict[str, int] = {}
         for sub in todo:
             if not sub.refused:
@@ -248,7 +249,7 @@ class Engine:
                 except (OSError, ValueError, AttributeError, TypeError):
                     continue  # (the solution check says what is wrong with it)
                 tensorflow = tensorflow or zygote.worth_waiting({"cells": run})
-        return zygote.pays(tensorflow, notebooks)
+        return zygote.pays(tensorflow, notebooks), tensorflow
 
     def check_solutions(self, assignments: list[str]) -> dict[str, str]:
         """Check the instructor's solutions of ``assignments`` now, whether or not anything is

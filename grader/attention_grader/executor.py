@@ -75,6 +75,9 @@ class Job:
     # the run is worth a kernel template (zygote.pays); False: with auto, this notebook starts
     # none unless it imports TensorFlow or its process gave zygote.PAYS_AFTER fresh kernels
     template_pays: bool = True
+    # the run's notebooks import TensorFlow or Keras (False: a template without them will do,
+    # zygote.warm_modules; a notebook that imports them anyway imports them in its kernel)
+    template_tensorflow: bool = True
 
 
 @dataclass
@@ -837,7 +840,10 @@ def _execute_once(job: Job) -> Result:
     if job.isolated:
         try:
             template = zygote.get(
-                kernel_env(job), wait=zygote.worth_waiting(job.notebook), pays=job.template_pays
+                kernel_env(job),
+                wait=zygote.worth_waiting(job.notebook),
+                pays=job.template_pays,
+                tensorflow=job.template_tensorflow,
             )
         except zygote.TemplateError as error:  # COURSE_SANDBOX_TEMPLATE=on
             return _failed(job, error)

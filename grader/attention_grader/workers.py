@@ -143,6 +143,9 @@ class Pool:
         # says, zygote.pays); otherwise it is offered once they are (submit), and each job
         # says so to its worker (Job.template_pays)
         self.template_pays = True
+        # whether the run's notebooks import TensorFlow or Keras (the engine says; False: the
+        # template imports neither, zygote.warm_modules)
+        self.template_tensorflow = True
         self._submitted = 0
 
     @property
@@ -186,7 +189,10 @@ class Pool:
                 # code changed since, when the Offer replaces it)
                 if self.isolated and (self.template_pays or zygote.kept()):
                     self.offer = zygote.Offer(
-                        Path(group), executor.default_kernel_env(), self.environment
+                        Path(group),
+                        executor.default_kernel_env(),
+                        self.environment,
+                        self.template_tensorflow,
                     )
                 cluster = self._local_cluster(group)
                 stack.callback(cluster.close, timeout=10)
@@ -224,6 +230,7 @@ class Pool:
         if not self.template_pays and job.isolated:  # (the run so far, this notebook with it)
             self.template_pays = zygote.pays(zygote.worth_waiting(job.notebook), self._submitted)
         job.template_pays = self.template_pays
+        job.template_tensorflow = self.template_tensorflow
         if self.client is None:
             self._done.append(self._timed(run_job(job, None)))
             return
@@ -234,7 +241,10 @@ class Pool:
             and self.template_pays
         ):  # the workers fork their kernels from this process's template (see zygote.Offer)
             self.offer = zygote.Offer(
-                Path(self.template_group), executor.kernel_env(job), self.environment
+                Path(self.template_group),
+                executor.kernel_env(job),
+                self.environment,
+                self.template_tensorflow,
             )
         cost = self.timings.get(job.key.rsplit("/", 1)[-1], 0)  # the longest notebooks first
         future = self.client.submit(

@@ -95,6 +95,11 @@ MODULES = (
     "tensorflow",
     "keras",
 )
+# A run whose instructor's notebooks import neither TensorFlow nor Keras outside their
+# demonstrations (01 and 02) gets a template without them (:func:`warm_modules`): it starts in
+# about 2 s of a core instead of 5. A submission of such a run that imports them anyway
+# imports them in its kernel, as a fresh kernel would.
+KERAS = ("tensorflow", "keras")
 READY_SECONDS = 300  # the imports on a busy machine
 # With auto, a template pays for its imports (3-4 s of a core, 650 MB) once a run has about
 # this many notebooks: a kernel forked from it saves about 0.45 s over a fresh kernel of a
@@ -154,6 +159,8 @@ class Template:
     ) -> None:
         self.env = dict(env)
         self.group, self._lock = group, lock
+        self.warm = MODULES if modules is None else tuple(modules)  # what it imports
+        self.tensorflow = set(MODULES) <= set(self.warm)  # all of them: serves any run
         if group is None:
             self.folder = Path(tempfile.mkdtemp(prefix="course-template-"))
             os.chmod(self.folder, 0o700)
@@ -168,7 +175,7 @@ class Template:
         self.preloaded: frozenset[str] = frozenset()  # top-level modules the kernel would find
         self._stdin = -1
         try:
-            self._start(MODULES if modules is None else modules)
+            self._start(self.warm)
         except BaseException:
             self.close()  # (the process, the pipe, the group's lock: whatever was made)
             raise
@@ -227,6 +234,11 @@ class Template:
     def pid(self) -> int:
         return self.process.pid
 
+    def serves(self, env: dict[str, str], tensorflow: bool = True) -> bool:
+        """Whether it is a template for kernels with environment ``env`` of a run whose
+        notebooks import TensorFlow (``tensorflow``); one with it serves a run without it."""
+        return self.env == env and (self.tensorflow or not tensorflow)
+
     def announce(self, group: Path) -> None:
         """Tell the workers of a local cluster where this template is (atomically; the
         caller holds the group's lock)."""
@@ -236,6 +248,8 @@ class Template:
             "socket": str(self.socket_path),
             "env": env_digest(self.env),
             "preloaded": sorted(self.preloaded),
+            "warm": list(self.warm),
+            "tensorflow": self.tensorflow,
         }
         partial = group / f".{READY_FILE}.{os.getpid()}"
         partial.write_text(json.dumps(ready))
@@ -330,6 +344,8 @@ class Peer(Template):
         self.log_path = self.socket_path.with_suffix(".log")
         self._pid, self._started = int(ready["pid"]), ready["started"]
         self.preloaded = frozenset(ready["preloaded"])
+        self.warm = tuple(ready.get("warm", ()))
+        self.tensorflow = ready.get("tensorflow") is True
         self.ready_seconds = 0.0
 
     @property
@@ -368,15 +384,24 @@ def _shared(group: Path, env: dict[str, str], modules: tuple[str, ...] | None = 
         peer = Peer(group, ready, env)
         if ready.get("env") != env_digest(env) or not peer.alive():
             return Template(env, modules)
+        if not peer.serves(env, modules is None or set(MODULES) <= set(modules)):
+            return Template(env, modules)  # (one without TensorFlow, for a run with it)
         return peer
     raise TemplateError("the cluster's shared kernel template was not ready in time")
 
 
-def _make(env: dict[str, str]) -> Template:
+def warm_modules(tensorflow: bool = True) -> tuple[str, ...]:
+    """What a template imports: :data:`MODULES`, without TensorFlow and Keras for a run whose
+    notebooks import neither (``tensorflow`` False)."""
+    return MODULES if tensorflow else tuple(m for m in MODULES if m not in KERAS)
+
+
+def _make(env: dict[str, str], tensorflow: bool = True) -> Template:
+    modules = warm_modules(tensorflow)
     group = os.environ.get(GROUP, "")
     if group and os.path.isdir(group):
-        return _shared(Path(group), env)
-    return Template(env)
+        return _shared(Path(group), env, modules)
+    return Template(env, modules)
 
 
 _lock = threading.Lock()
@@ -398,11 +423,11 @@ def _say_once(message: str) -> None:
         print(f"[grader] {message}", file=sys.stderr, flush=True)
 
 
-def _start(env: dict[str, str], setting: str) -> None:
+def _start(env: dict[str, str], setting: str, tensorflow: bool = True) -> None:
     """Start a template (in the thread :func:`get` made); it becomes this process's."""
     global _template, _start_error, _failed_at, starts
     try:
-        made = _make(env)
+        made = _make(env, tensorflow)
     except (OSError, TemplateError) as error:
         with _lock:
             _start_error, _failed_at = str(error), time.monotonic()
@@ -410,9 +435,11 @@ def _start(env: dict[str, str], setting: str) -> None:
             _say_once(f"{error}; fresh kernels until it starts")
         return
     with _lock:
-        if _template is not None and _template.alive():  # (another start won)
-            made.close()
+        if _template is not None and _template.alive() and _template.serves(env, tensorflow):
+            made.close()  # (another start won)
             return
+        if _template is not None:  # (dead, or one that serves other kernels)
+            _template.close()
         _template = made
         starts += not isinstance(made, Peer)
 
@@ -453,12 +480,16 @@ def _offered() -> bool:
     return bool(group) and (Path(group) / "owner.lock").exists()
 
 
-def get(env: dict[str, str], wait: bool = False, pays: bool = True) -> Template | None:
+def get(
+    env: dict[str, str], wait: bool = False, pays: bool = True, tensorflow: bool = True
+) -> Template | None:
     """This worker's template for kernels with environment ``env``, or None: a fresh kernel
-    (why is said once). A missing or dead template is started (or restarted): with ``on``
-    this notebook waits for it; with ``auto`` it starts in the background and notebooks get
-    fresh kernels until it is ready, so a run of a few notebooks never waits for the imports
-    (notebooks 01 and 02 do not import TensorFlow at all), except with ``wait``
+    (why is said once). ``tensorflow``: the run's notebooks import TensorFlow or Keras (False:
+    a template without them will do, :func:`warm_modules`; one with them is kept if it runs).
+    A missing or dead template is started (or restarted): with ``on`` this notebook waits for
+    it; with ``auto`` it starts in the background and notebooks get fresh kernels until it is
+    ready, so a run of a few notebooks never waits for the imports (notebooks 01 and 02 do
+    not import TensorFlow at all), except with ``wait``
     (:func:`worth_waiting`): then the notebook waits for it too, and gets a fresh kernel only
     if it fails. With ``auto`` and not ``pays`` (a run too small, :func:`pays`), a notebook
     without TensorFlow starts none before this process gave :data:`PAYS_AFTER` fresh kernels,
@@ -474,7 +505,9 @@ def get(env: dict[str, str], wait: bool = False, pays: bool = True) -> Template 
         _say_once(f"kernel template unavailable ({why}): every notebook gets a fresh kernel")
         return None
     with _lock:
-        if _template is not None and (not _template.alive() or _template.env != env):
+        if _template is not None and (
+            not _template.alive() or not _template.serves(env, tensorflow)
+        ):
             _template.close()
             _template = None
         if _template is not None:
@@ -486,7 +519,10 @@ def get(env: dict[str, str], wait: bool = False, pays: bool = True) -> Template 
         retry = setting == "on" or time.monotonic() - _failed_at > RETRY_SECONDS
         if (_starting is None or not _starting.is_alive()) and retry:
             _starting = threading.Thread(
-                target=_start, args=(env, setting), name="kernel-template", daemon=True
+                target=_start,
+                args=(env, setting, tensorflow),
+                name="kernel-template",
+                daemon=True,
             )
             _starting.start()
         starting = _starting
@@ -499,7 +535,9 @@ def get(env: dict[str, str], wait: bool = False, pays: bool = True) -> Template 
         if setting != "on":
             return None  # (the failure was said once)
         raise TemplateError(_start_error or "the kernel template did not start")
-    return template if template.env == env else get(env, wait)  # (started for other kernels)
+    if template.serves(env, tensorflow):
+        return template
+    return get(env, wait, pays, tensorflow)  # (started for other kernels)
 
 
 class Offer:
@@ -509,11 +547,18 @@ class Offer:
     run in the same process), and announces it once it is ready; the workers fork their
     kernels from it. If it cannot start, the lock is given up and the first worker that
     needs a template starts one. :meth:`close` at the end of the run withdraws it; the
-    template stays this process's (the next run's workers find it ready)."""
+    template stays this process's (the next run's workers find it ready). ``tensorflow``: the
+    run's notebooks import TensorFlow (False: a template without it will do, see :func:`get`)."""
 
-    def __init__(self, group: Path, env: dict[str, str], code: str | None = None) -> None:
+    def __init__(
+        self,
+        group: Path,
+        env: dict[str, str],
+        code: str | None = None,
+        tensorflow: bool = True,
+    ) -> None:
         global _offered_code
-        self.group, self.env = group, dict(env)
+        self.group, self.env, self.tensorflow = group, dict(env), tensorflow
         self.template: Template | None = None
         self._lock: int | None = None
         self._closed = False
@@ -536,7 +581,7 @@ class Offer:
 
     def _announce(self) -> None:
         try:
-            template = get(self.env, wait=True)
+            template = get(self.env, wait=True, tensorflow=self.tensorflow)
         except Exception:  # noqa: BLE001 - whatever failed, the lock must not stay held
             template = None
         with self._mutex:
