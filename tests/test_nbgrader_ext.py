@@ -607,3 +607,42 @@ def test_the_catalogs_submissions_run_the_demonstrations_only_where_they_need_th
             needed[student] = names
     expected = {"alternative": {"WINDOW"}} if assignment == "06_custom_dataloader" else {}
     assert needed == expected
+
+
+def test_stock_autograde_asks_for_tensorflow_in_the_template_only_when_a_cell_imports_it(
+    course, monkeypatch, tmp_path
+):
+    """``nbgrader autograde`` without the engine (one notebook at a time): 01's notebook, whose
+    Keras demonstration is skipped, gets a template without TensorFlow; once the demonstration
+    runs (a student changed it) or an answer imports Keras, one with it."""
+    from attention_grader import executor
+
+    root, config, release, _ = course
+    asked: list[bool] = []
+
+    def execute(job):
+        asked.append(job.template_tensorflow)
+        return executor.Result(key=job.key, notebook=job.notebook)
+
+    monkeypatch.setattr(executor, "execute", execute)
+    (tmp_path / f"{A}.ipynb").write_text("{}")
+
+    def ask(nb) -> bool:
+        restored, resources = _restore(course, nb)
+        resources["metadata"] = {"path": str(tmp_path)}
+        nbgrader_ext.GradingExecute(config=config).preprocess(restored, resources)
+        return asked[-1]
+
+    assert ask(release) is False
+    demo = copy.deepcopy(release)
+    keras_demo = next(
+        c
+        for c in demo.cells
+        if "demo" in c.metadata.get("tags", []) and "keras" in "".join(c.source)
+    )
+    keras_demo.source += "\nprint('mine')"
+    assert ask(demo) is True
+    answer = copy.deepcopy(release)
+    cell = next(c for c in answer.cells if cells.is_solution(c))
+    cell.source = "import keras\n" + "".join(cell.source)
+    assert ask(answer) is True

@@ -64,7 +64,7 @@ from traitlets import Bool, Instance
 
 from attention_course import wire
 
-from . import compat, executor, intake, judging, sandbox
+from . import compat, executor, intake, judging, sandbox, zygote
 from .cells import grade_id, notebook_digest
 from .cells import source as source_of
 
@@ -714,15 +714,17 @@ class GradingExecute(NbGraderPreprocessor):
                 )
             folder = recording.folder if recording else Path(resources["metadata"]["path"])
             files = submission_files(folder)
-            result = executor.execute(
-                make_job(
-                    nb,
-                    files,
-                    *ident,
-                    isolated=not self.unsafe_no_sandbox,
-                    student_files=tuple(n for n in files if n not in RECEIPTS),
-                )
+            job = make_job(
+                nb,
+                files,
+                *ident,
+                isolated=not self.unsafe_no_sandbox,
+                student_files=tuple(n for n in files if n not in RECEIPTS),
             )
+            # (stock autograde, one notebook at a time: a template with TensorFlow once a
+            # notebook imports it outside its skipped demonstrations; 01 and 02 need none)
+            job.template_tensorflow = zygote.worth_waiting(nb)
+            result = executor.execute(job)
         resources[RESULT_KEY] = result
         if result.status != "ok":
             self.log.error("%s: %s\n%s", result.key, result.reason, result.log[-1500:])
