@@ -851,6 +851,30 @@ def test_a_run_without_tensorflow_gets_a_template_without_it(monkeypatch, light_
     assert zygote.current() is whole and zygote.starts == starts + 1
 
 
+def test_a_template_offered_to_a_run_is_kept_for_a_notebook_that_wants_tensorflow(
+    tmp_path, monkeypatch, light_templates
+):
+    """The coordinator's template without TensorFlow, offered to its run's workers, is not
+    replaced under them when a notebook it grades itself (stock autograde's second look at a
+    notebook) imports TensorFlow: that kernel imports it; once the run is over, the next run
+    with TensorFlow replaces it. (``csv`` plays TensorFlow's part.)"""
+    monkeypatch.setenv(zygote.SETTING, "on")
+    monkeypatch.setattr(zygote, "MODULES", ("json", "csv"))
+    monkeypatch.setattr(zygote, "KERAS", ("csv",))
+    group = tmp_path / "group"
+    group.mkdir(mode=0o700)
+    env = executor.default_kernel_env()
+    offer = zygote.Offer(group, env, zygote._offered_code, tensorflow=False)
+    offer.thread.join(60)
+    light = zygote.current()
+    assert offer.template is light and light.warm == ("json",)
+    assert json.loads((group / zygote.READY_FILE).read_text())["pid"] == light.pid
+    assert zygote.get(env, wait=True, tensorflow=True) is light and light.alive()
+    offer.close()
+    whole = zygote.get(env, wait=True, tensorflow=True)
+    assert whole is not light and whole.warm == ("json", "csv") and not light.alive()
+
+
 def test_a_submission_that_imports_keras_in_a_run_without_it_gets_it(monkeypatch):
     """A template without TensorFlow (a run of 01) still gives a kernel that imports Keras
     when a submission does, as a fresh kernel would: nothing of it was hidden or half
