@@ -257,6 +257,7 @@ class Engine:
         for assignment in assignments:
             self.planner.record_version(assignment)
         todo = [Submission("", a, Path()) for a in assignments]
+        self.pool.template_tensorflow = self._template_plan(todo)[1]
         with compat.shared_sql_engines(), self.pool:
             return self._check_solutions(todo)
 

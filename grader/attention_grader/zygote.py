@@ -411,7 +411,7 @@ _start_error = ""
 _failed_at = -1e9  # when the last start failed (auto retries after RETRY_SECONDS)
 _said: set[str] = set()
 _offered_code: str | None = None  # the course's code the last Offer was made for
-_announced: Template | None = None  # this process's template while an Offer announces it
+_offers: set[Offer] = set()  # this process's Offers whose run is not over
 starts = 0  # templates started by this process (a restart counts)
 fresh_kernels = 0  # notebooks without TensorFlow this process gave fresh kernels (auto)
 RETRY_SECONDS = 120.0
@@ -508,10 +508,11 @@ def get(
     with _lock:
         if (
             _template is not None
-            and _template is _announced
+            and any(not offer.tensorflow for offer in _offers)
             and _template.alive()
             and _template.serves(env, tensorflow=False)
-        ):  # (offered to a run's workers: kept; a kernel that imports TensorFlow imports it)
+        ):  # (offered to a run without TensorFlow, or being started for it: kept for the
+            # run's workers; a kernel that imports TensorFlow imports it)
             return _template
         if _template is not None and (
             not _template.alive() or not _template.serves(env, tensorflow)
@@ -584,11 +585,12 @@ class Offer:
             os.close(lock)
             return
         self._lock = lock
+        with _lock:
+            _offers.add(self)
         self.thread = threading.Thread(target=self._announce, name="template-offer", daemon=True)
         self.thread.start()
 
     def _announce(self) -> None:
-        global _announced
         try:
             template = get(self.env, wait=True, tensorflow=self.tensorflow)
         except Exception:  # noqa: BLE001 - whatever failed, the lock must not stay held
@@ -603,8 +605,6 @@ class Offer:
                 self._release()  # (the workers start their own)
                 return
             self.template = template
-            with _lock:
-                _announced = template
 
     def _release(self) -> None:
         if self._lock is not None:
@@ -613,15 +613,13 @@ class Offer:
 
     def close(self) -> None:
         """The run is over: withdraw the template (it stays this process's)."""
-        global _announced
         with self._mutex:
             self._closed = True
             if self.template is not None:
                 self.template.withdraw(self.group)
-                with _lock:
-                    if _announced is self.template:
-                        _announced = None
             self._release()
+        with _lock:
+            _offers.discard(self)
 
 
 def settle(timeout: float = READY_SECONDS) -> Template | None:
