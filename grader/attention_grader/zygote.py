@@ -248,7 +248,6 @@ class Template:
             "socket": str(self.socket_path),
             "env": env_digest(self.env),
             "preloaded": sorted(self.preloaded),
-            "warm": list(self.warm),
             "tensorflow": self.tensorflow,
         }
         partial = group / f".{READY_FILE}.{os.getpid()}"
@@ -344,7 +343,6 @@ class Peer(Template):
         self.log_path = self.socket_path.with_suffix(".log")
         self._pid, self._started = int(ready["pid"]), ready["started"]
         self.preloaded = frozenset(ready["preloaded"])
-        self.warm = tuple(ready.get("warm", ()))
         self.tensorflow = ready.get("tensorflow") is True
         self.ready_seconds = 0.0
 
