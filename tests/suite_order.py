@@ -6,11 +6,10 @@ the Makefile turns that off), which started the exchange test, three tests and m
 minute, last: one worker then ran it alone while the other had finished (20 s of a 7:56 run).
 Longest first, the short files fill the end on every worker.
 
-:data:`SECONDS` holds what each file of 20 s or more took in ``make test`` (the sum of its
-tests' times, 2 cores and 3 workers, one run in a clone at 12:40 on 2026-12-07, 6:48 in all,
-on a slow hour of the machine; the order is what counts); files not listed follow in their usual
-order. Refresh it when a file's cost changes much: ``pytest -n 3 --dist loadfile
---durations=0`` prints the times. A listed file that no longer exists fails
+:data:`SECONDS` holds what each file of 10 s or more took (the sum of its tests' times,
+``pytest -n 2 --dist loadfile`` on 2 cores, 6:33 in all, 2026-12-08; the order is what
+counts); files not listed follow in their usual order. Refresh it when a file's cost changes
+much: ``--durations=0`` or ``--junitxml`` gives the times. A listed file that no longer exists fails
 ``test_suite_config``.
 """
 
@@ -19,24 +18,28 @@ from __future__ import annotations
 from pathlib import Path
 
 SECONDS = {
-    "test_notebooks_run.py": 98,
-    "test_nbgrader_06_custom_dataloader.py": 92,
-    "test_zygote.py": 87,
-    "test_engine.py": 85,
-    "test_browser.py": 73,
-    "test_exchange_hub.py": 72,
-    "test_nbgrader_05_imdb_attention.py": 71,
-    "test_ngshare.py": 52,
-    "test_instructor_workflow.py": 44,
-    "test_imdb_bench.py": 40,
-    "test_nbgrader_04_imdb_preprocessing.py": 36,
-    "test_hostile.py": 36,
-    "test_nbgrader_03_reweighing.py": 35,
-    "test_compat.py": 34,
-    "test_sandbox.py": 32,
-    "test_demo.py": 27,
-    "test_nbgrader_01_tokenization.py": 22,
-    "test_hostile_binding.py": 21,
+    "test_zygote.py": 64,
+    "test_nbgrader_06_custom_dataloader.py": 60,
+    "test_notebooks_run.py": 60,
+    "test_engine.py": 53,
+    "test_browser.py": 45,
+    "test_nbgrader_05_imdb_attention.py": 43,
+    "test_exchange_hub.py": 33,
+    "test_nbgrader_03_reweighing.py": 32,
+    "test_imdb_bench.py": 31,
+    "test_sandbox.py": 29,
+    "test_hostile.py": 27,
+    "test_nbgrader_01_tokenization.py": 27,
+    "test_nbgrader_04_imdb_preprocessing.py": 26,
+    "test_instructor_workflow.py": 25,
+    "test_ngshare.py": 22,
+    "test_compat.py": 18,
+    "test_demo.py": 17,
+    "test_executor_binding.py": 15,
+    "test_engine_stamps.py": 14,
+    "test_hostile_binding.py": 12,
+    "test_human_grades.py": 11,
+    "test_nbgrader_02_metrics.py": 10,
 }
 
 
