@@ -9,8 +9,8 @@ Longest first, the short files fill the end on every worker.
 :data:`SECONDS` holds what each file of 10 s or more took (the sum of its tests' times,
 ``pytest -n 2 --dist loadfile`` on 2 cores, 6:33 in all, 2026-12-08; the order is what
 counts); files not listed follow in their usual order. Refresh it when a file's cost changes
-much: ``--durations=0`` or ``--junitxml`` gives the times. A listed file that no longer exists fails
-``test_suite_config``.
+much: ``--durations=0`` or ``--junitxml`` gives the times. A listed file that no longer
+exists fails ``test_suite_config``.
 """
 
 from __future__ import annotations
